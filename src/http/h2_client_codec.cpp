@@ -1,0 +1,224 @@
+// HTTP/2 client codec (h2c with prior knowledge): nghttp2 client session,
+// many concurrent requests on one connection.
+
+#include <memory>
+#include <unordered_map>
+
+#include "http/h2_codec.h"
+#include "http/h2_session.h"
+
+namespace coral::http {
+namespace {
+
+class H2ClientCodec;
+
+struct ClientStream final : RequestWriter {
+  H2ClientCodec& codec;
+  std::int32_t id = 0;
+  std::shared_ptr<ResponseHandler> handler;
+  h2::SendBuffer body;
+  ResponseHead head;
+  Fields trailers;
+  bool head_done = false;
+  bool finished = false;  // on_end or on_reset delivered
+
+  ClientStream(H2ClientCodec& c, std::shared_ptr<ResponseHandler> h) : codec(c), handler(std::move(h)) {}
+
+  void send_data(Bytes data, bool end_stream) override;
+  void reset() override;
+  std::size_t queued_bytes() const override { return body.size(); }
+
+  void finish_ok() {
+    if (finished) return;
+    finished = true;
+    auto h = std::move(handler);
+    h->on_end();
+  }
+  void finish_reset(std::string reason) {
+    if (finished) return;
+    finished = true;
+    auto h = std::move(handler);
+    h->on_reset(std::move(reason));
+  }
+};
+
+class H2ClientCodec final : public ClientCodec, h2::Session {
+ public:
+  explicit H2ClientCodec(Wake wake) : h2::Session(std::move(wake)) {
+    nghttp2_session_callbacks* callbacks = nullptr;
+    nghttp2_session_callbacks_new(&callbacks);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+    nghttp2_session_client_new(&session_, callbacks, this);
+    nghttp2_session_callbacks_del(callbacks);
+    submit_settings(100);
+  }
+
+  ~H2ClientCodec() override {
+    nghttp2_session_del(session_);
+    session_ = nullptr;
+  }
+
+  std::expected<void, CodecError> receive(Bytes input) override {
+    if (failed_) return std::unexpected(CodecError::closed);
+    auto result = receive_bytes(input);
+    if (!result) {
+      failed_ = true;
+      fail_all("HTTP/2 protocol error from the server");
+    }
+    return result;
+  }
+  Bytes next_output() override { return next_output_bytes(); }
+  bool wants_close() const override { return failed_ || session_wants_close() || (goaway_ && streams_.empty()); }
+  void shutdown() override {
+    nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+    output_changed();
+  }
+  bool idle() const override { return streams_.empty(); }
+  void connection_lost() override { fail_all("connection closed before the response completed"); }
+
+  bool can_start_request() const override {
+    if (failed_ || goaway_ || !nghttp2_session_want_read(session_)) return false;
+    const auto limit = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+    return streams_.size() < limit;
+  }
+
+  RequestWriter& start_request(RequestHead head, bool end_stream,
+                               std::shared_ptr<ResponseHandler> handler) override {
+    auto stream = std::make_unique<ClientStream>(*this, std::move(handler));
+    const auto nv = h2::make_nv(
+        {{":method", head.method}, {":scheme", head.scheme}, {":authority", head.authority}, {":path", head.path}},
+        head.fields);
+    nghttp2_data_provider provider = h2::data_provider(stream->body);
+    if (end_stream) stream->body.end = true;
+    const std::int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
+                                                   end_stream ? nullptr : &provider, stream.get());
+    ClientStream& s = *stream;
+    if (id < 0) {
+      // Not registered with nghttp2: report and keep it only as a dead writer.
+      orphans_.push_back(std::move(stream));
+      s.finish_reset(std::string("cannot start HTTP/2 request: ") + nghttp2_strerror(id));
+      return s;
+    }
+    s.id = id;
+    streams_.emplace(id, std::move(stream));
+    output_changed();
+    return s;
+  }
+
+  void append(ClientStream& stream, Bytes data, bool end) { Session::append(stream.id, stream.body, data, end); }
+  void reset(ClientStream& stream) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_CANCEL);
+    output_changed();
+  }
+
+ private:
+  void fail_all(const std::string& reason) {
+    auto streams = std::move(streams_);
+    streams_.clear();
+    for (auto& [id, stream] : streams) stream->finish_reset(reason);
+  }
+
+  ClientStream* find(std::int32_t id) {
+    auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+  }
+
+  void notify_drained() override {
+    std::vector<std::shared_ptr<ResponseHandler>> handlers;
+    for (auto& [id, stream] : streams_) {
+      if (stream->body.drained) {
+        stream->body.drained = false;
+        if (stream->handler) handlers.push_back(stream->handler);
+      }
+    }
+    for (auto& handler : handlers) handler->on_drained();
+  }
+
+  static H2ClientCodec& self(void* user_data) { return *static_cast<H2ClientCodec*>(user_data); }
+
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name_bytes,
+                       std::size_t name_length, const std::uint8_t* value_bytes, std::size_t value_length,
+                       std::uint8_t, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    ClientStream* stream = self(user_data).find(frame->hd.stream_id);
+    if (!stream) return 0;
+    const std::string_view name(reinterpret_cast<const char*>(name_bytes), name_length);
+    std::string value(reinterpret_cast<const char*>(value_bytes), value_length);
+    if (name == ":status") {
+      stream->head.status = std::atoi(value.c_str());
+    } else if (!name.starts_with(':')) {
+      (stream->head_done ? stream->trailers : stream->head.fields).push_back({std::string(name), std::move(value)});
+    }
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    auto& codec = self(user_data);
+    if (frame->hd.type == NGHTTP2_GOAWAY) {
+      codec.goaway_ = true;
+      return 0;
+    }
+    ClientStream* stream = codec.find(frame->hd.stream_id);
+    if (!stream || stream->finished) return 0;
+    if (frame->hd.type == NGHTTP2_HEADERS) {
+      if (!stream->head_done) {
+        if (stream->head.status >= 100 && stream->head.status < 200) {
+          stream->head = {};  // interim response
+          return 0;
+        }
+        stream->head_done = true;
+        stream->handler->on_head(std::move(stream->head));
+      } else {
+        stream->handler->on_trailers(std::move(stream->trailers));
+      }
+    }
+    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM &&
+        (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && stream->handler) {
+      stream->finish_ok();
+    }
+    return 0;
+  }
+
+  static int on_data_chunk_recv(nghttp2_session*, std::uint8_t, std::int32_t stream_id, const std::uint8_t* data,
+                                std::size_t length, void* user_data) {
+    ClientStream* stream = self(user_data).find(stream_id);
+    if (stream && !stream->finished) stream->handler->on_body(std::as_bytes(std::span(data, length)));
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* user_data) {
+    auto& codec = self(user_data);
+    auto it = codec.streams_.find(stream_id);
+    if (it == codec.streams_.end()) return 0;
+    auto stream = std::move(it->second);
+    codec.streams_.erase(it);
+    stream->finish_reset(error_code == NGHTTP2_REFUSED_STREAM
+                             ? "the server refused the stream (retry on a new connection)"
+                             : std::string("stream reset by the server: ") + nghttp2_http2_strerror(error_code));
+    return 0;
+  }
+
+  std::unordered_map<std::int32_t, std::unique_ptr<ClientStream>> streams_;
+  std::vector<std::unique_ptr<ClientStream>> orphans_;
+  bool goaway_ = false;
+  bool failed_ = false;
+};
+
+void ClientStream::send_data(Bytes data, bool end_stream) {
+  if (finished || body.end) return;
+  codec.append(*this, data, end_stream);
+}
+
+void ClientStream::reset() {
+  if (finished) return;
+  codec.reset(*this);
+}
+
+}  // namespace
+
+std::unique_ptr<ClientCodec> make_h2_client_codec(Wake wake) { return std::make_unique<H2ClientCodec>(std::move(wake)); }
+
+}  // namespace coral::http

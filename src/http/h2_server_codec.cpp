@@ -1,0 +1,251 @@
+// HTTP/2 server codec: nghttp2 server session; one RequestHandler per stream.
+
+#include <memory>
+#include <unordered_map>
+
+#include "base/base64.h"
+#include "http/h2_codec.h"
+#include "http/h2_session.h"
+
+namespace coral::http {
+namespace {
+
+class H2ServerCodec;
+
+// One request/response exchange. Owned by H2ServerCodec::streams_.
+struct ServerStream final : ResponseWriter {
+  H2ServerCodec& codec;
+  std::int32_t id;
+  RequestHead head;
+  std::unique_ptr<RequestHandler> handler;
+  h2::SendBuffer body;
+  bool response_started = false;
+  bool closed = false;  // reset or closed: writer calls are no-ops
+
+  ServerStream(H2ServerCodec& c, std::int32_t stream_id) : codec(c), id(stream_id) {}
+
+  // ResponseWriter
+  void send_head(ResponseHead response, bool end_stream) override;
+  void send_data(Bytes data, bool end_stream) override;
+  void send_trailers(Fields trailers) override;
+  void reset() override;
+  std::size_t queued_bytes() const override { return body.size(); }
+};
+
+class H2ServerCodec final : public ServerCodec, h2::Session {
+ public:
+  H2ServerCodec(Application& app, Wake wake, ServerLimits limits, H2cUpgrade* upgrade)
+      : h2::Session(std::move(wake)), app_(app), limits_(limits) {
+    nghttp2_session_callbacks* callbacks = nullptr;
+    nghttp2_session_callbacks_new(&callbacks);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+    nghttp2_option* option = nullptr;
+    nghttp2_option_new(&option);
+    nghttp2_option_set_max_send_header_block_length(option, limits.max_header_bytes);
+    nghttp2_session_server_new2(&session_, callbacks, this, option);
+    nghttp2_option_del(option);
+    nghttp2_session_callbacks_del(callbacks);
+    submit_settings(limits.max_concurrent_streams);
+    if (upgrade) accept_upgrade(*upgrade);
+  }
+
+  ~H2ServerCodec() override {
+    // nghttp2_session_del runs no callbacks: handlers are simply destroyed.
+    nghttp2_session_del(session_);
+    session_ = nullptr;
+  }
+
+  // Codec
+  std::expected<void, CodecError> receive(Bytes input) override {
+    if (failed_) return std::unexpected(CodecError::closed);
+    auto result = receive_bytes(input);
+    if (!result) failed_ = true;
+    return result;
+  }
+  Bytes next_output() override { return next_output_bytes(); }
+  bool wants_close() const override { return session_wants_close(); }
+  void shutdown() override {
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+    output_changed();
+  }
+  bool idle() const override { return streams_.empty(); }
+  void connection_lost() override {
+    auto streams = std::move(streams_);
+    streams_.clear();
+    for (auto& [id, stream] : streams) {
+      stream->closed = true;
+      if (stream->handler) stream->handler->on_reset();
+    }
+  }
+
+  void submit_response(ServerStream& stream, ResponseHead& response, bool end_stream) {
+    const std::string status = std::to_string(response.status);
+    const auto nv = h2::make_nv({{":status", status}}, response.fields);
+    if (end_stream) {
+      nghttp2_submit_response(session_, stream.id, nv.data(), nv.size(), nullptr);
+    } else {
+      auto provider = h2::data_provider(stream.body);
+      nghttp2_submit_response(session_, stream.id, nv.data(), nv.size(), &provider);
+    }
+    output_changed();
+  }
+  void append(ServerStream& stream, Bytes data, bool end) { Session::append(stream.id, stream.body, data, end); }
+  void finish(ServerStream& stream, Fields trailers) {
+    finish_with_trailers(stream.id, stream.body, std::move(trailers));
+  }
+  void reset(ServerStream& stream) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_CANCEL);
+    output_changed();
+  }
+
+ private:
+  void accept_upgrade(H2cUpgrade& upgrade) {
+    const auto settings = base::base64_decode(upgrade.settings, base::Base64Alphabet::url);
+    auto stream = std::make_unique<ServerStream>(*this, 1);
+    if (!settings || nghttp2_session_upgrade2(session_, reinterpret_cast<const std::uint8_t*>(settings->data()),
+                                              settings->size(), upgrade.head.method == "HEAD",
+                                              stream.get()) != 0) {
+      failed_ = true;
+      nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
+      return;
+    }
+    ServerStream& s = *stream;
+    streams_.emplace(1, std::move(stream));
+    s.head = std::move(upgrade.head);
+    s.head.version = Version::http2;
+    s.handler = app_.on_request(s.head, s);
+    if (!s.closed && !upgrade.body.empty()) s.handler->on_body(std::as_bytes(std::span(upgrade.body)));
+    if (!s.closed) s.handler->on_end();
+  }
+
+  ServerStream* find(std::int32_t id) {
+    auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+  }
+
+  void notify_drained() override {
+    // Collect first: on_drained may queue more data or reset streams.
+    std::vector<std::int32_t> ids;
+    for (auto& [id, stream] : streams_) {
+      if (stream->body.drained) {
+        stream->body.drained = false;
+        ids.push_back(id);
+      }
+    }
+    for (std::int32_t id : ids) {
+      if (ServerStream* stream = find(id); stream && !stream->closed && stream->handler) {
+        stream->handler->on_drained();
+      }
+    }
+  }
+
+  static H2ServerCodec& self(void* user_data) { return *static_cast<H2ServerCodec*>(user_data); }
+
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    auto& codec = self(user_data);
+    auto stream = std::make_unique<ServerStream>(codec, frame->hd.stream_id);
+    stream->head.version = Version::http2;
+    nghttp2_session_set_stream_user_data(codec.session_, frame->hd.stream_id, stream.get());
+    codec.streams_.emplace(frame->hd.stream_id, std::move(stream));
+    return 0;
+  }
+
+  static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name_bytes,
+                       std::size_t name_length, const std::uint8_t* value_bytes, std::size_t value_length,
+                       std::uint8_t, void* user_data) {
+    ServerStream* stream = self(user_data).find(frame->hd.stream_id);
+    if (!stream || stream->handler) return 0;  // request trailers are dropped
+    const std::string_view name(reinterpret_cast<const char*>(name_bytes), name_length);
+    std::string value(reinterpret_cast<const char*>(value_bytes), value_length);
+    RequestHead& head = stream->head;
+    if (name == ":method") head.method = std::move(value);
+    else if (name == ":path") head.path = std::move(value);
+    else if (name == ":authority") head.authority = std::move(value);
+    else if (name == ":scheme") head.scheme = std::move(value);
+    else if (name == "host") { if (head.authority.empty()) head.authority = std::move(value); }
+    else if (!name.starts_with(':')) head.fields.push_back({std::string(name), std::move(value)});
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    auto& codec = self(user_data);
+    ServerStream* stream = codec.find(frame->hd.stream_id);
+    if (!stream) return 0;
+    const bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+    if (frame->hd.type == NGHTTP2_HEADERS && !stream->handler) {
+      stream->handler = codec.app_.on_request(stream->head, *stream);
+    }
+    if (end_stream && (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && stream->handler &&
+        !stream->closed) {
+      stream->handler->on_end();
+    }
+    return 0;
+  }
+
+  static int on_data_chunk_recv(nghttp2_session*, std::uint8_t, std::int32_t stream_id, const std::uint8_t* data,
+                                std::size_t length, void* user_data) {
+    ServerStream* stream = self(user_data).find(stream_id);
+    if (stream && stream->handler && !stream->closed) {
+      stream->handler->on_body(std::as_bytes(std::span(data, length)));
+    }
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* user_data) {
+    auto& codec = self(user_data);
+    auto it = codec.streams_.find(stream_id);
+    if (it == codec.streams_.end()) return 0;
+    auto stream = std::move(it->second);
+    codec.streams_.erase(it);
+    // A stream closed without NO_ERROR, or before our response ended, was
+    // cut short: the handler learns it; otherwise the exchange is complete.
+    const bool complete = error_code == NGHTTP2_NO_ERROR && stream->body.end && stream->body.size() == 0;
+    const bool was_closed = stream->closed;
+    stream->closed = true;
+    if (!complete && !was_closed && stream->handler) stream->handler->on_reset();
+    return 0;
+  }
+
+  Application& app_;
+  ServerLimits limits_;
+  std::unordered_map<std::int32_t, std::unique_ptr<ServerStream>> streams_;
+  bool failed_ = false;
+};
+
+void ServerStream::send_head(ResponseHead response, bool end_stream) {
+  if (closed || response_started) return;
+  response_started = true;
+  if (end_stream) body.end = true;
+  codec.submit_response(*this, response, end_stream);
+}
+
+void ServerStream::send_data(Bytes data, bool end_stream) {
+  if (closed || !response_started || body.end) return;
+  codec.append(*this, data, end_stream);
+}
+
+void ServerStream::send_trailers(Fields trailers) {
+  if (closed || !response_started || body.end) return;
+  codec.finish(*this, std::move(trailers));
+}
+
+void ServerStream::reset() {
+  if (closed) return;
+  closed = true;
+  codec.reset(*this);
+}
+
+}  // namespace
+
+std::unique_ptr<ServerCodec> make_h2_server_codec(Application& app, Wake wake, ServerLimits limits,
+                                                  H2cUpgrade* upgrade) {
+  return std::make_unique<H2ServerCodec>(app, std::move(wake), limits, upgrade);
+}
+
+}  // namespace coral::http

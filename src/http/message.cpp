@@ -1,0 +1,28 @@
+#include "http/message.h"
+
+#include <algorithm>
+
+namespace coral::http {
+
+std::optional<std::string_view> find_field(const Fields& fields, std::string_view name) {
+  for (const Field& field : fields) {
+    if (field.name == name) return field.value;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(Version version) {
+  switch (version) {
+    case Version::http1_1: return "HTTP/1.1";
+    case Version::http2: return "HTTP/2";
+  }
+  return "HTTP/?";
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
+}
+
+}  // namespace coral::http

@@ -1,0 +1,50 @@
+#pragma once
+// An HTTP/1.1 + h2c server on TCP listeners: accepts connections and runs a
+// server codec on each, for one Application.
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string>
+
+#include "base/awaitable.h"
+
+#include "http/codec.h"
+#include "http/connection.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace coral::http {
+
+struct ServerOptions {
+  ServerLimits limits;
+  ConnectionOptions connection;
+};
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, Application& app, ServerOptions options = {});
+  ~Server();
+
+  // Binds host:port ("127.0.0.1", "::1", "localhost", port 0 for any free
+  // one). An error says what failed, e.g. "127.0.0.1:8080: address already in use".
+  std::expected<void, std::string> listen(const std::string& host, std::uint16_t port);
+  // The bound port of the first listener (useful after port 0).
+  std::uint16_t port() const;
+  // Starts accepting on every listener.
+  void start();
+  // Stops accepting, asks every connection to finish (h2 GOAWAY, h1 close
+  // after the response in progress) and waits for them, up to `grace`;
+  // whatever is left then is closed.
+  boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
+  std::size_t connection_count() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace coral::http

@@ -1,0 +1,206 @@
+// The HTTP/2 client and server codecs, connected through memory: what one
+// writes, the other reads, until neither has anything more to say.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "http/codec.h"
+#include "http/h2_codec.h"
+
+namespace coral::http {
+namespace {
+
+std::string text(Bytes bytes) { return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; }
+Bytes bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
+
+// Answers every request from a script keyed by path.
+class ScriptedApp final : public Application {
+ public:
+  struct Exchange : RequestHandler {
+    ScriptedApp& app;
+    RequestHead head;
+    ResponseWriter& writer;
+    std::string body;
+    Exchange(ScriptedApp& a, RequestHead h, ResponseWriter& w) : app(a), head(std::move(h)), writer(w) {}
+    void on_body(Bytes chunk) override { body += text(chunk); }
+    void on_end() override {
+      app.requests.push_back({head.method + " " + head.path, body});
+      if (head.path == "/hold") {
+        app.held = &writer;  // answered later, from outside receive()
+        return;
+      }
+      ResponseHead response{200, {{"content-type", "text/plain"}, {"x-path", head.path}}};
+      if (head.path == "/trailers") {
+        writer.send_head(response, false);
+        writer.send_data(bytes("part1,"), false);
+        writer.send_data(bytes("part2"), false);
+        writer.send_trailers({{"grpc-status", "0"}, {"grpc-message", "fine"}});
+        return;
+      }
+      if (head.path == "/reset") {
+        writer.reset();
+        return;
+      }
+      writer.send_head(response, false);
+      writer.send_data(bytes("echo:" + body), true);
+    }
+    void on_reset() override { app.resets++; }
+  };
+
+  std::unique_ptr<RequestHandler> on_request(RequestHead head, ResponseWriter& writer) override {
+    return std::make_unique<Exchange>(*this, std::move(head), writer);
+  }
+
+  std::vector<std::pair<std::string, std::string>> requests;
+  ResponseWriter* held = nullptr;
+  int resets = 0;
+};
+
+struct Response final : ResponseHandler {
+  ResponseHead head;
+  std::string body;
+  Fields trailers;
+  bool ended = false;
+  std::string reset;
+  void on_head(ResponseHead h) override { head = std::move(h); }
+  void on_body(Bytes chunk) override { body += text(chunk); }
+  void on_trailers(Fields t) override { trailers = std::move(t); }
+  void on_end() override { ended = true; }
+  void on_reset(std::string why) override { reset = std::move(why); }
+};
+
+class H2CodecTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = make_h2_server_codec(app_, [this] { server_woken_++; }, ServerLimits{});
+    client_ = make_h2_client_codec([] {});
+  }
+
+  // Moves bytes both ways until both codecs are quiet (bounded).
+  void pump() {
+    for (int round = 0; round < 100; ++round) {
+      const std::string to_server = drain(*client_);
+      const std::string to_client = drain(*server_);
+      if (to_server.empty() && to_client.empty()) return;
+      if (!to_server.empty()) ASSERT_TRUE(server_->receive(bytes(to_server)));
+      if (!to_client.empty()) ASSERT_TRUE(client_->receive(bytes(to_client)));
+    }
+    FAIL() << "codecs kept talking";
+  }
+  static std::string drain(Codec& codec) {
+    std::string all;
+    for (Bytes out = codec.next_output(); !out.empty(); out = codec.next_output()) all += text(out);
+    return all;
+  }
+  std::shared_ptr<Response> get(const std::string& path, std::string body = {}) {
+    auto response = std::make_shared<Response>();
+    RequestHead head{"POST", path, "example:80", "http", {{"content-type", "text/plain"}}, Version::http2, {}};
+    RequestWriter& writer = client_->start_request(std::move(head), body.empty(), response);
+    if (!body.empty()) writer.send_data(bytes(body), true);
+    return response;
+  }
+
+  ScriptedApp app_;
+  int server_woken_ = 0;
+  std::unique_ptr<ServerCodec> server_;
+  std::unique_ptr<ClientCodec> client_;
+};
+
+TEST_F(H2CodecTest, RequestAndResponseWithBodies) {
+  auto response = get("/echo", "hello");
+  pump();
+  ASSERT_TRUE(response->ended) << response->reset;
+  EXPECT_EQ(response->head.status, 200);
+  EXPECT_EQ(find_field(response->head.fields, "x-path"), "/echo");
+  EXPECT_EQ(response->body, "echo:hello");
+  ASSERT_EQ(app_.requests.size(), 1u);
+  EXPECT_EQ(app_.requests[0].first, "POST /echo");
+  EXPECT_TRUE(server_->idle());
+}
+
+TEST_F(H2CodecTest, ManyConcurrentStreamsOnOneConnection) {
+  std::vector<std::shared_ptr<Response>> responses;
+  for (int i = 0; i < 50; ++i) responses.push_back(get("/echo", "n" + std::to_string(i)));
+  pump();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(responses[i]->ended);
+    EXPECT_EQ(responses[i]->body, "echo:n" + std::to_string(i));
+  }
+}
+
+TEST_F(H2CodecTest, TrailersFollowTheBody) {
+  auto response = get("/trailers");
+  pump();
+  ASSERT_TRUE(response->ended);
+  EXPECT_EQ(response->body, "part1,part2");
+  ASSERT_EQ(response->trailers.size(), 2u);
+  EXPECT_EQ(find_field(response->trailers, "grpc-status"), "0");
+  EXPECT_EQ(find_field(response->trailers, "grpc-message"), "fine");
+}
+
+TEST_F(H2CodecTest, ServerResetReachesTheClient) {
+  auto response = get("/reset");
+  pump();
+  EXPECT_FALSE(response->ended);
+  EXPECT_NE(response->reset.find("stream reset"), std::string::npos) << response->reset;
+}
+
+TEST_F(H2CodecTest, ClientResetReachesTheHandler) {
+  auto response = std::make_shared<Response>();
+  RequestWriter& writer = client_->start_request(
+      RequestHead{"POST", "/hold", "example:80", "http", {}, Version::http2, {}}, false, response);
+  writer.send_data(bytes("x"), true);
+  pump();
+  ASSERT_NE(app_.held, nullptr);
+  writer.reset();
+  pump();
+  EXPECT_EQ(app_.resets, 1);
+  EXPECT_TRUE(server_->idle());
+}
+
+TEST_F(H2CodecTest, OutputProducedLaterWakesTheConnection) {
+  auto response = get("/hold", "later");
+  pump();
+  ASSERT_NE(app_.held, nullptr);
+  const int before = server_woken_;
+  app_.held->send_head(ResponseHead{200, {}}, false);
+  app_.held->send_data(bytes("done"), true);
+  EXPECT_GT(server_woken_, before);
+  pump();
+  ASSERT_TRUE(response->ended);
+  EXPECT_EQ(response->body, "done");
+}
+
+TEST_F(H2CodecTest, ShutdownLetsOpenStreamsFinishThenCloses) {
+  auto response = get("/hold", "x");
+  pump();
+  server_->shutdown();
+  pump();
+  EXPECT_FALSE(client_->can_start_request());
+  EXPECT_FALSE(server_->wants_close());  // a stream is still open
+  app_.held->send_head(ResponseHead{200, {}}, true);
+  pump();
+  EXPECT_TRUE(response->ended);
+  EXPECT_TRUE(server_->wants_close());
+}
+
+TEST_F(H2CodecTest, GarbageIsAProtocolError) {
+  auto result = server_->receive(bytes("GET / HTTP/1.1\r\n\r\n"));
+  EXPECT_FALSE(result);
+  EXPECT_FALSE(drain(*server_).empty());  // GOAWAY
+  EXPECT_TRUE(server_->wants_close());
+}
+
+TEST_F(H2CodecTest, ConnectionLostResetsEveryStream) {
+  auto a = get("/hold", "1");
+  pump();
+  server_->connection_lost();
+  client_->connection_lost();
+  EXPECT_EQ(app_.resets, 1);
+  EXPECT_FALSE(a->reset.empty());
+}
+
+}  // namespace
+}  // namespace coral::http
