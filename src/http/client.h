@@ -11,7 +11,7 @@
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
-#include "base/awaitable.h"
+#include <boost/asio/awaitable.hpp>
 
 #include "http/codec.h"
 #include "http/stream.h"

@@ -90,9 +90,18 @@ struct Exchange {
 // RFC 9110 section 8.6: a user agent sends Content-Length for an empty body
 // when the method gives content a meaning; these methods do not.
 bool method_without_content(std::string_view method) {
-  static constexpr std::array<std::string_view, 6> kMethods = {"GET", "HEAD", "DELETE", "OPTIONS", "TRACE",
-                                                              "CONNECT"};
+  static constexpr std::array<std::string_view, 6> kMethods = {"GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"};
   return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
+}
+
+// method = token; request-target = no whitespace or controls (RFC 9112
+// section 3). is_safe_field() checks tokens already.
+bool valid_request_line(std::string_view method, std::string_view target) {
+  if (!h1::is_safe_field(method, "")) return false;
+  return std::none_of(target.begin(), target.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte <= 0x20 || byte == 0x7f;
+  });
 }
 
 struct Flag {
@@ -179,12 +188,20 @@ class Client final : public ClientCodec {
       end_exchange(ex, false, "the connection cannot start a request");
       return ex.writer;
     }
+    const std::string_view target = head.path.empty() ? std::string_view("/") : std::string_view(head.path);
+    if (!valid_request_line(head.method, target)) {
+      // Whitespace or control characters would let the caller's data
+      // rewrite the request line or smuggle a second request.
+      graveyard_.push_back(std::move(exchange));
+      end_exchange(ex, false, "invalid request method or target");
+      return ex.writer;
+    }
     active_ = std::move(exchange);
     ex.head_request = head.method == "HEAD";
 
     std::optional<std::uint64_t> length;
     if (auto value = find_field(head.fields, "content-length")) length = h1::parse_content_length(*value);
-    h1::append_request_line(out_, head.method, head.path.empty() ? std::string_view("/") : head.path);
+    h1::append_request_line(out_, head.method, target);
     h1::append_field(out_, "host", head.authority);
     h1::append_message_fields(out_, head.fields);
     if (length) {
@@ -192,7 +209,7 @@ class Client final : public ClientCodec {
       ex.remaining = *length;
       h1::append_field(out_, "content-length", std::to_string(*length));
     } else if (end_stream) {
-      ex.framing = h1::Framing::content_length;
+      ex.framing = h1::Framing::none;
       if (!method_without_content(head.method)) out_ += "content-length: 0\r\n";
     } else {
       // The body is streamed and its length unknown (RFC 9112 section 7.1).
@@ -226,8 +243,7 @@ class Client final : public ClientCodec {
         if (!chars.empty()) h1::append_chunk(out_, chars);
         break;
       case h1::Framing::none:
-      case h1::Framing::until_close:
-        break;
+      case h1::Framing::until_close: break;
     }
     if (!chars.empty()) ex.drain_pending = true;
     if (end_stream) finish_request(ex);
@@ -241,9 +257,7 @@ class Client final : public ClientCodec {
     notify();
   }
 
-  std::size_t queued_bytes(const Exchange& ex) const {
-    return active_.get() == &ex && !ex.ended() ? out_.size() : 0;
-  }
+  std::size_t queued_bytes(const Exchange& ex) const { return active_.get() == &ex && !ex.ended() ? out_.size() : 0; }
 
   // ------------------------------------------------------------ parser sink
 

@@ -30,8 +30,8 @@ bool has_token(std::string_view list, std::string_view token) {
 }
 
 bool is_connection_specific(std::string_view name) {
-  static constexpr std::array<std::string_view, 5> kNames = {
-      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"};
+  static constexpr std::array<std::string_view, 5> kNames = {"connection", "keep-alive", "proxy-connection",
+                                                             "transfer-encoding", "upgrade"};
   return std::find(kNames.begin(), kNames.end(), name) != kNames.end();
 }
 

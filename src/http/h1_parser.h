@@ -30,9 +30,7 @@ namespace beast_http = boost::beast::http;
 
 // The error a sink sets to stop parsing for a reason of its own (a reset
 // exchange, say) rather than a malformed message.
-inline error_code stopped() {
-  return boost::system::errc::make_error_code(boost::system::errc::operation_canceled);
-}
+inline error_code stopped() { return boost::system::errc::make_error_code(boost::system::errc::operation_canceled); }
 
 template <bool isRequest, class Sink>
 class Parser final : public beast_http::basic_parser<isRequest> {
@@ -41,9 +39,11 @@ class Parser final : public beast_http::basic_parser<isRequest> {
     // Parse everything presented, not one structural element per call.
     this->eager(true);
     // Body limits belong to the application, which resets the exchange.
-    this->body_limit(boost::none);
-    this->header_limit(static_cast<std::uint32_t>(
-        std::min<std::size_t>(header_limit, std::numeric_limits<std::uint32_t>::max())));
+    // Not boost::none: Beast 1.74 compares `length > body_limit_` against
+    // the optional, and any length exceeds an empty one.
+    this->body_limit(std::numeric_limits<std::uint64_t>::max());
+    this->header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(header_limit, std::numeric_limits<std::uint32_t>::max())));
   }
 
   // Returns how many bytes were consumed; error::need_more means the rest of

@@ -132,7 +132,7 @@ struct Exchange {
   bool body_expected = false;   // the request head announced a body
   bool abandoned = false;       // response done, rest of the request not read
   bool http10 = false;
-  bool drain_pending = false;   // send_data() queued bytes since the last on_drained()
+  bool drain_pending = false;  // send_data() queued bytes since the last on_drained()
 
   bool over() const {
     return response == ResponseState::reset || abandoned || (response == ResponseState::done && request_done);
@@ -161,8 +161,7 @@ struct Flag {
 
 class Server final : public H1ServerCodec {
  public:
-  Server(Application& app, Wake wake, ServerLimits limits)
-      : app_(app), wake_(std::move(wake)), limits_(limits) {}
+  Server(Application& app, Wake wake, ServerLimits limits) : app_(app), wake_(std::move(wake)), limits_(limits) {}
 
   ~Server() override {
     if (exchange_) retire();
@@ -189,8 +188,7 @@ class Server final : public H1ServerCodec {
     (void)pump();
     in_flight_.clear();
     std::swap(in_flight_, out_);
-    if (!in_flight_.empty() && writer_depth_ == 0 && exchange_ && exchange_->drain_pending &&
-        !exchange_->over()) {
+    if (!in_flight_.empty() && writer_depth_ == 0 && exchange_ && exchange_->drain_pending && !exchange_->over()) {
       exchange_->drain_pending = false;
       exchange_->handler->on_drained();
     }
@@ -209,9 +207,7 @@ class Server final : public H1ServerCodec {
 
   void shutdown() override { stop_accepting(); }
 
-  bool idle() const override {
-    return (!exchange_ || exchange_->over()) && !parser_ && pos_ == in_.size();
-  }
+  bool idle() const override { return (!exchange_ || exchange_->over()) && !parser_ && pos_ == in_.size(); }
 
   void connection_lost() override {
     if (state_ != ConnState::upgraded) state_ = ConnState::closed;
@@ -268,7 +264,8 @@ class Server final : public H1ServerCodec {
     h1::append_status_line(out_, head.status);
     h1::append_message_fields(out_, head.fields);
     if (ex.framing == h1::Framing::content_length || (head.status == 304 && length)) {
-      h1::append_field(out_, "content-length", std::to_string(ex.framing == h1::Framing::content_length ? ex.remaining : *length));
+      h1::append_field(out_, "content-length",
+                       std::to_string(ex.framing == h1::Framing::content_length ? ex.remaining : *length));
     } else if (ex.framing == h1::Framing::chunked) {
       out_ += "transfer-encoding: chunked\r\n";
     }
@@ -299,12 +296,8 @@ class Server final : public H1ServerCodec {
       case h1::Framing::chunked:
         if (!chars.empty()) h1::append_chunk(out_, chars);
         break;
-      case h1::Framing::until_close:
-        out_ += chars;
-        break;
-      case h1::Framing::none:
-        chars = {};
-        break;
+      case h1::Framing::until_close: out_ += chars; break;
+      case h1::Framing::none: chars = {}; break;
     }
     if (!chars.empty()) ex.drain_pending = true;
     if (end_stream) finish_response(ex, nullptr);
@@ -325,9 +318,7 @@ class Server final : public H1ServerCodec {
     notify();
   }
 
-  std::size_t queued_bytes(const Exchange& ex) const {
-    return exchange_.get() == &ex && !ex.over() ? out_.size() : 0;
-  }
+  std::size_t queued_bytes(const Exchange& ex) const { return exchange_.get() == &ex && !ex.over() ? out_.size() : 0; }
 
   // ------------------------------------------------------------ parser sink
 
@@ -511,8 +502,7 @@ class Server final : public H1ServerCodec {
         reject_status_ = 400;
       }
       error_code ec;
-      const std::size_t consumed =
-          parser_->feed(std::string_view(in_).substr(pos_), ec);
+      const std::size_t consumed = parser_->feed(std::string_view(in_).substr(pos_), ec);
       pos_ += consumed;
       if (ec == beast_http::error::need_more) {
         // What is left is one incomplete structural element (a header
@@ -524,7 +514,11 @@ class Server final : public H1ServerCodec {
         if (abandon_if_answered()) continue;
         break;
       }
-      if (ec == h1::stopped()) continue;
+      if (ec == h1::stopped()) {
+        // An exchange reset from a callback; the parser is mid-message.
+        parser_.reset();
+        continue;
+      }
       if (ec) {
         result = fail(ec == beast_http::error::header_limit ? CodecError::header_too_large : CodecError::protocol);
         break;
@@ -540,6 +534,7 @@ class Server final : public H1ServerCodec {
       }
       if (consumed == 0) break;
     }
+    if (state_ == ConnState::closed) pos_ = in_.size();  // nothing more will be read
     in_.erase(0, pos_);
     pos_ = 0;
     return result;
@@ -594,17 +589,14 @@ class Server final : public H1ServerCodec {
 
   void finish_response(Exchange& ex, const Fields* trailers) {
     switch (ex.framing) {
-      case h1::Framing::chunked:
-        h1::append_last_chunk(out_, trailers ? *trailers : Fields{});
-        break;
+      case h1::Framing::chunked: h1::append_last_chunk(out_, trailers ? *trailers : Fields{}); break;
       case h1::Framing::content_length:
         // A short body leaves the client waiting for bytes that never
         // come; closing is the only way to end the message.
         if (ex.remaining > 0) stop_accepting();
         break;
       case h1::Framing::until_close:
-      case h1::Framing::none:
-        break;
+      case h1::Framing::none: break;
     }
     ex.response = ResponseState::done;
   }
@@ -692,10 +684,10 @@ class Server final : public H1ServerCodec {
   ServerLimits limits_;
   ConnState state_ = ConnState::open;
 
-  std::string in_;        // received, not yet consumed; parsing resumes at pos_
+  std::string in_;  // received, not yet consumed; parsing resumes at pos_
   std::size_t pos_ = 0;
-  std::string out_;       // queued output
-  std::string in_flight_; // returned by the last next_output()
+  std::string out_;        // queued output
+  std::string in_flight_;  // returned by the last next_output()
 
   std::optional<RequestParser> parser_;  // the message being read
   PendingHead head_;
@@ -712,7 +704,9 @@ class Server final : public H1ServerCodec {
   int writer_depth_ = 0;
 };
 
-void Writer::send_head(ResponseHead head, bool end_stream) { server_.send_head(exchange_, std::move(head), end_stream); }
+void Writer::send_head(ResponseHead head, bool end_stream) {
+  server_.send_head(exchange_, std::move(head), end_stream);
+}
 void Writer::send_data(Bytes data, bool end_stream) { server_.send_data(exchange_, data, end_stream); }
 void Writer::send_trailers(Fields trailers) { server_.send_trailers(exchange_, trailers); }
 void Writer::reset() { server_.reset(exchange_); }

@@ -67,7 +67,7 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
     return result;
   }
   Bytes next_output() override { return next_output_bytes(); }
-  bool wants_close() const override { return session_wants_close(); }
+  bool wants_close() const override { return failed_ || session_wants_close(); }
   void shutdown() override {
     nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
                           NGHTTP2_NO_ERROR, nullptr, 0);

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "base/awaitable.h"
+#include <boost/asio/awaitable.hpp>
 
 #include "http/codec.h"
 #include "http/connection.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <system_error>
 
-#include "base/awaitable.h"
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 namespace coral::http {

@@ -113,8 +113,10 @@ Awaitable<Result<std::shared_ptr<HttpChannel::Exchange>>> HttpChannel::start(std
 
   auto exchange = std::make_shared<Exchange>(executor_, options_.max_message_bytes + 5);
   if (options.timeout) exchange->arm_deadline(*options.timeout);
-  auto writer = co_await client_.start(http::Target{options_.url.host, options_.url.port}, std::move(head),
-                                       body.empty(), exchange);
+  // A named target: g++ 12 mishandles temporaries inside co_await
+  // expressions (destroying them twice).
+  const http::Target target{options_.url.host, options_.url.port};
+  auto writer = co_await client_.start(target, std::move(head), body.empty(), exchange);
   if (!writer) {
     exchange->deadline.cancel();
     co_return rpc::fail(Code::unavailable, "cannot reach " + describe() + ": " + writer.error());

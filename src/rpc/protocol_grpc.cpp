@@ -160,17 +160,13 @@ std::string grpc_percent_decode(std::string_view text) {
 
 http::Fields grpc_status_trailers(const Error* error, const http::Fields& extra_trailers) {
   http::Fields out;
-  out.reserve(2 + extra_trailers.size() + (error ? error->metadata.size() : 0));
+  out.reserve(2 + extra_trailers.size());
   const Code code = error ? error->code : Code::ok;
   out.push_back({std::string(kGrpcStatus), std::to_string(static_cast<int>(code))});
   if (error) out.push_back({std::string(kGrpcMessage), grpc_percent_encode(error->message)});
-  const auto add = [&](const http::Fields& fields) {
-    for (const http::Field& field : fields) {
-      if (!is_status_field(field.name)) out.push_back(field);
-    }
-  };
-  add(extra_trailers);
-  if (error) add(error->metadata);
+  for (const http::Field& field : extra_trailers) {
+    if (!is_status_field(field.name)) out.push_back(field);
+  }
   return out;
 }
 

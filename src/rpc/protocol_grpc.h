@@ -52,9 +52,10 @@ std::string grpc_percent_encode(std::string_view text);
 std::string grpc_percent_decode(std::string_view text);
 
 // Server side: grpc-status (decimal), grpc-message (percent-encoded; only
-// with an error), then extra_trailers, then error->metadata. Fields in
-// extra_trailers/metadata named grpc-status, grpc-message or
-// grpc-status-details-bin are dropped so they cannot contradict the status.
+// with an error), then extra_trailers. Fields in extra_trailers named
+// grpc-status, grpc-message or grpc-status-details-bin are dropped so they
+// cannot contradict the status. error->metadata is NOT included: callers
+// append it (unlike connect_end_stream_json, which has no other place for it).
 http::Fields grpc_status_trailers(const Error* error, const http::Fields& extra_trailers);
 
 // Client side, over the trailers (or the headers of a trailers-only

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "base/awaitable.h"
+#include <boost/asio/awaitable.hpp>
 
 #include "rpc/context.h"
 #include "rpc/error.h"

@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
       [&]() -> asio::awaitable<void> {
         for (const auto& variant : variants) {
           rpc::HttpChannel channel(io.get_executor(),
-                                   rpc::ChannelOptions{*url, variant.version, variant.encoding, variant.gzip});
+                                   rpc::ChannelOptions{.url = *url, .version = variant.version, .encoding = variant.encoding, .gzip_requests = variant.gzip, .max_message_bytes = 4 << 20, .connect_timeout = std::chrono::seconds(5), .dialer = {}});
           co_await run_variant(variant.name, channel, variant.version, variant.encoding);
         }
       },

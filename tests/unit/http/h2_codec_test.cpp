@@ -84,8 +84,12 @@ class H2CodecTest : public ::testing::Test {
       const std::string to_server = drain(*client_);
       const std::string to_client = drain(*server_);
       if (to_server.empty() && to_client.empty()) return;
-      if (!to_server.empty()) ASSERT_TRUE(server_->receive(bytes(to_server)));
-      if (!to_client.empty()) ASSERT_TRUE(client_->receive(bytes(to_client)));
+      if (!to_server.empty()) {
+        ASSERT_TRUE(server_->receive(bytes(to_server)));
+      }
+      if (!to_client.empty()) {
+        ASSERT_TRUE(client_->receive(bytes(to_client)));
+      }
     }
     FAIL() << "codecs kept talking";
   }
