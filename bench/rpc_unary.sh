@@ -35,6 +35,10 @@ Environment knobs (defaults in brackets):
   SHARED_DIR   where anchors/ lives [$(git rev-parse --show-toplevel)/../shared]
   LOCK         lock file every h2load run holds [/tmp/coral-bench.lock]
   LOCK_WAIT    longest wait for that lock per run, seconds [1800]
+  QUIET_PCT    a run starts only when the rest of the machine uses at most
+               this % of one core (1 s sample, with the lock held) [20]
+  QUIET_WAIT   longest wait for that per run, seconds; then it runs anyway
+               and the summary says so [180]
 
 Quick check of the script: DURATION=2 WARMUP=1 REPS=1 bench/rpc_unary.sh
 Raw results go to build/bench/<UTC stamp>/ (summary.md, runs.tsv, h2load
@@ -67,11 +71,13 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 PROTO=${PROTO:-0}
 LOCK=${LOCK:-/tmp/coral-bench.lock}
 LOCK_WAIT=${LOCK_WAIT:-1800}
+QUIET_PCT=${QUIET_PCT:-20}
+QUIET_WAIT=${QUIET_WAIT:-180}
 SHARED_DIR=${SHARED_DIR:-$ROOT/../shared}
 HOST=127.0.0.1
 RPC_PATH=/coral.colony.v1.ColonyService/GetStatus
 
-for knob in DURATION WARMUP REPS PREWARM PORT_CORAL PORT_NODE PORT_GO LOCK_WAIT; do
+for knob in DURATION WARMUP REPS PREWARM PORT_CORAL PORT_NODE PORT_GO LOCK_WAIT QUIET_PCT QUIET_WAIT; do
   [[ ${!knob} =~ ^[0-9]+$ ]] || die "$knob must be a non-negative integer (got '${!knob}')"
 done
 ((DURATION >= 1 && REPS >= 1)) || die "DURATION and REPS must be >= 1"
@@ -158,7 +164,7 @@ CLK_TCK=$(getconf CLK_TCK)
   echo "date (UTC): $(date -u '+%Y-%m-%d %H:%M:%S')"
   echo "machine: $(uname -srm), $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
   echo "os: $(. /etc/os-release && echo "$PRETTY_NAME")"
-  echo "coral: $CORAL_BIN, tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench 2>/dev/null || echo ' + uncommitted changes in src/ or bench/')"
+  echo "coral: $CORAL_BIN, tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src proto bench ':!bench/*.sh' ':!bench/*.md' 2>/dev/null || echo ' + uncommitted changes in src/, proto/ or the bench server')"
   echo "h2load: $(h2load --version | head -1)"
   echo "node: $(node --version), connect-node $(node -p "require('$NODE_DIR/node_modules/@connectrpc/connect-node/package.json').version" 2>/dev/null)"
   echo "go backend: built with $(go version 2>/dev/null | cut -d' ' -f3) ($GO_BIN)"
@@ -226,6 +232,16 @@ cpu_ticks() { # utime+stime (fields 14 and 15 of /proc/PID/stat) in clock ticks,
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo -1
 }
 now_us() { date +%s%6N; }
+wait_quiet() { # wait_quiet: until the machine is quiet (QUIET_PCT) or QUIET_WAIT s passed; sets BUSY_PCT
+  local deadline=$((SECONDS + QUIET_WAIT)) b0
+  while :; do
+    b0=$(busy_ticks); sleep 1
+    BUSY_PCT=$((($(busy_ticks) - b0) * 100 / CLK_TCK))
+    ((BUSY_PCT <= QUIET_PCT)) && return 0
+    ((SECONDS >= deadline)) && return 1
+    sleep 2
+  done
+}
 busy_ticks() { # busy time of the whole machine (user+nice+system+irq+softirq+steal), clock ticks
   awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
@@ -253,7 +269,7 @@ h2load_args() { # h2load_args CASE: fills ARGS with the case's body + concurrenc
 }
 
 RAW=$RUN/runs.tsv
-printf 'case\tserver\trep\tok\treq_s\tmean_us\tp50_us\tp90_us\tp99_us\tmax_us\tsucceeded\terrors\tnon200\tstatus0\tcpu_ticks\tcpu_window_reqs\tcpu_us_per_req\tidle_ticks\tlock_wait_s\th2load_cpu_pct\tother_cpu_pct\tnote\n' >"$RAW"
+printf 'case\tserver\trep\tok\treq_s\tmean_us\tp50_us\tp90_us\tp99_us\tmax_us\tsucceeded\terrors\tnon200\tstatus0\tcpu_ticks\tcpu_window_reqs\tcpu_us_per_req\tidle_ticks\twait_s\th2load_cpu_pct\tother_cpu_pct\tnote\n' >"$RAW"
 
 # run_one CASE SERVER REP: one h2load run under the lock, with the server's
 # CPU sampled after the warm-up and after h2load exits; appends a row to RAW.
@@ -269,6 +285,10 @@ run_one() {
   exec {lk}>>"$LOCK" || die "cannot open $LOCK"
   t0=$(date +%s)
   flock -w "$LOCK_WAIT" "$lk" || die "waited ${LOCK_WAIT}s for $LOCK"
+  if ! wait_quiet; then
+    why+="machine busy (${BUSY_PCT}% of a core) after waiting ${QUIET_WAIT}s; "
+    note "$c ${LABEL[$s]} rep $rep: started although the machine was busy (${BUSY_PCT}% of a core)"
+  fi
   local waited=$(($(date +%s) - t0))
   for o in "${SERVERS[@]}"; do [[ $o != "$s" ]] && alive "$o" && idle1[$o]=$(cpu_ticks "${PID[$o]}"); done
   times >"$out.times0"         # children's CPU so far (h2load's is added when it is reaped)
@@ -289,6 +309,7 @@ run_one() {
   done
   flock -u "$lk"; exec {lk}>&-
 
+  local busy_note=$why; why=
   alive "$s" || why+="server died during the run; "
   ((rc == 0)) || why+="h2load exit status $rc; "
   ((c1 >= 0 && c2 >= 0)) || why+="no /proc stat; "
@@ -348,7 +369,7 @@ run_one() {
   local okflag=1; [[ -n $why ]] && okflag=0
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
     "$c" "$s" "$rep" "$okflag" "$rps" "$mean" "$pcts" "$ok" "$errs" "$bad" "$st0" \
-    "$((c2 - c1))" "$win" "$cpu_req" "$idle" "$waited" "$client_pct" "$other_pct" "${why}${cpunote}" >>"$RAW"
+    "$((c2 - c1))" "$win" "$cpu_req" "$idle" "$waited" "$client_pct" "$other_pct" "${why}${busy_note}${cpunote}" >>"$RAW"
   printf '%-13s %-12s rep %s: %8s req/s  mean %6s us  p99 %6s us  cpu %6s us/req  h2load %3s%%  other %3s%%%s\n' \
     "$c" "${LABEL[$s]}" "$rep" "$rps" "$mean" "$(cut -f3 <<<"$pcts")" "$cpu_req" "$client_pct" "$other_pct" \
     "${why:+  FAILED: $why}" >&2

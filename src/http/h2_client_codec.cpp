@@ -53,12 +53,7 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
     nghttp2_session_client_new(&session_, callbacks, this);
     nghttp2_session_callbacks_del(callbacks);
-    submit_settings(100);
-  }
-
-  ~H2ClientCodec() override {
-    nghttp2_session_del(session_);
-    session_ = nullptr;
+    submit_settings(100, 64 * 1024);
   }
 
   std::expected<void, CodecError> receive(Bytes input) override {

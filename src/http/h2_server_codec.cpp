@@ -19,6 +19,7 @@ struct ServerStream final : ResponseWriter {
   RequestHead head;
   std::unique_ptr<RequestHandler> handler;
   h2::SendBuffer body;
+  std::size_t header_bytes = 0;  // of the request head so far, as RFC 9113 counts them
   bool response_started = false;
   bool closed = false;  // reset or closed: writer calls are no-ops
 
@@ -35,7 +36,7 @@ struct ServerStream final : ResponseWriter {
 class H2ServerCodec final : public ServerCodec, h2::Session {
  public:
   H2ServerCodec(Application& app, Wake wake, ServerLimits limits, H2cUpgrade* upgrade)
-      : h2::Session(std::move(wake)), app_(app), limits_(limits) {
+      : h2::Session(std::move(wake)), app_(app), max_header_bytes_(limits.max_header_bytes) {
     nghttp2_session_callbacks* callbacks = nullptr;
     nghttp2_session_callbacks_new(&callbacks);
     nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, on_begin_headers);
@@ -43,20 +44,10 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
-    nghttp2_option* option = nullptr;
-    nghttp2_option_new(&option);
-    nghttp2_option_set_max_send_header_block_length(option, limits.max_header_bytes);
-    nghttp2_session_server_new2(&session_, callbacks, this, option);
-    nghttp2_option_del(option);
+    nghttp2_session_server_new(&session_, callbacks, this);
     nghttp2_session_callbacks_del(callbacks);
-    submit_settings(limits.max_concurrent_streams);
+    submit_settings(limits.max_concurrent_streams, std::uint32_t(limits.max_header_bytes));
     if (upgrade) accept_upgrade(*upgrade);
-  }
-
-  ~H2ServerCodec() override {
-    // nghttp2_session_del runs no callbacks: handlers are simply destroyed.
-    nghttp2_session_del(session_);
-    session_ = nullptr;
   }
 
   // Codec
@@ -159,8 +150,14 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
   static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name_bytes,
                        std::size_t name_length, const std::uint8_t* value_bytes, std::size_t value_length,
                        std::uint8_t, void* user_data) {
-    ServerStream* stream = self(user_data).find(frame->hd.stream_id);
+    auto& codec = self(user_data);
+    ServerStream* stream = codec.find(frame->hd.stream_id);
     if (!stream || stream->handler) return 0;  // request trailers are dropped
+    stream->header_bytes += name_length + value_length + 32;
+    if (stream->header_bytes > codec.max_header_bytes_) {
+      // nghttp2 resets just this stream.
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
     const std::string_view name(reinterpret_cast<const char*>(name_bytes), name_length);
     std::string value(reinterpret_cast<const char*>(value_bytes), value_length);
     RequestHead& head = stream->head;
@@ -213,7 +210,7 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
   }
 
   Application& app_;
-  ServerLimits limits_;
+  std::size_t max_header_bytes_;
   std::unordered_map<std::int32_t, std::unique_ptr<ServerStream>> streams_;
   bool failed_ = false;
 };

@@ -73,9 +73,10 @@ Session::Session(Wake wake) : wake_(std::move(wake)) {}
 
 Session::~Session() { nghttp2_session_del(session_); }
 
-void Session::submit_settings(std::uint32_t max_concurrent_streams) {
+void Session::submit_settings(std::uint32_t max_concurrent_streams, std::uint32_t max_header_list_size) {
   const nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_concurrent_streams},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, max_header_list_size},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, std::uint32_t(kStreamWindow)},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
   };

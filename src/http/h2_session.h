@@ -44,6 +44,7 @@ class Session {
 
  protected:
   explicit Session(Wake wake);
+  // Deletes the session, which runs no callbacks: streams are not told.
   ~Session();
 
   std::expected<void, CodecError> receive_bytes(Bytes input);
@@ -59,7 +60,7 @@ class Session {
   virtual void notify_drained() = 0;
   // Our SETTINGS: no push, roomy flow-control windows (the peer's data is
   // consumed at once; bodies are bounded by the application).
-  void submit_settings(std::uint32_t max_concurrent_streams);
+  void submit_settings(std::uint32_t max_concurrent_streams, std::uint32_t max_header_list_size);
 
   nghttp2_session* session_ = nullptr;
 

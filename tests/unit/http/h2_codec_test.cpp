@@ -190,6 +190,20 @@ TEST_F(H2CodecTest, ShutdownLetsOpenStreamsFinishThenCloses) {
   EXPECT_TRUE(server_->wants_close());
 }
 
+TEST_F(H2CodecTest, OversizedHeadersResetOnlyThatStream) {
+  auto big = std::make_shared<Response>();
+  client_->start_request(RequestHead{"POST", "/echo", "example:80", "http",
+                                     {{"x-big", std::string(70 * 1024, 'a')}}, Version::http2, {}},
+                         true, big);
+  pump();
+  EXPECT_FALSE(big->ended);
+  EXPECT_FALSE(big->reset.empty());
+  EXPECT_TRUE(app_.requests.empty());
+  auto fine = get("/echo", "still here");
+  pump();
+  EXPECT_EQ(fine->body, "echo:still here");
+}
+
 TEST_F(H2CodecTest, GarbageIsAProtocolError) {
   auto result = server_->receive(bytes("GET / HTTP/1.1\r\n\r\n"));
   EXPECT_FALSE(result);
