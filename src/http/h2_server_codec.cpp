@@ -20,6 +20,7 @@ struct ServerStream final : ResponseWriter {
   std::unique_ptr<RequestHandler> handler;
   h2::SendBuffer body;
   std::size_t header_bytes = 0;  // of the request head so far, as RFC 9113 counts them
+  bool request_ended = false;
   bool response_started = false;
   bool closed = false;  // reset or closed: writer calls are no-ops
 
@@ -44,6 +45,7 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
     nghttp2_session_server_new(&session_, callbacks, this);
     nghttp2_session_callbacks_del(callbacks);
     submit_settings(limits.max_concurrent_streams, std::uint32_t(limits.max_header_bytes));
@@ -178,9 +180,22 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
     if (frame->hd.type == NGHTTP2_HEADERS && !stream->handler) {
       stream->handler = codec.app_.on_request(stream->head, *stream);
     }
-    if (end_stream && (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && stream->handler &&
-        !stream->closed) {
-      stream->handler->on_end();
+    if (end_stream && (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA)) {
+      stream->request_ended = true;
+      if (stream->handler && !stream->closed) stream->handler->on_end();
+    }
+    return 0;
+  }
+
+  // A response that ended before its request did (say, a body over the
+  // limit) asks the client to stop sending: RST_STREAM(NO_ERROR), as RFC
+  // 9113 section 8.1 allows, so that the rest is never transferred.
+  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+    ServerStream* stream = self(user_data).find(frame->hd.stream_id);
+    if (stream && !stream->request_ended) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream->id, NGHTTP2_NO_ERROR);
     }
     return 0;
   }

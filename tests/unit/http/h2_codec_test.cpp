@@ -24,7 +24,14 @@ class ScriptedApp final : public Application {
     ResponseWriter& writer;
     std::string body;
     Exchange(ScriptedApp& a, RequestHead h, ResponseWriter& w) : app(a), head(std::move(h)), writer(w) {}
-    void on_body(Bytes chunk) override { body += text(chunk); }
+    void on_body(Bytes chunk) override {
+      body += text(chunk);
+      if (head.path == "/early" && !answered) {
+        answered = true;
+        writer.send_head(ResponseHead{429, {}}, true);
+      }
+    }
+    bool answered = false;
     void on_end() override {
       app.requests.push_back({head.method + " " + head.path, body});
       if (head.path == "/hold") {
@@ -38,6 +45,9 @@ class ScriptedApp final : public Application {
         writer.send_data(bytes("part2"), false);
         writer.send_trailers({{"grpc-status", "0"}, {"grpc-message", "fine"}});
         return;
+      }
+      if (head.path == "/early") {
+        return;  // answered in on_body, before the request ends
       }
       if (head.path == "/reset") {
         writer.reset();
@@ -202,6 +212,18 @@ TEST_F(H2CodecTest, OversizedHeadersResetOnlyThatStream) {
   auto fine = get("/echo", "still here");
   pump();
   EXPECT_EQ(fine->body, "echo:still here");
+}
+
+TEST_F(H2CodecTest, AnEarlyResponseStopsTheRequestBody) {
+  auto response = std::make_shared<Response>();
+  RequestWriter& writer = client_->start_request(
+      RequestHead{"POST", "/early", "example:80", "http", {}, Version::http2, {}}, false, response);
+  writer.send_data(bytes("first chunk"), false);
+  pump();
+  EXPECT_TRUE(response->ended);
+  EXPECT_EQ(response->head.status, 429);
+  EXPECT_TRUE(server_->idle());  // the stream is closed, not waiting for more body
+  EXPECT_EQ(app_.resets, 0);
 }
 
 TEST_F(H2CodecTest, GarbageIsAProtocolError) {

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <ostream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -56,6 +57,17 @@
 #include "rpc/protocol_grpc.h"
 #include "rpc/server.h"
 
+// Readable values in gtest's messages (found by ADL; gtest would print the
+// enums' bytes otherwise).
+namespace coral::http {
+inline void PrintTo(Version version, std::ostream* out) { *out << to_string(version); }
+}  // namespace coral::http
+namespace coral::rpc {
+inline void PrintTo(Protocol protocol, std::ostream* out) { *out << to_string(protocol); }
+inline void PrintTo(Encoding encoding, std::ostream* out) { *out << to_string(encoding); }
+inline void PrintTo(Code code, std::ostream* out) { *out << to_string(code); }
+}  // namespace coral::rpc
+
 namespace coral::rpc::harness {
 
 namespace asio = boost::asio;
@@ -68,6 +80,25 @@ inline http::Bytes as_bytes(std::string_view text) { return std::as_bytes(std::s
 
 inline milliseconds since(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+}
+
+// `text` with bytes outside printable ASCII escaped, for failure messages.
+inline std::string printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\r') out += "\\r";
+    else if (c == '\n') out += "\\n\n";
+    else if (byte >= 0x20 && byte < 0x7f) out += c;
+    else out += std::string("\\x") + kHex[byte >> 4] + kHex[byte & 15];
+  }
+  return out;
+}
+
+// The value of field `name`, or "(none)": readable in failure messages.
+inline std::string field(const http::Fields& fields, std::string_view name) {
+  return std::string(http::find_field(fields, name).value_or("(none)"));
 }
 
 inline std::string version_name(http::Version version) { return version == http::Version::http2 ? "H2c" : "Http1"; }
@@ -391,7 +422,8 @@ struct Decoded {
   Code code() const { return status ? Code::ok : status.error().code; }
   std::string message() const { return status ? std::string() : status.error().message; }
   std::string describe() const {
-    std::string out = "code=" + std::string(rpc::to_string(code())) + " message=\"" + message() +
+    std::string out = "http=" + std::to_string(http_status) + " code=" + std::string(rpc::to_string(code())) +
+                      " message=\"" + message() +
                       "\" source=" + std::string(to_string(source)) + " messages=" + std::to_string(messages.size());
     for (const auto& problem : problems) out += "\n  problem: " + problem;
     return out;
