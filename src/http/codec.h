@@ -19,6 +19,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "http/message.h"
 
@@ -26,6 +27,9 @@ namespace coral::http {
 
 using Bytes = std::span<const std::byte>;
 using Wake = std::function<void()>;
+
+inline Bytes as_bytes(std::string_view text) { return {reinterpret_cast<const std::byte*>(text.data()), text.size()}; }
+inline std::string_view as_chars(Bytes bytes) { return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; }
 
 enum class CodecError {
   protocol,         // the peer broke HTTP framing rules

@@ -70,9 +70,6 @@ bool accepts_gzip(const http::Fields& fields, std::string_view header) {
   return false;
 }
 
-std::string_view as_view(http::Bytes bytes) { return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; }
-http::Bytes as_bytes(std::string_view text) { return std::as_bytes(std::span(text.data(), text.size())); }
-
 class Call final : public std::enable_shared_from_this<Call>, public MessageSink {
  public:
   Call(std::shared_ptr<Server::Shared> shared, http::RequestHead head, http::ResponseWriter& writer)
@@ -294,7 +291,7 @@ void Call::on_body(http::Bytes chunk) {
                "request body exceeds the limit of " + std::to_string(shared_->options.max_message_bytes) + " bytes", {}});
     return;
   }
-  body_.append(as_view(chunk));
+  body_.append(http::as_chars(chunk));
 }
 
 void Call::on_end() {
@@ -396,7 +393,7 @@ void Call::respond_unary(const Message& response) {
     std::string body;
     append_envelope(body, compressed ? kFlagCompressed : 0, payload);
     send_head_once(200, wire_ == Wire::grpc ? grpc_content_type(false, encoding_) : grpc_content_type(true, encoding_));
-    writer_->send_data(as_bytes(body), false);
+    writer_->send_data(http::as_bytes(body), false);
     return end_stream(nullptr);
   }
   bool compressed = false;
@@ -408,7 +405,7 @@ void Call::respond_unary(const Message& response) {
   for (auto& field : context_.response_trailers) head.fields.push_back({"trailer-" + field.name, field.value});
   head_sent_ = true;
   writer_->send_head(std::move(head), body.empty());
-  if (!body.empty()) writer_->send_data(as_bytes(body), true);
+  if (!body.empty()) writer_->send_data(http::as_bytes(body), true);
   finish(Code::ok);
 }
 
@@ -423,7 +420,7 @@ Awaitable<Status> Call::send(const Message& message) {
   append_envelope(frame, compressed ? kFlagCompressed : 0, payload);
   send_head_once(200, wire_ == Wire::connect_stream ? connect_content_type(true, encoding_)
                                                     : grpc_content_type(wire_ == Wire::grpc_web, encoding_));
-  writer_->send_data(as_bytes(frame), false);
+  writer_->send_data(http::as_bytes(frame), false);
   // Backpressure: wait while the client reads slower than we produce.
   while (writer_ && !finished_ && writer_->queued_bytes() > shared_->options.stream_high_watermark) {
     boost::system::error_code ec;
@@ -441,7 +438,7 @@ void Call::end_stream(const Error* error) {
       send_head_once(200, connect_content_type(true, encoding_));
       std::string frame;
       append_envelope(frame, kFlagEndStream, connect_end_stream_json(error, context_.response_trailers));
-      writer_->send_data(as_bytes(frame), true);
+      writer_->send_data(http::as_bytes(frame), true);
       break;
     }
     case Wire::grpc: {
@@ -465,7 +462,7 @@ void Call::end_stream(const Error* error) {
       if (error) trailers.insert(trailers.end(), error->metadata.begin(), error->metadata.end());
       std::string frame;
       append_envelope(frame, kFlagGrpcWebTrailers, encode_grpc_web_trailers(trailers));
-      writer_->send_data(as_bytes(frame), true);
+      writer_->send_data(http::as_bytes(frame), true);
       break;
     }
     case Wire::connect_unary:
@@ -498,7 +495,7 @@ void Call::reply_error(const Error& error) {
   for (auto& field : error.metadata) head.fields.push_back(field);
   head_sent_ = true;
   writer_->send_head(std::move(head), false);
-  writer_->send_data(as_bytes(body), true);
+  writer_->send_data(http::as_bytes(body), true);
   finish(error.code);
 }
 

@@ -15,8 +15,6 @@ namespace {
 
 using FieldList = std::vector<std::pair<std::string, std::string>>;
 
-Bytes bytes(std::string_view text) { return {reinterpret_cast<const std::byte*>(text.data()), text.size()}; }
-std::string_view chars(Bytes data) { return {reinterpret_cast<const char*>(data.data()), data.size()}; }
 
 FieldList list(const Fields& fields) {
   FieldList out;
@@ -27,7 +25,7 @@ FieldList list(const Fields& fields) {
 class TestResponse final : public ResponseHandler {
  public:
   void on_head(ResponseHead response) override { head = std::move(response); }
-  void on_body(Bytes chunk) override { body += chars(chunk); }
+  void on_body(Bytes chunk) override { body += as_chars(chunk); }
   void on_trailers(Fields fields) override { trailers = std::move(fields); }
   void on_end() override {
     ++ends;
@@ -62,7 +60,7 @@ const std::string kGet = "GET / HTTP/1.1\r\nhost: example.com\r\n\r\n";
 
 class H1ClientCodecTest : public testing::Test {
  protected:
-  std::expected<void, CodecError> feed(std::string_view input) { return codec->receive(bytes(input)); }
+  std::expected<void, CodecError> feed(std::string_view input) { return codec->receive(as_bytes(input)); }
 
   void feed_bytewise(std::string_view input) {
     for (char c : input) ASSERT_TRUE(feed(std::string_view(&c, 1)).has_value());
@@ -73,7 +71,7 @@ class H1ClientCodecTest : public testing::Test {
     for (;;) {
       const Bytes chunk = codec->next_output();
       if (chunk.empty()) return out;
-      out += chars(chunk);
+      out += as_chars(chunk);
     }
   }
 
@@ -116,29 +114,29 @@ TEST_F(H1ClientCodecTest, StreamedBodyIsChunked) {
   RequestWriter& writer =
       codec->start_request(request("POST", "/rpc", {{"content-type", "application/grpc-web+proto"}}), false,
                            std::make_shared<TestResponse>());
-  writer.send_data(bytes("hello"), false);
-  writer.send_data(bytes(""), false);
-  writer.send_data(bytes("0123456789abcdefg"), true);
+  writer.send_data(as_bytes("hello"), false);
+  writer.send_data(as_bytes(""), false);
+  writer.send_data(as_bytes("0123456789abcdefg"), true);
   EXPECT_EQ(wakes, 1);
   EXPECT_EQ(drain(),
             "POST /rpc HTTP/1.1\r\nhost: example.com\r\ncontent-type: application/grpc-web+proto\r\n"
             "transfer-encoding: chunked\r\n\r\n5\r\nhello\r\n11\r\n0123456789abcdefg\r\n0\r\n\r\n");
-  writer.send_data(bytes("late"), true);  // request complete: ignored
+  writer.send_data(as_bytes("late"), true);  // request complete: ignored
   EXPECT_EQ(drain(), "");
 }
 
 TEST_F(H1ClientCodecTest, KnownContentLengthBodyIsSentRaw) {
   RequestWriter& writer =
       codec->start_request(request("PUT", "/k", {{"content-length", "10"}}), false, std::make_shared<TestResponse>());
-  writer.send_data(bytes("hello"), false);
-  writer.send_data(bytes("world"), true);
+  writer.send_data(as_bytes("hello"), false);
+  writer.send_data(as_bytes("world"), true);
   EXPECT_EQ(drain(), "PUT /k HTTP/1.1\r\nhost: example.com\r\ncontent-length: 10\r\n\r\nhelloworld");
 }
 
 TEST_F(H1ClientCodecTest, BodyLongerThanContentLengthResets) {
   auto response = std::make_shared<TestResponse>();
   RequestWriter& writer = codec->start_request(request("PUT", "/k", {{"content-length", "3"}}), false, response);
-  writer.send_data(bytes("hello"), true);
+  writer.send_data(as_bytes("hello"), true);
   EXPECT_EQ(response->resets, 1);
   EXPECT_EQ(response->reason, "request body longer than its content-length");
   EXPECT_TRUE(codec->wants_close());
@@ -148,21 +146,21 @@ TEST_F(H1ClientCodecTest, BodyLongerThanContentLengthResets) {
 TEST_F(H1ClientCodecTest, WritesOutsideReceiveWakeOncePerDrain) {
   RequestWriter& writer = codec->start_request(request("POST", "/s"), false, std::make_shared<TestResponse>());
   EXPECT_EQ(wakes, 1);
-  writer.send_data(bytes("a"), false);
+  writer.send_data(as_bytes("a"), false);
   EXPECT_EQ(wakes, 1);
   drain();
-  writer.send_data(bytes("b"), false);
+  writer.send_data(as_bytes("b"), false);
   EXPECT_EQ(wakes, 2);
-  EXPECT_EQ(chars(codec->next_output()), "1\r\nb\r\n");
+  EXPECT_EQ(as_chars(codec->next_output()), "1\r\nb\r\n");
 }
 
 TEST_F(H1ClientCodecTest, QueuedBytesAndOnDrained) {
   auto response = std::make_shared<TestResponse>();
   RequestWriter& writer = codec->start_request(request("POST", "/s"), false, response);
   drain();
-  writer.send_data(bytes("abc"), false);
+  writer.send_data(as_bytes("abc"), false);
   EXPECT_EQ(writer.queued_bytes(), 8u);
-  EXPECT_EQ(chars(codec->next_output()), "3\r\nabc\r\n");
+  EXPECT_EQ(as_chars(codec->next_output()), "3\r\nabc\r\n");
   EXPECT_EQ(writer.queued_bytes(), 0u);
   EXPECT_EQ(response->drained, 1);
   EXPECT_TRUE(codec->next_output().empty());
@@ -313,13 +311,13 @@ TEST_F(H1ClientCodecTest, NextRequestFromOnEnd) {
 TEST_F(H1ClientCodecTest, ResponseBeforeTheRequestBodyEndsClosesTheConnection) {
   auto response = std::make_shared<TestResponse>();
   RequestWriter& writer = codec->start_request(request("POST", "/upload"), false, response);
-  writer.send_data(bytes("part"), false);
+  writer.send_data(as_bytes("part"), false);
   drain();
   ASSERT_TRUE(feed("HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n"));
   EXPECT_EQ(response->head->status, 413);
   EXPECT_EQ(response->ends, 1);
   EXPECT_TRUE(codec->wants_close());
-  writer.send_data(bytes("more"), true);  // inert
+  writer.send_data(as_bytes("more"), true);  // inert
   EXPECT_EQ(drain(), "");
 }
 

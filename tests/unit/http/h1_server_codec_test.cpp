@@ -14,8 +14,6 @@ namespace {
 
 using FieldList = std::vector<std::pair<std::string, std::string>>;
 
-Bytes bytes(std::string_view text) { return {reinterpret_cast<const std::byte*>(text.data()), text.size()}; }
-std::string_view chars(Bytes data) { return {reinterpret_cast<const char*>(data.data()), data.size()}; }
 
 FieldList list(const Fields& fields) {
   FieldList out;
@@ -71,7 +69,7 @@ class TestApp final : public Application {
 };
 
 void TestHandler::on_body(Bytes chunk) {
-  record_->body += chars(chunk);
+  record_->body += as_chars(chunk);
   if (app_.on_body) app_.on_body(*record_);
 }
 void TestHandler::on_end() {
@@ -89,7 +87,7 @@ std::string echo_body(const Record& record) { return record.head.path + ":" + re
 void echo(Record& record) {
   const std::string body = echo_body(record);
   record.writer->send_head({200, {{"content-length", std::to_string(body.size())}}}, false);
-  record.writer->send_data(bytes(body), true);
+  record.writer->send_data(as_bytes(body), true);
 }
 
 std::string echo_response(std::string_view path, std::string_view body = "") {
@@ -106,7 +104,7 @@ class H1ServerCodecTest : public testing::Test {
         app, [this] { ++wakes; }, limits);
   }
 
-  std::expected<void, CodecError> feed(std::string_view input) { return codec->receive(bytes(input)); }
+  std::expected<void, CodecError> feed(std::string_view input) { return codec->receive(as_bytes(input)); }
 
   void feed_bytewise(std::string_view input) {
     for (char c : input) ASSERT_TRUE(feed(std::string_view(&c, 1)).has_value());
@@ -117,7 +115,7 @@ class H1ServerCodecTest : public testing::Test {
     for (;;) {
       const Bytes chunk = codec->next_output();
       if (chunk.empty()) return out;
-      out += chars(chunk);
+      out += as_chars(chunk);
     }
   }
 
@@ -142,7 +140,7 @@ TEST_F(H1ServerCodecTest, SimpleGet) {
   EXPECT_FALSE(codec->idle());
 
   record.writer->send_head({200, {{"content-type", "text/plain"}, {"content-length", "5"}}}, false);
-  record.writer->send_data(bytes("hello"), true);
+  record.writer->send_data(as_bytes("hello"), true);
   EXPECT_EQ(drain(), "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\nhello");
   EXPECT_TRUE(record.destroyed);
   EXPECT_EQ(record.resets, 0);
@@ -280,7 +278,7 @@ TEST_F(H1ServerCodecTest, ConnectionCloseWaitsForAStreamingResponse) {
   Record& record = *app.records[0];
   record.writer->send_head({200, {}}, false);
   EXPECT_FALSE(codec->wants_close());
-  record.writer->send_data(bytes("x"), true);
+  record.writer->send_data(as_bytes("x"), true);
   EXPECT_TRUE(codec->wants_close());
   EXPECT_EQ(drain(), "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n1\r\nx\r\n0\r\n\r\n");
 }
@@ -303,7 +301,7 @@ TEST_F(H1ServerCodecTest, Http10StreamingResponseIsDelimitedByClose) {
   ASSERT_TRUE(feed("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
   Record& record = *app.records[0];
   record.writer->send_head({200, {}}, false);
-  record.writer->send_data(bytes("abc"), true);
+  record.writer->send_data(as_bytes("abc"), true);
   EXPECT_EQ(drain(), "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nabc");
   EXPECT_TRUE(codec->wants_close());
 }
@@ -328,9 +326,9 @@ TEST_F(H1ServerCodecTest, ChunkedResponseWithTrailers) {
   ASSERT_TRUE(feed("POST /rpc HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"));
   ResponseWriter& writer = *app.records[0]->writer;
   writer.send_head({200, {{"content-type", "application/grpc-web+proto"}}}, false);
-  writer.send_data(bytes("abc"), false);
-  writer.send_data(bytes(""), false);  // no zero-size chunk: that would end the body
-  writer.send_data(bytes("0123456789abcdefg"), false);
+  writer.send_data(as_bytes("abc"), false);
+  writer.send_data(as_bytes(""), false);  // no zero-size chunk: that would end the body
+  writer.send_data(as_bytes("0123456789abcdefg"), false);
   writer.send_trailers({{"grpc-status", "0"}, {"grpc-message", "ok"}, {"content-length", "9"}});
   EXPECT_EQ(drain(),
             "HTTP/1.1 200 OK\r\ncontent-type: application/grpc-web+proto\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -343,7 +341,7 @@ TEST_F(H1ServerCodecTest, TrailersEndAContentLengthResponse) {
   ASSERT_TRUE(feed("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
   ResponseWriter& writer = *app.records[0]->writer;
   writer.send_head({200, {{"content-length", "2"}}}, false);
-  writer.send_data(bytes("ok"), false);
+  writer.send_data(as_bytes("ok"), false);
   writer.send_trailers({{"grpc-status", "0"}});
   EXPECT_EQ(drain(), "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
   EXPECT_TRUE(app.records[0]->destroyed);
@@ -371,7 +369,7 @@ TEST_F(H1ServerCodecTest, ShortContentLengthBodyClosesTheConnection) {
   ASSERT_TRUE(feed("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
   ResponseWriter& writer = *app.records[0]->writer;
   writer.send_head({200, {{"content-length", "10"}}}, false);
-  writer.send_data(bytes("abcdefghijklmnop"), true);  // the excess is dropped
+  writer.send_data(as_bytes("abcdefghijklmnop"), true);  // the excess is dropped
   EXPECT_FALSE(codec->wants_close());
   EXPECT_EQ(drain(), "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabcdefghij");
 
@@ -379,7 +377,7 @@ TEST_F(H1ServerCodecTest, ShortContentLengthBodyClosesTheConnection) {
   ASSERT_EQ(app.records.size(), 2u);
   ResponseWriter& second = *app.records[1]->writer;
   second.send_head({200, {{"content-length", "10"}}}, false);
-  second.send_data(bytes("abc"), true);
+  second.send_data(as_bytes("abc"), true);
   EXPECT_TRUE(codec->wants_close());
 }
 
@@ -436,7 +434,7 @@ TEST_F(H1ServerCodecTest, WriterResetClosesTheConnection) {
   record.writer->send_head({200, {}}, false);
   record.writer->reset();
   EXPECT_TRUE(codec->wants_close());
-  record.writer->send_data(bytes("ignored"), true);  // inert after reset
+  record.writer->send_data(as_bytes("ignored"), true);  // inert after reset
   EXPECT_EQ(drain(), "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
   EXPECT_EQ(record.resets, 1);
   EXPECT_TRUE(record.destroyed);
@@ -501,10 +499,10 @@ TEST_F(H1ServerCodecTest, WritesOutsideReceiveWake) {
   EXPECT_EQ(wakes, 0);
   writer.send_head({200, {}}, false);
   EXPECT_EQ(wakes, 1);
-  writer.send_data(bytes("abc"), false);
+  writer.send_data(as_bytes("abc"), false);
   EXPECT_EQ(wakes, 1);  // one wake per next_output()
   EXPECT_EQ(drain(), "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n");
-  writer.send_data(bytes("de"), true);
+  writer.send_data(as_bytes("de"), true);
   EXPECT_EQ(wakes, 2);
   EXPECT_EQ(drain(), "2\r\nde\r\n0\r\n\r\n");
 }
@@ -515,18 +513,18 @@ TEST_F(H1ServerCodecTest, QueuedBytesAndOnDrained) {
   ResponseWriter& writer = *record.writer;
   int refills = 2;
   app.on_drained = [&](Record& r) {
-    if (refills-- > 0) r.writer->send_data(bytes("more"), false);
+    if (refills-- > 0) r.writer->send_data(as_bytes("more"), false);
   };
   writer.send_head({200, {}}, false);
-  writer.send_data(bytes("0123456789"), false);
+  writer.send_data(as_bytes("0123456789"), false);
   EXPECT_GT(writer.queued_bytes(), 10u);
 
-  EXPECT_EQ(chars(codec->next_output()), "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\n0123456789\r\n");
+  EXPECT_EQ(as_chars(codec->next_output()), "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\n0123456789\r\n");
   EXPECT_EQ(record.drained, 1);
   EXPECT_EQ(writer.queued_bytes(), 9u);  // refilled from on_drained
-  EXPECT_EQ(chars(codec->next_output()), "4\r\nmore\r\n");
+  EXPECT_EQ(as_chars(codec->next_output()), "4\r\nmore\r\n");
   EXPECT_EQ(record.drained, 2);
-  EXPECT_EQ(chars(codec->next_output()), "4\r\nmore\r\n");
+  EXPECT_EQ(as_chars(codec->next_output()), "4\r\nmore\r\n");
   EXPECT_EQ(record.drained, 3);
   EXPECT_EQ(writer.queued_bytes(), 0u);
   EXPECT_TRUE(codec->next_output().empty());

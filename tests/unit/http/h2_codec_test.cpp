@@ -12,8 +12,6 @@
 namespace coral::http {
 namespace {
 
-std::string text(Bytes bytes) { return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; }
-Bytes bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
 // Answers every request from a script keyed by path.
 class ScriptedApp final : public Application {
@@ -25,7 +23,7 @@ class ScriptedApp final : public Application {
     std::string body;
     Exchange(ScriptedApp& a, RequestHead h, ResponseWriter& w) : app(a), head(std::move(h)), writer(w) {}
     void on_body(Bytes chunk) override {
-      body += text(chunk);
+      body += std::string(as_chars(chunk));
       if (head.path == "/early" && !answered) {
         answered = true;
         writer.send_head(ResponseHead{429, {}}, true);
@@ -41,8 +39,8 @@ class ScriptedApp final : public Application {
       ResponseHead response{200, {{"content-type", "text/plain"}, {"x-path", head.path}}};
       if (head.path == "/trailers") {
         writer.send_head(response, false);
-        writer.send_data(bytes("part1,"), false);
-        writer.send_data(bytes("part2"), false);
+        writer.send_data(as_bytes("part1,"), false);
+        writer.send_data(as_bytes("part2"), false);
         writer.send_trailers({{"grpc-status", "0"}, {"grpc-message", "fine"}});
         return;
       }
@@ -54,7 +52,7 @@ class ScriptedApp final : public Application {
         return;
       }
       writer.send_head(response, false);
-      writer.send_data(bytes("echo:" + body), true);
+      writer.send_data(as_bytes("echo:" + body), true);
     }
     void on_reset() override { app.resets++; }
   };
@@ -75,7 +73,7 @@ struct Response final : ResponseHandler {
   bool ended = false;
   std::string reset;
   void on_head(ResponseHead h) override { head = std::move(h); }
-  void on_body(Bytes chunk) override { body += text(chunk); }
+  void on_body(Bytes chunk) override { body += std::string(as_chars(chunk)); }
   void on_trailers(Fields t) override { trailers = std::move(t); }
   void on_end() override { ended = true; }
   void on_reset(std::string why) override { reset = std::move(why); }
@@ -95,24 +93,24 @@ class H2CodecTest : public ::testing::Test {
       const std::string to_client = drain(*server_);
       if (to_server.empty() && to_client.empty()) return;
       if (!to_server.empty()) {
-        ASSERT_TRUE(server_->receive(bytes(to_server)));
+        ASSERT_TRUE(server_->receive(as_bytes(to_server)));
       }
       if (!to_client.empty()) {
-        ASSERT_TRUE(client_->receive(bytes(to_client)));
+        ASSERT_TRUE(client_->receive(as_bytes(to_client)));
       }
     }
     FAIL() << "codecs kept talking";
   }
   static std::string drain(Codec& codec) {
     std::string all;
-    for (Bytes out = codec.next_output(); !out.empty(); out = codec.next_output()) all += text(out);
+    for (Bytes out = codec.next_output(); !out.empty(); out = codec.next_output()) all += std::string(as_chars(out));
     return all;
   }
   std::shared_ptr<Response> get(const std::string& path, std::string body = {}) {
     auto response = std::make_shared<Response>();
     RequestHead head{"POST", path, "example:80", "http", {{"content-type", "text/plain"}}, Version::http2, {}};
     RequestWriter& writer = client_->start_request(std::move(head), body.empty(), response);
-    if (!body.empty()) writer.send_data(bytes(body), true);
+    if (!body.empty()) writer.send_data(as_bytes(body), true);
     return response;
   }
 
@@ -165,7 +163,7 @@ TEST_F(H2CodecTest, ClientResetReachesTheHandler) {
   auto response = std::make_shared<Response>();
   RequestWriter& writer = client_->start_request(
       RequestHead{"POST", "/hold", "example:80", "http", {}, Version::http2, {}}, false, response);
-  writer.send_data(bytes("x"), true);
+  writer.send_data(as_bytes("x"), true);
   pump();
   ASSERT_NE(app_.held, nullptr);
   writer.reset();
@@ -180,7 +178,7 @@ TEST_F(H2CodecTest, OutputProducedLaterWakesTheConnection) {
   ASSERT_NE(app_.held, nullptr);
   const int before = server_woken_;
   app_.held->send_head(ResponseHead{200, {}}, false);
-  app_.held->send_data(bytes("done"), true);
+  app_.held->send_data(as_bytes("done"), true);
   EXPECT_GT(server_woken_, before);
   pump();
   ASSERT_TRUE(response->ended);
@@ -218,7 +216,7 @@ TEST_F(H2CodecTest, AnEarlyResponseStopsTheRequestBody) {
   auto response = std::make_shared<Response>();
   RequestWriter& writer = client_->start_request(
       RequestHead{"POST", "/early", "example:80", "http", {}, Version::http2, {}}, false, response);
-  writer.send_data(bytes("first chunk"), false);
+  writer.send_data(as_bytes("first chunk"), false);
   pump();
   EXPECT_TRUE(response->ended);
   EXPECT_EQ(response->head.status, 429);
@@ -227,7 +225,7 @@ TEST_F(H2CodecTest, AnEarlyResponseStopsTheRequestBody) {
 }
 
 TEST_F(H2CodecTest, GarbageIsAProtocolError) {
-  auto result = server_->receive(bytes("GET / HTTP/1.1\r\n\r\n"));
+  auto result = server_->receive(as_bytes("GET / HTTP/1.1\r\n\r\n"));
   EXPECT_FALSE(result);
   EXPECT_FALSE(drain(*server_).empty());  // GOAWAY
   EXPECT_TRUE(server_->wants_close());
