@@ -424,7 +424,11 @@ summarize() {
       if (!$4) failed[k]++
       add(rps, k, $5); add(mean, k, $6); add(p50, k, $7); add(p99, k, $9); add(cpu, k, $17); add(cli, k, $20)
       if ($18 + 0 > idle) idle = $18 + 0
-      if ($21 != "") { add(oth, "all", $21); if ($21 + 0 > othmax) othmax = $21 + 0 }
+      if ($21 != "") {
+        add(oth, "all", $21); if ($21 + 0 > othmax) othmax = $21 + 0
+        if ($21 + 0 > 15) { nbusy++; busy = busy (busy ? ", " : "") $1 " " $2 " #" $3 " (" $21 "%)" }
+      }
+      nruns++
     }
     END {
       title["json-c16m16"] = title_j16; title["json-c1m1"] = title_j1
@@ -477,6 +481,7 @@ summarize() {
       printf "\nIdle servers used at most %d clock ticks during any run (all three stay up; one gets traffic).\n", idle
       printf "Other processes used a median of %s%% and at most %s%% of one core during the runs%s.\n", fmt(med(oth["all"]), 0), othmax,
         (othmax > 15 ? " (WARNING: the machine was not quiet; rerun when it is)" : "")
+      if (nbusy) printf "Runs disturbed by more than 15%% of a core of other load: %d of %d: %s.\n", nbusy, nruns, busy
     }' "$RAW"
 }
 {

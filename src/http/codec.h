@@ -63,6 +63,11 @@ class Codec {
   // True when no request is in progress.
   virtual bool idle() const = 0;
 
+  // True while a request is only partly received: the peer owes us bytes.
+  // The I/O layer closes a connection that stays silent in this state (and
+  // when idle), so a client cannot hold it with a half-sent request.
+  virtual bool waiting_for_peer() const { return false; }
+
   // The peer's end of the connection is gone: reset every open stream.
   virtual void connection_lost() = 0;
 };

@@ -99,7 +99,7 @@ Awaitable<void> Connection::idle_watch() {
     idle_timer_.expires_after(options_.idle_timeout);
     co_await idle_timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     if (closed_) break;
-    if (!read_since_check_ && codec_->idle()) {
+    if (!read_since_check_ && (codec_->idle() || codec_->waiting_for_peer())) {
       codec_->connection_lost();
       close();
       break;

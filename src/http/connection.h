@@ -17,8 +17,8 @@
 namespace coral::http {
 
 struct ConnectionOptions {
-  // A connection with no request in progress and nothing read for this long
-  // is closed (slow or abandoned clients).
+  // A connection that reads nothing for this long while it is idle, or while
+  // a request is only partly received, is closed (slow or abandoned clients).
   std::chrono::milliseconds idle_timeout{60'000};
 };
 

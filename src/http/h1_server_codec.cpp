@@ -209,6 +209,12 @@ class Server final : public H1ServerCodec {
 
   bool idle() const override { return (!exchange_ || exchange_->over()) && !parser_ && pos_ == in_.size(); }
 
+  // A message is being read, and not the next one behind a response in
+  // progress.
+  bool waiting_for_peer() const override {
+    return (parser_.has_value() || pos_ < in_.size()) && (!exchange_ || !exchange_->request_done);
+  }
+
   void connection_lost() override {
     if (state_ != ConnState::upgraded) state_ = ConnState::closed;
     parser_.reset();
@@ -256,10 +262,11 @@ class Server final : public H1ServerCodec {
     } else {
       ex.framing = h1::Framing::chunked;
     }
-    // A response complete before its request is, with the rest of the body
-    // not even buffered, means the connection will close (see the contract
-    // notes): say so.
-    if (end_stream && ex.body_expected && !ex.request_done && !request_body_buffered()) stop_accepting();
+    // A response that starts before its request is complete, with the rest
+    // of the body not even buffered, is an early answer (a refused body,
+    // say): the connection will close rather than drain it (see the contract
+    // notes), so say so now, while the head can still carry it.
+    if (ex.body_expected && !ex.request_done && !request_body_buffered()) stop_accepting();
 
     h1::append_status_line(out_, head.status);
     h1::append_message_fields(out_, head.fields);

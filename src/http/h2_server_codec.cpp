@@ -67,6 +67,12 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
     output_changed();
   }
   bool idle() const override { return streams_.empty(); }
+  bool waiting_for_peer() const override {
+    for (const auto& [id, stream] : streams_) {
+      if (!stream->request_ended) return true;
+    }
+    return false;
+  }
   void connection_lost() override {
     auto streams = std::move(streams_);
     streams_.clear();

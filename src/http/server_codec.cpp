@@ -57,6 +57,7 @@ class AutoServerCodec final : public ServerCodec {
     shut_down_ = true;
   }
   bool idle() const override { return !current() || current()->idle(); }
+  bool waiting_for_peer() const override { return current() ? current()->waiting_for_peer() : !sniffed_.empty(); }
   void connection_lost() override {
     if (current()) current()->connection_lost();
   }

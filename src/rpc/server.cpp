@@ -100,12 +100,16 @@ class Call final : public std::enable_shared_from_this<Call>, public MessageSink
 
  private:
   Status negotiate();
+  // A content type we do not speak, or one that does not fit the method: 415
+  // (as the Connect specification says), listing what we accept.
+  void reject_media_type();
   Status read_body_headers();
   Status decode_request(Message& request);
   Awaitable<void> run(std::unique_ptr<Message> request);
   void start_deadline();
 
   void send_head_once(int status, std::string_view content_type, bool end_stream = false);
+  void advertise_compression(http::Fields& fields) const;
   std::string encode_payload(std::string_view bytes, bool& compressed);
   void respond_unary(const Message& response);
   void reply_error(const Error& error);
@@ -128,7 +132,10 @@ class Call final : public std::enable_shared_from_this<Call>, public MessageSink
   asio::steady_timer drain_timer_;
   Clock::time_point started_;
   bool head_sent_ = false;
-  bool unsupported_media_type_ = false;  // answered as HTTP 415
+  // Set when an error is about HTTP rather than RPC (415, 405): the Connect
+  // error body then goes out with this status and these fields.
+  int http_status_ = 0;
+  http::Fields http_fields_;
   bool rejected_ = false;  // answered before the request was read: ignore the rest
   bool finished_ = false;
 };
@@ -163,7 +170,6 @@ void Call::begin() {
     return;
   }
   start_deadline();
-  if (wire_ == Wire::connect_get) on_end();
 }
 
 Status Call::negotiate() {
@@ -184,6 +190,8 @@ Status Call::negotiate() {
   if (!method_) return rpc::fail(Code::unimplemented, "no such method: " + std::string(path));
   if (wire_ == Wire::connect_get) {
     if (!method_->idempotent || method_->kind != MethodKind::unary) {
+      http_status_ = 405;
+      http_fields_ = {{"allow", "POST"}};
       return rpc::fail(Code::unimplemented, "GET is only allowed for side-effect-free unary methods");
     }
     auto query = parse_connect_get_query(head_.path.find('?') == std::string::npos
@@ -198,23 +206,34 @@ Status Call::negotiate() {
     body_ = std::move(query->message);
     return {};
   }
-  if (head_.method != "POST") return rpc::fail(Code::unimplemented, "HTTP method " + head_.method + " is not allowed");
+  if (head_.method != "POST") {
+    http_status_ = 405;
+    http_fields_ = {{"allow", method_->idempotent && method_->kind == MethodKind::unary ? "GET, POST" : "POST"}};
+    return rpc::fail(Code::unimplemented, "HTTP method " + head_.method + " is not allowed");
+  }
   const bool streaming = method_->kind == MethodKind::server_streaming;
   if (!parse_grpc_content_type(content_type) && !parse_connect_content_type(content_type)) {
-    unsupported_media_type_ = true;
+    reject_media_type();
     return rpc::fail(Code::invalid_argument, "unsupported content type \"" + std::string(content_type) + "\"");
   }
   if (wire_ == Wire::connect_unary && streaming) {
-    unsupported_media_type_ = true;
+    reject_media_type();
     return rpc::fail(Code::invalid_argument,
                      "streaming method needs application/connect+proto or application/connect+json");
   }
   if (wire_ == Wire::connect_stream && !streaming) {
-    unsupported_media_type_ = true;
+    reject_media_type();
     wire_ = Wire::connect_unary;  // answer as the unary method it is
     return rpc::fail(Code::invalid_argument, "unary method needs application/proto or application/json");
   }
   return {};
+}
+
+void Call::reject_media_type() {
+  http_status_ = 415;
+  http_fields_ = {{"accept-post", "application/proto, application/json, application/connect+proto, "
+                                  "application/connect+json, application/grpc, application/grpc+proto, "
+                                  "application/grpc+json, application/grpc-web, application/grpc-web+proto"}};
 }
 
 Status Call::read_body_headers() {
@@ -261,7 +280,8 @@ Status Call::read_body_headers() {
       break;
   }
   if (!timeout) return std::unexpected(timeout.error());
-  if (*timeout) context_.deadline = started_ + **timeout;
+  // A timeout of years is no deadline (and would overflow the clock).
+  if (*timeout && **timeout < std::chrono::hours(24 * 365)) context_.deadline = started_ + **timeout;
   return {};
 }
 
@@ -281,17 +301,19 @@ void Call::on_body(http::Bytes chunk) {
   if (enveloped(wire_)) {
     if (auto status = envelopes_.feed(chunk); !status) {
       rejected_ = true;
-      reply_error(status.error());
+      return reply_error(status.error());
     }
-    return;
   }
-  if (body_bytes_ > shared_->options.max_message_bytes) {
+  // Requests carry one message: its envelope header is the only slack.
+  const std::size_t slack = enveloped(wire_) ? kEnvelopeHeaderBytes : 0;
+  if (body_bytes_ > shared_->options.max_message_bytes + slack) {
     rejected_ = true;
-    reply_error(Error{Code::resource_exhausted,
-               "request body exceeds the limit of " + std::to_string(shared_->options.max_message_bytes) + " bytes", {}});
-    return;
+    return reply_error(Error{Code::resource_exhausted,
+                             "request body exceeds the limit of " +
+                                 std::to_string(shared_->options.max_message_bytes) + " bytes",
+                             {}});
   }
-  body_.append(http::as_chars(chunk));
+  if (!enveloped(wire_)) body_.append(http::as_chars(chunk));
 }
 
 void Call::on_end() {
@@ -355,10 +377,23 @@ Awaitable<void> Call::run(std::unique_ptr<Message> request) {
   }
 }
 
+// Tells the client which encodings it may send (the gRPC compression spec
+// asks for this on every response; Connect's is the same idea).
+void Call::advertise_compression(http::Fields& fields) const {
+  switch (wire_) {
+    case Wire::connect_unary:
+    case Wire::connect_get: fields.push_back({"accept-encoding", "gzip"}); break;
+    case Wire::connect_stream: fields.push_back({"connect-accept-encoding", "gzip"}); break;
+    case Wire::grpc:
+    case Wire::grpc_web: fields.push_back({"grpc-accept-encoding", "gzip"}); break;
+  }
+}
+
 void Call::send_head_once(int status, std::string_view content_type, bool end_stream) {
   if (head_sent_ || !writer_) return;
   head_sent_ = true;
   http::ResponseHead head{status, {{"content-type", std::string(content_type)}}};
+  advertise_compression(head.fields);
   for (auto& field : context_.response_headers) head.fields.push_back(field);
   if (response_gzip_) {
     switch (wire_) {
@@ -401,6 +436,7 @@ void Call::respond_unary(const Message& response) {
   http::ResponseHead head{200, {{"content-type", connect_content_type(false, encoding_)},
                                 {"content-length", std::to_string(body.size())}}};
   if (compressed) head.fields.push_back({"content-encoding", "gzip"});
+  advertise_compression(head.fields);
   for (auto& field : context_.response_headers) head.fields.push_back(field);
   for (auto& field : context_.response_trailers) head.fields.push_back({"trailer-" + field.name, field.value});
   head_sent_ = true;
@@ -448,6 +484,7 @@ void Call::end_stream(const Error* error) {
         // Trailers-Only: the status travels in the only HEADERS frame.
         head_sent_ = true;
         http::ResponseHead head{200, {{"content-type", grpc_content_type(false, encoding_)}}};
+        advertise_compression(head.fields);
         for (auto& field : context_.response_headers) head.fields.push_back(field);
         head.fields.insert(head.fields.end(), trailers.begin(), trailers.end());
         writer_->send_head(std::move(head), true);
@@ -480,17 +517,14 @@ void Call::reply_error(const Error& error) {
     return finish(error.code);
   }
   // Connect unary (and anything we could not classify): an HTTP status and a
-  // JSON error body. A content type we do not speak is 415, as the spec says.
+  // JSON error body.
   const bool no_method = error.code == Code::unimplemented && !method_;
-  const int status = unsupported_media_type_ ? 415 : no_method ? 404 : connect_http_status(error.code);
+  const int status = http_status_ ? http_status_ : no_method ? 404 : connect_http_status(error.code);
   const std::string body = connect_error_json(error);
   http::ResponseHead head{status, {{"content-type", "application/json"},
                                    {"content-length", std::to_string(body.size())}}};
-  if (unsupported_media_type_) {
-    head.fields.push_back({"accept-post", "application/proto, application/json, application/connect+proto, "
-                                          "application/connect+json, application/grpc, application/grpc+proto, "
-                                          "application/grpc+json, application/grpc-web, application/grpc-web+proto"});
-  }
+  for (auto& field : http_fields_) head.fields.push_back(field);
+  advertise_compression(head.fields);
   for (auto& field : context_.response_headers) head.fields.push_back(field);
   for (auto& field : error.metadata) head.fields.push_back(field);
   head_sent_ = true;

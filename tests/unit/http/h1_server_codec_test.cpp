@@ -435,7 +435,8 @@ TEST_F(H1ServerCodecTest, WriterResetClosesTheConnection) {
   record.writer->reset();
   EXPECT_TRUE(codec->wants_close());
   record.writer->send_data(as_bytes("ignored"), true);  // inert after reset
-  EXPECT_EQ(drain(), "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
+  // The head went out before the body was read: it already announced the close.
+  EXPECT_EQ(drain(), "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n");
   EXPECT_EQ(record.resets, 1);
   EXPECT_TRUE(record.destroyed);
 }

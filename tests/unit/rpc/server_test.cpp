@@ -485,7 +485,7 @@ TEST_P(ServerTest, ManySmallEnvelopesDoNotBufferPastTheLimit) {
   for (Shape shape : {grpc(), grpc_web()}) {
     SCOPED_TRACE(to_string(shape.protocol));
     auto request = make_raw_request(shape, v1::kEchoServiceEchoPath, "");
-    const auto raw = client.exchange(std::move(request.head), body, 3s, /*end_request=*/false);
+    const auto raw = client.exchange(std::move(request.head), body, 2s, /*end_request=*/false);
     const auto decoded = decode_response(shape, raw);
     EXPECT_FALSE(raw.timed_out) << "no answer while the request stays open: the server is still buffering";
     EXPECT_TRUE(decoded.code() == Code::resource_exhausted || decoded.code() == Code::invalid_argument)
@@ -673,14 +673,17 @@ TEST_P(ServerTest, DeadlinePassingEndsTheCallWithDeadlineExceeded) {
 TEST_P(ServerTest, LongestTimeoutsAreNoDeadline) {
   // The largest values each header can carry (10 digits of ms; 8 digits of
   // hours, which format_grpc_timeout itself sends for very long timeouts)
-  // are far in the future, not already past.
+  // are far in the future, not already past. Sleep, not Echo: a deadline
+  // wrongly in the past must get the chance to fire first.
   TestClient client(server_.port(), version());
-  const auto connect = call(client, connect_unary(), v1::kEchoServiceEchoPath, echo_request("t"),
+  v1::SleepRequest sleep;
+  sleep.set_millis(50);
+  const auto connect = call(client, connect_unary(), v1::kEchoServiceSleepPath, sleep,
                             {{"connect-timeout-ms", "9999999999"}});
   EXPECT_TRUE(connect.status) << connect.describe();
   for (const std::string timeout : {"99999999H", "3000000H", "99999999M"}) {
     SCOPED_TRACE("grpc-timeout: " + timeout);
-    const auto decoded = call(client, grpc(), v1::kEchoServiceEchoPath, echo_request("t"), {{"grpc-timeout", timeout}});
+    const auto decoded = call(client, grpc(), v1::kEchoServiceSleepPath, sleep, {{"grpc-timeout", timeout}});
     EXPECT_TRUE(decoded.status) << decoded.describe();
   }
 }
@@ -693,6 +696,8 @@ TEST_P(ServerTest, MalformedTimeoutIsInvalidArgument) {
   const auto grpc_call = call(client, grpc(), v1::kEchoServiceEchoPath, echo_request("t"), {{"grpc-timeout", "1 hour"}});
   EXPECT_EQ(grpc_call.code(), Code::invalid_argument) << grpc_call.describe();
 }
+
+// ====================================================== compression, empty bodies
 
 TEST_P(ServerTest, UnknownCompressionIsUnimplementedAndNamed) {
   TestClient client(server_.port(), version());
@@ -887,7 +892,6 @@ TEST(ServerHttp1, SlowReaderIsBackpressuredAndThenServedInFull) {
   // Do not read for half a second.
   std::this_thread::sleep_for(500ms);
   const int sent_while_stalled = probe.count_sent;
-  std::fprintf(stderr, "DEBUG stalled sends: %d\n", sent_while_stalled);
   EXPECT_FALSE(probe.count_finished) << "the whole stream was queued for a client that does not read";
   // Kernel buffers, plus 1 MiB for the watermark, the codec's batch and the
   // small receive buffer.
@@ -917,8 +921,9 @@ TEST(ServerH2c, SlowReaderIsBackpressuredAndThenServedInFull) {
   // The client's loop does not run: nothing is read, no WINDOW_UPDATE goes out.
   std::this_thread::sleep_for(500ms);
   const int sent_while_stalled = probe.count_sent;
-  std::fprintf(stderr, "DEBUG stalled sends: %d\n", sent_while_stalled);
   EXPECT_FALSE(probe.count_finished) << "the whole stream was queued for a client that does not read";
+  // The 1 MiB stream window and the watermark allow ~20 messages; 60 leaves
+  // room for what the client read before it stalled.
   EXPECT_LT(sent_while_stalled, 60) << "queued ~" << sent_while_stalled * 64 << " KiB for a stalled client";
 
   ASSERT_TRUE(client.run_until([&] { return exchange->response.ended; }, 20s));
