@@ -177,6 +177,7 @@ SERVERS=(coral node go)
 declare -A LABEL=([coral]=coral [node]=connect-node [go]=go-h2c)
 declare -A PORT=([coral]=$PORT_CORAL [node]=$PORT_NODE [go]=$PORT_GO)
 declare -A STARTS=([coral]=0 [node]=0 [go]=0)
+CRASHES=0 # servers found dead (during or between runs); each makes the exit status 1
 NOTES=$RUN/notes.txt
 : >"$NOTES"
 note() { echo "$*" | tee -a "$NOTES" >&2; }
@@ -213,7 +214,8 @@ reap_dead() { # reap_dead NAME: if the server has exited, notes how and forgets 
   [[ -n ${PID[$s]:-} ]] || return 0
   alive "$s" && return 0
   wait "${PID[$s]}" 2>/dev/null; rc=$?
-  note "$s: pid ${PID[$s]} had exited (status $rc); log tail ($RUN/server-$s.${STARTS[$s]}.log):"
+  CRASHES=$((CRASHES + 1))
+  note "${LABEL[$s]}: pid ${PID[$s]} had exited (status $rc$( ((rc > 128)) && echo ", signal $((rc - 128))")); log tail ($RUN/server-$s.${STARTS[$s]}.log):"
   tail -20 "$RUN/server-$s.${STARTS[$s]}.log" | tee -a "$NOTES" >&2
   unset "PID[$s]"
 }
@@ -249,6 +251,7 @@ busy_ticks() { # busy time of the whole machine (user+nice+system+irq+softirq+st
 # ------------------------------------------------------------------ 3. runs
 # shellcheck disable=SC2034 # J and P are used through namerefs
 J=(-H 'content-type: application/json' -d "$RUN/getstatus.json")
+# shellcheck disable=SC2034
 P=(-H 'content-type: application/proto' -d "$RUN/getstatus.bin")
 CASES=(json-c16m16 json-c1m1)
 declare -A CASE_ARGS=([json-c16m16]="J -c16 -m16" [json-c1m1]="J -c1 -m1" [proto-c16m16]="P -c16 -m16" [proto-c1m1]="P -c1 -m1")
@@ -328,8 +331,9 @@ run_one() {
   # Per-request log (main phase only): start_us <TAB> status <TAB> duration_us.
   # Status 0 marks a request that straddled the warm-up/main boundary (h2load
   # counts it as succeeded): left out of the latency figures, not an error.
-  # Latency: status 200 only. CPU: ticks from t1 to t2 over the requests that
-  # completed in that window (all main phase, since t1 > main-phase start).
+  # Latency: status 200 only. CPU: ticks from t1 to h2load's exit over the
+  # requests that completed in that window (all main phase, since t1 is after
+  # the main phase began; checked against the first logged request).
   awk -F'\t' -v t1="$t1" -v dt="$((c2 - c1))" -v tck="$CLK_TCK" '
     $2 == 200 { lat[++n] = $3; sum += $3; if ($1 + $3 >= t1) win++; if (!first || $1 < first) first = $1; next }
     $2 == 0 { st0++; next }
@@ -373,7 +377,7 @@ run_one() {
   printf '%-13s %-12s rep %s: %8s req/s  mean %6s us  p99 %6s us  cpu %6s us/req  h2load %3s%%  other %3s%%%s\n' \
     "$c" "${LABEL[$s]}" "$rep" "$rps" "$mean" "$(cut -f3 <<<"$pcts")" "$cpu_req" "$client_pct" "$other_pct" \
     "${why:+  FAILED: $why}" >&2
-  [[ -n $why ]] && note "$c ${LABEL[$s]} rep $rep FAILED: $why(h2load output: $out.txt)"
+  if [[ -n $why ]]; then note "$c ${LABEL[$s]} rep $rep FAILED: $why(h2load output: $out.txt)"; fi
 }
 
 # Unrecorded pre-warm (JIT, heap sizing, allocator) so rep 1 is not the coldest.
@@ -407,7 +411,7 @@ log "servers stopped"
 # ----------------------------------------------------------------- 4. summary
 SUMMARY=$RUN/summary.md
 summarize() {
-  awk -F'\t' -v cases="${CASES[*]}" -v reps="$REPS" -v dur="$DURATION" -v warm="$WARMUP" \
+  awk -F'\t' -v cases="${CASES[*]}" \
       -v title_j16="${CASE_TITLE[json-c16m16]}" -v title_j1="${CASE_TITLE[json-c1m1]}" \
       -v title_p16="${CASE_TITLE[proto-c16m16]}" -v title_p1="${CASE_TITLE[proto-c1m1]}" '
     function med(list,  n, a, i, j, t) {
@@ -415,13 +419,14 @@ summarize() {
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
       return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
-    function add(arr, k, v) { if (v != "") arr[k] = (k in arr ? arr[k] " " : "") v }
-    function fmt(x, d) { return x == "" ? "–" : sprintf("%." d "f", x) }
+    function add(arr, k, v) { if (v == "") return; if (k in arr) arr[k] = arr[k] " " v; else arr[k] = v }
+    function fmt(x, d, unit) { return x == "" ? "–" : sprintf("%." d "f", x) unit }
     function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "" : a / b }
     NR == 1 { next }
     {
       k = $1 SUBSEP $2; seen[k] = 1; runs[k]++
-      if (!$4) failed[k]++
+      add(rpsall, k, $4 ? sprintf("%.0f", $5) : "failed")
+      if (!$4) { failed[k]++; next }   # medians: successful runs only
       add(rps, k, $5); add(mean, k, $6); add(p50, k, $7); add(p99, k, $9); add(cpu, k, $17); add(cli, k, $20)
       if ($18 + 0 > idle) idle = $18 + 0
       if ($21 != "") {
@@ -444,12 +449,11 @@ summarize() {
           s = sl[j]; k = c SUBSEP s
           if (!(k in seen)) continue
           M[c, s, "rps"] = med(rps[k]); M[c, s, "p99"] = med(p99[k]); M[c, s, "cpu"] = med(cpu[k])
-          n = split(rps[k], v, " "); all = ""
-          for (m = 1; m <= n; m++) all = all (m > 1 ? ", " : "") sprintf("%.0f", v[m])
-          printf "| %s | %s | %s | %s | %s / %s / %s | %s | %s%% | %d of %d |\n", label[s], fmt(M[c, s, "rps"], 0), all,
-            fmt(ratio(M[c, s, "rps"], med(rps[c SUBSEP "node"])), 2) "×",
+          all = rpsall[k]; gsub(/ /, ", ", all)
+          printf "| %s | %s | %s | %s | %s / %s / %s | %s | %s | %d of %d |\n", label[s], fmt(M[c, s, "rps"], 0), all,
+            fmt(ratio(M[c, s, "rps"], med(rps[c SUBSEP "node"])), 2, "×"),
             fmt(med(mean[k]), 0), fmt(med(p50[k]), 0), fmt(M[c, s, "p99"], 0), fmt(M[c, s, "cpu"], 1),
-            fmt(med(cli[k]), 0), failed[k] + 0, runs[k]
+            fmt(med(cli[k]), 0, "%"), failed[k] + 0, runs[k]
         }
         print ""
       }
@@ -479,7 +483,7 @@ summarize() {
           fmt(ratio(M[c, "node", "cpu"], M[c, "coral", "cpu"]), 2), fmt(ratio(M[c, "go", "cpu"], M[c, "coral", "cpu"]), 2), c
       }
       printf "\nIdle servers used at most %d clock ticks during any run (all three stay up; one gets traffic).\n", idle
-      printf "Other processes used a median of %s%% and at most %s%% of one core during the runs%s.\n", fmt(med(oth["all"]), 0), othmax,
+      printf "Other processes used a median of %s%% and at most %s%% of one core during the runs%s.\n", fmt(med(oth["all"]), 0), othmax + 0,
         (othmax > 15 ? " (WARNING: the machine was not quiet; rerun when it is)" : "")
       if (nbusy) printf "Runs disturbed by more than 15%% of a core of other load: %d of %d: %s.\n", nbusy, nruns, busy
     }' "$RAW"
@@ -495,11 +499,12 @@ summarize() {
   echo "h2load CPU = the client's user+sys time over its wall time (100% = one core: the client is the bottleneck)."
   echo
   summarize
+  ((CRASHES)) && { echo; echo "**A server exited unexpectedly $CRASHES time(s)**; see the notes and server-*.log."; }
   if [[ -s $NOTES ]]; then echo; echo "### Notes"; echo; sed 's/^/    /' "$NOTES"; fi
 } >"$SUMMARY"
 echo
 cat "$SUMMARY"
 nfail=$(awk -F'\t' 'NR > 1 && !$4' "$RAW" | wc -l)
 echo
-echo "results: $RUN ($(tail -n +2 "$RAW" | wc -l) runs, $nfail failed)"
-exit $((nfail > 0))
+echo "results: $RUN ($(tail -n +2 "$RAW" | wc -l) runs, $nfail failed, $CRASHES server exits)"
+exit $((nfail + CRASHES > 0))

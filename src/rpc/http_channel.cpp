@@ -91,6 +91,25 @@ std::string HttpChannel::describe() const {
   return "http://" + http::Target{options_.url.host, options_.url.port}.authority() + options_.url.path_prefix;
 }
 
+namespace {
+
+std::string_view view(const std::string& text) { return text; }
+
+// "Connection refused" reads better mid-sentence as "connection refused".
+std::string lower_first(std::string text) {
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = char(text[0] - 'A' + 'a');
+  return text;
+}
+
+// Turns how an exchange ended without a usable answer into an Error.
+Error transport_error(const std::string& server, bool timed_out, bool too_large, const std::string& failure) {
+  if (timed_out) return Error{Code::deadline_exceeded, "no answer from " + server + " before the deadline", {}};
+  if (too_large) return Error{Code::resource_exhausted, "the response from " + server + " is over the size limit", {}};
+  return Error{Code::unavailable, server + ": " + failure, {}};
+}
+
+}  // namespace
+
 Awaitable<Result<std::shared_ptr<HttpChannel::Exchange>>> HttpChannel::start(std::string_view path, bool streaming,
                                                                             std::string body,
                                                                             const CallOptions& options) {
@@ -119,7 +138,7 @@ Awaitable<Result<std::shared_ptr<HttpChannel::Exchange>>> HttpChannel::start(std
   auto writer = co_await client_.start(target, std::move(head), body.empty(), exchange);
   if (!writer) {
     exchange->deadline.cancel();
-    co_return rpc::fail(Code::unavailable, "cannot reach " + describe() + ": " + writer.error());
+    co_return rpc::fail(Code::unavailable, describe() + " is not reachable: " + lower_first(writer.error()));
   }
   if (exchange->ended) co_return exchange;  // failed at once (e.g. stream refused)
   exchange->writer = *writer;
@@ -127,18 +146,6 @@ Awaitable<Result<std::shared_ptr<HttpChannel::Exchange>>> HttpChannel::start(std
   co_return exchange;
 }
 
-namespace {
-
-std::string_view view(const std::string& text) { return text; }
-
-// Turns how an exchange ended without a usable answer into an Error.
-Error transport_error(const std::string& server, bool timed_out, bool too_large, const std::string& failure) {
-  if (timed_out) return Error{Code::deadline_exceeded, "no answer from " + server + " before the deadline", {}};
-  if (too_large) return Error{Code::resource_exhausted, "the response from " + server + " is over the size limit", {}};
-  return Error{Code::unavailable, server + ": " + failure, {}};
-}
-
-}  // namespace
 
 Awaitable<Status> HttpChannel::unary(std::string_view path, const Message& request, Message& response,
                                      const CallOptions& options) {
