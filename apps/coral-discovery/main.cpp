@@ -1,0 +1,168 @@
+// coral-discovery: the registry where colonies announce themselves and
+// proxies find them (RFD 001, extended by RFD 005). See docs/discovery.md.
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "base/clock.h"
+#include "base/duration.h"
+#include "base/log.h"
+#include "discovery/memory_store.h"
+#include "discovery/redis_store.h"
+#include "discovery/service.h"
+#include "http/server.h"
+#include "rpc/server.h"
+
+namespace asio = boost::asio;
+using namespace coral;
+
+namespace {
+
+struct Listen {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// "127.0.0.1:8080", "[::1]:8080", "localhost:8080", ":8080" (all interfaces).
+std::expected<Listen, std::string> parse_listen(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) return std::unexpected("invalid --listen \"" + text + "\": expected HOST:PORT");
+  Listen listen;
+  listen.host = text.substr(0, colon);
+  if (listen.host.starts_with('[') && listen.host.ends_with(']')) listen.host = listen.host.substr(1, listen.host.size() - 2);
+  if (listen.host.empty()) listen.host = "::";
+  try {
+    const int port = std::stoi(text.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    listen.port = std::uint16_t(port);
+  } catch (const std::exception&) {
+    return std::unexpected("invalid --listen \"" + text + "\": port must be 0-65535");
+  }
+  return listen;
+}
+
+asio::awaitable<void> cleanup_loop(discovery::Store& store, std::chrono::milliseconds interval, const bool& stopping) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!stopping) {
+    timer.expires_after(interval);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping) break;
+    auto purged = co_await store.purge_expired();
+    if (!purged) {
+      // A store outage is already logged, once, by the store itself.
+      const auto level = purged.error().code == rpc::Code::unavailable ? log::Level::debug : log::Level::warn;
+      log::write(level, "cleanup failed", {{"error", purged.error().message}});
+    } else if (*purged > 0) {
+      log::info("expired leases purged", {{"count", std::to_string(*purged)}});
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"coral-discovery: the registry where colonies announce themselves and proxies find them"};
+  std::string listen_text = "127.0.0.1:8080";
+  std::string ttl_text = "300s";
+  std::string cleanup_text = "60s";
+  std::string store_text = "memory";
+  std::string level_text = "info";
+  std::string format_text = "text";
+  std::string port_file;
+  app.add_option("--listen", listen_text, "address to serve on, HOST:PORT ([::1]:8080 for IPv6; port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--ttl", ttl_text, "how long a registration lasts unless renewed (e.g. 300s, 5m)")->capture_default_str();
+  app.add_option("--cleanup-interval", cleanup_text, "how often expired leases are purged")->capture_default_str();
+  app.add_option("--store", store_text, "where leases live: memory, or redis://HOST:PORT/DB to share them between replicas")
+      ->capture_default_str();
+  app.add_option("--log-level", level_text, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--log-format", format_text, "text (key=value) or json")->capture_default_str();
+  app.add_option("--port-file", port_file, "write the port actually bound to this file (useful with port 0)");
+  CLI11_PARSE(app, argc, argv);
+
+  auto fail = [](const std::string& message) {
+    std::cerr << "coral-discovery: " << message << "\n";
+    return 2;
+  };
+  const auto level = log::parse_level(level_text);
+  if (!level) return fail(level.error());
+  const auto format = log::parse_format(format_text);
+  if (!format) return fail(format.error());
+  const auto listen = parse_listen(listen_text);
+  if (!listen) return fail(listen.error());
+  const auto ttl = base::parse_duration(ttl_text);
+  if (!ttl) return fail("--ttl: " + ttl.error());
+  if (*ttl < std::chrono::seconds(1)) return fail("--ttl must be at least 1s");
+  const auto cleanup = base::parse_duration(cleanup_text);
+  if (!cleanup) return fail("--cleanup-interval: " + cleanup.error());
+  if (cleanup->count() <= 0) return fail("--cleanup-interval must be positive");
+  log::setup(*level, *format);
+
+  asio::io_context io(1);
+  base::SystemClock clock;
+  std::unique_ptr<discovery::Store> store;
+  if (store_text == "memory") {
+    store = discovery::make_memory_store(clock);
+  } else if (store_text.starts_with("redis://")) {
+    auto address = discovery::parse_redis_url(store_text);
+    if (!address) return fail(address.error());
+    store = discovery::make_redis_store(io.get_executor(), *address, clock);
+  } else {
+    return fail("invalid --store \"" + store_text + "\": use memory or redis://HOST:PORT/DB");
+  }
+
+  discovery::DiscoveryService service(
+      *store, clock,
+      discovery::ServiceOptions{.ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl), .version = "0.1.0"});
+  rpc::Server rpc(io.get_executor());
+  rpc.add(service);
+  rpc.on_call([](const rpc::CallRecord& call) {
+    log::debug("call", {{"procedure", std::string(call.procedure)},
+                        {"protocol", std::string(rpc::to_string(call.protocol))},
+                        {"code", std::string(rpc::to_string(call.code))},
+                        {"peer", std::string(call.peer)},
+                        {"duration_us", std::to_string(call.duration.count())}});
+  });
+  http::Server server(io, rpc);
+  if (auto listening = server.listen(listen->host, listen->port); !listening) {
+    log::error("cannot listen", {{"error", listening.error()}});
+    std::cerr << "coral-discovery: cannot listen on " << listening.error() << "\n";
+    return 1;
+  }
+  server.start();
+  const std::string host = listen->host.find(':') != std::string::npos ? "[" + listen->host + "]" : listen->host;
+  log::info("coral-discovery listening", {{"address", "http://" + host + ":" + std::to_string(server.port())},
+                                          {"store", store->describe()},
+                                          {"ttl", base::format_duration(*ttl)},
+                                          {"cleanup_interval", base::format_duration(*cleanup)}});
+  if (!port_file.empty()) {
+    const std::string temp = port_file + ".tmp";
+    std::ofstream(temp) << server.port() << "\n";
+    std::rename(temp.c_str(), port_file.c_str());
+  }
+
+  bool stopping = false;
+  asio::co_spawn(io, cleanup_loop(*store, *cleanup, stopping), asio::detached);
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    log::info("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    stopping = true;
+    asio::co_spawn(io, server.shutdown(std::chrono::seconds(5)), [&](std::exception_ptr) { io.stop(); });
+  });
+  io.run();
+  log::info("stopped");
+  return 0;
+}

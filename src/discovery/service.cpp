@@ -1,0 +1,131 @@
+#include "discovery/service.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+#include "discovery/validation.h"
+
+namespace coral::discovery {
+namespace {
+
+using TimePoint = base::Clock::time_point;
+
+void set_timestamp(google::protobuf::Timestamp& out, TimePoint time) {
+  const auto since_epoch = time.time_since_epoch();
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
+  out.set_seconds(seconds.count());
+  out.set_nanos(static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count()));
+}
+
+// RFC 3339 in UTC, whole seconds, rounded up: "2026-11-24T21:40:00Z". Up,
+// because it tells a client when it may take over, which must not be early.
+std::string rfc3339_utc(TimePoint time) {
+  const auto seconds = std::chrono::ceil<std::chrono::seconds>(time.time_since_epoch()).count();
+  const time_t t = static_cast<time_t>(seconds);
+  tm parts{};
+  std::array<char, 64> text{};
+  if (gmtime_r(&t, &parts) == nullptr || strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &parts) == 0) {
+    return std::to_string(seconds) + " seconds after the Unix epoch";
+  }
+  return text.data();
+}
+
+template <class To, class From>
+To clamp_to(From value) {
+  if (value < From{0}) return To{0};
+  if (static_cast<std::uint64_t>(value) > static_cast<std::uint64_t>(std::numeric_limits<To>::max())) {
+    return std::numeric_limits<To>::max();
+  }
+  return static_cast<To>(value);
+}
+
+std::string quoted(const std::string& mesh_id) { return "\"" + mesh_id + "\""; }  // validated: no escaping needed
+
+}  // namespace
+
+DiscoveryService::DiscoveryService(Store& store, const base::Clock& clock, ServiceOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)), started_(clock.now()) {}
+
+rpc::Awaitable<rpc::Result<v1::RegisterColonyResponse>> DiscoveryService::RegisterColony(
+    rpc::Context&, const v1::RegisterColonyRequest& request) {
+  if (rpc::Status valid = validate_registration(request); !valid) co_return std::unexpected(std::move(valid.error()));
+
+  const TimePoint now = clock_.now();
+  ColonyRecord record{
+      .mesh_id = request.mesh_id(),
+      .wireguard_pubkey = request.wireguard_pubkey(),
+      .public_endpoints = {request.public_endpoints().begin(), request.public_endpoints().end()},
+      .mesh_ipv4 = request.mesh_ipv4(),
+      .mesh_ipv6 = request.mesh_ipv6(),
+      .connect_port = request.connect_port(),
+      .metadata = {request.metadata().begin(), request.metadata().end()},
+      .last_seen = now,
+      .expires_at = now + options_.ttl,
+  };
+  std::sort(record.metadata.begin(), record.metadata.end());
+
+  rpc::Result<PutResult> put = co_await store_.put(std::move(record));
+  if (!put) co_return std::unexpected(std::move(put.error()));
+  if (!put->stored) {
+    const TimePoint lease_end = put->holder ? put->holder->expires_at : now + options_.ttl;
+    co_return rpc::fail(rpc::Code::already_exists,
+                        "mesh_id " + quoted(request.mesh_id()) + " is registered by another WireGuard key until " +
+                            rfc3339_utc(lease_end) + "; it can be taken over after that lease expires");
+  }
+
+  v1::RegisterColonyResponse response;
+  response.set_success(true);
+  response.set_ttl(clamp_to<std::int32_t>(options_.ttl.count()));
+  set_timestamp(*response.mutable_expires_at(), now + options_.ttl);
+  co_return response;
+}
+
+rpc::Awaitable<rpc::Result<v1::LookupColonyResponse>> DiscoveryService::LookupColony(
+    rpc::Context&, const v1::LookupColonyRequest& request) {
+  if (rpc::Status valid = validate_mesh_id(request.mesh_id()); !valid) co_return std::unexpected(std::move(valid.error()));
+
+  std::string mesh_id = request.mesh_id();
+  rpc::Result<std::optional<ColonyRecord>> found = co_await store_.get(std::move(mesh_id));
+  if (!found) co_return std::unexpected(std::move(found.error()));
+  if (!found->has_value()) {
+    co_return rpc::fail(rpc::Code::not_found,
+                        "colony " + quoted(request.mesh_id()) + " is not registered (or its lease expired)");
+  }
+
+  ColonyRecord& record = **found;
+  v1::LookupColonyResponse response;
+  response.set_wireguard_pubkey(std::move(record.wireguard_pubkey));
+  for (std::string& endpoint : record.public_endpoints) response.add_public_endpoints(std::move(endpoint));
+  response.set_mesh_ipv4(std::move(record.mesh_ipv4));
+  response.set_mesh_ipv6(std::move(record.mesh_ipv6));
+  response.set_connect_port(record.connect_port);
+  auto& metadata = *response.mutable_metadata();
+  for (auto& [key, value] : record.metadata) metadata[key] = std::move(value);
+  set_timestamp(*response.mutable_last_seen(), record.last_seen);
+  co_return response;
+}
+
+rpc::Awaitable<rpc::Result<v1::HealthResponse>> DiscoveryService::Health(rpc::Context&, const v1::HealthRequest&) {
+  v1::HealthResponse response;
+  response.set_version(options_.version);
+  const auto uptime = std::chrono::floor<std::chrono::seconds>(clock_.now() - started_).count();
+  response.set_uptime_seconds(std::max<std::int64_t>(uptime, 0));
+
+  rpc::Result<std::size_t> live = co_await store_.count_live();
+  if (live) {
+    response.set_status("ok");
+    response.set_registered_colonies(clamp_to<std::int32_t>(*live));
+  } else {
+    // Still an answer: Health reports on the store, it does not fail with it.
+    response.set_status("degraded: " + live.error().message);
+    response.set_registered_colonies(0);
+  }
+  co_return response;
+}
+
+}  // namespace coral::discovery
