@@ -1,5 +1,7 @@
 #include "base/log.h"
 
+#include "base/json_text.h"
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -28,27 +30,6 @@ spdlog::level::level_enum to_spdlog(Level level) {
   return spdlog::level::info;
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += char(c);
-        }
-    }
-  }
-  out += '"';
-}
 
 // Text values are quoted when they would not read back as one token.
 void append_text_value(std::string& out, std::string_view value) {
@@ -56,7 +37,7 @@ void append_text_value(std::string& out, std::string_view value) {
   if (plain) {
     out += value;
   } else {
-    append_json_string(out, value);
+    base::append_json_string(out, value);
   }
 }
 
@@ -82,19 +63,19 @@ std::string format_line(Format format, Level level, std::string_view message, st
     line += "\"level\":\"";
     line += level_name(level);
     line += "\",\"msg\":";
-    append_json_string(line, message);
+    base::append_json_string(line, message);
     for (const Field& field : fields) {
       line += ',';
-      append_json_string(line, field.key);
+      base::append_json_string(line, field.key);
       line += ':';
-      append_json_string(line, field.value);
+      base::append_json_string(line, field.value);
     }
     return line;
   }
   line += "level=";
   line += level_name(level);
   line += " msg=";
-  append_json_string(line, message);
+  base::append_json_string(line, message);
   for (const Field& field : fields) {
     line += ' ';
     line += field.key;

@@ -42,10 +42,11 @@
 
 #include <hiredis/hiredis.h>
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/time.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cctype>
@@ -178,6 +179,19 @@ bool transient_error(std::string_view message) {
   return false;
 }
 
+// hiredis writes with write(2), so writing to a connection the server has
+// reset raises SIGPIPE, which would kill the process. The signal goes to the
+// writing thread: blocked there (once per thread), write fails with EPIPE.
+void block_sigpipe() {
+  thread_local bool blocked = false;
+  if (blocked) return;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  blocked = true;
+}
+
 // The connections of one store, shared by its worker threads.
 class Connections {
  public:
@@ -188,6 +202,7 @@ class Connections {
   // Runs one command. Connection and I/O errors, and Redis's "not now"
   // replies, are `unavailable`; other error replies are `internal`.
   rpc::Result<ReplyPtr> run(std::span<const std::string> args) {
+    block_sigpipe();
     std::vector<const char*> argv;
     std::vector<std::size_t> argvlen;
     argv.reserve(args.size());

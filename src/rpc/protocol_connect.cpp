@@ -1,5 +1,7 @@
 #include "rpc/protocol_connect.h"
 
+#include "base/json_text.h"
+
 #include <array>
 #include <cstdint>
 #include <utility>
@@ -27,34 +29,6 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, last - first + 1);
 }
 
-// Length of the well-formed UTF-8 sequence at the start of `text` (RFC 3629:
-// no overlongs, no surrogates, nothing above U+10FFFF), or 0.
-std::size_t utf8_sequence(std::string_view text) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char b0 = byte(0);
-  if (b0 < 0x80) return 1;
-  std::size_t length = 0;
-  unsigned char min1 = 0x80, max1 = 0xBF;  // allowed range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    length = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    length = 3;
-    if (b0 == 0xE0) min1 = 0xA0;  // overlong
-    if (b0 == 0xED) max1 = 0x9F;  // surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    length = 4;
-    if (b0 == 0xF0) min1 = 0x90;  // overlong
-    if (b0 == 0xF4) max1 = 0x8F;  // above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (text.size() < length) return 0;
-  if (byte(1) < min1 || byte(1) > max1) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
-  }
-  return length;
-}
 
 void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
@@ -74,7 +48,6 @@ void append_utf8(std::string& out, std::uint32_t cp) {
   }
 }
 
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
 // A peer's bytes made safe to show in an error message: valid UTF-8 text is
 // kept, whitespace becomes a space, other control bytes and invalid
@@ -90,13 +63,13 @@ std::string sanitize(std::string_view text, std::size_t limit) {
       out += ' ';
       text.remove_prefix(1);
     } else if (c < 0x20 || c == 0x7F) {
-      out += kReplacement;
+      out += base::kUtf8Replacement;
       text.remove_prefix(1);
-    } else if (const std::size_t n = utf8_sequence(text); n > 0) {
+    } else if (const std::size_t n = base::utf8_sequence(text); n > 0) {
       out.append(text.substr(0, n));
       text.remove_prefix(n);
     } else {
-      out += kReplacement;
+      out += base::kUtf8Replacement;
       text.remove_prefix(1);
     }
   }
@@ -107,53 +80,13 @@ std::string sanitize(std::string_view text, std::size_t limit) {
 // ---------------------------------------------------------------------------
 // JSON writing
 
-void append_json_string(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  while (!text.empty()) {
-    const unsigned char c = static_cast<unsigned char>(text[0]);
-    if (c >= 0x80) {
-      // JSON text must be UTF-8; invalid bytes in an error message (e.g. a
-      // handler echoing binary input) become U+FFFD instead of breaking the
-      // document.
-      const std::size_t n = utf8_sequence(text);
-      if (n == 0) {
-        out += kReplacement;
-        text.remove_prefix(1);
-      } else {
-        out.append(text.substr(0, n));
-        text.remove_prefix(n);
-      }
-      continue;
-    }
-    text.remove_prefix(1);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
 
 void append_error_object(std::string& out, const Error& error) {
   out += "{\"code\":";
-  append_json_string(out, to_string(error.code == Code::ok ? Code::unknown : error.code));
+  base::append_json_string(out, to_string(error.code == Code::ok ? Code::unknown : error.code));
   if (!error.message.empty()) {
     out += ",\"message\":";
-    append_json_string(out, error.message);
+    base::append_json_string(out, error.message);
   }
   out += '}';
 }
@@ -576,11 +509,11 @@ std::string connect_end_stream_json(const Error* error, const http::Fields& trai
     out += "\"metadata\":{";
     for (std::size_t i = 0; i < groups.size(); ++i) {
       if (i > 0) out += ',';
-      append_json_string(out, groups[i].first);
+      base::append_json_string(out, groups[i].first);
       out += ":[";
       for (std::size_t j = 0; j < groups[i].second.size(); ++j) {
         if (j > 0) out += ',';
-        append_json_string(out, groups[i].second[j]);
+        base::append_json_string(out, groups[i].second[j]);
       }
       out += ']';
     }

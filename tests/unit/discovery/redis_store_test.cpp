@@ -462,7 +462,7 @@ TEST_F(RedisStoreTest, OutageFailsFastLogsOnceAndRecovers) {
               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(recovery).count()));
 }
 
-TEST_F(RedisStoreTest, ARestartBetweenCallsCostsNoFailure) {
+TEST_F(RedisStoreTest, ARestartBetweenCallsIsInvisible) {
   // Pooled connections are dead after Redis restarts; the next call must
   // notice, reconnect and succeed rather than report an outage.
   auto store = make_store();
@@ -475,6 +475,23 @@ TEST_F(RedisStoreTest, ARestartBetweenCallsCostsNoFailure) {
     ASSERT_TRUE(*count) << (*count).error().message;
     EXPECT_EQ(**count, 0u);
   }
+}
+
+TEST_F(RedisStoreTest, ABigWriteToADeadConnectionRaisesNoSigpipe) {
+  // Writing several megabytes to a connection the server has closed gets an
+  // RST, then EPIPE: the process must not die of SIGPIPE, and the call is
+  // retried on a fresh connection.
+  auto store = make_store();
+  EXPECT_TRUE(put_ok(*store, make_record("small", kKeyA, clock_.now())).stored);
+  server_->stop();
+  ASSERT_TRUE(server_->start()) << server_->error();
+  ColonyRecord big = make_record("big", kKeyA, clock_.now());
+  big.metadata = {{"blob", std::string(8 << 20, 'x')}};
+  auto put = run(store->put(big));
+  ASSERT_TRUE(put);
+  ASSERT_TRUE(*put) << (*put).error().message;
+  EXPECT_TRUE((*put)->stored);
+  EXPECT_EQ(get_ok(*store, "big"), big);
 }
 
 TEST_F(RedisStoreTest, AHungRedisTimesOut) {
