@@ -98,6 +98,18 @@ std::string mesh_id_for(const std::string& prefix, std::uint64_t index) {
   return prefix + digits;
 }
 
+// PREFIX ("2001:db8::") followed by `host` in at most two 16-bit groups
+// (COUNT is at most 10^7 < 2^32): "2001:db8::1", "2001:db8::1:86a0".
+std::string ipv6_host(const char* prefix, std::uint64_t host) {
+  char buffer[64];
+  if (host >> 16) {
+    std::snprintf(buffer, sizeof buffer, "%s%x:%x", prefix, unsigned((host >> 16) & 0xffff), unsigned(host & 0xffff));
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%s%x", prefix, unsigned(host));
+  }
+  return buffer;
+}
+
 v1::RegisterColonyRequest request_for(const std::string& prefix, std::uint64_t index) {
   char buffer[64];
   v1::RegisterColonyRequest request;
@@ -106,17 +118,10 @@ v1::RegisterColonyRequest request_for(const std::string& prefix, std::uint64_t i
   // Documentation-only addresses (RFC 5737 / RFC 3849): stored, never dialled.
   std::snprintf(buffer, sizeof buffer, "203.0.113.%u:41820", unsigned(index % 254 + 1));
   request.add_public_endpoints(buffer);
-  std::snprintf(buffer, sizeof buffer, "[2001:db8::%x]:41820", unsigned((index & 0xffff) + 1));
-  request.add_public_endpoints(buffer);
+  request.add_public_endpoints("[" + ipv6_host("2001:db8::", index + 1) + "]:41820");
   std::snprintf(buffer, sizeof buffer, "127.42.%u.%u", unsigned((index >> 8) & 255), unsigned(index & 255));
   request.set_mesh_ipv4(buffer);
-  const std::uint64_t host = index + 1;
-  if (host >> 16) {
-    std::snprintf(buffer, sizeof buffer, "fdc0:ffee::%x:%x", unsigned((host >> 16) & 0xffff), unsigned(host & 0xffff));
-  } else {
-    std::snprintf(buffer, sizeof buffer, "fdc0:ffee::%x", unsigned(host));
-  }
-  request.set_mesh_ipv6(buffer);
+  request.set_mesh_ipv6(ipv6_host("fdc0:ffee::", index + 1));
   request.set_connect_port(9000);
   auto& metadata = *request.mutable_metadata();
   metadata["app"] = "bench-app-" + std::to_string(index % 100);

@@ -519,11 +519,14 @@ if ((PREWARM > 0)); then
 fi
 
 log "runs: ${#RUNS[@]} per rep x $REPS reps, ${WARMUP}s warm-up + ${DURATION}s each"
+RSSREP=$RUN/rss-by-rep.tsv # VmRSS of each discovery server after each rep: growth here would be a leak
+printf 'rep\tstore\tvmrss\n' >"$RSSREP"
 for ((rep = 1; rep <= REPS; rep++)); do
   for r in "${RUNS[@]}"; do
     read -r c t <<<"$r"
     run_one "$c" "$t" "$rep"
   done
+  for st in $STORES; do alive "disc-$st" && printf '%s\t%s\t%s\n' "$rep" "$st" "$(rss_bytes "${PID[disc-$st]}")" >>"$RSSREP"; done
 done
 
 # Memory after the runs (a leak in the lookup path would show here).
@@ -649,6 +652,8 @@ memory_table() {
   echo "### Memory and registration"
   echo
   memory_table
+  echo
+  echo "coral-discovery VmRSS after each rep (MiB): $(awk -F'\t' 'NR > 1 { a[$2] = a[$2] (a[$2] ? ", " : "") sprintf("%.1f", $3 / 1048576) } END { for (s in a) printf "%s%s: %s", (n++ ? "; " : ""), s, a[s] }' "$RSSREP")"
   ((CRASHES)) && { echo; echo "**A process exited unexpectedly $CRASHES time(s)**; see the notes and server-*.log."; }
   if [[ -s $NOTES ]]; then echo; echo "### Notes"; echo; sed 's/^/    /' "$NOTES"; fi
 } >"$SUMMARY"

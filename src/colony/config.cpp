@@ -1,0 +1,742 @@
+#include "colony/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <initializer_list>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "base/duration.h"
+
+namespace coral::colony {
+namespace {
+
+using Error = std::unexpected<std::string>;
+
+// Largest colony file load() reads: a real one is under 1 KiB.
+constexpr std::size_t kMaxFileBytes = 64 * 1024;
+
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20 || byte == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string system_error(int error) { return std::generic_category().message(error); }
+
+bool is_id_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+}
+
+bool is_secret_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+std::string hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (const std::uint8_t b : bytes) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
+}
+
+// "<field>: <why>" for the field checks of validate().
+std::expected<void, std::string> field_error(std::string_view field, std::string_view why) {
+  return Error(std::string(field) + ": " + std::string(why));
+}
+
+std::expected<void, std::string> check_port(std::string_view field, std::uint16_t port) {
+  if (port == 0) return field_error(field, "must be a port number 1-65535, got 0");
+  return {};
+}
+
+std::expected<void, std::string> check_networks(const WireGuardConfig& wg) {
+  const base::Cidr& net4 = wg.mesh_network_ipv4;
+  const base::Cidr& net6 = wg.mesh_network_ipv6;
+  if (!net4.is_ipv4()) return field_error("wireguard.mesh_network_ipv4", quote(net4.to_string()) + " is not an IPv4 prefix");
+  // The colony's own address plus at least one peer, besides the network
+  // and broadcast addresses.
+  if (net4.prefix_length() > 30) {
+    return field_error("wireguard.mesh_network_ipv4",
+                       "the prefix must be /30 or shorter (room for the colony and its peers), got " + net4.to_string());
+  }
+  if (!net6.is_ipv6()) return field_error("wireguard.mesh_network_ipv6", quote(net6.to_string()) + " is not an IPv6 prefix");
+  if (net6.prefix_length() > 126) {
+    return field_error("wireguard.mesh_network_ipv6",
+                       "the prefix must be /126 or shorter (room for the colony and its peers), got " + net6.to_string());
+  }
+  return {};
+}
+
+std::expected<void, std::string> check_mesh_ips(const WireGuardConfig& wg) {
+  const base::Cidr& net4 = wg.mesh_network_ipv4;
+  const std::string ip4 = base::format_ipv4(wg.mesh_ipv4);
+  const auto index4 = net4.index_of(wg.mesh_ipv4);
+  if (!index4) {
+    return field_error("wireguard.mesh_ipv4",
+                       ip4 + " is not inside wireguard.mesh_network_ipv4 " + net4.to_string());
+  }
+  if (*index4 == 0) {
+    return field_error("wireguard.mesh_ipv4", ip4 + " is the network address of " + net4.to_string() +
+                                                  " (the colony usually takes " + *net4.address_at(1) + ")");
+  }
+  if (*index4 == net4.max_index()) {
+    return field_error("wireguard.mesh_ipv4", ip4 + " is the broadcast address of " + net4.to_string());
+  }
+  const base::Cidr& net6 = wg.mesh_network_ipv6;
+  const std::string ip6 = base::format_ipv6(wg.mesh_ipv6);
+  if (!net6.contains(wg.mesh_ipv6)) {
+    return field_error("wireguard.mesh_ipv6",
+                       ip6 + " is not inside wireguard.mesh_network_ipv6 " + net6.to_string());
+  }
+  if (net6.index_of(wg.mesh_ipv6) == std::optional<std::uint64_t>(0)) {
+    return field_error("wireguard.mesh_ipv6", ip6 + " is the network address of " + net6.to_string() +
+                                                  " (the colony usually takes " + *net6.address_at(1) + ")");
+  }
+  return {};
+}
+
+// ---- Reading ---------------------------------------------------------------
+
+std::string line_of(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  return mark.is_null() ? std::string() : " (line " + std::to_string(mark.line + 1) + ")";
+}
+
+std::string join(std::initializer_list<std::string_view> names) {
+  std::string out;
+  for (const std::string_view name : names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+std::string dotted(std::string_view section, std::string_view key) {
+  return section.empty() ? std::string(key) : std::string(section) + "." + std::string(key);
+}
+
+// The keys of a mapping must be known, scalar, and each there once.
+std::expected<void, std::string> check_keys(const YAML::Node& map, std::string_view section,
+                                            std::initializer_list<std::string_view> known) {
+  std::vector<std::pair<std::string, YAML::Mark>> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const YAML::Node key = it->first;  // a copy: it-> points into a temporary
+    if (!key.IsScalar()) {
+      return Error((section.empty() ? std::string("top level") : std::string(section)) +
+                   ": field names must be plain words" + line_of(key));
+    }
+    const std::string name = key.Scalar();
+    const std::string field = dotted(section, name);
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      return Error("unknown field " + field + line_of(key) + "; " +
+                   (section.empty() ? std::string("top-level fields") : std::string(section) + " has") + ": " +
+                   join(known));
+    }
+    for (const auto& [other, mark] : seen) {
+      if (other == name) {
+        return Error("duplicate field " + field + " (lines " + std::to_string(mark.line + 1) + " and " +
+                     std::to_string(key.Mark().line + 1) + ")");
+      }
+    }
+    seen.emplace_back(name, key.Mark());
+  }
+  return {};
+}
+
+// map[key] as a mapping with only the `known` keys.
+std::expected<YAML::Node, std::string> section(const YAML::Node& map, std::string_view key,
+                                               std::initializer_list<std::string_view> known) {
+  const YAML::Node node = map[std::string(key)];
+  if (!node.IsDefined() || node.IsNull()) return Error("missing field " + std::string(key));
+  if (!node.IsMap()) {
+    return Error(std::string(key) + ": expected a mapping of fields (" + join(known) + ")" + line_of(node));
+  }
+  if (auto keys = check_keys(node, key, known); !keys) return Error(keys.error());
+  return node;
+}
+
+// map[key] as a non-null scalar; its text.
+std::expected<std::string, std::string> scalar(const YAML::Node& map, std::string_view section,
+                                               std::string_view key) {
+  const std::string field = dotted(section, key);
+  const YAML::Node node = map[std::string(key)];
+  if (!node.IsDefined()) return Error("missing field " + field);
+  if (node.IsNull()) return Error(field + ": no value" + line_of(node));
+  if (!node.IsScalar()) {
+    return Error(field + ": expected a single value, got a " + (node.IsMap() ? "mapping" : "list") + line_of(node));
+  }
+  return node.Scalar();
+}
+
+std::expected<std::uint16_t, std::string> parse_port(std::string_view field, std::string_view text) {
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
+    return Error(std::string(field) + ": must be a port number 1-65535, got " + quote(text));
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+std::expected<bool, std::string> parse_bool(std::string_view field, std::string_view text) {
+  // YAML 1.2's core schema; not 1.1's yes/no/on/off.
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  return Error(std::string(field) + ": must be true or false, got " + quote(text));
+}
+
+std::expected<base::Cidr, std::string> parse_cidr(std::string_view field, std::string_view text) {
+  auto cidr = base::Cidr::parse(text);
+  if (!cidr) return Error(std::string(field) + ": " + cidr.error());
+  return *cidr;
+}
+
+// Fills `config` from the document, field by field in file order; validate()
+// then checks the relations.
+std::expected<void, std::string> read_document(const YAML::Node& root, ColonyConfig& config) {
+  if (!root.IsMap()) return Error("expected a mapping of fields (colony_id: ..., wireguard: ...)" + line_of(root));
+  if (auto keys = check_keys(root, "",
+                             {"colony_id", "app_name", "environment", "wireguard", "services", "discovery",
+                              "colony_secret"});
+      !keys) {
+    return keys;
+  }
+
+  auto colony_id = scalar(root, "", "colony_id");
+  if (!colony_id) return Error(colony_id.error());
+  if (auto valid = validate_colony_id(*colony_id); !valid) return field_error("colony_id", valid.error());
+  config.colony_id = *colony_id;
+
+  auto app_name = scalar(root, "", "app_name");
+  if (!app_name) return Error(app_name.error());
+  if (auto valid = validate_name(*app_name); !valid) return field_error("app_name", valid.error());
+  config.app_name = *app_name;
+
+  auto environment = scalar(root, "", "environment");
+  if (!environment) return Error(environment.error());
+  if (auto valid = validate_name(*environment); !valid) return field_error("environment", valid.error());
+  config.environment = *environment;
+
+  {
+    auto wg = section(root, "wireguard",
+                      {"private_key", "public_key", "mesh_ipv4", "mesh_ipv6", "listen_port", "mesh_network_ipv4",
+                       "mesh_network_ipv6"});
+    if (!wg) return Error(wg.error());
+    WireGuardConfig& out = config.wireguard;
+
+    auto private_text = scalar(*wg, "wireguard", "private_key");
+    if (!private_text) return Error(private_text.error());
+    auto private_key = crypto::SecretKey::from_base64(*private_text);
+    crypto::wipe(*private_text);
+    if (!private_key) return field_error("wireguard.private_key", private_key.error());
+    out.private_key = std::move(*private_key);
+
+    auto public_text = scalar(*wg, "wireguard", "public_key");
+    if (!public_text) return Error(public_text.error());
+    auto public_key = crypto::PublicKey::from_base64(*public_text);
+    if (!public_key) return field_error("wireguard.public_key", public_key.error() + "; got " + quote(*public_text));
+    out.public_key = *public_key;
+
+    auto ipv4_text = scalar(*wg, "wireguard", "mesh_ipv4");
+    if (!ipv4_text) return Error(ipv4_text.error());
+    auto ipv4 = base::parse_ipv4(*ipv4_text);
+    if (!ipv4) return field_error("wireguard.mesh_ipv4", quote(*ipv4_text) + " is not an IPv4 address");
+    out.mesh_ipv4 = *ipv4;
+
+    auto ipv6_text = scalar(*wg, "wireguard", "mesh_ipv6");
+    if (!ipv6_text) return Error(ipv6_text.error());
+    auto ipv6 = base::parse_ipv6(*ipv6_text);
+    if (!ipv6) return field_error("wireguard.mesh_ipv6", quote(*ipv6_text) + " is not an IPv6 address");
+    out.mesh_ipv6 = *ipv6;
+
+    auto listen_text = scalar(*wg, "wireguard", "listen_port");
+    if (!listen_text) return Error(listen_text.error());
+    auto listen_port = parse_port("wireguard.listen_port", *listen_text);
+    if (!listen_port) return Error(listen_port.error());
+    out.listen_port = *listen_port;
+
+    auto net4_text = scalar(*wg, "wireguard", "mesh_network_ipv4");
+    if (!net4_text) return Error(net4_text.error());
+    auto net4 = parse_cidr("wireguard.mesh_network_ipv4", *net4_text);
+    if (!net4) return Error(net4.error());
+    out.mesh_network_ipv4 = *net4;
+
+    auto net6_text = scalar(*wg, "wireguard", "mesh_network_ipv6");
+    if (!net6_text) return Error(net6_text.error());
+    auto net6 = parse_cidr("wireguard.mesh_network_ipv6", *net6_text);
+    if (!net6) return Error(net6.error());
+    out.mesh_network_ipv6 = *net6;
+  }
+
+  {
+    auto services = section(root, "services", {"connect_port", "dashboard_port"});
+    if (!services) return Error(services.error());
+    auto connect_text = scalar(*services, "services", "connect_port");
+    if (!connect_text) return Error(connect_text.error());
+    auto connect_port = parse_port("services.connect_port", *connect_text);
+    if (!connect_port) return Error(connect_port.error());
+    config.services.connect_port = *connect_port;
+
+    auto dashboard_text = scalar(*services, "services", "dashboard_port");
+    if (!dashboard_text) return Error(dashboard_text.error());
+    auto dashboard_port = parse_port("services.dashboard_port", *dashboard_text);
+    if (!dashboard_port) return Error(dashboard_port.error());
+    config.services.dashboard_port = *dashboard_port;
+  }
+
+  {
+    auto discovery = section(root, "discovery", {"endpoint", "mesh_id", "register_interval", "auto_register"});
+    if (!discovery) return Error(discovery.error());
+    DiscoveryConfig& out = config.discovery;
+
+    auto endpoint = scalar(*discovery, "discovery", "endpoint");
+    if (!endpoint) return Error(endpoint.error());
+    if (auto valid = validate_discovery_endpoint(*endpoint); !valid) {
+      return field_error("discovery.endpoint", valid.error());
+    }
+    out.endpoint = *endpoint;
+
+    auto mesh_id = scalar(*discovery, "discovery", "mesh_id");
+    if (!mesh_id) return Error(mesh_id.error());
+    if (auto valid = validate_colony_id(*mesh_id); !valid) return field_error("discovery.mesh_id", valid.error());
+    out.mesh_id = *mesh_id;
+
+    auto interval_text = scalar(*discovery, "discovery", "register_interval");
+    if (!interval_text) return Error(interval_text.error());
+    auto interval = base::parse_duration(*interval_text);
+    if (!interval) return field_error("discovery.register_interval", interval.error());
+    out.register_interval = *interval;
+
+    auto auto_register_text = scalar(*discovery, "discovery", "auto_register");
+    if (!auto_register_text) return Error(auto_register_text.error());
+    auto auto_register = parse_bool("discovery.auto_register", *auto_register_text);
+    if (!auto_register) return Error(auto_register.error());
+    out.auto_register = *auto_register;
+  }
+
+  auto secret = scalar(root, "", "colony_secret");
+  if (!secret) return Error(secret.error());
+  config.colony_secret = std::move(*secret);
+  return {};
+}
+
+// The whole file, or an error without the path ("no such file", ...).
+std::expected<std::string, std::string> read_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error(system_error(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    const int error = errno;
+    ::close(fd);
+    return Error(system_error(error));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return Error("not a regular file");
+  }
+  std::string content;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      crypto::wipe(content);
+      return Error(system_error(error));
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<std::size_t>(n));
+    if (content.size() > kMaxFileBytes) {
+      ::close(fd);
+      crypto::wipe(content);
+      return Error("larger than " + std::to_string(kMaxFileBytes / 1024) + " KiB: not a colony config");
+    }
+  }
+  ::close(fd);
+  return content;
+}
+
+// ---- Writing ---------------------------------------------------------------
+
+// Whether a plain YAML scalar with this text would read back as something
+// other than a string under YAML 1.1 or 1.2 (a number, a bool, null).
+bool looks_typed(std::string_view text) {
+  static constexpr std::string_view kWords[] = {"true", "false", "yes", "no",  "on",   "off",
+                                                "y",    "n",     "null", "~",  ".inf", ".nan"};
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (std::find(std::begin(kWords), std::end(kWords), lower) != std::end(kWords)) return true;
+  // Numbers: digits with at most signs, dots, exponents, '_' and 0x/0o.
+  return !text.empty() && text.find_first_not_of("0123456789+-._eExXoO") == std::string_view::npos &&
+         text.find_first_of("0123456789") != std::string_view::npos;
+}
+
+std::string yaml_string(std::string_view text) {
+  YAML::Emitter emitter;
+  if (looks_typed(text)) emitter << YAML::DoubleQuoted;
+  emitter << std::string(text);
+  return emitter.c_str();
+}
+
+std::string format_interval(std::chrono::milliseconds interval) {
+  // "60s" as in RFD 005 rather than format_duration's "1m".
+  if (interval.count() % 1000 == 0) return std::to_string(interval.count() / 1000) + "s";
+  return base::format_duration(interval);
+}
+
+// Removes the temporary file when the write did not complete.
+struct TempFile {
+  std::string path;
+  bool committed = false;
+  ~TempFile() {
+    if (!committed && !path.empty()) ::unlink(path.c_str());
+  }
+};
+
+std::unexpected<std::string> write_error(const std::filesystem::path& path, std::string_view what, int error) {
+  return Error("cannot write " + path.string() + ": " + std::string(what) + ": " + system_error(error));
+}
+
+bool is_colony_name_char(char c) { return is_id_char(c); }
+
+std::string sanitize(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out += is_colony_name_char(lower) ? lower : '-';
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- Validation --------------------------------------------------------------
+
+std::expected<void, std::string> validate_colony_id(std::string_view id) {
+  if (id.empty() || id.size() > kMaxColonyIdBytes || !std::all_of(id.begin(), id.end(), is_id_char)) {
+    return Error("must be 1-63 characters of a-z, 0-9, '-', '_' and '.'; got " + quote(id));
+  }
+  return {};
+}
+
+std::expected<void, std::string> validate_name(std::string_view name) {
+  if (name.empty()) return Error("must not be empty");
+  if (name.size() > kMaxNameBytes) {
+    return Error("must be at most 63 bytes, got " + std::to_string(name.size()) + ": " + quote(name));
+  }
+  const bool control = std::any_of(name.begin(), name.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f;
+  });
+  if (control) return Error("must not contain control characters, got " + quote(name));
+  if (name.front() == ' ' || name.back() == ' ') return Error("must not start or end with a space, got " + quote(name));
+  return {};
+}
+
+std::expected<void, std::string> validate_discovery_endpoint(std::string_view endpoint) {
+  const auto invalid = [&](std::string_view why) {
+    return Error("invalid URL " + quote(endpoint) + ": " + std::string(why));
+  };
+  constexpr std::string_view kScheme = "http://";
+  if (!endpoint.starts_with(kScheme)) {
+    return invalid("must start with http:// (coral-discovery speaks cleartext HTTP/1.1 and h2c)");
+  }
+  const std::string_view rest = endpoint.substr(kScheme.size());
+  if (rest.find_first_of("?#") != std::string_view::npos) return invalid("a query or fragment is not allowed");
+  if (rest.find_first_of(" \t\r\n") != std::string_view::npos) return invalid("spaces are not allowed");
+  const std::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.empty()) return invalid("no host");
+  if (authority.find('@') != std::string_view::npos) return invalid("user info is not supported");
+  // parse_host_port wants a port; "http://host" means port 80.
+  std::string host_port(authority);
+  const bool bracketed = authority.starts_with('[');
+  if ((bracketed && authority.ends_with(']')) || (!bracketed && authority.find(':') == std::string_view::npos)) {
+    host_port += ":80";
+  }
+  if (auto parsed = base::parse_host_port(host_port); !parsed) return invalid(parsed.error());
+  return {};
+}
+
+std::expected<void, std::string> validate_colony_secret(std::string_view secret) {
+  constexpr std::string_view kRule =
+      "must be 32-256 characters of A-Z, a-z, 0-9, '-' and '_' (coral init makes 43)";
+  if (secret.size() < kMinColonySecretChars || secret.size() > kMaxColonySecretChars) {
+    return Error(std::string(kRule) + ", got " + std::to_string(secret.size()) + " characters");
+  }
+  const auto bad = std::find_if_not(secret.begin(), secret.end(), is_secret_char);
+  if (bad != secret.end()) {
+    return Error(std::string(kRule) + ", got another character at position " +
+                 std::to_string(bad - secret.begin() + 1));
+  }
+  return {};
+}
+
+std::expected<void, std::string> validate(const ColonyConfig& config) {
+  if (auto valid = validate_colony_id(config.colony_id); !valid) return field_error("colony_id", valid.error());
+  if (auto valid = validate_name(config.app_name); !valid) return field_error("app_name", valid.error());
+  if (auto valid = validate_name(config.environment); !valid) return field_error("environment", valid.error());
+
+  const WireGuardConfig& wg = config.wireguard;
+  if (wg.private_key.is_zero()) return field_error("wireguard.private_key", "is not set (all zeros)");
+  const crypto::PublicKey expected_public = wg.private_key.public_key();
+  if (wg.public_key != expected_public) {
+    return field_error("wireguard.public_key", "does not match wireguard.private_key (whose public key is " +
+                                                   expected_public.to_base64() + ")");
+  }
+  // The networks first: the addresses are checked against them.
+  if (auto valid = check_networks(wg); !valid) return valid;
+  if (auto valid = check_mesh_ips(wg); !valid) return valid;
+  if (auto valid = check_port("wireguard.listen_port", wg.listen_port); !valid) return valid;
+
+  if (auto valid = check_port("services.connect_port", config.services.connect_port); !valid) return valid;
+  if (auto valid = check_port("services.dashboard_port", config.services.dashboard_port); !valid) return valid;
+
+  const DiscoveryConfig& discovery = config.discovery;
+  if (auto valid = validate_discovery_endpoint(discovery.endpoint); !valid) {
+    return field_error("discovery.endpoint", valid.error());
+  }
+  if (auto valid = validate_colony_id(discovery.mesh_id); !valid) return field_error("discovery.mesh_id", valid.error());
+  if (discovery.register_interval < kMinRegisterInterval || discovery.register_interval > kMaxRegisterInterval) {
+    return field_error("discovery.register_interval",
+                       "must be between 1s and 24h (and well under discovery's TTL, 300s by default), got " +
+                           base::format_duration(discovery.register_interval));
+  }
+
+  if (auto valid = validate_colony_secret(config.colony_secret); !valid) {
+    return field_error("colony_secret", valid.error());
+  }
+  return {};
+}
+
+// ---- Files -------------------------------------------------------------------
+
+std::expected<ColonyConfig, std::string> load(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  auto content = read_file(path);
+  if (!content) return Error(name + ": cannot read: " + content.error());
+
+  YAML::Node root;
+  try {
+    root = YAML::Load(*content);
+  } catch (const YAML::ParserException& e) {
+    crypto::wipe(*content);
+    return Error(name + ": line " + std::to_string(e.mark.line + 1) + ", column " + std::to_string(e.mark.column + 1) +
+                 ": invalid YAML: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    crypto::wipe(*content);
+    return Error(name + ": invalid YAML: " + e.what());
+  }
+  crypto::wipe(*content);
+  if (root.IsNull()) return Error(name + ": the file is empty (expected a colony config)");
+
+  ColonyConfig config;
+  try {
+    if (auto read = read_document(root, config); !read) return Error(name + ": " + read.error());
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp throws only on misuse of its API; report it rather than crash.
+    return Error(name + ": invalid YAML: " + e.what());
+  }
+  if (auto valid = validate(config); !valid) return Error(name + ": " + valid.error());
+  return config;
+}
+
+std::string to_yaml(const ColonyConfig& config) {
+  const WireGuardConfig& wg = config.wireguard;
+  std::string out;
+  out += "# coral colony config (RFD 005). Holds secrets (wireguard.private_key,\n";
+  out += "# colony_secret): keep it mode 0600. See docs/configuration.md.\n";
+  out += "colony_id: " + yaml_string(config.colony_id) + "\n";
+  out += "app_name: " + yaml_string(config.app_name) + "\n";
+  out += "environment: " + yaml_string(config.environment) + "\n";
+  out += "\n";
+  out += "wireguard:\n";
+  std::string private_key = wg.private_key.to_base64();
+  std::string private_line = "    private_key: " + yaml_string(private_key) + "\n";
+  out += private_line;
+  crypto::wipe(private_line);
+  crypto::wipe(private_key);
+  out += "    public_key: " + yaml_string(wg.public_key.to_base64()) + "\n";
+  out += "    mesh_ipv4: " + base::format_ipv4(wg.mesh_ipv4) + "\n";
+  out += "    mesh_ipv6: " + yaml_string(base::format_ipv6(wg.mesh_ipv6)) + "\n";
+  out += "    listen_port: " + std::to_string(wg.listen_port) + "\n";
+  out += "    mesh_network_ipv4: " + wg.mesh_network_ipv4.to_string() + "\n";
+  out += "    mesh_network_ipv6: " + yaml_string(wg.mesh_network_ipv6.to_string()) + "\n";
+  out += "\n";
+  out += "services:\n";
+  out += "    connect_port: " + std::to_string(config.services.connect_port) + "\n";
+  out += "    dashboard_port: " + std::to_string(config.services.dashboard_port) + "\n";
+  out += "\n";
+  out += "discovery:\n";
+  out += "    endpoint: " + yaml_string(config.discovery.endpoint) + "\n";
+  out += "    mesh_id: " + yaml_string(config.discovery.mesh_id) + "\n";
+  out += "    register_interval: " + format_interval(config.discovery.register_interval) + "\n";
+  out += std::string("    auto_register: ") + (config.discovery.auto_register ? "true" : "false") + "\n";
+  out += "\n";
+  out += "colony_secret: " + yaml_string(config.colony_secret) + "\n";
+  return out;
+}
+
+std::expected<void, std::string> save(const std::filesystem::path& path, const ColonyConfig& config,
+                                      Overwrite overwrite) {
+  if (auto valid = validate(config); !valid) {
+    return Error("refusing to write an invalid colony config to " + path.string() + ": " + valid.error());
+  }
+  std::string text = to_yaml(config);
+  auto written = write_file_atomically(path, text, 0600, overwrite);
+  crypto::wipe(text);
+  return written;
+}
+
+std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path, std::string_view content,
+                                                       unsigned mode, Overwrite overwrite) {
+  if (path.filename().empty()) return Error("cannot write " + path.string() + ": not a file name");
+  const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+
+  std::array<std::uint8_t, 6> random{};
+  crypto::random_bytes(random);
+  // Hidden, and not ending in .yaml, so that nothing lists it as a colony.
+  TempFile temp{(directory / ("." + path.filename().string() + ".tmp-" + hex(random))).string()};
+
+  const int fd = ::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        static_cast<mode_t>(mode));
+  if (fd < 0) {
+    const int error = errno;
+    temp.path.clear();  // not ours to remove
+    return write_error(path, "cannot create a temporary file in " + directory.string(), error);
+  }
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      return write_error(path, "write", error);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const int error = errno;
+    ::close(fd);
+    return write_error(path, "fsync", error);
+  }
+  if (::close(fd) != 0) return write_error(path, "close", errno);
+
+  if (overwrite == Overwrite::yes) {
+    if (::rename(temp.path.c_str(), path.c_str()) != 0) return write_error(path, "rename", errno);
+  } else if (::renameat2(AT_FDCWD, temp.path.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
+    if (errno == EEXIST) return Error(path.string() + " already exists");
+    if (errno != EINVAL && errno != ENOSYS) return write_error(path, "rename", errno);
+    // A file system without RENAME_NOREPLACE: link() refuses to replace too.
+    if (::link(temp.path.c_str(), path.c_str()) != 0) {
+      if (errno == EEXIST) return Error(path.string() + " already exists");
+      return write_error(path, "link", errno);
+    }
+    ::unlink(temp.path.c_str());
+  }
+  temp.committed = true;
+
+  // Make the rename itself durable. Best effort: the file is in place.
+  const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  return {};
+}
+
+std::optional<std::string> permission_warning(const std::filesystem::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return std::nullopt;
+  const mode_t others = info.st_mode & 077;
+  if (others == 0) return std::nullopt;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+  const char* who = (others & 070) && (others & 007) ? "group and others" : (others & 070) ? "group" : "others";
+  return path.string() + " holds secrets but is accessible to " + who + " (mode " + mode + "): run chmod 600 " +
+         path.string();
+}
+
+// ---- New colonies ------------------------------------------------------------
+
+std::string colony_id_prefix(std::string_view app_name, std::string_view environment) {
+  std::string prefix = sanitize(app_name) + "-" + sanitize(environment);
+  // "-" and 6 hex digits follow.
+  constexpr std::size_t kMaxPrefix = kMaxColonyIdBytes - 7;
+  if (prefix.size() > kMaxPrefix) prefix.resize(kMaxPrefix);
+  return prefix;
+}
+
+base::Cidr random_ula_prefix() {
+  // RFC 4193 3.1: FC00::/7 with L = 1, then the 40-bit global id (3.2: from
+  // a random source), then the 16-bit subnet id, here 0.
+  base::Ipv6Bytes network{};
+  network[0] = 0xfd;
+  crypto::random_bytes(std::span(network).subspan(1, 5));
+  return base::Cidr::ipv6(network, 64).value();
+}
+
+std::expected<ColonyConfig, std::string> new_colony(std::string_view app_name, std::string_view environment,
+                                                    const NewColonyOptions& options) {
+  ColonyConfig config;
+  config.app_name = std::string(app_name);
+  config.environment = std::string(environment);
+  if (options.colony_id) {
+    config.colony_id = *options.colony_id;
+  } else {
+    std::array<std::uint8_t, 3> suffix{};
+    crypto::random_bytes(suffix);
+    config.colony_id = colony_id_prefix(app_name, environment) + "-" + hex(suffix);
+  }
+
+  WireGuardConfig& wg = config.wireguard;
+  wg.private_key = crypto::SecretKey::generate();
+  wg.public_key = wg.private_key.public_key();
+  wg.listen_port = options.listen_port;
+  wg.mesh_network_ipv4 = options.mesh_ipv4_net;
+  wg.mesh_network_ipv6 = options.mesh_ipv6_net ? *options.mesh_ipv6_net : random_ula_prefix();
+  // A network of the wrong family or size keeps the default address;
+  // validate() reports the network.
+  if (auto first = wg.mesh_network_ipv4.ipv4_at(1)) wg.mesh_ipv4 = *first;
+  if (auto first = wg.mesh_network_ipv6.ipv6_at(1)) wg.mesh_ipv6 = *first;
+
+  config.services.connect_port = options.connect_port;
+  config.services.dashboard_port = options.dashboard_port;
+
+  config.discovery.endpoint = options.discovery_endpoint;
+  config.discovery.mesh_id = options.mesh_id ? *options.mesh_id : config.colony_id;
+  config.discovery.register_interval = options.register_interval;
+  config.discovery.auto_register = options.auto_register;
+
+  config.colony_secret = crypto::generate_colony_secret();
+
+  if (auto valid = validate(config); !valid) return Error(valid.error());
+  return config;
+}
+
+}  // namespace coral::colony

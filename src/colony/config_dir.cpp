@@ -1,0 +1,230 @@
+#include "colony/config_dir.h"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace coral::colony {
+namespace {
+
+using Error = std::unexpected<std::string>;
+
+constexpr std::string_view kColonySuffix = ".yaml";
+constexpr std::string_view kCurrentKey = "current_colony";
+
+std::string system_error(int error) { return std::generic_category().message(error); }
+
+std::string quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+// mkdir -p with mode 0700 for what it creates.
+std::expected<void, std::string> make_directory(const std::filesystem::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0) {
+    if (!S_ISDIR(info.st_mode)) return Error(path.string() + " exists but is not a directory");
+    return {};
+  }
+  if (errno != ENOENT) return Error("cannot use " + path.string() + ": " + system_error(errno));
+  if (path.has_parent_path() && path.parent_path() != path) {
+    if (auto parent = make_directory(path.parent_path()); !parent) return parent;
+  }
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Error("cannot create " + path.string() + ": " + system_error(errno));
+  }
+  return {};
+}
+
+// config.yaml as a YAML node: null when the file does not exist.
+std::expected<YAML::Node, std::string> read_settings(const std::filesystem::path& file) {
+  std::error_code error;
+  if (!std::filesystem::exists(file, error)) {
+    if (error) return Error("cannot read " + file.string() + ": " + error.message());
+    return YAML::Node();
+  }
+  std::ifstream in(file);
+  if (!in) return Error("cannot read " + file.string() + ": " + system_error(errno));
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    YAML::Node root = YAML::Load(text.str());
+    if (!root.IsNull() && !root.IsMap()) {
+      return Error(file.string() + ": expected a mapping (" + std::string(kCurrentKey) + ": <colony id>)");
+    }
+    return root;
+  } catch (const YAML::ParserException& e) {
+    return Error(file.string() + ": line " + std::to_string(e.mark.line + 1) + ", column " +
+                 std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    return Error(file.string() + ": invalid YAML: " + e.what());
+  }
+}
+
+std::string join(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const std::string& id : ids) {
+    if (!out.empty()) out += ", ";
+    out += id;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::expected<ConfigDir, std::string> ConfigDir::resolve() {
+  if (const char* dir = std::getenv(std::string(kConfigDirEnv).c_str()); dir != nullptr && *dir != '\0') {
+    std::error_code error;
+    std::filesystem::path absolute = std::filesystem::absolute(dir, error);
+    if (error) return Error(std::string(kConfigDirEnv) + "=" + dir + ": " + error.message());
+    return ConfigDir(absolute.lexically_normal());
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return ConfigDir(std::filesystem::path(home) / ".coral");
+  }
+  if (const passwd* entry = ::getpwuid(::getuid()); entry != nullptr && entry->pw_dir != nullptr && *entry->pw_dir) {
+    return ConfigDir(std::filesystem::path(entry->pw_dir) / ".coral");
+  }
+  return Error("cannot find the config directory: set " + std::string(kConfigDirEnv) + " or HOME");
+}
+
+std::filesystem::path ConfigDir::colony_file(std::string_view id) const {
+  return colonies_dir() / (std::string(id) + std::string(kColonySuffix));
+}
+
+std::filesystem::path ConfigDir::colony_state(std::string_view id) const {
+  return colonies_dir() / (std::string(id) + ".db");
+}
+
+std::expected<void, std::string> ConfigDir::create() const {
+  for (const std::filesystem::path& dir : {root_, colonies_dir(), proxies_dir()}) {
+    if (auto made = make_directory(dir); !made) return made;
+  }
+  return {};
+}
+
+std::expected<std::vector<std::string>, std::string> ConfigDir::list_colonies() const {
+  std::vector<std::string> ids;
+  std::error_code error;
+  std::filesystem::directory_iterator it(colonies_dir(), error);
+  if (error) {
+    if (error == std::errc::no_such_file_or_directory) return ids;
+    return Error("cannot list " + colonies_dir().string() + ": " + error.message());
+  }
+  for (const std::filesystem::directory_entry& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (!name.ends_with(kColonySuffix) || name.starts_with('.')) continue;
+    std::error_code type_error;
+    if (!entry.is_regular_file(type_error)) continue;  // follows symlinks
+    std::string id = name.substr(0, name.size() - kColonySuffix.size());
+    if (validate_colony_id(id)) ids.push_back(std::move(id));
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::string ConfigDir::known_colonies() const {
+  auto ids = list_colonies();
+  if (!ids) return ids.error();
+  if (ids->empty()) return "there are none in " + colonies_dir().string() + " yet: create one with coral init";
+  return "known: " + join(*ids);
+}
+
+std::string ConfigDir::unknown_colony(std::string_view id) const {
+  return "no colony named " + std::string(id) + "; " + known_colonies();
+}
+
+std::expected<void, std::string> ConfigDir::check_id(std::string_view id) const {
+  if (auto valid = validate_colony_id(id); !valid) return Error("invalid colony id: " + valid.error());
+  return {};
+}
+
+std::expected<ColonyConfig, std::string> ConfigDir::load_colony(std::string_view id) const {
+  if (auto valid = check_id(id); !valid) return Error(valid.error());
+  const std::filesystem::path file = colony_file(id);
+  std::error_code error;
+  if (!std::filesystem::exists(file, error) && !error) return Error(unknown_colony(id));
+  auto config = load(file);
+  if (!config) return config;
+  if (config->colony_id != id) {
+    return Error(file.string() + ": colony_id: is " + quote(config->colony_id) + ", but the file is named after " +
+                 quote(std::string(id)) + " (rename the file or fix colony_id)");
+  }
+  return config;
+}
+
+std::expected<std::filesystem::path, std::string> ConfigDir::save_colony(const ColonyConfig& config,
+                                                                         bool force) const {
+  if (auto valid = check_id(config.colony_id); !valid) return Error(valid.error());
+  if (auto made = create(); !made) return Error(made.error());
+  const std::filesystem::path file = colony_file(config.colony_id);
+  auto saved = save(file, config, force ? Overwrite::yes : Overwrite::no);
+  if (!saved) {
+    if (!force && saved.error() == file.string() + " already exists") {
+      return Error(file.string() + " already exists: colony " + config.colony_id +
+                   " was created before; use --force to replace it (its keys and colony secret will be lost)");
+    }
+    return Error(saved.error());
+  }
+  return file;
+}
+
+std::expected<std::optional<std::string>, std::string> ConfigDir::current() const {
+  auto settings = read_settings(config_file());
+  if (!settings) return Error(settings.error());
+  if (settings->IsNull()) return std::optional<std::string>();
+  const YAML::Node node = (*settings)[std::string(kCurrentKey)];
+  if (!node.IsDefined() || node.IsNull()) return std::optional<std::string>();
+  if (!node.IsScalar()) {
+    return Error(config_file().string() + ": " + std::string(kCurrentKey) + ": expected a colony id");
+  }
+  if (auto valid = validate_colony_id(node.Scalar()); !valid) {
+    return Error(config_file().string() + ": " + std::string(kCurrentKey) + ": " + valid.error());
+  }
+  return std::optional<std::string>(node.Scalar());
+}
+
+std::expected<std::string, std::string> ConfigDir::require_current() const {
+  auto id = current();
+  if (!id) return Error(id.error());
+  if (!*id) {
+    auto ids = list_colonies();
+    if (!ids) return Error(ids.error());
+    if (ids->empty()) return Error("no colony yet: create one with coral init");
+    return Error("no current colony: pick one with coral colony use <id>; known: " + join(*ids));
+  }
+  std::error_code error;
+  if (!std::filesystem::exists(colony_file(**id), error) && !error) {
+    return Error("the current colony, " + **id + " (" + config_file().string() + "), has no file " +
+                 colony_file(**id).string() + "; " + known_colonies() + "; pick another with coral colony use <id>");
+  }
+  return **id;
+}
+
+std::expected<void, std::string> ConfigDir::use(std::string_view id) const {
+  if (auto valid = check_id(id); !valid) return valid;
+  std::error_code error;
+  if (!std::filesystem::exists(colony_file(id), error) && !error) return Error(unknown_colony(id));
+  auto settings = read_settings(config_file());
+  if (!settings) return Error(settings.error());  // never replace a file we cannot read
+  std::string text;
+  if (settings->IsNull()) {
+    text = "# coral CLI settings (see docs/configuration.md)\n" + std::string(kCurrentKey) + ": " + std::string(id) +
+           "\n";
+  } else {
+    YAML::Node root = YAML::Clone(*settings);
+    root[std::string(kCurrentKey)] = std::string(id);
+    YAML::Emitter emitter;
+    emitter << root;
+    text = std::string(emitter.c_str()) + "\n";
+  }
+  if (auto made = create(); !made) return made;
+  return write_file_atomically(config_file(), text, 0600, Overwrite::yes);
+}
+
+}  // namespace coral::colony

@@ -1,0 +1,92 @@
+#pragma once
+// The config directory: where colonies' files, the CLI's settings and
+// proxies' runtime state live. `~/.coral` unless CORAL_CONFIG_DIR says
+// otherwise (tests always set it).
+//
+//   <root>/                      0700
+//     config.yaml                current_colony: <id>            (0600)
+//     colonies/                  0700
+//       <id>.yaml                a colony's config and secrets   (0600)
+//       <id>.db                  its state (SQLite: peers, assignments)
+//     proxies/                   0700, proxies' runtime state
+//
+// Directories are created 0700 when missing; existing ones keep their mode.
+// Colony ids are checked (validate_colony_id) before they become paths, so
+// no id reaches outside colonies/.
+//
+// Errors are for the CLI to print as they are: they name the file and say
+// what to do ("no colony named x; known: a, b", "... use --force to replace
+// it").
+
+#include <expected>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "colony/config.h"
+
+namespace coral::colony {
+
+inline constexpr std::string_view kConfigDirEnv = "CORAL_CONFIG_DIR";
+
+class ConfigDir {
+ public:
+  // Uses `root` as it is (no environment look-up, nothing created).
+  explicit ConfigDir(std::filesystem::path root) : root_(std::move(root)) {}
+
+  // CORAL_CONFIG_DIR when set and not empty (made absolute), else
+  // $HOME/.coral, else the passwd entry's home + /.coral. Creates nothing.
+  static std::expected<ConfigDir, std::string> resolve();
+
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path config_file() const { return root_ / "config.yaml"; }
+  std::filesystem::path colonies_dir() const { return root_ / "colonies"; }
+  std::filesystem::path proxies_dir() const { return root_ / "proxies"; }
+  // Paths only; the id is not checked here (load_colony and the others do).
+  std::filesystem::path colony_file(std::string_view id) const;
+  std::filesystem::path colony_state(std::string_view id) const;
+
+  // Creates the root, colonies/ and proxies/ with mode 0700 where missing
+  // (parents of the root too). An existing path that is not a directory is
+  // an error.
+  std::expected<void, std::string> create() const;
+
+  // Ids of colonies/*.yaml (names that are valid colony ids; hidden and
+  // temporary files are skipped), sorted. No directory: none.
+  std::expected<std::vector<std::string>, std::string> list_colonies() const;
+
+  // Loads colonies/<id>.yaml (config.h's load: errors name the file and the
+  // field) and checks that its colony_id is `id`. A missing file is
+  // "no colony named <id>; known: a, b".
+  std::expected<ColonyConfig, std::string> load_colony(std::string_view id) const;
+
+  // Creates the directories, then writes colonies/<colony_id>.yaml (0600,
+  // atomically). Unless `force`, an existing file is left as it is and the
+  // error names it and mentions --force. Returns the file's path.
+  std::expected<std::filesystem::path, std::string> save_colony(const ColonyConfig& config, bool force = false) const;
+
+  // The current colony's id from config.yaml; nullopt when config.yaml or its
+  // current_colony is missing. The colony's file may have gone since:
+  // require_current() checks that.
+  std::expected<std::optional<std::string>, std::string> current() const;
+  // The current colony's id, whose file exists; else an error that says
+  // what to run (coral init, coral colony use <id>) and lists known ids.
+  std::expected<std::string, std::string> require_current() const;
+  // Makes `id` the current colony (config.yaml, written atomically, other
+  // keys kept). The colony must exist: "no colony named x; known: a, b".
+  std::expected<void, std::string> use(std::string_view id) const;
+
+ private:
+  // "known: a, b", or how to make one when there are none.
+  std::string known_colonies() const;
+  // "no colony named x; " + known_colonies().
+  std::string unknown_colony(std::string_view id) const;
+  std::expected<void, std::string> check_id(std::string_view id) const;
+
+  std::filesystem::path root_;
+};
+
+}  // namespace coral::colony
