@@ -46,9 +46,7 @@ std::string quote(std::string_view text) {
 
 std::string system_error(int error) { return std::generic_category().message(error); }
 
-bool is_id_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-}
+bool is_id_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'; }
 
 bool is_secret_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
@@ -77,17 +75,21 @@ std::expected<void, std::string> check_port(std::string_view field, std::uint16_
 std::expected<void, std::string> check_networks(const WireGuardConfig& wg) {
   const base::Cidr& net4 = wg.mesh_network_ipv4;
   const base::Cidr& net6 = wg.mesh_network_ipv6;
-  if (!net4.is_ipv4()) return field_error("wireguard.mesh_network_ipv4", quote(net4.to_string()) + " is not an IPv4 prefix");
+  if (!net4.is_ipv4())
+    return field_error("wireguard.mesh_network_ipv4", quote(net4.to_string()) + " is not an IPv4 prefix");
   // The colony's own address plus at least one peer, besides the network
   // and broadcast addresses.
   if (net4.prefix_length() > 30) {
-    return field_error("wireguard.mesh_network_ipv4",
-                       "the prefix must be /30 or shorter (room for the colony and its peers), got " + net4.to_string());
+    return field_error(
+        "wireguard.mesh_network_ipv4",
+        "the prefix must be /30 or shorter (room for the colony and its peers), got " + net4.to_string());
   }
-  if (!net6.is_ipv6()) return field_error("wireguard.mesh_network_ipv6", quote(net6.to_string()) + " is not an IPv6 prefix");
+  if (!net6.is_ipv6())
+    return field_error("wireguard.mesh_network_ipv6", quote(net6.to_string()) + " is not an IPv6 prefix");
   if (net6.prefix_length() > 126) {
-    return field_error("wireguard.mesh_network_ipv6",
-                       "the prefix must be /126 or shorter (room for the colony and its peers), got " + net6.to_string());
+    return field_error(
+        "wireguard.mesh_network_ipv6",
+        "the prefix must be /126 or shorter (room for the colony and its peers), got " + net6.to_string());
   }
   return {};
 }
@@ -97,8 +99,7 @@ std::expected<void, std::string> check_mesh_ips(const WireGuardConfig& wg) {
   const std::string ip4 = base::format_ipv4(wg.mesh_ipv4);
   const auto index4 = net4.index_of(wg.mesh_ipv4);
   if (!index4) {
-    return field_error("wireguard.mesh_ipv4",
-                       ip4 + " is not inside wireguard.mesh_network_ipv4 " + net4.to_string());
+    return field_error("wireguard.mesh_ipv4", ip4 + " is not inside wireguard.mesh_network_ipv4 " + net4.to_string());
   }
   if (*index4 == 0) {
     return field_error("wireguard.mesh_ipv4", ip4 + " is the network address of " + net4.to_string() +
@@ -110,8 +111,7 @@ std::expected<void, std::string> check_mesh_ips(const WireGuardConfig& wg) {
   const base::Cidr& net6 = wg.mesh_network_ipv6;
   const std::string ip6 = base::format_ipv6(wg.mesh_ipv6);
   if (!net6.contains(wg.mesh_ipv6)) {
-    return field_error("wireguard.mesh_ipv6",
-                       ip6 + " is not inside wireguard.mesh_network_ipv6 " + net6.to_string());
+    return field_error("wireguard.mesh_ipv6", ip6 + " is not inside wireguard.mesh_network_ipv6 " + net6.to_string());
   }
   if (net6.index_of(wg.mesh_ipv6) == std::optional<std::uint64_t>(0)) {
     return field_error("wireguard.mesh_ipv6", ip6 + " is the network address of " + net6.to_string() +
@@ -181,8 +181,7 @@ std::expected<YAML::Node, std::string> section(const YAML::Node& map, std::strin
 }
 
 // map[key] as a non-null scalar; its text.
-std::expected<std::string, std::string> scalar(const YAML::Node& map, std::string_view section,
-                                               std::string_view key) {
+std::expected<std::string, std::string> scalar(const YAML::Node& map, std::string_view section, std::string_view key) {
   const std::string field = dotted(section, key);
   const YAML::Node node = map[std::string(key)];
   if (!node.IsDefined()) return Error("missing field " + field);
@@ -219,9 +218,8 @@ std::expected<base::Cidr, std::string> parse_cidr(std::string_view field, std::s
 // then checks the relations.
 std::expected<void, std::string> read_document(const YAML::Node& root, ColonyConfig& config) {
   if (!root.IsMap()) return Error("expected a mapping of fields (colony_id: ..., wireguard: ...)" + line_of(root));
-  if (auto keys = check_keys(root, "",
-                             {"colony_id", "app_name", "environment", "wireguard", "services", "discovery",
-                              "colony_secret"});
+  if (auto keys = check_keys(
+          root, "", {"colony_id", "app_name", "environment", "wireguard", "services", "discovery", "colony_secret"});
       !keys) {
     return keys;
   }
@@ -386,7 +384,7 @@ std::expected<std::string, std::string> read_file(const std::filesystem::path& p
 // Whether a plain YAML scalar with this text would read back as something
 // other than a string under YAML 1.1 or 1.2 (a number, a bool, null).
 bool looks_typed(std::string_view text) {
-  static constexpr std::string_view kWords[] = {"true", "false", "yes", "no",  "on",   "off",
+  static constexpr std::string_view kWords[] = {"true", "false", "yes",  "no", "on",   "off",
                                                 "y",    "n",     "null", "~",  ".inf", ".nan"};
   std::string lower(text);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -483,8 +481,7 @@ std::expected<void, std::string> validate_discovery_endpoint(std::string_view en
 }
 
 std::expected<void, std::string> validate_colony_secret(std::string_view secret) {
-  constexpr std::string_view kRule =
-      "must be 32-256 characters of A-Z, a-z, 0-9, '-' and '_' (coral init makes 43)";
+  constexpr std::string_view kRule = "must be 32-256 characters of A-Z, a-z, 0-9, '-' and '_' (coral init makes 43)";
   if (secret.size() < kMinColonySecretChars || secret.size() > kMaxColonySecretChars) {
     return Error(std::string(kRule) + ", got " + std::to_string(secret.size()) + " characters");
   }
@@ -520,7 +517,8 @@ std::expected<void, std::string> validate(const ColonyConfig& config) {
   if (auto valid = validate_discovery_endpoint(discovery.endpoint); !valid) {
     return field_error("discovery.endpoint", valid.error());
   }
-  if (auto valid = validate_colony_id(discovery.mesh_id); !valid) return field_error("discovery.mesh_id", valid.error());
+  if (auto valid = validate_colony_id(discovery.mesh_id); !valid)
+    return field_error("discovery.mesh_id", valid.error());
   if (discovery.register_interval < kMinRegisterInterval || discovery.register_interval > kMaxRegisterInterval) {
     return field_error("discovery.register_interval",
                        "must be between 1s and 24h (and well under discovery's TTL, 300s by default), got " +
@@ -622,8 +620,8 @@ std::expected<void, std::string> write_file_atomically(const std::filesystem::pa
   // Hidden, and not ending in .yaml, so that nothing lists it as a colony.
   TempFile temp{(directory / ("." + path.filename().string() + ".tmp-" + hex(random))).string()};
 
-  const int fd = ::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        static_cast<mode_t>(mode));
+  const int fd =
+      ::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd < 0) {
     const int error = errno;
     temp.path.clear();  // not ours to remove

@@ -16,6 +16,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Sets the process umask for the scope.
+struct ScopedUmask {
+  explicit ScopedUmask(mode_t mask) : old(::umask(mask)) {}
+  ~ScopedUmask() { ::umask(old); }
+  mode_t old;
+};
+
 unsigned mode_of(const fs::path& path) {
   struct stat info {};
   EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
@@ -121,7 +128,7 @@ TEST_F(ConfigDirTest, PathsOfEverything) {
 }
 
 TEST_F(ConfigDirTest, CreateMakesPrivateDirectories) {
-  ::umask(022);
+  const ScopedUmask usual_umask(022);
   const ConfigDir dir(temp_ / "a" / "b" / ".coral");
   ASSERT_TRUE(dir.create());
   EXPECT_EQ(mode_of(dir.root()), 0700U);
@@ -197,8 +204,8 @@ TEST_F(ConfigDirTest, LoadColonyErrors) {
   const ConfigDir dir(temp_);
   const auto none = dir.load_colony("x");
   ASSERT_FALSE(none);
-  EXPECT_EQ(none.error(), "no colony named x; there are none in " + dir.colonies_dir().string() +
-                              " yet: create one with coral init");
+  EXPECT_EQ(none.error(),
+            "no colony named x; there are none in " + dir.colonies_dir().string() + " yet: create one with coral init");
   make(dir, "a");
   make(dir, "b");
   EXPECT_EQ(dir.load_colony("x").error(), "no colony named x; known: a, b");
@@ -243,8 +250,8 @@ TEST_F(ConfigDirTest, CurrentAndUse) {
   // The current colony's file went away.
   fs::remove(dir.colony_file("a"));
   EXPECT_EQ(*dir.current(), "a");
-  EXPECT_EQ(dir.require_current().error(), "the current colony, a (" + dir.config_file().string() +
-                                               "), has no file " + dir.colony_file("a").string() +
+  EXPECT_EQ(dir.require_current().error(), "the current colony, a (" + dir.config_file().string() + "), has no file " +
+                                               dir.colony_file("a").string() +
                                                "; known: b; pick another with coral colony use <id>");
 }
 

@@ -17,6 +17,14 @@ namespace coral::colony {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Sets the process umask for the scope.
+struct ScopedUmask {
+  explicit ScopedUmask(mode_t mask) : old(::umask(mask)) {}
+  ~ScopedUmask() { ::umask(old); }
+  mode_t old;
+};
+
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -102,8 +110,7 @@ TEST_F(ConfigTest, NewColonyHasRfdDefaultsAndFreshIdentity) {
   // "<app>-<env>-<6 hex digits>".
   ASSERT_EQ(config->colony_id.size(), std::string("my-shop-production-").size() + 6);
   EXPECT_TRUE(config->colony_id.starts_with("my-shop-production-"));
-  EXPECT_EQ(config->colony_id.substr(19).find_first_not_of("0123456789abcdef"), std::string::npos)
-      << config->colony_id;
+  EXPECT_EQ(config->colony_id.substr(19).find_first_not_of("0123456789abcdef"), std::string::npos) << config->colony_id;
   EXPECT_EQ(config->app_name, "my-shop");
   EXPECT_EQ(config->environment, "production");
 
@@ -244,9 +251,9 @@ TEST_F(ConfigTest, SaveThenLoadGivesTheSameConfig) {
 }
 
 TEST_F(ConfigTest, RoundTripOfNamesThatNeedQuoting) {
-  for (const char* name : {"null", "true", "yes", "123", "1.5", "a: b", "#x", "~", "My Shop", "\"quoted\"",
-                           "back\\slash", "caf\xc3\xa9", "-dash", "[x]", "{y}", "*star", "&anchor", "!tag", "%p", "@at",
-                           "`tick`", "a #b", "x:"}) {
+  for (const char* name : {"null",    "true",       "yes",         "123",         "1.5",    "a: b", "#x",  "~",
+                           "My Shop", "\"quoted\"", "back\\slash", "caf\xc3\xa9", "-dash",  "[x]",  "{y}", "*star",
+                           "&anchor", "!tag",       "%p",          "@at",         "`tick`", "a #b", "x:"}) {
     auto config = new_colony(name, name);
     ASSERT_TRUE(config) << name << ": " << config.error();
     const fs::path path = dir_ / "quoted.yaml";
@@ -259,7 +266,7 @@ TEST_F(ConfigTest, RoundTripOfNamesThatNeedQuoting) {
 }
 
 TEST_F(ConfigTest, FileIsMode0600InRfdOrderAndNoTemporaryFileRemains) {
-  ::umask(022);  // the usual umask: 0600 must not come from it
+  const ScopedUmask usual_umask(022);  // the usual umask: 0600 must not come from it
   auto config = new_colony("my-shop", "production");
   ASSERT_TRUE(config);
   const fs::path path = dir_ / "colony.yaml";
@@ -279,14 +286,26 @@ TEST_F(ConfigTest, FileIsMode0600InRfdOrderAndNoTemporaryFileRemains) {
   EXPECT_EQ(names, std::vector<std::string>{"colony.yaml"});
 
   const std::string text = read(path);
-  const std::vector<std::string> order = {
-      "\ncolony_id: ",          "\napp_name: my-shop\n",      "\nenvironment: production\n\n",
-      "\nwireguard:\n",         "\n    private_key: ",        "\n    public_key: ",
-      "\n    mesh_ipv4: 10.42.0.1\n", "\n    mesh_ipv6: ",    "\n    listen_port: 41820\n",
-      "\n    mesh_network_ipv4: 10.42.0.0/16\n", "\n    mesh_network_ipv6: ", "\nservices:\n",
-      "\n    connect_port: 9000\n", "\n    dashboard_port: 3000\n", "\ndiscovery:\n",
-      "\n    endpoint: http://localhost:8080\n", "\n    mesh_id: ", "\n    register_interval: 60s\n",
-      "\n    auto_register: true\n", "\ncolony_secret: "};
+  const std::vector<std::string> order = {"\ncolony_id: ",
+                                          "\napp_name: my-shop\n",
+                                          "\nenvironment: production\n\n",
+                                          "\nwireguard:\n",
+                                          "\n    private_key: ",
+                                          "\n    public_key: ",
+                                          "\n    mesh_ipv4: 10.42.0.1\n",
+                                          "\n    mesh_ipv6: ",
+                                          "\n    listen_port: 41820\n",
+                                          "\n    mesh_network_ipv4: 10.42.0.0/16\n",
+                                          "\n    mesh_network_ipv6: ",
+                                          "\nservices:\n",
+                                          "\n    connect_port: 9000\n",
+                                          "\n    dashboard_port: 3000\n",
+                                          "\ndiscovery:\n",
+                                          "\n    endpoint: http://localhost:8080\n",
+                                          "\n    mesh_id: ",
+                                          "\n    register_interval: 60s\n",
+                                          "\n    auto_register: true\n",
+                                          "\ncolony_secret: "};
   std::size_t at = 0;
   for (const std::string& part : order) {
     const auto found = text.find(part, at);
@@ -417,14 +436,18 @@ TEST_F(ConfigTest, EveryInvalidFieldIsNamed) {
       {"app_name", "\"a\\tb\"", "app_name: must not contain control characters, got \"a\\x09b\""},
       {"app_name", std::string(64, 'a'), "app_name: must be at most 63 bytes, got 64"},
       {"environment", "[prod, dev]", "environment: expected a single value, got a list"},
-      {"private_key", "abc", "wireguard.private_key: must be 32 bytes in base64 (44 characters ending in '='), got 3 characters"},
-      {"public_key", "abc", "wireguard.public_key: must be 32 bytes in base64 (44 characters ending in '='), got 3 characters; got \"abc\""},
+      {"private_key", "abc",
+       "wireguard.private_key: must be 32 bytes in base64 (44 characters ending in '='), got 3 characters"},
+      {"public_key", "abc",
+       "wireguard.public_key: must be 32 bytes in base64 (44 characters ending in '='), got 3 characters; got \"abc\""},
       {"public_key", "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=",
        "wireguard.public_key: does not match wireguard.private_key (whose public key is "},
       {"mesh_ipv4", "10.42.0", "wireguard.mesh_ipv4: \"10.42.0\" is not an IPv4 address"},
       {"mesh_ipv4", "fd42::1", "wireguard.mesh_ipv4: \"fd42::1\" is not an IPv4 address"},
-      {"mesh_ipv4", "10.43.0.1", "wireguard.mesh_ipv4: 10.43.0.1 is not inside wireguard.mesh_network_ipv4 10.42.0.0/16"},
-      {"mesh_ipv4", "10.42.0.0", "wireguard.mesh_ipv4: 10.42.0.0 is the network address of 10.42.0.0/16 (the colony usually takes 10.42.0.1)"},
+      {"mesh_ipv4", "10.43.0.1",
+       "wireguard.mesh_ipv4: 10.43.0.1 is not inside wireguard.mesh_network_ipv4 10.42.0.0/16"},
+      {"mesh_ipv4", "10.42.0.0",
+       "wireguard.mesh_ipv4: 10.42.0.0 is the network address of 10.42.0.0/16 (the colony usually takes 10.42.0.1)"},
       {"mesh_ipv4", "10.42.255.255", "wireguard.mesh_ipv4: 10.42.255.255 is the broadcast address of 10.42.0.0/16"},
       {"mesh_ipv6", "10.42.0.1", "wireguard.mesh_ipv6: \"10.42.0.1\" is not an IPv6 address"},
       {"mesh_ipv6", "\"fe80::1%eth0\"", "wireguard.mesh_ipv6: \"fe80::1%eth0\" is not an IPv6 address"},
@@ -433,7 +456,8 @@ TEST_F(ConfigTest, EveryInvalidFieldIsNamed) {
       {"listen_port", "65536", "wireguard.listen_port: must be a port number 1-65535, got \"65536\""},
       {"listen_port", "-1", "wireguard.listen_port: must be a port number 1-65535, got \"-1\""},
       {"listen_port", "41820x", "wireguard.listen_port: must be a port number 1-65535, got \"41820x\""},
-      {"mesh_network_ipv4", "10.42.0.1/16", "wireguard.mesh_network_ipv4: invalid CIDR \"10.42.0.1/16\": host bits set"},
+      {"mesh_network_ipv4", "10.42.0.1/16",
+       "wireguard.mesh_network_ipv4: invalid CIDR \"10.42.0.1/16\": host bits set"},
       {"mesh_network_ipv4", "10.42.0.0", "wireguard.mesh_network_ipv4: invalid CIDR \"10.42.0.0\""},
       {"mesh_network_ipv4", "\"fd42::/64\"", "wireguard.mesh_network_ipv4: \"fd42::/64\" is not an IPv4 prefix"},
       {"mesh_network_ipv4", "10.42.0.0/31", "wireguard.mesh_network_ipv4: the prefix must be /30 or shorter"},
@@ -442,18 +466,25 @@ TEST_F(ConfigTest, EveryInvalidFieldIsNamed) {
       {"connect_port", "http", "services.connect_port: must be a port number 1-65535, got \"http\""},
       {"dashboard_port", "99999", "services.dashboard_port: must be a port number 1-65535, got \"99999\""},
       {"endpoint", "localhost:8080", "discovery.endpoint: invalid URL \"localhost:8080\": must start with http://"},
-      {"endpoint", "https://d.example.com", "discovery.endpoint: invalid URL \"https://d.example.com\": must start with http://"},
+      {"endpoint", "https://d.example.com",
+       "discovery.endpoint: invalid URL \"https://d.example.com\": must start with http://"},
       {"endpoint", "http://", "discovery.endpoint: invalid URL \"http://\": no host"},
-      {"endpoint", "http://fd42::1:8080", "discovery.endpoint: invalid URL \"http://fd42::1:8080\": IPv6 addresses must be in brackets"},
+      {"endpoint", "http://fd42::1:8080",
+       "discovery.endpoint: invalid URL \"http://fd42::1:8080\": IPv6 addresses must be in brackets"},
       {"endpoint", "http://localhost:0", "discovery.endpoint: invalid URL \"http://localhost:0\""},
-      {"endpoint", "http://user@host", "discovery.endpoint: invalid URL \"http://user@host\": user info is not supported"},
+      {"endpoint", "http://user@host",
+       "discovery.endpoint: invalid URL \"http://user@host\": user info is not supported"},
       {"mesh_id", "Has Space", "discovery.mesh_id: must be 1-63 characters"},
       {"register_interval", "5x", "discovery.register_interval: invalid duration \"5x\": unknown unit \"x\""},
       {"register_interval", "0s", "discovery.register_interval: must be between 1s and 24h"},
       {"register_interval", "25h", "discovery.register_interval: must be between 1s and 24h"},
       {"auto_register", "yes", "discovery.auto_register: must be true or false, got \"yes\""},
-      {"colony_secret", "short", "colony_secret: must be 32-256 characters of A-Z, a-z, 0-9, '-' and '_' (coral init makes 43), got 5 characters"},
-      {"colony_secret", std::string(40, 'a') + "+", "colony_secret: must be 32-256 characters of A-Z, a-z, 0-9, '-' and '_' (coral init makes 43), got another character at position 41"},
+      {"colony_secret", "short",
+       "colony_secret: must be 32-256 characters of A-Z, a-z, 0-9, '-' and '_' (coral init makes 43), got 5 "
+       "characters"},
+      {"colony_secret", std::string(40, 'a') + "+",
+       "colony_secret: must be 32-256 characters of A-Z, a-z, 0-9, '-' and '_' (coral init makes 43), got another "
+       "character at position 41"},
   };
   for (const BadValue& c : cases) {
     const fs::path path = write("bad.yaml", edit(text, c.key, c.value));
@@ -528,7 +559,8 @@ TEST_F(ConfigTest, PermissionWarning) {
   ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
   const auto warning = permission_warning(path);
   ASSERT_TRUE(warning);
-  EXPECT_EQ(*warning, path.string() + " holds secrets but is accessible to group and others (mode 0644): run chmod 600 " +
+  EXPECT_EQ(*warning, path.string() +
+                          " holds secrets but is accessible to group and others (mode 0644): run chmod 600 " +
                           path.string());
   ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
   EXPECT_TRUE(contains(*permission_warning(path), "accessible to group (mode 0640)"));

@@ -1,0 +1,143 @@
+#include "colony/mesh_service.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "base/log.h"
+#include "crypto/keys.h"
+
+namespace coral::colony {
+namespace {
+
+namespace v1 = coral::mesh::v1;
+using TimePoint = base::Clock::time_point;
+
+void set_timestamp(google::protobuf::Timestamp& out, TimePoint time) {
+  const auto since_epoch = time.time_since_epoch();
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
+  out.set_seconds(seconds.count());
+  out.set_nanos(static_cast<std::int32_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count()));
+}
+
+// Untrusted text in a log field: at most 64 bytes (the log escapes it).
+std::string clipped(std::string_view text) {
+  if (text.size() <= 64) return std::string(text);
+  return std::string(text.substr(0, 64)) + "...";
+}
+
+std::string_view remote(const rpc::Context& context) { return context.peer.empty() ? "unknown" : context.peer; }
+
+bool is_reported_status(std::string_view status) {
+  return status == "healthy" || status == "degraded" || status == "unhealthy";
+}
+
+}  // namespace
+
+MeshService::MeshService(PeerRegistry& registry) : registry_(registry) {}
+
+rpc::Awaitable<rpc::Result<v1::RegisterResponse>> MeshService::Register(rpc::Context& context,
+                                                                        const v1::RegisterRequest& request) {
+  const ColonyConfig& config = registry_.config();
+  if (request.colony_id() != config.colony_id) {
+    log::warn("register refused: wrong colony", {{"colony_id", clipped(request.colony_id())},
+                                                 {"peer_pubkey", clipped(request.wireguard_pubkey())},
+                                                 {"remote", std::string(remote(context))}});
+    co_return rpc::fail(rpc::Code::not_found,
+                        "this is colony \"" + config.colony_id + "\", not \"" + clipped(request.colony_id()) + "\"");
+  }
+  if (!crypto::constant_time_equal(request.colony_secret(), config.colony_secret)) {
+    log::warn("register refused: wrong colony secret", {{"peer_pubkey", clipped(request.wireguard_pubkey())},
+                                                        {"component", clipped(request.component_name())},
+                                                        {"remote", std::string(remote(context))}});
+    co_return rpc::fail(rpc::Code::unauthenticated, "wrong colony secret");
+  }
+
+  auto pubkey = crypto::PublicKey::from_base64(request.wireguard_pubkey());
+  if (!pubkey) co_return rpc::fail(rpc::Code::invalid_argument, "wireguard_pubkey: " + pubkey.error());
+  if (pubkey->is_zero()) co_return rpc::fail(rpc::Code::invalid_argument, "wireguard_pubkey: must not be all zeros");
+
+  Peer::Kind kind = Peer::Kind::agent;  // PEER_KIND_UNSPECIFIED: an agent, as the proto says
+  switch (request.kind()) {
+    case v1::PEER_KIND_UNSPECIFIED:
+    case v1::PEER_KIND_AGENT: kind = Peer::Kind::agent; break;
+    case v1::PEER_KIND_PROXY: kind = Peer::Kind::proxy; break;
+    default:
+      co_return rpc::fail(rpc::Code::invalid_argument,
+                          "kind: must be PEER_KIND_AGENT or PEER_KIND_PROXY, got " + std::to_string(request.kind()));
+  }
+  std::string component = request.component_name();
+  if (component.empty() && kind == Peer::Kind::proxy) component = "proxy";
+  if (auto valid = validate_name(component); !valid) {
+    co_return rpc::fail(rpc::Code::invalid_argument, "component_name: " + valid.error());
+  }
+
+  auto registered = registry_.register_peer(request.wireguard_pubkey(), kind, component);
+  if (!registered) {
+    log::error("register failed", {{"peer_pubkey", request.wireguard_pubkey()},
+                                   {"component", component},
+                                   {"remote", std::string(remote(context))},
+                                   {"error", registered.error().message}});
+    co_return std::unexpected(std::move(registered.error()));
+  }
+  const Peer& peer = registered->peer;
+  log::info(registered->is_new ? "peer registered" : "peer re-registered",
+            {{"peer_id", peer.peer_id},
+             {"kind", std::string(to_string(peer.kind))},
+             {"component", peer.component_name},
+             {"mesh_ipv4", peer.mesh_ipv4},
+             {"mesh_ipv6", peer.mesh_ipv6},
+             {"remote", std::string(remote(context))}});
+
+  v1::RegisterResponse response;
+  response.set_mesh_ipv4(peer.mesh_ipv4);
+  response.set_mesh_ipv6(peer.mesh_ipv6);
+  response.set_colony_mesh_ipv4(registry_.colony_ipv4());
+  response.set_colony_mesh_ipv6(registry_.colony_ipv6());
+  response.set_mesh_network_ipv4(config.wireguard.mesh_network_ipv4.to_string());
+  response.set_mesh_network_ipv6(config.wireguard.mesh_network_ipv6.to_string());
+  response.set_colony_wireguard_pubkey(config.wireguard.public_key.to_base64());
+  response.set_colony_connect_port(config.services.connect_port);
+  response.set_peer_id(peer.peer_id);
+  co_return response;
+}
+
+rpc::Awaitable<rpc::Result<v1::HeartbeatResponse>> MeshService::Heartbeat(rpc::Context& context,
+                                                                          const v1::HeartbeatRequest& request) {
+  std::string status = request.status().empty() ? "healthy" : request.status();
+  if (!is_reported_status(status)) {
+    co_return rpc::fail(rpc::Code::invalid_argument,
+                        "status: must be healthy, degraded or unhealthy, got \"" + clipped(status) + "\"");
+  }
+  auto peer = registry_.heartbeat(request.peer_id(), request.wireguard_pubkey(), status);
+  if (!peer) {
+    if (peer.error().code != rpc::Code::not_found) {
+      log::warn("heartbeat refused", {{"peer_id", clipped(request.peer_id())},
+                                      {"remote", std::string(remote(context))},
+                                      {"error", peer.error().message}});
+    }
+    co_return std::unexpected(std::move(peer.error()));
+  }
+  const auto interval = registry_.heartbeat_interval();
+  v1::HeartbeatResponse response;
+  // Past 4 intervals without a heartbeat a peer counts as unhealthy (gone).
+  set_timestamp(*response.mutable_next_heartbeat_before(), peer->last_seen + 4 * interval);
+  response.set_heartbeat_interval_seconds(static_cast<std::uint32_t>(interval.count()));
+  co_return response;
+}
+
+rpc::Awaitable<rpc::Result<v1::UnregisterResponse>> MeshService::Unregister(rpc::Context& context,
+                                                                            const v1::UnregisterRequest& request) {
+  auto peer = registry_.unregister(request.peer_id(), request.wireguard_pubkey());
+  if (!peer) co_return std::unexpected(std::move(peer.error()));
+  log::info("peer unregistered", {{"peer_id", peer->peer_id},
+                                  {"kind", std::string(to_string(peer->kind))},
+                                  {"component", peer->component_name},
+                                  {"mesh_ipv4", peer->mesh_ipv4},
+                                  {"mesh_ipv6", peer->mesh_ipv6},
+                                  {"remote", std::string(remote(context))}});
+  co_return v1::UnregisterResponse{};
+}
+
+}  // namespace coral::colony

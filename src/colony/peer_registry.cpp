@@ -1,0 +1,193 @@
+#include "colony/peer_registry.h"
+
+#include <sodium.h>
+
+#include <array>
+#include <utility>
+
+#include "base/address.h"
+
+namespace coral::colony {
+namespace {
+
+int severity(std::string_view status) {
+  if (status == "unhealthy") return 2;
+  if (status == "degraded") return 1;
+  return 0;
+}
+
+std::unexpected<rpc::Error> store_failure(std::string_view what, const std::string& error) {
+  return rpc::fail(rpc::Code::internal, std::string(what) + ": " + error);
+}
+
+}  // namespace
+
+std::string peer_id_for(std::string_view wireguard_pubkey) {
+  if (sodium_init() < 0) std::abort();  // as crypto/keys does: no randomness, no colony
+  std::array<unsigned char, crypto_generichash_BYTES> digest{};
+  crypto_generichash(digest.data(), digest.size(), reinterpret_cast<const unsigned char*>(wireguard_pubkey.data()),
+                     wireguard_pubkey.size(), nullptr, 0);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "peer-";
+  for (std::size_t i = 0; i < 6; ++i) {
+    id += kHex[digest[i] >> 4];
+    id += kHex[digest[i] & 0x0f];
+  }
+  return id;
+}
+
+std::string_view peer_health(const Peer& peer, base::Clock::time_point now, std::chrono::seconds heartbeat_interval) {
+  const auto age = now - peer.last_seen;
+  std::string_view by_age = "unhealthy";
+  if (age <= 2 * heartbeat_interval) {
+    by_age = "healthy";
+  } else if (age <= 4 * heartbeat_interval) {
+    by_age = "degraded";
+  }
+  if (severity(peer.status) > severity(by_age)) return severity(peer.status) == 2 ? "unhealthy" : "degraded";
+  return by_age;
+}
+
+std::expected<std::unique_ptr<PeerRegistry>, std::string> PeerRegistry::open(PeerStore& store, ColonyConfig config,
+                                                                           const base::Clock& clock,
+                                                                           RegistryOptions options) {
+  auto allocator = mesh::IpAllocator::create(config.wireguard.mesh_network_ipv4, config.wireguard.mesh_network_ipv6);
+  if (!allocator) return std::unexpected(allocator.error());
+
+  // The colony's own addresses are index 1 by convention; a config that
+  // gives it another address keeps that one out of the pool too.
+  if (auto own = allocator->index_of(base::format_ipv4(config.wireguard.mesh_ipv4)); own) allocator->reserve(*own);
+
+  auto stored = store.all();
+  if (!stored) return std::unexpected(stored.error());
+  for (const Peer& peer : *stored) {
+    if (!allocator->reserve(peer.mesh_index)) {
+      return std::unexpected(store.path().string() + ": peer " + peer.peer_id + " holds mesh index " +
+                             std::to_string(peer.mesh_index) + " (" + peer.mesh_ipv4 +
+                             "), which is not a free peer address of " + config.wireguard.mesh_network_ipv4.to_string() +
+                             " / " + config.wireguard.mesh_network_ipv6.to_string());
+    }
+  }
+  return std::unique_ptr<PeerRegistry>(
+      new PeerRegistry(store, std::move(config), clock, options, std::move(*allocator)));
+}
+
+PeerRegistry::PeerRegistry(PeerStore& store, ColonyConfig config, const base::Clock& clock, RegistryOptions options,
+                           mesh::IpAllocator allocator)
+    : store_(store),
+      config_(std::move(config)),
+      clock_(clock),
+      options_(options),
+      started_at_(clock.now()),
+      allocator_(std::move(allocator)) {}
+
+rpc::Result<PeerRegistry::Registered> PeerRegistry::register_peer(std::string_view wireguard_pubkey, Peer::Kind kind,
+                                                                  std::string_view component_name) {
+  std::lock_guard lock(mutex_);
+  const auto now = clock_.now();
+
+  auto existing = store_.find_by_pubkey(wireguard_pubkey);
+  if (!existing) return store_failure("reading the peer store", existing.error());
+  if (existing->has_value()) {
+    Peer peer = std::move(**existing);
+    peer.kind = kind;
+    peer.component_name = std::string(component_name);
+    peer.last_seen = now;
+    peer.status = "healthy";
+    if (auto saved = store_.upsert(peer); !saved) return store_failure("recording the peer", saved.error());
+    return Registered{std::move(peer), false};
+  }
+
+  auto assignment = allocator_.allocate();
+  if (!assignment) return rpc::fail(rpc::Code::resource_exhausted, assignment.error().message);
+
+  Peer peer{
+      .peer_id = peer_id_for(wireguard_pubkey),
+      .wireguard_pubkey = std::string(wireguard_pubkey),
+      .kind = kind,
+      .component_name = std::string(component_name),
+      .mesh_index = assignment->index,
+      .mesh_ipv4 = assignment->ipv4_text(),
+      .mesh_ipv6 = assignment->ipv6_text(),
+      .registered_at = now,
+      .last_seen = now,
+      .status = "healthy",
+  };
+  if (auto saved = store_.upsert(peer); !saved) {
+    allocator_.release(assignment->index);
+    return store_failure("recording the peer", saved.error());
+  }
+  return Registered{std::move(peer), true};
+}
+
+rpc::Result<Peer> PeerRegistry::find_owned(std::string_view peer_id, std::string_view wireguard_pubkey) const {
+  auto found = store_.find_by_id(peer_id);
+  if (!found) return store_failure("reading the peer store", found.error());
+  if (!found->has_value()) {
+    return rpc::fail(rpc::Code::not_found,
+                     "peer " + std::string(peer_id) + " is not registered with this colony: register again");
+  }
+  if ((*found)->wireguard_pubkey != wireguard_pubkey) {
+    return rpc::fail(rpc::Code::permission_denied,
+                     "peer " + std::string(peer_id) + " is registered with another WireGuard key");
+  }
+  return std::move(**found);
+}
+
+rpc::Result<Peer> PeerRegistry::heartbeat(std::string_view peer_id, std::string_view wireguard_pubkey,
+                                          std::string_view status) {
+  std::lock_guard lock(mutex_);
+  auto peer = find_owned(peer_id, wireguard_pubkey);
+  if (!peer) return peer;
+  const auto now = clock_.now();
+  auto touched = store_.touch(peer_id, now, status);
+  if (!touched) return store_failure("recording the heartbeat", touched.error());
+  if (!*touched) {
+    return rpc::fail(rpc::Code::not_found,
+                     "peer " + std::string(peer_id) + " is not registered with this colony: register again");
+  }
+  peer->last_seen = now;
+  peer->status = std::string(status);
+  return peer;
+}
+
+rpc::Result<Peer> PeerRegistry::unregister(std::string_view peer_id, std::string_view wireguard_pubkey) {
+  std::lock_guard lock(mutex_);
+  auto peer = find_owned(peer_id, wireguard_pubkey);
+  if (!peer) return peer;
+  auto removed = store_.remove(peer_id);
+  if (!removed) return store_failure("removing the peer", removed.error());
+  if (!removed->has_value()) {
+    return rpc::fail(rpc::Code::not_found, "peer " + std::string(peer_id) + " is not registered with this colony");
+  }
+  allocator_.release(**removed);
+  return peer;
+}
+
+rpc::Result<std::vector<Peer>> PeerRegistry::peers() const {
+  std::lock_guard lock(mutex_);
+  auto all = store_.all();
+  if (!all) return store_failure("reading the peer store", all.error());
+  return std::move(*all);
+}
+
+rpc::Result<std::uint64_t> PeerRegistry::storage_bytes() const {
+  std::lock_guard lock(mutex_);
+  auto bytes = store_.storage_bytes();
+  if (!bytes) return store_failure("measuring the peer store", bytes.error());
+  return *bytes;
+}
+
+std::string_view PeerRegistry::health(const Peer& peer) const {
+  return peer_health(peer, clock_.now(), options_.heartbeat_interval);
+}
+
+std::string PeerRegistry::colony_ipv4() const { return base::format_ipv4(config_.wireguard.mesh_ipv4); }
+std::string PeerRegistry::colony_ipv6() const { return base::format_ipv6(config_.wireguard.mesh_ipv6); }
+
+std::size_t PeerRegistry::addresses_in_use() const {
+  std::lock_guard lock(mutex_);
+  return allocator_.in_use();
+}
+
+}  // namespace coral::colony

@@ -1,0 +1,94 @@
+#pragma once
+// The state both colony services share: the peer store (SQLite), the mesh
+// address allocator rebuilt from it, the colony's config and a clock.
+//
+// At start-up (open) every stored peer's index is replayed into the
+// allocator, so assignments survive a restart: the same pubkey keeps its
+// addresses, and new peers get the lowest index nobody holds.
+//
+// Health from heartbeat age (interval I, default 15 s): healthy while the
+// last heartbeat is at most 2 I old, degraded up to 4 I, unhealthy beyond.
+// A fresh peer that reported itself degraded or unhealthy keeps the worse
+// of the two.
+//
+// Thread-safe: every operation holds one mutex (the allocator is not
+// thread-safe, and allocate + persist must be one step).
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "colony/config.h"
+#include "colony/peer_store.h"
+#include "mesh/ip_allocator.h"
+#include "rpc/error.h"
+
+namespace coral::colony {
+
+struct RegistryOptions {
+  std::chrono::seconds heartbeat_interval{15};
+};
+
+// "peer-" + the first 12 hex digits of BLAKE2b-256(pubkey text): stable per
+// pubkey.
+std::string peer_id_for(std::string_view wireguard_pubkey);
+
+// "healthy", "degraded" or "unhealthy" (see the header comment).
+std::string_view peer_health(const Peer& peer, base::Clock::time_point now, std::chrono::seconds heartbeat_interval);
+
+class PeerRegistry {
+ public:
+  // Builds the allocator from the config's subnets and replays `store`.
+  // Errors (a stored index outside the subnet or taken twice, a store that
+  // cannot be read) name the store's file.
+  static std::expected<std::unique_ptr<PeerRegistry>, std::string> open(PeerStore& store, ColonyConfig config,
+                                                                        const base::Clock& clock,
+                                                                        RegistryOptions options = {});
+
+  struct Registered {
+    Peer peer;
+    bool is_new = false;  // false: the pubkey was registered already
+  };
+  // Registers (or refreshes) a peer whose request was already validated.
+  // resource_exhausted when the subnet is full; internal when the store fails.
+  rpc::Result<Registered> register_peer(std::string_view wireguard_pubkey, Peer::Kind kind,
+                                        std::string_view component_name);
+  // not_found for an unknown peer; permission_denied when the pubkey differs.
+  rpc::Result<Peer> heartbeat(std::string_view peer_id, std::string_view wireguard_pubkey, std::string_view status);
+  rpc::Result<Peer> unregister(std::string_view peer_id, std::string_view wireguard_pubkey);
+
+  rpc::Result<std::vector<Peer>> peers() const;
+  rpc::Result<std::uint64_t> storage_bytes() const;
+  std::string_view health(const Peer& peer) const;
+
+  const ColonyConfig& config() const { return config_; }
+  const base::Clock& clock() const { return clock_; }
+  std::chrono::seconds heartbeat_interval() const { return options_.heartbeat_interval; }
+  base::Clock::time_point started_at() const { return started_at_; }
+  // The subnets and the colony's own addresses, as text.
+  std::string colony_ipv4() const;
+  std::string colony_ipv6() const;
+  std::size_t addresses_in_use() const;
+
+ private:
+  PeerRegistry(PeerStore& store, ColonyConfig config, const base::Clock& clock, RegistryOptions options,
+               mesh::IpAllocator allocator);
+  rpc::Result<Peer> find_owned(std::string_view peer_id, std::string_view wireguard_pubkey) const;
+
+  PeerStore& store_;
+  ColonyConfig config_;
+  const base::Clock& clock_;
+  RegistryOptions options_;
+  base::Clock::time_point started_at_;
+  mutable std::mutex mutex_;
+  mesh::IpAllocator allocator_;
+};
+
+}  // namespace coral::colony
