@@ -83,17 +83,14 @@ class Call final : public std::enable_shared_from_this<Call>, public MessageSink
   void begin();
   void on_body(http::Bytes chunk);
   void on_end();
+  // The exchange is over for the codec (reset, or done and its handler
+  // destroyed): drop the writer; a call still running ends as canceled.
   void on_reset() {
     writer_ = nullptr;
     if (!finished_) finish(Code::canceled);
     drain_timer_.cancel();
   }
   void on_drained() { drain_timer_.cancel(); }
-  void detach() {
-    writer_ = nullptr;
-    if (!finished_) finish(Code::canceled);
-    drain_timer_.cancel();
-  }
 
   // MessageSink
   Awaitable<Status> send(const Message& message) override;
@@ -144,7 +141,7 @@ class Call final : public std::enable_shared_from_this<Call>, public MessageSink
 class CallHandler final : public http::RequestHandler {
  public:
   explicit CallHandler(std::shared_ptr<Call> call) : call_(std::move(call)) {}
-  ~CallHandler() override { call_->detach(); }
+  ~CallHandler() override { call_->on_reset(); }
   void on_body(http::Bytes chunk) override { call_->on_body(chunk); }
   void on_end() override { call_->on_end(); }
   void on_reset() override { call_->on_reset(); }
