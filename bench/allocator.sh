@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/allocator.sh: cost of the mesh IP allocator as the number of peers
-# in one 10.42.0.0/16 grows (coral-allocator-bench, Google Benchmark), as
+# in one 127.42.0.0/16 grows (coral-allocator-bench, Google Benchmark), as
 # ratios within one run: cost at 60,000 peers / cost at 1,000 peers (goal:
 # about 1, i.e. the cost does not grow with the number of peers), and each
 # fill level against the same-run baseline (fill 0). Run with --help for the
@@ -116,7 +116,7 @@ print(f'    host {ctx.get("host_name", "?")}, {ctx.get("num_cpus", "?")} CPUs at
 print(f'    {reps} repetitions x {min_time} s per case, random interleaving; medians of the CPU time')
 print()
 print("One step = allocate() (lowest free index) + release() of a random peer, at a constant fill level,")
-print("in 10.42.0.0/16 + fd42::/64 (65,533 peer addresses).")
+print("in 127.42.0.0/16 + fdc0:42::/64 (65,533 peer addresses).")
 print()
 print("| peers (fill) | ns per step (median) | min – max | × fill 1000 | × baseline (fill 0) |")
 print("|---:|---:|---|---:|---:|")

@@ -1,5 +1,5 @@
 // coral-allocator-bench: the cost of the mesh IP allocator (src/mesh/
-// ip_allocator.h) as the number of peers grows, in one 10.42.0.0/16.
+// ip_allocator.h) as the number of peers grows, in one 127.42.0.0/16.
 //
 // BM_Churn/fill:N fills the pool to N peers (indexes 2 .. N+1), then times
 // one churn step per iteration: allocate() (the lowest free index) and
@@ -33,7 +33,7 @@ namespace {
 
 using coral::mesh::IpAllocator;
 
-IpAllocator make_pool() { return *IpAllocator::create("10.42.0.0/16", "fd42::/64"); }
+IpAllocator make_pool() { return *IpAllocator::create("127.42.0.0/16", "fdc0:42::/64"); }
 
 // xorshift64: cheap next-victim picks, the same for every fill level.
 struct XorShift {
