@@ -27,7 +27,11 @@ std::string clipped(std::string_view text) {
   return std::string(text.substr(0, 64)) + "...";
 }
 
-std::string_view remote(const rpc::Context& context) { return context.peer.empty() ? "unknown" : context.peer; }
+// (Not a ?: expression: its type would be a temporary std::string.)
+std::string_view remote(const rpc::Context& context) {
+  if (context.peer.empty()) return "unknown";
+  return context.peer;
+}
 
 bool is_reported_status(std::string_view status) {
   return status == "healthy" || status == "degraded" || status == "unhealthy";
