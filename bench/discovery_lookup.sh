@@ -67,7 +67,8 @@ case ${1:-} in
 esac
 
 die() { echo "discovery_lookup.sh: $*" >&2; exit 2; }
-log() { printf '=== %s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) || die "not inside the coral git tree"
 cd "$ROOT" || die "cd $ROOT"
@@ -115,18 +116,6 @@ mkdir -p "$RUN" || die "mkdir $RUN"
 declare -A PID=()      # server name -> pid
 H2LOAD_PID=
 LOADER_PID=
-stop_pid() { # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL; reaps the child
-  local p=$1 i
-  kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }
-  kill -TERM "$p" 2>/dev/null
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$p" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
-  wait "$p" 2>/dev/null
-  return 0
-}
 cleanup() {
   [[ -n $H2LOAD_PID ]] && stop_pid "$H2LOAD_PID"
   [[ -n $LOADER_PID ]] && stop_pid "$LOADER_PID"
@@ -185,12 +174,9 @@ CRASHES=0   # processes found dead; each makes the exit status 1
 FAILURES=0  # setup steps that failed (load, preflight, counts); each makes it 1
 NOTES=$RUN/notes.txt
 : >"$NOTES"
-note() { echo "$*" | tee -a "$NOTES" >&2; }
 declare -A PORT=() LOGF=() DOWN=()
 declare -A LABEL=([disc-memory]="coral-discovery (memory)" [disc-redis]="coral-discovery (redis)" [base]="coral-rpc-bench-server" [redis]="redis-server")
 
-port_busy() { timeout 1 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
-alive() { [[ -n ${PID[$1]:-} ]] && kill -0 "${PID[$1]}" 2>/dev/null; }
 reap_dead() { # reap_dead NAME: if the process has exited, notes how and forgets its PID
   local s=$1 rc
   [[ -n ${PID[$s]:-} ]] || return 0
@@ -202,28 +188,11 @@ reap_dead() { # reap_dead NAME: if the process has exited, notes how and forgets
   tail -20 "${LOGF[$s]}" | tee -a "$NOTES" >&2
   unset "PID[$s]"
 }
-cpu_ticks() { # utime+stime (fields 14 and 15 of /proc/PID/stat) in clock ticks, all threads
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo -1
-}
 rss_bytes() { # VmRSS of PID in bytes
   awk '/^VmRSS:/ { print $2 * 1024; exit }' "/proc/$1/status" 2>/dev/null
 }
 redis_used() { # used_memory of the redis-server, bytes
   redis-cli -h "$HOST" -p "${PORT[redis]}" info memory 2>/dev/null | tr -d '\r' | awk -F: '/^used_memory:/ { print $2; exit }'
-}
-now_us() { date +%s%6N; }
-busy_ticks() { # busy time of the whole machine (user+nice+system+irq+softirq+steal), clock ticks
-  awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
-}
-wait_quiet() { # wait_quiet: until the machine is quiet (QUIET_PCT) or QUIET_WAIT s passed; sets BUSY_PCT
-  local deadline=$((SECONDS + QUIET_WAIT)) b0
-  while :; do
-    b0=$(busy_ticks); sleep 1
-    BUSY_PCT=$((($(busy_ticks) - b0) * 100 / CLK_TCK))
-    ((BUSY_PCT <= QUIET_PCT)) && return 0
-    ((SECONDS >= deadline)) && return 1
-    sleep 2
-  done
 }
 url_of() { # url_of SERVER PATH
   echo "http://$HOST:${PORT[$1]}$2"

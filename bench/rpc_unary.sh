@@ -55,7 +55,8 @@ case ${1:-} in
 esac
 
 die() { echo "rpc_unary.sh: $*" >&2; exit 2; }
-log() { printf '=== %s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) || die "not inside the coral git tree"
 cd "$ROOT" || die "cd $ROOT"
@@ -99,18 +100,6 @@ mkdir -p "$RUN" || die "mkdir $RUN"
 # Every process this script starts is recorded here and stopped by PID on exit.
 declare -A PID=()      # server name -> pid
 H2LOAD_PID=
-stop_pid() { # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL; reaps the child
-  local p=$1 i
-  kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }
-  kill -TERM "$p" 2>/dev/null
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$p" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
-  wait "$p" 2>/dev/null
-  return 0
-}
 cleanup() {
   [[ -n $H2LOAD_PID ]] && stop_pid "$H2LOAD_PID"
   local s
@@ -180,10 +169,8 @@ declare -A STARTS=([coral]=0 [node]=0 [go]=0)
 CRASHES=0 # servers found dead (during or between runs); each makes the exit status 1
 NOTES=$RUN/notes.txt
 : >"$NOTES"
-note() { echo "$*" | tee -a "$NOTES" >&2; }
 
 url() { echo "http://$HOST:${PORT[$1]}$RPC_PATH"; }
-port_busy() { timeout 1 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
 
 start_server() { # start_server NAME: starts it, waits until GetStatus answers 200
   local s=$1 p=${PORT[$1]} i code
@@ -208,7 +195,6 @@ start_server() { # start_server NAME: starts it, waits until GetStatus answers 2
   log "${LABEL[$s]} up, pid ${PID[$s]}, $(wc -c <"$RUN/preflight-$s.body") B reply: $(head -c 120 "$RUN/preflight-$s.body")"
   return 0
 }
-alive() { [[ -n ${PID[$1]:-} ]] && kill -0 "${PID[$1]}" 2>/dev/null; }
 reap_dead() { # reap_dead NAME: if the server has exited, notes how and forgets its PID
   local s=$1 rc
   [[ -n ${PID[$s]:-} ]] || return 0
@@ -230,23 +216,6 @@ ensure_up() { # ensure_up NAME: restarts a server that died (its crash is noted)
 log "start servers"
 for s in "${SERVERS[@]}"; do start_server "$s" || die "${LABEL[$s]} did not start"; done
 
-cpu_ticks() { # utime+stime (fields 14 and 15 of /proc/PID/stat) in clock ticks, all threads
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo -1
-}
-now_us() { date +%s%6N; }
-wait_quiet() { # wait_quiet: until the machine is quiet (QUIET_PCT) or QUIET_WAIT s passed; sets BUSY_PCT
-  local deadline=$((SECONDS + QUIET_WAIT)) b0
-  while :; do
-    b0=$(busy_ticks); sleep 1
-    BUSY_PCT=$((($(busy_ticks) - b0) * 100 / CLK_TCK))
-    ((BUSY_PCT <= QUIET_PCT)) && return 0
-    ((SECONDS >= deadline)) && return 1
-    sleep 2
-  done
-}
-busy_ticks() { # busy time of the whole machine (user+nice+system+irq+softirq+steal), clock ticks
-  awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
-}
 
 # ------------------------------------------------------------------ 3. runs
 # shellcheck disable=SC2034 # J and P are used through namerefs
