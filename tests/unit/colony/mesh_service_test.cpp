@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "service_fixtures.h"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -38,24 +40,8 @@ T run(rpc::Awaitable<T> call) {
   return std::move(result).value();
 }
 
-ColonyConfig test_config(const std::string& ipv4_net = "127.42.0.0/16") {
-  ColonyConfig config;
-  config.colony_id = "my-shop-production-a3f2e1";
-  config.app_name = "my-shop";
-  config.environment = "production";
-  config.wireguard.private_key = crypto::SecretKey::generate();
-  config.wireguard.public_key = config.wireguard.private_key.public_key();
-  config.wireguard.mesh_ipv4 = *base::parse_ipv4("127.42.0.1");
-  config.wireguard.mesh_ipv6 = *base::parse_ipv6("fdc0:42::1");
-  config.wireguard.mesh_network_ipv4 = base::Cidr::parse(ipv4_net).value();
-  config.wireguard.mesh_network_ipv6 = base::Cidr::parse("fdc0:42::/64").value();
-  config.services.connect_port = 9000;
-  config.services.dashboard_port = 3000;
-  config.colony_secret = crypto::generate_colony_secret();
-  return config;
-}
-
-std::string new_pubkey() { return crypto::SecretKey::generate().public_key().to_base64(); }
+using testing::new_pubkey;
+using testing::test_config;
 
 class MeshServiceTest : public ::testing::Test {
  protected:
