@@ -110,6 +110,14 @@ std::filesystem::path ConfigDir::colony_state(std::string_view id) const {
   return colonies_dir() / (std::string(id) + ".db");
 }
 
+std::filesystem::path ConfigDir::colony_pid_file(std::string_view id) const {
+  return colonies_dir() / (std::string(id) + ".pid");
+}
+
+std::filesystem::path ConfigDir::colony_log_file(std::string_view id) const {
+  return colonies_dir() / (std::string(id) + ".log");
+}
+
 std::expected<void, std::string> ConfigDir::create() const {
   for (const std::filesystem::path& dir : {root_, colonies_dir(), proxies_dir()}) {
     if (auto made = make_directory(dir); !made) return made;

@@ -8,6 +8,8 @@
 //     colonies/                  0700
 //       <id>.yaml                a colony's config and secrets   (0600)
 //       <id>.db                  its state (SQLite: peers, assignments)
+//       <id>.pid                 held (flock) while the colony runs (0600)
+//       <id>.log                 the log of `coral colony start --daemon`
 //     proxies/                   0700, proxies' runtime state
 //
 // Directories are created 0700 when missing; existing ones keep their mode.
@@ -48,6 +50,8 @@ class ConfigDir {
   // Paths only; the id is not checked here (load_colony and the others do).
   std::filesystem::path colony_file(std::string_view id) const;
   std::filesystem::path colony_state(std::string_view id) const;
+  std::filesystem::path colony_pid_file(std::string_view id) const;
+  std::filesystem::path colony_log_file(std::string_view id) const;
 
   // Creates the root, colonies/ and proxies/ with mode 0700 where missing
   // (parents of the root too). An existing path that is not a directory is

@@ -1,11 +1,10 @@
 #include "colony/peer_registry.h"
 
-#include <sodium.h>
-
 #include <array>
 #include <utility>
 
 #include "base/address.h"
+#include "crypto/keys.h"
 
 namespace coral::colony {
 namespace {
@@ -23,10 +22,7 @@ std::unexpected<rpc::Error> store_failure(std::string_view what, const std::stri
 }  // namespace
 
 std::string peer_id_for(std::string_view wireguard_pubkey) {
-  if (sodium_init() < 0) std::abort();  // as crypto/keys does: no randomness, no colony
-  std::array<unsigned char, crypto_generichash_BYTES> digest{};
-  crypto_generichash(digest.data(), digest.size(), reinterpret_cast<const unsigned char*>(wireguard_pubkey.data()),
-                     wireguard_pubkey.size(), nullptr, 0);
+  const auto digest = crypto::blake2b_256(wireguard_pubkey);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id = "peer-";
   for (std::size_t i = 0; i < 6; ++i) {
@@ -169,6 +165,15 @@ rpc::Result<std::vector<Peer>> PeerRegistry::peers() const {
   auto all = store_.all();
   if (!all) return store_failure("reading the peer store", all.error());
   return std::move(*all);
+}
+
+rpc::Result<std::optional<Peer>> PeerRegistry::find_by_address(std::string_view mesh_ip) const {
+  std::lock_guard lock(mutex_);
+  const auto index = allocator_.index_of(mesh_ip);
+  if (!index || !allocator_.is_taken(*index)) return std::nullopt;
+  auto found = store_.find_by_index(*index);
+  if (!found) return store_failure("reading the peer store", found.error());
+  return std::move(*found);
 }
 
 rpc::Result<std::uint64_t> PeerRegistry::storage_bytes() const {

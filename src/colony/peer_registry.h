@@ -65,6 +65,10 @@ class PeerRegistry {
   rpc::Result<Peer> unregister(std::string_view peer_id, std::string_view wireguard_pubkey);
 
   rpc::Result<std::vector<Peer>> peers() const;
+  // The peer holding `mesh_ip` (IPv4 or IPv6 text); nullopt when nobody
+  // does or it is no peer address of the colony. Costs a store read only
+  // for addresses that are taken.
+  rpc::Result<std::optional<Peer>> find_by_address(std::string_view mesh_ip) const;
   rpc::Result<std::uint64_t> storage_bytes() const;
   std::string_view health(const Peer& peer) const;
 

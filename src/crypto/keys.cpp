@@ -69,14 +69,18 @@ void wipe(std::string& text) {
   if (!text.empty()) sodium_memzero(text.data(), text.size());
 }
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
+std::array<std::uint8_t, 32> blake2b_256(std::string_view data) {
+  static_assert(crypto_generichash_BYTES == 32);
   ensure_sodium();
-  std::array<unsigned char, crypto_generichash_BYTES> digest_a{};
-  std::array<unsigned char, crypto_generichash_BYTES> digest_b{};
-  crypto_generichash(digest_a.data(), digest_a.size(), reinterpret_cast<const unsigned char*>(a.data()), a.size(),
+  std::array<std::uint8_t, 32> digest{};
+  crypto_generichash(digest.data(), digest.size(), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
                      nullptr, 0);
-  crypto_generichash(digest_b.data(), digest_b.size(), reinterpret_cast<const unsigned char*>(b.data()), b.size(),
-                     nullptr, 0);
+  return digest;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  auto digest_a = blake2b_256(a);
+  auto digest_b = blake2b_256(b);
   return sodium_memcmp(digest_a.data(), digest_b.data(), digest_a.size()) == 0;
 }
 

@@ -40,6 +40,9 @@ void random_bytes(std::span<std::uint8_t> out);
 // size does not change. For text copies of secrets.
 void wipe(std::string& text);
 
+// BLAKE2b-256 of `data` (libsodium's generic hash, no key).
+std::array<std::uint8_t, 32> blake2b_256(std::string_view data);
+
 // True when both hold the same bytes, in time that depends on neither
 // content nor which of them is longer: both are hashed (BLAKE2b-256) and the
 // digests compared with sodium_memcmp. For colony secrets and other text

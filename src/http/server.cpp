@@ -5,8 +5,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -14,31 +12,34 @@
 namespace coral::http {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
 
 struct Server::Impl {
   asio::io_context& io;
   Application& app;
   ServerOptions options;
-  std::vector<tcp::acceptor> acceptors;
+  std::vector<std::unique_ptr<Listener>> listeners;
   std::list<std::shared_ptr<Connection>> connections;
+  bool started = false;
   bool stopping = false;
 
-  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
+  asio::awaitable<void> accept_loop(Listener& listener) {
     while (!stopping) {
-      boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) {
-        if (stopping || ec == asio::error::operation_aborted) break;
-        continue;  // e.g. EMFILE: keep serving the connections we have
+      auto stream = co_await listener.accept();
+      if (!stream) {
+        if (stopping || stream.error() == std::errc::operation_canceled) break;
+        // e.g. EMFILE: keep serving the connections we have, and try again
+        // once some may have closed.
+        asio::steady_timer pause(io, std::chrono::milliseconds(50));
+        boost::system::error_code ec;
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
       }
-      serve(std::move(socket));
+      serve(std::move(*stream));
     }
   }
 
-  void serve(tcp::socket socket) {
-    auto connection = std::make_shared<Connection>(io.get_executor(), std::make_unique<TcpStream>(std::move(socket)),
-                                                   options.connection);
+  void serve(std::unique_ptr<ByteStream> stream) {
+    auto connection = std::make_shared<Connection>(io.get_executor(), std::move(stream), options.connection);
     auto it = connections.insert(connections.end(), connection);
     connection->on_closed = [this, it] { connections.erase(it); };
     connection->start(
@@ -47,7 +48,7 @@ struct Server::Impl {
 };
 
 Server::Server(asio::io_context& io, Application& app, ServerOptions options)
-    : impl_(std::make_unique<Impl>(Impl{io, app, options, {}, {}, false})) {}
+    : impl_(std::make_unique<Impl>(Impl{io, app, options, {}, {}, false, false})) {}
 
 Server::~Server() {
   for (auto& connection : impl_->connections) {
@@ -57,53 +58,37 @@ Server::~Server() {
 }
 
 std::expected<void, std::string> Server::listen(const std::string& host, std::uint16_t port) {
-  const std::string where = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  boost::system::error_code ec;
-  tcp::resolver resolver(impl_->io);
-  const auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-  if (ec) return std::unexpected(where + ": " + ec.message());
-  std::string failure;
-  std::size_t bound = 0;
-  for (const auto& entry : results) {
-    tcp::acceptor acceptor(impl_->io);
-    const tcp::endpoint endpoint = entry.endpoint();
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec && endpoint.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
-    if (!ec) acceptor.bind(tcp::endpoint(endpoint.address(), port), ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      failure = format_endpoint(tcp::endpoint(endpoint.address(), port)) + ": " + ec.message();
-      continue;
-    }
-    impl_->acceptors.push_back(std::move(acceptor));
-    ++bound;
-    // "localhost" resolves to 127.0.0.1 and ::1; with port 0 both must get
-    // the same port, so later ones reuse the first one's.
-    if (port == 0) port = impl_->acceptors.front().local_endpoint().port();
-  }
-  if (bound == 0) return std::unexpected(failure.empty() ? where + ": no address to listen on" : failure);
+  auto listeners = listen_tcp(impl_->io.get_executor(), host, port);
+  if (!listeners) return std::unexpected(listeners.error());
+  for (auto& listener : *listeners) add_listener(std::move(listener));
   return {};
 }
 
+void Server::add_listener(std::unique_ptr<Listener> listener) {
+  Listener& added = *impl_->listeners.emplace_back(std::move(listener));
+  if (impl_->started) asio::co_spawn(impl_->io, impl_->accept_loop(added), asio::detached);
+}
+
 std::uint16_t Server::port() const {
-  return impl_->acceptors.empty() ? 0 : impl_->acceptors.front().local_endpoint().port();
+  return impl_->listeners.empty() ? 0 : impl_->listeners.front()->local_port();
+}
+
+std::vector<std::string> Server::addresses() const {
+  std::vector<std::string> addresses;
+  for (const auto& listener : impl_->listeners) addresses.push_back(listener->local_address());
+  return addresses;
 }
 
 void Server::start() {
-  for (auto& acceptor : impl_->acceptors) {
-    asio::co_spawn(impl_->io, impl_->accept_loop(acceptor), asio::detached);
-  }
+  impl_->started = true;
+  for (auto& listener : impl_->listeners) asio::co_spawn(impl_->io, impl_->accept_loop(*listener), asio::detached);
 }
 
 std::size_t Server::connection_count() const { return impl_->connections.size(); }
 
 asio::awaitable<void> Server::shutdown(std::chrono::milliseconds grace) {
   impl_->stopping = true;
-  for (auto& acceptor : impl_->acceptors) {
-    boost::system::error_code ec;
-    acceptor.close(ec);
-  }
+  for (auto& listener : impl_->listeners) listener->close();
   for (auto& connection : impl_->connections) {
     connection->codec().shutdown();
     connection->waker()();

@@ -1,12 +1,14 @@
 #pragma once
-// An HTTP/1.1 + h2c server on TCP listeners: accepts connections and runs a
-// server codec on each, for one Application.
+// An HTTP/1.1 + h2c server: accepts connections from its listeners (host TCP
+// sockets, or a mesh transport's) and runs a server codec on each, for one
+// Application.
 
 #include <chrono>
 #include <cstdint>
 #include <expected>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -32,8 +34,12 @@ class Server {
   // Binds host:port ("127.0.0.1", "::1", "localhost", port 0 for any free
   // one). An error says what failed, e.g. "127.0.0.1:8080: address already in use".
   std::expected<void, std::string> listen(const std::string& host, std::uint16_t port);
+  // Serves connections from `listener` too (from now on if started).
+  void add_listener(std::unique_ptr<Listener> listener);
   // The bound port of the first listener (useful after port 0).
   std::uint16_t port() const;
+  // "address:port" of every listener, in the order they were added.
+  std::vector<std::string> addresses() const;
   // Starts accepting on every listener.
   void start();
   // Stops accepting, asks every connection to finish (h2 GOAWAY, h1 close

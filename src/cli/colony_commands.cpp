@@ -1,0 +1,139 @@
+#include "cli/colony_commands.h"
+
+#include <iomanip>
+#include <iostream>
+#include <memory>
+
+#include "base/address.h"
+#include "base/json_text.h"
+#include "base/pid_file.h"
+
+namespace coral::cli {
+
+namespace {
+
+struct ListRow {
+  std::string id;
+  bool current = false;
+  std::string app;
+  std::string environment;
+  std::string mesh;
+  std::string process;
+  std::string error;  // the file does not load
+};
+
+void run_list(Context& context, bool json) {
+  auto dir = context.config_dir();
+  if (!dir) return context.fail(dir.error());
+  auto ids = dir->list_colonies();
+  if (!ids) return context.fail(ids.error());
+  auto current = dir->current();
+  const std::string current_id = current && *current ? **current : "";
+
+  std::vector<ListRow> rows;
+  for (const auto& id : *ids) {
+    ListRow row{.id = id, .current = id == current_id, .app = {}, .environment = {}, .mesh = {},
+                .process = describe_process(*dir, id), .error = {}};
+    auto config = dir->load_colony(id);
+    if (config) {
+      row.app = config->app_name;
+      row.environment = config->environment;
+      row.mesh = base::format_ipv4(config->wireguard.mesh_ipv4) + " / " + base::format_ipv6(config->wireguard.mesh_ipv6);
+    } else {
+      row.error = config.error();
+    }
+    rows.push_back(std::move(row));
+  }
+
+  if (json) {
+    std::string out = "[";
+    for (const auto& row : rows) {
+      if (out.size() > 1) out += ",";
+      out += "{\"colony_id\":";
+      base::append_json_string(out, row.id);
+      out += ",\"current\":";
+      out += row.current ? "true" : "false";
+      for (const auto& [key, value] : {std::pair<std::string_view, const std::string&>{"app_name", row.app},
+                                       {"environment", row.environment},
+                                       {"mesh", row.mesh},
+                                       {"process", row.process},
+                                       {"error", row.error}}) {
+        if (value.empty()) continue;
+        out += ",\"" + std::string(key) + "\":";
+        base::append_json_string(out, value);
+      }
+      out += "}";
+    }
+    std::cout << out << "]\n";
+    return;
+  }
+  if (rows.empty()) {
+    std::cout << "No colonies in " << dir->colonies_dir().string() << ". Create one with: coral init --app NAME --env ENV\n";
+    return;
+  }
+  std::size_t id_width = 9;
+  for (const auto& row : rows) id_width = std::max(id_width, row.id.size());
+  std::cout << "  " << std::left << std::setw(int(id_width) + 2) << "COLONY" << std::setw(14) << "APP"
+            << std::setw(14) << "ENVIRONMENT" << std::setw(36) << "MESH IPS" << "PROCESS\n";
+  for (const auto& row : rows) {
+    std::cout << (row.current ? "* " : "  ") << std::setw(int(id_width) + 2) << row.id;
+    if (!row.error.empty()) {
+      std::cout << "invalid: " << row.error << "\n";
+      continue;
+    }
+    std::cout << std::setw(14) << row.app << std::setw(14) << row.environment << std::setw(36) << row.mesh
+              << row.process << "\n";
+  }
+}
+
+void run_current(Context& context) {
+  auto dir = context.config_dir();
+  if (!dir) return context.fail(dir.error());
+  auto current = dir->require_current();
+  if (!current) return context.fail(current.error());
+  std::cout << *current << "\n";
+}
+
+void run_use(Context& context, const std::string& id) {
+  auto dir = context.config_dir();
+  if (!dir) return context.fail(dir.error());
+  if (auto used = dir->use(id); !used) return context.fail(used.error());
+  std::cout << "✓ Current colony: " << id << "\n";
+}
+
+}  // namespace
+
+std::string describe_process(const colony::ConfigDir& dir, const std::string& id) {
+  const auto state = base::read_pid_file(dir.colony_pid_file(id));
+  switch (state.kind) {
+    case base::PidFileState::Kind::running:
+      return "running (pid " + std::to_string(state.pid) + ")";
+    case base::PidFileState::Kind::stale:
+      return "stopped (stale PID file of pid " + std::to_string(state.pid) + ")";
+    case base::PidFileState::Kind::absent:
+      break;
+  }
+  return "stopped";
+}
+
+void add_colony_commands(CLI::App& app, Context& context) {
+  CLI::App* colony = app.add_subcommand("colony", "Manage colonies: list, current, use, start, stop, status");
+  colony->require_subcommand(1);
+
+  auto list_json = std::make_shared<bool>(false);
+  CLI::App* list = colony->add_subcommand("list", "List the colonies of the config directory (* marks the current one)");
+  list->add_flag("--json", *list_json, "print a JSON array");
+  list->callback([&context, list_json] { run_list(context, *list_json); });
+
+  colony->add_subcommand("current", "Print the current colony's id")->callback([&context] { run_current(context); });
+
+  auto use_id = std::make_shared<std::string>();
+  CLI::App* use = colony->add_subcommand("use", "Make a colony the current one");
+  use->add_option("colony-id", *use_id, "the colony's id")->required();
+  use->callback([&context, use_id] { run_use(context, *use_id); });
+
+  add_colony_lifecycle_commands(*colony, context);
+  add_colony_status_command(*colony, context);
+}
+
+}  // namespace coral::cli

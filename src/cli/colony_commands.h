@@ -1,0 +1,20 @@
+#pragma once
+// `coral colony ...`: list, current, use (here), start and stop
+// (colony_lifecycle), status (colony_status). See docs/cli.md.
+
+#include <CLI/CLI.hpp>
+
+#include "cli/context.h"
+
+namespace coral::cli {
+
+void add_colony_commands(CLI::App& app, Context& context);
+
+// Registered by add_colony_commands on the `colony` subcommand.
+void add_colony_lifecycle_commands(CLI::App& colony, Context& context);
+void add_colony_status_command(CLI::App& colony, Context& context);
+
+// "running (pid N)", "stopped", or "stopped (stale PID file of pid N)".
+std::string describe_process(const colony::ConfigDir& dir, const std::string& id);
+
+}  // namespace coral::cli

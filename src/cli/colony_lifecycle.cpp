@@ -1,0 +1,191 @@
+// `coral colony start` and `coral colony stop`.
+
+#include <signal.h>
+
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "base/address.h"
+#include "base/duration.h"
+#include "base/log.h"
+#include "base/pid_file.h"
+#include "cli/colony_commands.h"
+#include "cli/daemon.h"
+#include "colony/runtime.h"
+#include "mesh/host_transport.h"
+
+namespace coral::cli {
+
+namespace asio = boost::asio;
+
+namespace {
+
+struct StartFlags {
+  std::string colony_id;
+  bool daemon = false;
+  std::string transport = "host";
+  std::vector<std::string> public_endpoints;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::string grace = "10s";
+};
+
+struct StopFlags {
+  std::string colony_id;
+  std::string timeout = "15s";
+};
+
+std::string started_message(const ColonyTarget& target, const colony::ColonyRuntime& runtime, bool daemon) {
+  std::string served;
+  for (const auto& address : runtime.addresses()) served += (served.empty() ? "" : ", ") + address;
+  const auto& discovery = target.config.discovery;
+  std::string text = "✓ Colony " + target.id + " running (pid " + std::to_string(getpid()) + ")\n";
+  text += "  ├─ Serving: " + served + " (host transport)\n";
+  text += "  ├─ Discovery: " +
+          (discovery.auto_register ? "registering with " + discovery.endpoint + " as " + discovery.mesh_id + " every " +
+                                         base::format_duration(discovery.register_interval)
+                                   : std::string("not registering (discovery.auto_register is false)")) +
+          "\n";
+  text += "  └─ State: " + target.dir.colony_state(target.id).string() + "\n";
+  if (daemon) text += "Log: " + target.dir.colony_log_file(target.id).string() + "\n";
+  for (const auto& warning : runtime.warnings()) text += "warning: " + warning + "\n";
+  return text;
+}
+
+void run_start(const StartFlags& flags, Context& context) {
+  const auto level = log::parse_level(flags.log_level);
+  if (!level) return context.fail("--log-level: " + level.error());
+  const auto format = log::parse_format(flags.log_format);
+  if (!format) return context.fail("--log-format: " + format.error());
+  const auto grace = base::parse_duration(flags.grace);
+  if (!grace) return context.fail("--grace: " + grace.error());
+  for (const auto& endpoint : flags.public_endpoints) {
+    if (auto parsed = base::parse_host_port(endpoint); !parsed) {
+      return context.fail("--public-endpoint \"" + endpoint + "\": " + parsed.error());
+    }
+  }
+  if (flags.transport != "host") {
+    return context.fail("--transport " + flags.transport + ": unknown transport",
+                        "this build has the host transport (--transport host)");
+  }
+  auto target = load_target(context, flags.colony_id);
+  if (!target) return;
+  if (auto created = target->dir.create(); !created) return context.fail(created.error());
+  const auto pid_path = target->dir.colony_pid_file(target->id);
+  if (const auto state = base::read_pid_file(pid_path); state.kind == base::PidFileState::Kind::running) {
+    return context.fail("colony " + target->id + " is already running (pid " + std::to_string(state.pid) + ")",
+                        "stop it with: coral colony stop " + target->id);
+  }
+
+  DaemonReady ready;
+  if (flags.daemon) {
+    auto child = daemonize(target->dir.colony_log_file(target->id));
+    if (!child) return context.fail("cannot start the daemon: " + child.error());
+    ready = std::move(*child);  // from here on, this is the daemon
+  }
+  auto report_failure = [&](const std::string& message, const std::string& hint = {}) {
+    ready.failed("error: " + message + "\n" + (hint.empty() ? "" : "  " + hint + "\n"));
+    log::error("colony did not start", {{"error", message}});
+    context.fail(message, hint);
+  };
+  log::setup(*level, *format);
+
+  auto pid_file = base::PidFile::acquire(pid_path);
+  if (!pid_file) {
+    return report_failure("colony " + target->id + ": " + pid_file.error(),
+                          "stop it with: coral colony stop " + target->id);
+  }
+  asio::io_context io(1);
+  auto transport = mesh::make_host_transport(io.get_executor());
+  colony::RuntimeOptions options;
+  options.public_endpoints = flags.public_endpoints;
+  auto runtime = colony::ColonyRuntime::start(io, target->dir, target->config, *transport, options);
+  if (!runtime) return report_failure(runtime.error());
+
+  const std::string message = started_message(*target, **runtime, flags.daemon);
+  if (ready.is_daemon()) {
+    ready.succeeded(message);
+  } else {
+    std::cout << message << std::flush;
+  }
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    log::info("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
+                                {"grace", base::format_duration(*grace)}});
+    asio::co_spawn(io, (*runtime)->shutdown(*grace), [&](std::exception_ptr) { io.stop(); });
+  });
+  io.run();
+  log::info("colony stopped", {{"colony_id", target->id}});
+}
+
+void run_stop(const StopFlags& flags, Context& context) {
+  const auto timeout = base::parse_duration(flags.timeout);
+  if (!timeout) return context.fail("--timeout: " + timeout.error());
+  auto dir = context.config_dir();
+  if (!dir) return context.fail(dir.error());
+  std::string id = flags.colony_id;
+  if (id.empty()) {
+    auto current = dir->require_current();
+    if (!current) return context.fail(current.error());
+    id = *current;
+  }
+  if (auto valid = colony::validate_colony_id(id); !valid) return context.fail("colony id \"" + id + "\": " + valid.error());
+  const auto pid_path = dir->colony_pid_file(id);
+  const auto state = base::read_pid_file(pid_path);
+  if (state.kind == base::PidFileState::Kind::absent) {
+    std::cout << "Colony " << id << " is not running.\n";
+    return;
+  }
+  if (state.kind == base::PidFileState::Kind::stale) {
+    std::error_code ec;
+    std::filesystem::remove(pid_path, ec);
+    std::cout << "Colony " << id << " is not running (removed the stale PID file of pid " << state.pid << ").\n";
+    return;
+  }
+  std::cout << "Stopping colony " << id << " (pid " << state.pid << ")...\n" << std::flush;
+  if (kill(state.pid, SIGTERM) != 0) {
+    return context.fail("cannot signal pid " + std::to_string(state.pid) + ": " + std::strerror(errno));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + *timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (base::read_pid_file(pid_path).kind != base::PidFileState::Kind::running) {
+      std::cout << "✓ Colony " << id << " stopped\n";
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  context.fail("colony " + id + " (pid " + std::to_string(state.pid) + ") did not stop within " +
+                   base::format_duration(*timeout),
+               "see " + dir->colony_log_file(id).string() + ", or force it: kill -9 " + std::to_string(state.pid));
+}
+
+}  // namespace
+
+void add_colony_lifecycle_commands(CLI::App& colony, Context& context) {
+  auto start_flags = std::make_shared<StartFlags>();
+  CLI::App* start = colony.add_subcommand("start", "Run a colony: serve its services on its mesh IPs, register with discovery");
+  start->add_option("colony-id", start_flags->colony_id, "the colony (default: the current one)");
+  start->add_flag("--daemon", start_flags->daemon, "run in the background (log: <config dir>/colonies/<id>.log)");
+  start->add_option("--transport", start_flags->transport, "mesh transport: host (the host reaches the mesh IPs)")
+      ->capture_default_str();
+  start->add_option("--public-endpoint", start_flags->public_endpoints,
+                    "HOST:PORT of the WireGuard listener to announce to discovery (repeatable)");
+  start->add_option("--log-level", start_flags->log_level, "debug, info, warn or error")->capture_default_str();
+  start->add_option("--log-format", start_flags->log_format, "text (key=value) or json")->capture_default_str();
+  start->add_option("--grace", start_flags->grace, "on SIGTERM, how long in-flight requests may finish")
+      ->capture_default_str();
+  start->callback([start_flags, &context] { run_start(*start_flags, context); });
+
+  auto stop_flags = std::make_shared<StopFlags>();
+  CLI::App* stop = colony.add_subcommand("stop", "Stop a running colony (SIGTERM: it drains in-flight requests)");
+  stop->add_option("colony-id", stop_flags->colony_id, "the colony (default: the current one)");
+  stop->add_option("--timeout", stop_flags->timeout, "how long to wait for it to exit")->capture_default_str();
+  stop->callback([stop_flags, &context] { run_stop(*stop_flags, context); });
+}
+
+}  // namespace coral::cli

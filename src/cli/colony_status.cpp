@@ -1,0 +1,206 @@
+// `coral colony status`: the colony's process, what it says about itself
+// (GetStatus, ListAgents over its mesh address) and what discovery knows.
+
+#include <iostream>
+#include <memory>
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "base/address.h"
+#include "base/json_text.h"
+#include "base/pid_file.h"
+#include "cli/colony_commands.h"
+#include "coral/colony/v1/colony.coral.h"
+#include "discovery/client.h"
+#include "mesh/host_transport.h"
+#include "rpc/http_channel.h"
+
+namespace coral::cli {
+
+namespace asio = boost::asio;
+namespace cv1 = coral::colony::v1;
+
+namespace {
+
+constexpr std::chrono::milliseconds kCallTimeout{3000};
+
+struct StatusReport {
+  base::PidFileState process;
+  std::string reached_at;  // "127.42.0.1:9000" when GetStatus answered
+  std::optional<cv1::GetStatusResponse> status;
+  std::optional<cv1::ListAgentsResponse> agents;
+  std::string colony_error;  // why GetStatus failed
+  std::optional<discovery::v1::LookupColonyResponse> discovery;
+  std::string discovery_error;
+};
+
+// GetStatus and ListAgents on the colony's IPv4 mesh address, then IPv6.
+asio::awaitable<void> ask_colony(const colony::ColonyConfig& config, StatusReport& report) {
+  auto executor = co_await asio::this_coro::executor;
+  auto transport = mesh::make_host_transport(executor, {.connect_timeout = kCallTimeout});
+  for (const std::string& host :
+       {base::format_ipv4(config.wireguard.mesh_ipv4), base::format_ipv6(config.wireguard.mesh_ipv6)}) {
+    const http::Target target{host, config.services.connect_port};
+    rpc::ChannelOptions options{.url = http::Url{.host = host, .port = config.services.connect_port, .path_prefix = {}},
+                                .version = http::Version::http2,
+                                .encoding = rpc::Encoding::proto,
+                                .gzip_requests = false,
+                                .max_message_bytes = 4 << 20,
+                                .connect_timeout = kCallTimeout,
+                                .dialer = transport->dialer()};
+    rpc::HttpChannel channel(executor, options);
+    cv1::ColonyServiceClient client(channel);
+    const rpc::CallOptions call{.timeout = kCallTimeout, .headers = {}};
+    const cv1::GetStatusRequest status_request;
+    auto status = co_await client.GetStatus(status_request, call);
+    if (!status) {
+      if (report.colony_error.empty()) report.colony_error = target.authority() + ": " + status.error().message;
+      continue;
+    }
+    report.reached_at = target.authority();
+    report.status = std::move(*status);
+    const cv1::ListAgentsRequest agents_request;
+    auto agents = co_await client.ListAgents(agents_request, call);
+    if (agents) report.agents = std::move(*agents);
+    report.colony_error.clear();
+    co_return;
+  }
+}
+
+asio::awaitable<void> ask_discovery(const colony::ColonyConfig& config, StatusReport& report) {
+  auto client = discovery::DiscoveryClient::create(
+      co_await asio::this_coro::executor, config.discovery.endpoint,
+      discovery::ClientOptions{.attempts = 1, .first_backoff = {}, .max_backoff = {}, .timeout = kCallTimeout});
+  if (!client) {
+    report.discovery_error = client.error();
+    co_return;
+  }
+  auto found = co_await (*client)->lookup(config.discovery.mesh_id);
+  if (found) {
+    report.discovery = std::move(*found);
+  } else {
+    report.discovery_error = found.error().message;
+  }
+}
+
+asio::awaitable<bool> gather(const colony::ColonyConfig& config, StatusReport& report) {
+  if (report.process.kind == base::PidFileState::Kind::running) co_await ask_colony(config, report);
+  co_await ask_discovery(config, report);
+  co_return true;
+}
+
+std::string to_json(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
+void print_json(const ColonyTarget& target, const StatusReport& report) {
+  std::string out = "{\"colony_id\":";
+  base::append_json_string(out, target.id);
+  out += ",\"process\":";
+  base::append_json_string(out, describe_process(target.dir, target.id));
+  out += ",\"running\":";
+  out += report.process.kind == base::PidFileState::Kind::running ? "true" : "false";
+  if (report.process.kind == base::PidFileState::Kind::running) out += ",\"pid\":" + std::to_string(report.process.pid);
+  if (report.status) {
+    out += ",\"reached_at\":";
+    base::append_json_string(out, report.reached_at);
+    out += ",\"status\":" + to_json(*report.status);
+  }
+  if (report.agents) out += ",\"agents\":" + to_json(*report.agents);
+  if (!report.colony_error.empty()) {
+    out += ",\"colony_error\":";
+    base::append_json_string(out, report.colony_error);
+  }
+  out += ",\"discovery_endpoint\":";
+  base::append_json_string(out, target.config.discovery.endpoint);
+  if (report.discovery) out += ",\"discovery\":" + to_json(*report.discovery);
+  if (!report.discovery_error.empty()) {
+    out += ",\"discovery_error\":";
+    base::append_json_string(out, report.discovery_error);
+  }
+  std::cout << out << "}\n";
+}
+
+void print_text(const ColonyTarget& target, const StatusReport& report) {
+  const auto& config = target.config;
+  const auto& wg = config.wireguard;
+  const std::string port = std::to_string(config.services.connect_port);
+  const std::string mesh =
+      base::format_ipv4(wg.mesh_ipv4) + ":" + port + " / [" + base::format_ipv6(wg.mesh_ipv6) + "]:" + port;
+  std::string state = "STOPPED";
+  if (report.status) {
+    state = "RUNNING, pid " + std::to_string(report.process.pid);
+  } else if (report.process.kind == base::PidFileState::Kind::running) {
+    state = "NOT RESPONDING, pid " + std::to_string(report.process.pid);
+  }
+  std::cout << "Colony: " << target.id << " [" << state << "]\n";
+  std::cout << "  ├─ App: " << config.app_name << "\n  ├─ Environment: " << config.environment << "\n";
+  if (report.status) {
+    const auto& status = *report.status;
+    std::cout << "  ├─ Status: " << status.status() << "\n"
+              << "  ├─ Uptime: " << format_uptime(status.uptime_seconds()) << "\n"
+              << "  ├─ Agents: " << status.agent_count() << "\n"
+              << "  ├─ Storage: " << format_bytes(static_cast<unsigned long long>(status.storage_bytes())) << "\n"
+              << "  ├─ Dashboard: " << status.dashboard_url() << "\n";
+  } else if (!report.colony_error.empty()) {
+    std::cout << "  ├─ Unreachable: " << report.colony_error << "\n";
+  }
+  std::cout << "  ├─ Mesh: " << mesh << "\n";
+  std::cout << "  └─ Discovery: ";
+  if (report.discovery) {
+    const auto age = google::protobuf::util::TimeUtil::GetCurrentTime() - report.discovery->last_seen();
+    std::cout << "registered at " << config.discovery.endpoint << " as " << config.discovery.mesh_id
+              << " (renewed " << format_uptime(google::protobuf::util::TimeUtil::DurationToSeconds(age)) << " ago)\n";
+  } else {
+    std::cout << report.discovery_error << "\n";
+  }
+  if (report.agents && report.agents->agents_size() > 0) {
+    std::cout << "\nAgents:\n";
+    for (const auto& agent : report.agents->agents()) {
+      std::cout << "  " << agent.agent_id() << "  " << agent.component_name() << "  " << agent.mesh_ipv4() << " / "
+                << agent.mesh_ipv6() << "  " << agent.status() << "\n";
+    }
+  }
+  if (report.process.kind != base::PidFileState::Kind::running) {
+    std::cout << "\nStart it with: coral colony start " << target.id << "\n";
+  }
+}
+
+void run_status(Context& context, const std::string& colony_id, bool json) {
+  auto target = load_target(context, colony_id);
+  if (!target) return;
+  StatusReport report;
+  report.process = base::read_pid_file(target->dir.colony_pid_file(target->id));
+  asio::io_context io(1);
+  run_to_completion(io, gather(target->config, report));
+  if (json) {
+    print_json(*target, report);
+  } else {
+    print_text(*target, report);
+  }
+  // As `systemctl status`: 3 when the colony is not running, 1 when it runs
+  // but does not answer.
+  if (report.process.kind != base::PidFileState::Kind::running) {
+    context.exit_code = 3;
+  } else if (!report.status) {
+    context.exit_code = 1;
+  }
+}
+
+}  // namespace
+
+void add_colony_status_command(CLI::App& colony, Context& context) {
+  auto colony_id = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* status = colony.add_subcommand("status", "Show a colony's process, its own status and its discovery record");
+  status->add_option("colony-id", *colony_id, "the colony (default: the current one)");
+  status->add_flag("--json", *json, "print JSON (the colony's answers as proto3 JSON)");
+  status->callback([&context, colony_id, json] { run_status(context, *colony_id, *json); });
+}
+
+}  // namespace coral::cli

@@ -1,0 +1,64 @@
+#pragma once
+// What every `coral` command shares: global flags, the config directory,
+// the exit code, and how errors and results are printed.
+//
+// Errors go to stderr as "error: <what failed>" plus, where there is one,
+// a line saying what to do; results go to stdout (JSON with --json).
+
+#include <exception>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "colony/config.h"
+#include "colony/config_dir.h"
+
+namespace coral::cli {
+
+struct Context {
+  std::string config_dir_flag;  // --config-dir; empty: CORAL_CONFIG_DIR, then ~/.coral
+  int exit_code = 0;
+
+  std::expected<colony::ConfigDir, std::string> config_dir() const;
+  // Prints "error: <message>" (and "  <hint>") to stderr; exit code 1 unless given.
+  void fail(std::string_view message, std::string_view hint = {}, int code = 1);
+};
+
+// The colony a command acts on: the one named, else the current one.
+struct ColonyTarget {
+  colony::ConfigDir dir;
+  std::string id;
+  colony::ColonyConfig config;
+};
+// Fails (printing why and what to do) when there is none or its file does
+// not load; warns on stderr when the file is readable by others.
+std::optional<ColonyTarget> load_target(Context& context, const std::string& colony_id);
+
+// Runs `task` on `io` to completion and returns its result (CLI commands
+// are one-shot: a fresh io_context each).
+template <class T>
+T run_to_completion(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
+  std::optional<T> result;
+  std::exception_ptr failure;
+  boost::asio::co_spawn(io, std::move(task), [&](std::exception_ptr error, T value) {
+    failure = error;
+    if (!error) result.emplace(std::move(value));
+  });
+  io.run();
+  io.restart();
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*result);
+}
+
+// "4d 2h 15m", "2h 15m", "5m 3s", "12s": the two or three largest units.
+std::string format_uptime(long long seconds);
+
+// "1.2 MiB", "532 KiB", "816 B".
+std::string format_bytes(unsigned long long bytes);
+
+}  // namespace coral::cli

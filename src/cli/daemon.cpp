@@ -1,0 +1,125 @@
+#include "cli/daemon.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <utility>
+
+namespace coral::cli {
+
+DaemonReady::DaemonReady(DaemonReady&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+DaemonReady& DaemonReady::operator=(DaemonReady&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+DaemonReady::~DaemonReady() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void DaemonReady::succeeded(const std::string& message) { send('+', message); }
+void DaemonReady::failed(const std::string& message) { send('-', message); }
+
+void DaemonReady::send(char verdict, const std::string& message) {
+  if (fd_ < 0) return;
+  const std::string text = verdict + message;
+  std::size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = write(fd_, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    written += static_cast<std::size_t>(n);
+  }
+  close(fd_);
+  fd_ = -1;
+}
+
+namespace {
+
+[[noreturn]] void wait_for_child(int fd, pid_t child, const std::filesystem::path& log_file,
+                                 std::chrono::seconds timeout) {
+  std::string received;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool timed_out = false;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd watch{fd, POLLIN, 0};
+    const int ready = poll(&watch, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;
+    char buffer[4096];
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    received.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (!received.empty() && received.front() == '+') {
+    std::cout << received.substr(1) << std::flush;
+    std::exit(0);
+  }
+  if (!received.empty() && received.front() == '-') {
+    std::cerr << received.substr(1) << std::flush;
+  } else if (timed_out) {
+    std::cerr << "the daemon (pid " << child << ") did not report within " << timeout.count()
+              << " s; see " << log_file.string() << "\n";
+  } else {
+    int status = 0;
+    waitpid(child, &status, WNOHANG);
+    std::cerr << "the daemon (pid " << child << ") exited during start-up; see " << log_file.string() << "\n";
+  }
+  std::exit(1);
+}
+
+}  // namespace
+
+std::expected<DaemonReady, std::string> daemonize(const std::filesystem::path& log_file, std::chrono::seconds timeout) {
+  const int log_fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0) return std::unexpected(log_file.string() + ": " + std::strerror(errno));
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    close(log_fd);
+    return std::unexpected(std::string("pipe: ") + std::strerror(errno));
+  }
+  std::cout.flush();
+  std::cerr.flush();
+  const pid_t child = fork();
+  if (child < 0) {
+    close(log_fd);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return std::unexpected(std::string("fork: ") + std::strerror(errno));
+  }
+  if (child > 0) {
+    close(log_fd);
+    close(pipe_fds[1]);
+    wait_for_child(pipe_fds[0], child, log_file, timeout);
+  }
+  close(pipe_fds[0]);
+  setsid();
+  const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd >= 0) {
+    dup2(null_fd, STDIN_FILENO);
+    close(null_fd);
+  }
+  dup2(log_fd, STDOUT_FILENO);
+  dup2(log_fd, STDERR_FILENO);
+  close(log_fd);
+  return DaemonReady(pipe_fds[1]);
+}
+
+}  // namespace coral::cli

@@ -1,0 +1,46 @@
+#pragma once
+// `--daemon`: the command forks; the parent waits until the child says it
+// is serving (or why it could not), prints that and exits with the child's
+// verdict, so that `coral colony start --daemon && coral status` works and
+// a start-up error reaches the user's terminal, not only the log file.
+//
+// The child starts a new session, reads /dev/null and writes its stdout and
+// stderr to the log file (appended, created 0600).
+
+#include <chrono>
+#include <expected>
+#include <filesystem>
+#include <string>
+
+namespace coral::cli {
+
+// In the child: tells the waiting parent how start-up went. The first call
+// counts; later ones (and destruction without a call) do nothing... except
+// that a child which exits before reporting is reported by the parent as
+// "exited during start-up; see <log>".
+class DaemonReady {
+ public:
+  DaemonReady() = default;
+  explicit DaemonReady(int fd) : fd_(fd) {}
+  DaemonReady(DaemonReady&& other) noexcept;
+  DaemonReady& operator=(DaemonReady&& other) noexcept;
+  ~DaemonReady();
+
+  // `message` is printed by the parent as it is (one or more lines).
+  void succeeded(const std::string& message);
+  void failed(const std::string& message);
+  bool is_daemon() const { return fd_ >= 0; }
+
+ private:
+  void send(char verdict, const std::string& message);
+  int fd_ = -1;
+};
+
+// Forks. Returns in the child only, with its DaemonReady. In the parent,
+// waits up to `timeout` for the verdict, prints it (success on stdout,
+// failure on stderr) and exits: 0 on success, 1 otherwise. Errors before
+// the fork (the log file cannot be opened) are returned.
+std::expected<DaemonReady, std::string> daemonize(const std::filesystem::path& log_file,
+                                                  std::chrono::seconds timeout = std::chrono::seconds(30));
+
+}  // namespace coral::cli
