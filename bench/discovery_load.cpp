@@ -22,6 +22,7 @@
 // status is 1. Exit 2: bad usage. On success it prints one line:
 //   registered 100000 colonies in 3.21 s: 31152 registrations/s (...)
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -32,14 +33,11 @@
 #include <string>
 #include <string_view>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/awaitable.hpp>
 
 #include "coral/discovery/v1/discovery.coral.h"
 #include "http/url.h"
+#include "load_runner.h"
 #include "rpc/http_channel.h"
 
 namespace asio = boost::asio;
@@ -136,47 +134,14 @@ std::optional<std::uint64_t> parse_number(std::string_view text) {
   return value;
 }
 
-struct Run {
-  std::string prefix;
-  std::uint64_t count = 0;
-  std::uint64_t next = 0;       // next index to register
-  std::uint64_t registered = 0;
-  std::uint64_t workers_left = 0;
-  std::string first_error;      // empty while nothing failed
-  bool done = false;
-};
-
-void fail_once(Run& run, std::string message) {
-  if (run.first_error.empty()) run.first_error = std::move(message);
-}
-
 rpc::CallOptions call_options() {
   rpc::CallOptions options;
   options.timeout = std::chrono::milliseconds(30'000);
   return options;
 }
 
-asio::awaitable<void> worker(Run& run, v1::DiscoveryServiceClient& client) {
-  const rpc::CallOptions options = call_options();
-  while (run.first_error.empty() && run.next < run.count) {
-    const std::uint64_t index = run.next++;
-    const v1::RegisterColonyRequest request = request_for(run.prefix, index);
-    auto call = client.RegisterColony(request, options);  // g++ 12: name the awaitable
-    rpc::Result<v1::RegisterColonyResponse> result = co_await std::move(call);
-    if (!result) {
-      fail_once(run, "RegisterColony " + request.mesh_id() + " failed: " + std::string(rpc::to_string(result.error().code)) +
-                         ": " + result.error().message);
-      break;
-    }
-    if (!result->success()) {
-      fail_once(run, "RegisterColony " + request.mesh_id() + " answered success=false");
-      break;
-    }
-    ++run.registered;
-  }
-}
-
-asio::awaitable<void> load(Run& run, const coral::http::Url& url, std::uint64_t concurrency, double& seconds) {
+asio::awaitable<coral::bench::LoadResult> load(const coral::http::Url& url, const std::string& prefix,
+                                               std::uint64_t count, std::uint64_t concurrency) {
   auto executor = co_await asio::this_coro::executor;
   rpc::HttpChannel channel(executor, rpc::ChannelOptions{.url = url,
                                                          .version = coral::http::Version::http2,
@@ -186,37 +151,29 @@ asio::awaitable<void> load(Run& run, const coral::http::Url& url, std::uint64_t 
                                                          .connect_timeout = std::chrono::seconds(10),
                                                          .dialer = {}});
   v1::DiscoveryServiceClient client(channel);
+  const rpc::CallOptions options = call_options();
 
   // Open the one connection before the workers start, so that they all share it.
   const v1::HealthRequest health_request;
-  const rpc::CallOptions options = call_options();
   auto health_call = client.Health(health_request, options);
   rpc::Result<v1::HealthResponse> health = co_await std::move(health_call);
   if (!health) {
-    fail_once(run, "Health failed: " + std::string(rpc::to_string(health.error().code)) + ": " + health.error().message);
-    run.done = true;
-    co_return;
+    coral::bench::LoadResult failed;
+    failed.first_error = "Health failed: " + std::string(rpc::to_string(health.error().code)) + ": " + health.error().message;
+    co_return failed;
   }
-
-  asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
-  const auto start = std::chrono::steady_clock::now();
-  run.workers_left = concurrency;
-  for (std::uint64_t i = 0; i < concurrency; ++i) {
-    asio::co_spawn(executor, worker(run, client), [&](std::exception_ptr error) {
-      if (error) {
-        try {
-          std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          fail_once(run, std::string("worker threw: ") + e.what());
+  co_return co_await coral::bench::run_load(
+      count, concurrency, [&](std::uint64_t index) -> asio::awaitable<std::string> {
+        const v1::RegisterColonyRequest request = request_for(prefix, index);
+        auto call = client.RegisterColony(request, options);  // g++ 12: name the awaitable
+        rpc::Result<v1::RegisterColonyResponse> result = co_await std::move(call);
+        if (!result) {
+          co_return "RegisterColony " + request.mesh_id() + " failed: " + std::string(rpc::to_string(result.error().code)) +
+              ": " + result.error().message;
         }
-      }
-      if (--run.workers_left == 0) all_done.cancel();
-    });
-  }
-  boost::system::error_code ec;
-  co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  run.done = true;
+        if (!result->success()) co_return "RegisterColony " + request.mesh_id() + " answered success=false";
+        co_return std::string();
+      });
 }
 
 }  // namespace
@@ -226,8 +183,7 @@ int main(int argc, char** argv) {
   std::optional<std::uint64_t> count;
   std::uint64_t concurrency = 128;
   std::uint64_t timeout_s = 600;
-  Run run;
-  run.prefix = "bench-colony-";
+  std::string prefix = "bench-colony-";
   int positional = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -242,7 +198,7 @@ int main(int argc, char** argv) {
       }
       const std::string_view value = argv[++i];
       if (arg == "--prefix") {
-        run.prefix = value;
+        prefix = value;
         continue;
       }
       const auto number = parse_number(value);
@@ -280,43 +236,23 @@ int main(int argc, char** argv) {
     std::cerr << "coral-discovery-load: " << url.error() << "\n";
     return 2;
   }
-  if (run.prefix.size() + 7 > 63) {
+  if (prefix.size() + 7 > 63) {
     std::cerr << "coral-discovery-load: --prefix is too long (mesh_id must be at most 63 bytes)\n";
     return 2;
   }
-  run.count = *count;
-  if (concurrency > run.count) concurrency = run.count == 0 ? 1 : run.count;
-
-  asio::io_context io(1);
-  double seconds = 0;
-  asio::co_spawn(io, load(run, *url, concurrency, seconds), [&](std::exception_ptr error) {
-    if (error) {
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        fail_once(run, std::string("load threw: ") + e.what());
-      }
-    }
-    run.done = true;
-    io.stop();  // the channel is gone; do not wait for whatever it left behind
-  });
-  io.run_for(std::chrono::seconds(timeout_s));
-  if (!run.done) fail_once(run, "timed out after " + std::to_string(timeout_s) + " s (" + std::to_string(run.registered) +
-                                    " of " + std::to_string(run.count) + " registered)");
+  const auto run = coral::bench::run_load_blocking([&] { return load(*url, prefix, *count, concurrency); },
+                                                   std::chrono::seconds(timeout_s));
   if (!run.first_error.empty()) {
     std::cerr << "coral-discovery-load: " << run.first_error << "\n";
-    std::cerr << "coral-discovery-load: " << run.registered << " of " << run.count << " colonies registered before that\n";
-    return 1;
-  }
-  if (run.registered != run.count) {
-    std::cerr << "coral-discovery-load: only " << run.registered << " of " << run.count << " colonies registered\n";
+    std::cerr << "coral-discovery-load: " << run.completed << " of " << *count << " colonies registered before that\n";
     return 1;
   }
   char line[256];
   std::snprintf(line, sizeof line,
                 "registered %llu colonies in %.2f s: %.0f registrations/s (concurrency %llu, one h2c connection, %s)\n",
-                static_cast<unsigned long long>(run.count), seconds, seconds > 0 ? double(run.count) / seconds : 0.0,
-                static_cast<unsigned long long>(concurrency), url_text.c_str());
+                static_cast<unsigned long long>(*count), run.seconds, run.rate(),
+                static_cast<unsigned long long>(std::min(concurrency, std::max<std::uint64_t>(*count, 1))),
+                url_text.c_str());
   std::cout << line;
   return 0;
 }

@@ -1,5 +1,8 @@
 // coral: the operator's CLI (RFD 005). See docs/cli.md.
 
+#include <exception>
+#include <iostream>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/colony_commands.h"
@@ -14,6 +17,14 @@ int main(int argc, char** argv) {
                  "where colonies' files live (default: $CORAL_CONFIG_DIR, else ~/.coral)");
   coral::cli::add_init_command(app, context);
   coral::cli::add_colony_commands(app, context);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);  // runs the chosen command
+  } catch (const CLI::ParseError& error) {
+    // --help is a "success" parse error; every real one is bad usage: 2.
+    return app.exit(error) == 0 ? 0 : 2;
+  } catch (const std::exception& error) {
+    std::cerr << "error: " << error.what() << "\n";
+    return 1;
+  }
   return context.exit_code;
 }

@@ -133,7 +133,9 @@ void print_text(const ColonyTarget& target, const StatusReport& report) {
   const std::string mesh =
       base::format_ipv4(wg.mesh_ipv4) + ":" + port + " / [" + base::format_ipv6(wg.mesh_ipv6) + "]:" + port;
   std::string state = "STOPPED";
-  if (report.status) {
+  if (report.process.kind == base::PidFileState::Kind::stale) {
+    state = "STOPPED, stale PID file of pid " + std::to_string(report.process.pid);
+  } else if (report.status) {
     state = "RUNNING, pid " + std::to_string(report.process.pid);
   } else if (report.process.kind == base::PidFileState::Kind::running) {
     state = "NOT RESPONDING, pid " + std::to_string(report.process.pid);

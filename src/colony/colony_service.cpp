@@ -83,7 +83,9 @@ rpc::Awaitable<rpc::Result<v1::ListAgentsResponse>> ColonyService::ListAgents(rp
   auto peers = registry_.peers();
   if (!peers) co_return std::unexpected(std::move(peers.error()));
   v1::ListAgentsResponse response;
-  for (const Peer& peer : *peers) fill_agent(*response.add_agents(), peer, registry_.health(peer));
+  for (const Peer& peer : *peers) {
+    if (peer.kind == Peer::Kind::agent) fill_agent(*response.add_agents(), peer, registry_.health(peer));
+  }
   co_return response;
 }
 
@@ -93,7 +95,9 @@ rpc::Awaitable<rpc::Result<v1::GetTopologyResponse>> ColonyService::GetTopology(
   if (!peers) co_return std::unexpected(std::move(peers.error()));
   v1::GetTopologyResponse response;
   response.set_colony_id(registry_.config().colony_id);
-  for (const Peer& peer : *peers) fill_agent(*response.add_agents(), peer, registry_.health(peer));
+  for (const Peer& peer : *peers) {
+    if (peer.kind == Peer::Kind::agent) fill_agent(*response.add_agents(), peer, registry_.health(peer));
+  }
   // Connections are reported by agents (a later issue): none yet.
   co_return response;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // ColonyService: the colony's status, its agents and their topology, from
-// the PeerRegistry. Ask is not served yet (unimplemented).
+// the PeerRegistry. Agents only: CLI proxies are peers too, but neither
+// counted nor listed as agents. Ask is not served yet (unimplemented).
 
 #include "coral/colony/v1/colony.coral.h"
 #include "colony/peer_registry.h"

@@ -164,6 +164,7 @@ TEST_F(ColonyServiceTest, ListAgentsGivesDualStackAddressesAndLastSeen) {
   const Peer api = add(Peer::Kind::agent, "api");
   clock_.advance(5s);
   const Peer web = add(Peer::Kind::agent, "frontend");
+  add(Peer::Kind::proxy, "proxy");  // a peer, but not an agent
 
   auto reply = agents();
   ASSERT_EQ(reply.agents_size(), 2);
@@ -191,6 +192,7 @@ TEST_F(ColonyServiceTest, TopologyHasTheAgentsAndNoConnectionsYet) {
   EXPECT_EQ(empty.connections_size(), 0);
 
   const Peer api = add(Peer::Kind::agent, "api");
+  add(Peer::Kind::proxy, "proxy");
   auto reply = run(service_->GetTopology(context_, {})).value();
   ASSERT_EQ(reply.agents_size(), 1);
   EXPECT_EQ(reply.agents(0).agent_id(), api.peer_id);
