@@ -8,6 +8,8 @@
 #include "cli/colony_commands.h"
 #include "cli/context.h"
 #include "cli/init_command.h"
+#include "cli/proxy_commands.h"
+#include "cli/status_commands.h"
 
 int main(int argc, char** argv) {
   coral::cli::Context context;
@@ -17,6 +19,8 @@ int main(int argc, char** argv) {
                  "where colonies' files live (default: $CORAL_CONFIG_DIR, else ~/.coral)");
   coral::cli::add_init_command(app, context);
   coral::cli::add_colony_commands(app, context);
+  coral::cli::add_proxy_commands(app, context);
+  coral::cli::add_status_commands(app, context);
   try {
     app.parse(argc, argv);  // runs the chosen command
   } catch (const CLI::ParseError& error) {

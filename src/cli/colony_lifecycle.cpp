@@ -135,33 +135,25 @@ void run_stop(const StopFlags& flags, Context& context) {
     id = *current;
   }
   if (auto valid = colony::validate_colony_id(id); !valid) return context.fail("colony id \"" + id + "\": " + valid.error());
-  const auto pid_path = dir->colony_pid_file(id);
-  const auto state = base::read_pid_file(pid_path);
-  if (state.kind == base::PidFileState::Kind::absent) {
-    std::cout << "Colony " << id << " is not running.\n";
-    return;
-  }
-  if (state.kind == base::PidFileState::Kind::stale) {
-    std::error_code ec;
-    std::filesystem::remove(pid_path, ec);
-    std::cout << "Colony " << id << " is not running (removed the stale PID file of pid " << state.pid << ").\n";
-    return;
-  }
-  std::cout << "Stopping colony " << id << " (pid " << state.pid << ")...\n" << std::flush;
-  if (kill(state.pid, SIGTERM) != 0) {
-    return context.fail("cannot signal pid " + std::to_string(state.pid) + ": " + std::strerror(errno));
-  }
-  const auto deadline = std::chrono::steady_clock::now() + *timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (base::read_pid_file(pid_path).kind != base::PidFileState::Kind::running) {
-      std::cout << "✓ Colony " << id << " stopped\n";
+  const auto outcome = stop_by_pid_file(dir->colony_pid_file(id), *timeout);
+  switch (outcome.kind) {
+    case StopOutcome::Kind::not_running:
+      std::cout << "Colony " << id << " is not running.\n";
       return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    case StopOutcome::Kind::stale_removed:
+      std::cout << "Colony " << id << " is not running (removed the stale PID file of pid " << outcome.pid << ").\n";
+      return;
+    case StopOutcome::Kind::stopped:
+      std::cout << "✓ Colony " << id << " stopped (pid " << outcome.pid << ")\n";
+      return;
+    case StopOutcome::Kind::signal_failed:
+      return context.fail("cannot signal pid " + std::to_string(outcome.pid) + ": " + outcome.error);
+    case StopOutcome::Kind::timed_out:
+      break;
   }
-  context.fail("colony " + id + " (pid " + std::to_string(state.pid) + ") did not stop within " +
+  context.fail("colony " + id + " (pid " + std::to_string(outcome.pid) + ") did not stop within " +
                    base::format_duration(*timeout),
-               "see " + dir->colony_log_file(id).string() + ", or force it: kill -9 " + std::to_string(state.pid));
+               "see " + dir->colony_log_file(id).string() + ", or force it: kill -9 " + std::to_string(outcome.pid));
 }
 
 }  // namespace

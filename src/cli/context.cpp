@@ -61,8 +61,14 @@ std::string format_bytes(unsigned long long bytes) {
     value /= 1024;
     ++unit;
   }
+  // Decide on the rounded value: 1023.9 KiB prints as "1.0 MiB", not
+  // "1024 KiB", and 9.97 KiB as "10 KiB", not "10.0 KiB".
+  if (value >= 1023.5 && unit < 3) {
+    value /= 1024;
+    ++unit;
+  }
   char text[32];
-  std::snprintf(text, sizeof text, value < 10 ? "%.1f %s" : "%.0f %s", value, units[unit]);
+  std::snprintf(text, sizeof text, value < 9.95 ? "%.1f %s" : "%.0f %s", value, units[unit]);
   return text;
 }
 

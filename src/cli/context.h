@@ -39,8 +39,8 @@ struct ColonyTarget {
 // not load; warns on stderr when the file is readable by others.
 std::optional<ColonyTarget> load_target(Context& context, const std::string& colony_id);
 
-// Runs `task` on `io` to completion and returns its result (CLI commands
-// are one-shot: a fresh io_context each).
+// Runs `io` until `task` completes and returns its result. Work the task
+// left behind (a server it started) stays queued for the next io.run().
 template <class T>
 T run_to_completion(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
   std::optional<T> result;
@@ -48,6 +48,7 @@ T run_to_completion(boost::asio::io_context& io, boost::asio::awaitable<T> task)
   boost::asio::co_spawn(io, std::move(task), [&](std::exception_ptr error, T value) {
     failure = error;
     if (!error) result.emplace(std::move(value));
+    io.stop();
   });
   io.run();
   io.restart();

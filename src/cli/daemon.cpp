@@ -1,6 +1,7 @@
 #include "cli/daemon.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,7 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <thread>
 #include <utility>
+
+#include "base/pid_file.h"
 
 namespace coral::cli {
 
@@ -120,6 +124,25 @@ std::expected<DaemonReady, std::string> daemonize(const std::filesystem::path& l
   dup2(log_fd, STDERR_FILENO);
   close(log_fd);
   return DaemonReady(pipe_fds[1]);
+}
+
+StopOutcome stop_by_pid_file(const std::filesystem::path& pid_file, std::chrono::milliseconds timeout) {
+  const auto state = base::read_pid_file(pid_file);
+  if (state.kind == base::PidFileState::Kind::absent) return {StopOutcome::Kind::not_running, 0, {}};
+  if (state.kind == base::PidFileState::Kind::stale) {
+    std::error_code ec;
+    std::filesystem::remove(pid_file, ec);
+    return {StopOutcome::Kind::stale_removed, state.pid, {}};
+  }
+  if (kill(state.pid, SIGTERM) != 0) return {StopOutcome::Kind::signal_failed, state.pid, std::strerror(errno)};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (base::read_pid_file(pid_file).kind != base::PidFileState::Kind::running) {
+      return {StopOutcome::Kind::stopped, state.pid, {}};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return {StopOutcome::Kind::timed_out, state.pid, {}};
 }
 
 }  // namespace coral::cli

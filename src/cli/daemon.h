@@ -15,9 +15,8 @@
 namespace coral::cli {
 
 // In the child: tells the waiting parent how start-up went. The first call
-// counts; later ones (and destruction without a call) do nothing... except
-// that a child which exits before reporting is reported by the parent as
-// "exited during start-up; see <log>".
+// counts; later ones do nothing. A child that exits without reporting is
+// reported by the parent as "exited during start-up; see <log>".
 class DaemonReady {
  public:
   DaemonReady() = default;
@@ -42,5 +41,14 @@ class DaemonReady {
 // the fork (the log file cannot be opened) are returned.
 std::expected<DaemonReady, std::string> daemonize(const std::filesystem::path& log_file,
                                                   std::chrono::seconds timeout = std::chrono::seconds(30));
+
+// Stopping what holds a PID file (base/pid_file.h): SIGTERM, then wait
+// until the file is released or `timeout` passes.
+struct StopOutcome {
+  enum class Kind { not_running, stale_removed, stopped, timed_out, signal_failed } kind;
+  int pid = 0;
+  std::string error;  // signal_failed
+};
+StopOutcome stop_by_pid_file(const std::filesystem::path& pid_file, std::chrono::milliseconds timeout);
 
 }  // namespace coral::cli

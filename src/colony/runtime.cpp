@@ -28,8 +28,11 @@ struct ColonyRuntime::Impl {
   std::unique_ptr<MeshService> mesh_service;
   std::unique_ptr<rpc::Server> rpc;
   std::unique_ptr<http::Server> http;
-  std::unique_ptr<discovery::DiscoveryClient> discovery;
-  std::unique_ptr<RegistrationLoop> registration;
+  // Shared with the registration coroutine: shutdown() only asks it to
+  // stop, and a register call in flight then still needs both, after the
+  // runtime itself may be gone.
+  std::shared_ptr<discovery::DiscoveryClient> discovery;
+  std::shared_ptr<RegistrationLoop> registration;
   std::vector<std::string> warnings;
 
   explicit Impl(PeerStore opened) : store(std::move(opened)) {}
@@ -48,6 +51,17 @@ struct ColonyRuntime::Impl {
                                        {"code", std::string(rpc::to_string(call.code))}});
   }
 };
+
+namespace {
+
+// Keeps the loop and its client alive until the loop returns.
+asio::awaitable<void> run_registration(std::shared_ptr<discovery::DiscoveryClient> client,
+                                       std::shared_ptr<RegistrationLoop> loop) {
+  co_await loop->run();
+  (void)client;
+}
+
+}  // namespace
 
 ColonyRuntime::ColonyRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ColonyRuntime::~ColonyRuntime() = default;
@@ -105,10 +119,10 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
     auto client = discovery::DiscoveryClient::create(io.get_executor(), config.discovery.endpoint);
     if (!client) return std::unexpected("discovery.endpoint: " + client.error());
     impl->discovery = std::move(*client);
-    impl->registration = std::make_unique<RegistrationLoop>(
+    impl->registration = std::make_shared<RegistrationLoop>(
         io.get_executor(), *impl->discovery, registration_request(config, options.public_endpoints),
         config.discovery.register_interval);
-    asio::co_spawn(io, impl->registration->run(), asio::detached);
+    asio::co_spawn(io, run_registration(impl->discovery, impl->registration), asio::detached);
   }
 
   std::string served;

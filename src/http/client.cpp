@@ -22,8 +22,9 @@ std::string Target::authority() const {
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-Dialer tcp_dialer(asio::any_io_executor executor, std::chrono::milliseconds connect_timeout) {
-  return [executor, connect_timeout](const Target& target)
+Dialer tcp_dialer(asio::any_io_executor executor, std::chrono::milliseconds connect_timeout,
+                  std::shared_ptr<const SourceAddresses> source) {
+  return [executor, connect_timeout, source](const Target& target)
              -> Awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>> {
     boost::system::error_code ec;
     tcp::resolver resolver(executor);
@@ -40,7 +41,26 @@ Dialer tcp_dialer(asio::any_io_executor executor, std::chrono::milliseconds conn
         socket.close();
       }
     });
-    co_await asio::async_connect(socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    for (const auto& entry : endpoints) {
+      const tcp::endpoint endpoint = entry.endpoint();
+      socket.close(ec);
+      socket.open(endpoint.protocol(), ec);
+      if (ec) continue;
+      // A source address of the same family, when there is one that is
+      // ours; a failing bind only means the default source is used.
+      const std::string& from = !source ? std::string() : endpoint.address().is_v6() ? source->ipv6 : source->ipv4;
+      if (!from.empty()) {
+        boost::system::error_code bind_error;
+        const auto address = asio::ip::make_address(from, bind_error);
+        if (!bind_error) socket.bind(tcp::endpoint(address, 0), bind_error);
+        if (bind_error) {
+          socket.close(ec);
+          socket.open(endpoint.protocol(), ec);
+        }
+      }
+      co_await socket.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec || timed_out) break;
+    }
     timer.cancel();
     if (timed_out) co_return std::unexpected("connection timed out after " + std::to_string(connect_timeout.count()) + " ms");
     if (ec) co_return std::unexpected(ec.message());

@@ -28,7 +28,17 @@ struct Target {
 // Opens a stream to a target. The default dials TCP; mesh transports
 // bring their own. Errors read like "connection refused".
 using Dialer = std::function<Awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>>(const Target&)>;
-Dialer tcp_dialer(boost::asio::any_io_executor executor, std::chrono::milliseconds connect_timeout);
+
+// Local addresses to connect from, per family ("" for the default). Read at
+// every dial, so the owner may change them later.
+struct SourceAddresses {
+  std::string ipv4;
+  std::string ipv6;
+};
+// Tries each address `host` resolves to in turn. A source address that
+// cannot be bound (not on this host) is skipped, not an error.
+Dialer tcp_dialer(boost::asio::any_io_executor executor, std::chrono::milliseconds connect_timeout,
+                  std::shared_ptr<const SourceAddresses> source = nullptr);
 
 struct ClientOptions {
   Version version = Version::http2;  // http2: h2c with prior knowledge

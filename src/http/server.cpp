@@ -21,10 +21,16 @@ struct Server::Impl {
   std::list<std::shared_ptr<Connection>> connections;
   bool started = false;
   bool stopping = false;
+  // False once the server is destroyed. Accept loops hold a copy: a loop
+  // whose accept() completes (operation_aborted) after the server and its
+  // listeners are gone must not touch them.
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
   asio::awaitable<void> accept_loop(Listener& listener) {
-    while (!stopping) {
+    const std::shared_ptr<bool> server_alive = alive;
+    while (*server_alive && !stopping) {
       auto stream = co_await listener.accept();
+      if (!*server_alive) break;
       if (!stream) {
         if (stopping || stream.error() == std::errc::operation_canceled) break;
         // e.g. EMFILE: keep serving the connections we have, and try again
@@ -51,6 +57,7 @@ Server::Server(asio::io_context& io, Application& app, ServerOptions options)
     : impl_(std::make_unique<Impl>(Impl{io, app, options, {}, {}, false, false})) {}
 
 Server::~Server() {
+  *impl_->alive = false;
   for (auto& connection : impl_->connections) {
     connection->on_closed = nullptr;
     connection->close();

@@ -31,11 +31,19 @@ class HostTransport final : public Transport {
     return std::move(listeners->front());
   }
 
-  http::Dialer dialer() override { return http::tcp_dialer(executor_, options_.connect_timeout); }
+  http::Dialer dialer() override { return http::tcp_dialer(executor_, options_.connect_timeout, source_); }
+
+  // Bound only where they exist on this host (with loopback mesh subnets,
+  // always), so that the colony sees — and audits — the peer's mesh address.
+  void set_mesh_addresses(const std::string& ipv4, const std::string& ipv6) override {
+    source_->ipv4 = ipv4;
+    source_->ipv6 = ipv6;
+  }
 
  private:
   boost::asio::any_io_executor executor_;
   HostTransportOptions options_;
+  std::shared_ptr<http::SourceAddresses> source_ = std::make_shared<http::SourceAddresses>();
 };
 
 }  // namespace

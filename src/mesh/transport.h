@@ -30,6 +30,10 @@ class Transport {
                                                                             std::uint16_t port) = 0;
   // Opens streams to mesh addresses, for http::Client.
   virtual http::Dialer dialer() = 0;
+  // The mesh addresses this node was assigned (a proxy's, after
+  // MeshService.Register): streams it dials come from them where the
+  // transport can arrange it.
+  virtual void set_mesh_addresses(const std::string& ipv4, const std::string& ipv6) = 0;
 };
 
 }  // namespace coral::mesh

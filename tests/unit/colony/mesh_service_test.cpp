@@ -46,11 +46,7 @@ using testing::test_config;
 class MeshServiceTest : public ::testing::Test {
  protected:
   // Logs to stderr (as the colony does), so that tests can capture them.
-  // Once per process: only this file of the binary sets up the log.
-  static void SetUpTestSuite() {
-    static const bool once = (log::setup(log::Level::info, log::Format::text), true);
-    (void)once;
-  }
+  static void SetUpTestSuite() { testing::log_to_stderr(); }
 
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("coral-mesh-service-" + std::to_string(::getpid()) + "-" +

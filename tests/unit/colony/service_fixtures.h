@@ -6,6 +6,7 @@
 
 #include "base/address.h"
 #include "base/cidr.h"
+#include "base/log.h"
 #include "colony/config.h"
 #include "crypto/keys.h"
 
@@ -26,6 +27,14 @@ inline ColonyConfig test_config(const std::string& ipv4_net = "127.42.0.0/16") {
   config.services.dashboard_port = 3000;
   config.colony_secret = crypto::generate_colony_secret();
   return config;
+}
+
+// Logs go to stderr (as the colony's do), at info, so that tests can capture
+// them. Once per process, whichever test of the binary asks first (setup
+// registers a logger by name and refuses a second one).
+inline void log_to_stderr() {
+  static const bool once = (log::setup(log::Level::info, log::Format::text), true);
+  (void)once;
 }
 
 inline std::string new_pubkey() { return crypto::SecretKey::generate().public_key().to_base64(); }

@@ -171,5 +171,23 @@ TEST(Keys, RandomBytesFillTheBuffer) {
   EXPECT_NE(a, (std::array<std::uint8_t, 64>{}));
 }
 
+std::string to_hex(const std::array<std::uint8_t, 32>& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const std::uint8_t byte : bytes) {
+    out += kHex[byte >> 4];
+    out += kHex[byte & 15];
+  }
+  return out;
+}
+
+// BLAKE2b-256 known answers (b2sum -l 256, and RFC 7693's "abc" input).
+TEST(Keys, Blake2b256KnownAnswers) {
+  EXPECT_EQ(to_hex(blake2b_256("")), "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
+  EXPECT_EQ(to_hex(blake2b_256("abc")), "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
+  // Every byte counts, NUL included.
+  EXPECT_NE(blake2b_256(std::string("abc\0", 4)), blake2b_256("abc"));
+}
+
 }  // namespace
 }  // namespace coral::crypto

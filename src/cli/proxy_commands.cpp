@@ -1,0 +1,285 @@
+#include "cli/proxy_commands.h"
+
+#include <iomanip>
+#include <iostream>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "base/address.h"
+#include "base/duration.h"
+#include "base/json_text.h"
+#include "base/log.h"
+#include "cli/daemon.h"
+#include "cli/proxy_probe.h"
+#include "proxy/runtime.h"
+#include "proxy/state.h"
+
+namespace coral::cli {
+
+namespace asio = boost::asio;
+
+void add_proxy_start_options(CLI::App& command, ProxyStartFlags& flags) {
+  command.add_option("colony-id", flags.colonies,
+                     "colonies to serve; the first is the default route, the others are reached by path "
+                     "prefix (/<colony-id>/...) or a Colony-ID header")
+      ->required();
+  command.add_option("--listen", flags.listen, "address to serve on, HOST:PORT (default localhost:8000)");
+  command.add_option("--port", flags.port, "serve on localhost:PORT")->check(CLI::Range(0, 65535));
+  command.add_option("--discovery", flags.discovery, "discovery service URL (default: the colony config's, else "
+                                                     "http://localhost:8080)");
+  command.add_flag("--daemon", flags.daemon, "run in the background (log: <config dir>/proxies/<colony-id>.log)");
+  command.add_flag("--verbose", flags.verbose, "print every step");
+  command.add_flag("--ipv6", flags.ipv6, "forward to the colony's IPv6 mesh address");
+  command.add_flag("--allow-remote", flags.allow_remote, "allow a non-loopback --listen address");
+  command.add_option("--log-level", flags.log_level, "debug, info, warn or error")->capture_default_str();
+  command.add_option("--grace", flags.grace, "on SIGTERM, how long in-flight requests may finish")->capture_default_str();
+}
+
+namespace {
+
+std::string running_message(const proxy::ProxyRuntime& runtime, bool daemon) {
+  std::string text = daemon ? "✓ Proxy started (PID: " + std::to_string(getpid()) + ")\n  Listening on http://" +
+                                  runtime.listen_address() + "\n"
+                            : "✓ Proxy running on http://" + runtime.listen_address() + "\n";
+  const auto colonies = runtime.colonies();
+  for (std::size_t i = 0; i < colonies.size(); ++i) {
+    const auto& colony = colonies[i];
+    text += "  Forwarding to " + (colonies.size() > 1 ? "colony " + colony.colony_id + " at " : std::string("colony at ")) +
+            colony.forwarding_to + " (over mesh)" +
+            (colonies.size() > 1 && i == 0 ? ", the default" : "") + "\n";
+  }
+  for (const auto& warning : runtime.warnings()) text += "warning: " + warning + "\n";
+  return text;
+}
+
+}  // namespace
+
+void run_proxy_start(const ProxyStartFlags& flags, Context& context) {
+  proxy::ProxyOptions options;
+  options.colonies = flags.colonies;
+  options.discovery = flags.discovery;
+  options.prefer_ipv6 = flags.ipv6;
+  options.allow_remote = flags.allow_remote;
+  if (!flags.listen.empty() && flags.port >= 0) return context.fail("give --listen or --port, not both");
+  if (!flags.listen.empty()) {
+    auto listen = base::parse_host_port(flags.listen, {.allow_port_zero = true});
+    if (!listen) return context.fail("--listen \"" + flags.listen + "\": " + listen.error());
+    options.listen_host = listen->host;
+    options.listen_port = listen->port;
+  } else if (flags.port >= 0) {
+    options.listen_port = static_cast<std::uint16_t>(flags.port);
+  }
+  if (!flags.allow_remote && !proxy::is_loopback_host(options.listen_host)) {
+    return context.fail("--listen " + flags.listen + " is not a loopback address",
+                        "anyone who reaches it reaches the colony; add --allow-remote if that is what you want");
+  }
+  if (flags.allow_remote && !proxy::is_loopback_host(options.listen_host)) {
+    std::cerr << "warning: serving on " << flags.listen
+              << ": anyone who can reach this address can call the colony through the proxy\n";
+  }
+  const auto level = log::parse_level(flags.log_level);
+  if (!level) return context.fail("--log-level: " + level.error());
+  const auto grace = base::parse_duration(flags.grace);
+  if (!grace) return context.fail("--grace: " + grace.error());
+  auto dir = context.config_dir();
+  if (!dir) return context.fail(dir.error());
+  if (auto created = dir->create(); !created) return context.fail(created.error());
+
+  DaemonReady ready;
+  if (flags.daemon) {
+    auto child = daemonize(dir->proxies_dir() / (flags.colonies.front() + ".log"));
+    if (!child) return context.fail("cannot start the daemon: " + child.error());
+    ready = std::move(*child);
+  }
+  log::setup(*level, log::Format::text);
+  asio::io_context io(1);
+  std::string progress_text;
+  auto progress = [&](const std::string& line) {
+    if (!flags.verbose) return;
+    if (ready.is_daemon()) {
+      progress_text += line + "\n";
+    } else {
+      std::cout << line << "\n" << std::flush;
+    }
+  };
+  auto started = run_to_completion(io, proxy::ProxyRuntime::start(io, *dir, options, progress));
+  if (!started) {
+    ready.failed(progress_text + "error: " + started.error() + "\n");
+    log::error("proxy did not start", {{"error", started.error()}});
+    return context.fail(started.error());
+  }
+  auto& runtime = **started;
+  const std::string message = progress_text + running_message(runtime, ready.is_daemon());
+  if (ready.is_daemon()) {
+    ready.succeeded(message);
+  } else {
+    std::cout << message << std::flush;
+  }
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    log::info("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    asio::co_spawn(io, runtime.shutdown(*grace), [&](std::exception_ptr) { io.stop(); });
+  });
+  io.run();
+  log::info("proxy stopped");
+}
+
+namespace {
+
+void run_proxy_stop(Context& context, const std::string& colony_id, const std::string& timeout_text) {
+  const auto timeout = base::parse_duration(timeout_text);
+  if (!timeout) return context.fail("--timeout: " + timeout.error());
+  if (auto valid = colony::validate_colony_id(colony_id); !valid) {
+    return context.fail("colony id \"" + colony_id + "\": " + valid.error());
+  }
+  auto dir = context.config_dir();
+  if (!dir) return context.fail(dir.error());
+  std::cout << "Stopping proxy for: " << colony_id << "\n";
+  const auto outcome = stop_by_pid_file(dir->proxies_dir() / (colony_id + ".pid"), *timeout);
+  switch (outcome.kind) {
+    case StopOutcome::Kind::not_running:
+      return context.fail("no proxy is running for " + colony_id, "see: coral proxy list");
+    case StopOutcome::Kind::stale_removed: {
+      std::error_code ec;
+      std::filesystem::remove(dir->proxies_dir() / (colony_id + ".yaml"), ec);
+      std::cout << " ↳ Its proxy (pid " << outcome.pid << ") had died; removed its stale state\n";
+      return;
+    }
+    case StopOutcome::Kind::stopped:
+      std::cout << " ↳ Unregistered from colony, listener closed (pid " << outcome.pid << ")\n✓ Proxy stopped\n";
+      return;
+    case StopOutcome::Kind::signal_failed:
+      return context.fail("cannot signal pid " + std::to_string(outcome.pid) + ": " + outcome.error);
+    case StopOutcome::Kind::timed_out:
+      break;
+  }
+  context.fail("the proxy (pid " + std::to_string(outcome.pid) + ") did not stop within " +
+                   base::format_duration(*timeout),
+               "force it: kill -9 " + std::to_string(outcome.pid));
+}
+
+// A proxy as `status` and `list` show it: its state file plus what its
+// health endpoint says right now.
+struct ShownProxy {
+  proxy::ProxyEntry entry;
+  std::optional<ProxyHealth> health;
+};
+
+std::vector<ShownProxy> gather_proxies(Context& context) {
+  std::vector<ShownProxy> shown;
+  auto dir = context.config_dir();
+  if (!dir) {
+    context.fail(dir.error());
+    return shown;
+  }
+  asio::io_context io(1);
+  for (auto& entry : proxy::list_proxies(dir->proxies_dir())) {
+    ShownProxy item{std::move(entry), std::nullopt};
+    if (item.entry.liveness == proxy::ProxyEntry::Liveness::running && item.entry.error.empty()) {
+      auto health = run_to_completion(io, fetch_proxy_health(item.entry.state.listen));
+      if (health) item.health = std::move(*health);
+    }
+    shown.push_back(std::move(item));
+  }
+  return shown;
+}
+
+std::string proxy_status_word(const ShownProxy& proxy) {
+  if (proxy.entry.liveness == proxy::ProxyEntry::Liveness::stale) return "stale";
+  if (!proxy.health) return "offline";
+  const auto status = proxy.health->colony_status(proxy.entry.state.colony_id);
+  return status == "connected" ? "connected" : "unreachable";
+}
+
+void run_proxy_status(Context& context) {
+  const auto proxies = gather_proxies(context);
+  if (context.exit_code != 0) return;
+  if (proxies.empty()) {
+    std::cout << "No proxies. Start one with: coral proxy start <colony-id>\n";
+    return;
+  }
+  std::cout << "Active Proxies:\n";
+  for (const auto& proxy : proxies) {
+    const auto& state = proxy.entry.state;
+    std::cout << "  " << state.colony_id << "\n";
+    if (!proxy.entry.error.empty()) {
+      std::cout << "    └─ Invalid state: " << proxy.entry.error << "\n";
+      continue;
+    }
+    const std::string port = std::to_string(state.colony_connect_port);
+    std::cout << "    ├─ Listening: " << state.listen << "\n"
+              << "    ├─ Colony: " << state.colony_mesh_ipv4 << ":" << port << " / [" << state.colony_mesh_ipv6
+              << "]:" << port << " (forwarding to " << state.forwarding_to << ")\n"
+              << "    ├─ Mesh IPs: "
+              << (state.mesh_ipv4.empty() ? std::string("not registered") : state.mesh_ipv4 + " / " + state.mesh_ipv6)
+              << "\n";
+    if (proxy.entry.liveness == proxy::ProxyEntry::Liveness::stale) {
+      std::cout << "    └─ Status: Stale (pid " << state.pid << " is gone; its state was removed)\n";
+      continue;
+    }
+    if (!proxy.health) {
+      std::cout << "    └─ Status: Offline (pid " << state.pid << " does not answer on " << state.listen << ")\n";
+      continue;
+    }
+    const auto colony_status = proxy.health->colony_status(state.colony_id);
+    std::cout << "    ├─ Status: " << (colony_status == "connected" ? "Connected" : "Colony " + colony_status) << "\n"
+              << "    ├─ Requests: " << proxy.health->requests << " (" << proxy.health->failed << " failed)\n"
+              << "    └─ Uptime: " << format_uptime(proxy.health->uptime_seconds) << " (pid " << state.pid << ")\n";
+  }
+}
+
+void run_proxy_list(Context& context, bool json) {
+  const auto proxies = gather_proxies(context);
+  if (context.exit_code != 0) return;
+  if (json) {
+    std::string out = "[";
+    for (const auto& proxy : proxies) {
+      if (out.size() > 1) out += ",";
+      out += "{\"colony_id\":";
+      base::append_json_string(out, proxy.entry.state.colony_id);
+      out += ",\"listen\":";
+      base::append_json_string(out, proxy.entry.state.listen);
+      out += ",\"status\":";
+      base::append_json_string(out, proxy_status_word(proxy));
+      out += ",\"pid\":" + std::to_string(proxy.entry.state.pid);
+      if (proxy.health) out += ",\"uptime_seconds\":" + std::to_string(proxy.health->uptime_seconds);
+      out += "}";
+    }
+    std::cout << out << "]\n";
+    return;
+  }
+  for (const auto& proxy : proxies) {
+    std::cout << std::left << std::setw(30) << proxy.entry.state.colony_id << "  " << std::setw(22)
+              << proxy.entry.state.listen << std::setw(13) << proxy_status_word(proxy)
+              << (proxy.health ? format_uptime(proxy.health->uptime_seconds) : "-") << "\n";
+  }
+}
+
+}  // namespace
+
+void add_proxy_commands(CLI::App& app, Context& context) {
+  CLI::App* proxy = app.add_subcommand("proxy", "Run local proxies into colonies' meshes: start, stop, status, list");
+  proxy->require_subcommand(1);
+
+  auto start_flags = std::make_shared<ProxyStartFlags>();
+  CLI::App* start = proxy->add_subcommand("start", "Start a local proxy for one or more colonies");
+  add_proxy_start_options(*start, *start_flags);
+  start->callback([&context, start_flags] { run_proxy_start(*start_flags, context); });
+
+  auto stop_id = std::make_shared<std::string>();
+  auto stop_timeout = std::make_shared<std::string>("15s");
+  CLI::App* stop = proxy->add_subcommand("stop", "Stop the proxy of a colony (it drains, unregisters, exits)");
+  stop->add_option("colony-id", *stop_id, "the colony")->required();
+  stop->add_option("--timeout", *stop_timeout, "how long to wait for it to exit")->capture_default_str();
+  stop->callback([&context, stop_id, stop_timeout] { run_proxy_stop(context, *stop_id, *stop_timeout); });
+
+  proxy->add_subcommand("status", "Show the running proxies in detail")->callback([&context] { run_proxy_status(context); });
+
+  auto list_json = std::make_shared<bool>(false);
+  CLI::App* list = proxy->add_subcommand("list", "List proxies: colony, listen address, status, uptime");
+  list->add_flag("--json", *list_json, "print a JSON array");
+  list->callback([&context, list_json] { run_proxy_list(context, *list_json); });
+}
+
+}  // namespace coral::cli

@@ -1,0 +1,36 @@
+#pragma once
+// Asking a running proxy about itself: GET /-/coral/proxy/health on its
+// listen address. How the CLI tells a live proxy from a stale state file,
+// and where `coral proxy status` gets status, requests and uptime.
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+namespace coral::cli {
+
+struct ProxyHealth {
+  struct Colony {
+    std::string colony_id;
+    std::string forwarding_to;
+    std::string status;  // "connected" or "unreachable: <why>"
+  };
+  long long pid = 0;
+  long long uptime_seconds = 0;
+  long long requests = 0;
+  long long failed = 0;
+  std::vector<Colony> colonies;
+
+  // The status of `colony_id`, "not served" when the proxy does not serve it.
+  std::string colony_status(const std::string& colony_id) const;
+  bool serves(const std::string& colony_id) const;
+};
+
+// `listen` is "host:port" ("localhost:8000", "[::1]:8000"). Errors say why
+// (connection refused, not a coral proxy).
+boost::asio::awaitable<std::expected<ProxyHealth, std::string>> fetch_proxy_health(std::string listen);
+
+}  // namespace coral::cli

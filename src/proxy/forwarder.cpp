@@ -1,0 +1,291 @@
+#include "proxy/forwarder.h"
+
+#include <algorithm>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include "rpc/error_response.h"
+
+namespace coral::proxy {
+
+namespace asio = boost::asio;
+
+void remove_hop_by_hop(http::Fields& fields) {
+  std::vector<std::string> named;  // fields the Connection header lists
+  for (const auto& field : fields) {
+    if (field.name != "connection") continue;
+    std::string_view rest = field.value;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      std::string_view token = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      std::string lower(token);
+      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+      if (!lower.empty()) named.push_back(std::move(lower));
+    }
+  }
+  std::erase_if(fields, [&](const http::Field& field) {
+    const std::string& name = field.name;
+    if (name == "te") return !http::iequals(field.value, "trailers");  // gRPC needs "te: trailers"
+    return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
+           name == "transfer-encoding" || name == "upgrade" ||
+           std::find(named.begin(), named.end(), name) != named.end();
+  });
+}
+
+namespace {
+
+// Answers requests the proxy handles itself; their bodies are not needed.
+class DiscardBody final : public http::RequestHandler {
+ public:
+  void on_body(http::Bytes) override {}
+  void on_end() override {}
+  void on_reset() override {}
+};
+
+void respond_json(http::ResponseWriter& writer, int status, const std::string& body) {
+  writer.send_head(http::ResponseHead{status,
+                                      {{"content-type", "application/json"},
+                                       {"content-length", std::to_string(body.size())},
+                                       {"cache-control", "no-store"}}},
+                   false);
+  writer.send_data(http::as_bytes(body), true);
+}
+
+}  // namespace
+
+struct ForwarderState {
+  asio::any_io_executor executor;
+  std::vector<Upstream> upstreams;
+  std::vector<std::unique_ptr<http::Client>> clients;  // one per upstream
+  std::function<std::string()> health_json;
+  Router router;
+  ForwarderStats stats;
+
+  std::vector<std::string> upstream_errors;
+
+  ForwarderState(asio::any_io_executor executor_, std::vector<Upstream> upstreams_,
+                 std::function<std::string()> health)
+      : executor(std::move(executor_)),
+        upstreams(std::move(upstreams_)),
+        health_json(std::move(health)),
+        router([&] {
+          std::vector<std::string> ids;
+          for (const auto& upstream : upstreams) ids.push_back(upstream.colony_id);
+          return ids;
+        }()) {
+    for (const auto& upstream : upstreams) {
+      clients.push_back(std::make_unique<http::Client>(
+          executor, http::ClientOptions{.version = http::Version::http2,
+                                        .connect_timeout = std::chrono::seconds(5),
+                                        .dialer = upstream.dialer}));
+    }
+    upstream_errors.resize(upstreams.size());
+  }
+};
+
+namespace {
+
+// One request on its way through: what the downstream (client) side and the
+// upstream (colony) side share. Either side may go first or go away.
+struct Exchange final : std::enable_shared_from_this<Exchange> {
+  std::shared_ptr<ForwarderState> forwarder;
+  std::size_t index;
+  const Upstream& upstream;
+  std::string content_type;            // of the request: how to word an error
+  http::ResponseWriter* downstream;    // null once the client side is gone
+  http::RequestWriter* upstream_writer = nullptr;
+  bool starting = true;                // the upstream request is being opened
+  bool upstream_finished = false;      // on_end / on_reset came
+  std::string pending_body;            // arrived while starting
+  bool request_done = false;
+  std::optional<http::ResponseHead> held_head;  // sent with the first body, trailers or end
+  bool head_sent = false;
+  bool trailers_sent = false;
+
+  Exchange(std::shared_ptr<ForwarderState> owner, std::size_t upstream_index, std::string type,
+           http::ResponseWriter& writer)
+      : forwarder(std::move(owner)),
+        index(upstream_index),
+        upstream(forwarder->upstreams[upstream_index]),
+        content_type(std::move(type)),
+        downstream(&writer) {
+    ++forwarder->stats.active;
+  }
+  ~Exchange() { --forwarder->stats.active; }
+
+  bool upstream_open() const { return upstream_writer != nullptr && !upstream_finished; }
+
+  void fail(rpc::Code code, const std::string& message) {
+    ++forwarder->stats.failed;
+    if (!downstream) return;
+    if (head_sent) return downstream->reset();
+    http::RequestHead request;
+    request.fields.push_back({"content-type", content_type});
+    rpc::write_error_response(*downstream, request, rpc::Error{code, message, {}});
+    head_sent = true;
+  }
+
+  void flush_head(bool end_stream) {
+    if (head_sent || !held_head || !downstream) return;
+    head_sent = true;
+    downstream->send_head(std::move(*held_head), end_stream);
+  }
+
+  // Client side.
+  void on_request_body(http::Bytes chunk) {
+    if (upstream_open()) {
+      upstream_writer->send_data(chunk, false);
+    } else if (starting) {
+      pending_body.append(http::as_chars(chunk));
+    }
+  }
+  void on_request_end() {
+    request_done = true;
+    if (upstream_open()) upstream_writer->send_data({}, true);
+  }
+  void on_downstream_gone() {
+    downstream = nullptr;
+    if (upstream_open()) upstream_writer->reset();
+  }
+
+  // Colony side.
+  void on_upstream_head(http::ResponseHead head) {
+    forwarder->upstream_errors[index].clear();
+    remove_hop_by_hop(head.fields);
+    held_head = std::move(head);
+  }
+  void on_upstream_body(http::Bytes chunk) {
+    flush_head(false);
+    if (downstream) downstream->send_data(chunk, false);
+  }
+  void on_upstream_trailers(http::Fields trailers) {
+    flush_head(false);
+    remove_hop_by_hop(trailers);
+    trailers_sent = true;
+    if (downstream) downstream->send_trailers(std::move(trailers));
+  }
+  void on_upstream_end() {
+    upstream_finished = true;
+    if (!head_sent) return flush_head(true);  // e.g. gRPC Trailers-Only
+    if (!trailers_sent && downstream) downstream->send_data({}, true);
+  }
+  void on_upstream_reset(const std::string& reason) {
+    upstream_finished = true;
+    fail(rpc::Code::unavailable,
+         "colony " + upstream.colony_id + " at " + upstream.target.authority() + " reset the call: " + reason);
+  }
+
+  asio::awaitable<void> start(http::RequestHead head);
+};
+
+class DownstreamSide final : public http::RequestHandler {
+ public:
+  explicit DownstreamSide(std::shared_ptr<Exchange> exchange) : exchange_(std::move(exchange)) {}
+  ~DownstreamSide() override { exchange_->on_downstream_gone(); }
+  void on_body(http::Bytes chunk) override { exchange_->on_request_body(chunk); }
+  void on_end() override { exchange_->on_request_end(); }
+  void on_reset() override { exchange_->on_downstream_gone(); }
+
+ private:
+  std::shared_ptr<Exchange> exchange_;
+};
+
+class UpstreamSide final : public http::ResponseHandler {
+ public:
+  explicit UpstreamSide(std::shared_ptr<Exchange> exchange) : exchange_(std::move(exchange)) {}
+  void on_head(http::ResponseHead head) override { exchange_->on_upstream_head(std::move(head)); }
+  void on_body(http::Bytes chunk) override { exchange_->on_upstream_body(chunk); }
+  void on_trailers(http::Fields trailers) override { exchange_->on_upstream_trailers(std::move(trailers)); }
+  void on_end() override { exchange_->on_upstream_end(); }
+  void on_reset(std::string reason) override { exchange_->on_upstream_reset(reason); }
+
+ private:
+  std::shared_ptr<Exchange> exchange_;
+};
+
+std::string lower_first(std::string text) {
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = char(text[0] - 'A' + 'a');
+  return text;
+}
+
+asio::awaitable<void> Exchange::start(http::RequestHead head) {
+  auto self = shared_from_this();
+  auto handler = std::make_shared<UpstreamSide>(self);
+  const http::Target target = upstream.target;
+  auto writer = co_await forwarder->clients[index]->start(target, std::move(head), false, handler);
+  starting = false;
+  if (!writer) {
+    upstream_finished = true;
+    forwarder->upstream_errors[index] = lower_first(writer.error());
+    fail(rpc::Code::unavailable, "colony " + upstream.colony_id + " is not reachable at " + target.authority() + ": " +
+                                     lower_first(writer.error()));
+    co_return;
+  }
+  if (upstream_finished) co_return;
+  upstream_writer = *writer;
+  if (!downstream) {
+    upstream_writer->reset();
+    co_return;
+  }
+  if (!pending_body.empty()) {
+    const std::string body = std::move(pending_body);
+    upstream_writer->send_data(http::as_bytes(body), false);
+  }
+  if (request_done && upstream_open()) upstream_writer->send_data({}, true);
+}
+
+}  // namespace
+
+Forwarder::Forwarder(asio::any_io_executor executor, std::vector<Upstream> upstreams,
+                     std::function<std::string()> health_json)
+    : impl_(std::make_shared<ForwarderState>(std::move(executor), std::move(upstreams), std::move(health_json))) {}
+
+const std::string& Forwarder::upstream_error(std::size_t index) const { return impl_->upstream_errors.at(index); }
+
+Forwarder::~Forwarder() { close(); }
+
+const ForwarderStats& Forwarder::stats() const { return impl_->stats; }
+const std::vector<Upstream>& Forwarder::upstreams() const { return impl_->upstreams; }
+
+void Forwarder::close() {
+  for (auto& client : impl_->clients) client->close();
+}
+
+std::unique_ptr<http::RequestHandler> Forwarder::on_request(http::RequestHead head, http::ResponseWriter& writer) {
+  if (is_proxy_path(head.path)) {
+    const std::string_view path = std::string_view(head.path).substr(0, head.path.find('?'));
+    if (path == kHealthPath) {
+      respond_json(writer, 200, impl_->health_json ? impl_->health_json() : "{}");
+    } else {
+      respond_json(writer, 404, "{\"code\":\"not_found\",\"message\":\"no such proxy endpoint; try " +
+                                    std::string(kHealthPath) + "\"}");
+    }
+    return std::make_unique<DiscardBody>();
+  }
+  ++impl_->stats.requests;
+  const std::string content_type(http::find_field(head.fields, "content-type").value_or(""));
+  auto route = impl_->router.route(head);
+  if (!route) {
+    ++impl_->stats.failed;
+    rpc::write_error_response(writer, head, rpc::Error{rpc::Code::not_found, route.error(), {}});
+    return std::make_unique<DiscardBody>();
+  }
+  const Upstream& upstream = impl_->upstreams[route->colony];
+  auto exchange = std::make_shared<Exchange>(impl_, route->colony, content_type, writer);
+
+  http::RequestHead forwarded;
+  forwarded.method = std::move(head.method);
+  forwarded.path = std::move(route->path);
+  forwarded.authority = upstream.target.authority();
+  forwarded.fields = std::move(head.fields);
+  remove_hop_by_hop(forwarded.fields);
+  std::erase_if(forwarded.fields, [](const http::Field& field) { return field.name == kColonyIdHeader; });
+  asio::co_spawn(impl_->executor, exchange->start(std::move(forwarded)), asio::detached);
+  return std::make_unique<DownstreamSide>(std::move(exchange));
+}
+
+}  // namespace coral::proxy

@@ -1,0 +1,70 @@
+#pragma once
+// The proxy's data path: an http::Application that forwards every request
+// to its colony (router.h decides which) over one multiplexed h2c
+// connection per colony, dialled through the mesh transport, and streams
+// the response back — bodies as they flow, HTTP/2 trailers included, so
+// gRPC, gRPC-Web and Connect streaming pass through unchanged.
+//
+// - Hop-by-hop fields (RFC 9110 §7.6.1: Connection and the fields it
+//   names, Keep-Alive, Proxy-Connection, TE except "trailers",
+//   Transfer-Encoding, Upgrade) are not forwarded, either way.
+// - A colony that cannot be reached gets the client an RPC error in its own
+//   protocol (rpc/error_response.h): unavailable, naming the colony, its
+//   address and the cause. A Colony-ID the proxy does not serve is
+//   not_found. A connection that broke is dialled again by the next request.
+// - The proxy's own endpoints (router.h: /-/coral/proxy/...) are answered
+//   here: GET /-/coral/proxy/health returns `health_json()`.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "http/client.h"
+#include "http/codec.h"
+#include "proxy/router.h"
+
+namespace coral::proxy {
+
+struct Upstream {
+  std::string colony_id;
+  http::Target target;  // the colony's mesh address and connect_port
+  http::Dialer dialer;  // its mesh transport's
+};
+
+struct ForwarderStats {
+  std::uint64_t requests = 0;
+  std::uint64_t failed = 0;  // answered by the proxy: colony unreachable, unknown colony
+  std::uint64_t active = 0;
+};
+
+struct ForwarderState;
+
+class Forwarder final : public http::Application {
+ public:
+  // `upstreams` in the router's order (the first is the default colony).
+  Forwarder(boost::asio::any_io_executor executor, std::vector<Upstream> upstreams,
+            std::function<std::string()> health_json);
+  ~Forwarder() override;
+
+  std::unique_ptr<http::RequestHandler> on_request(http::RequestHead head, http::ResponseWriter& writer) override;
+
+  const ForwarderStats& stats() const;
+  const std::vector<Upstream>& upstreams() const;
+  // Why the last request to upstream `index` failed to reach it; empty once
+  // one got through (or none failed).
+  const std::string& upstream_error(std::size_t index) const;
+  // Closes the upstream connections (shutdown).
+  void close();
+
+ private:
+  std::shared_ptr<ForwarderState> impl_;
+};
+
+// Drops hop-by-hop fields (see above) from `fields`, in place.
+void remove_hop_by_hop(http::Fields& fields);
+
+}  // namespace coral::proxy

@@ -1,0 +1,318 @@
+#include "proxy/runtime.h"
+
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "base/address.h"
+#include "base/json_text.h"
+#include "base/log.h"
+#include "base/pid_file.h"
+#include "colony/config.h"
+#include "coral/mesh/v1/mesh.coral.h"
+#include "crypto/keys.h"
+#include "discovery/client.h"
+#include "http/server.h"
+#include "mesh/host_transport.h"
+#include "proxy/forwarder.h"
+#include "proxy/state.h"
+#include "rpc/http_channel.h"
+
+namespace coral::proxy {
+
+namespace asio = boost::asio;
+namespace mv1 = coral::mesh::v1;
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost") return true;
+  if (const auto v4 = base::parse_ipv4(host)) return (*v4)[0] == 127;
+  if (const auto v6 = base::parse_ipv6(host)) return *v6 == base::Ipv6Bytes{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return false;
+}
+
+namespace {
+
+std::string now_rfc3339() {
+  return google::protobuf::util::TimeUtil::ToString(google::protobuf::util::TimeUtil::GetCurrentTime());
+}
+
+// A colony being served: its transport, and what it takes to leave it.
+struct Link {
+  ServedColony served;
+  std::unique_ptr<mesh::Transport> transport;
+  http::Target target;
+  std::string peer_id;    // set when registered
+  std::string pubkey;
+  std::unique_ptr<base::PidFile> pid_file;
+  std::filesystem::path state_file;
+};
+
+rpc::ChannelOptions colony_channel(const http::Target& target, http::Dialer dialer) {
+  return rpc::ChannelOptions{.url = http::Url{.host = target.host, .port = target.port, .path_prefix = {}},
+                             .version = http::Version::http2,
+                             .encoding = rpc::Encoding::proto,
+                             .gzip_requests = false,
+                             .max_message_bytes = 4 << 20,
+                             .connect_timeout = std::chrono::seconds(5),
+                             .dialer = std::move(dialer)};
+}
+
+}  // namespace
+
+struct ProxyRuntime::Impl {
+  asio::io_context& io;
+  colony::ConfigDir dir;
+  ProxyOptions options;
+  std::vector<std::unique_ptr<Link>> links;
+  std::unique_ptr<Forwarder> forwarder;
+  std::unique_ptr<http::Server> server;
+  std::vector<std::string> warnings;
+  std::string started_at = now_rfc3339();
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::string listen;
+
+  Impl(asio::io_context& io_, colony::ConfigDir dir_, ProxyOptions options_)
+      : io(io_), dir(std::move(dir_)), options(std::move(options_)) {}
+
+  // Resolve, open the transport, register: one colony.
+  asio::awaitable<std::expected<std::unique_ptr<Link>, std::string>> join(const std::string& id,
+                                                                          const Progress& progress);
+  asio::awaitable<void> leave(Link& link);
+  std::string health() const;
+};
+
+asio::awaitable<std::expected<std::unique_ptr<Link>, std::string>> ProxyRuntime::Impl::join(
+    const std::string& id, const Progress& progress) {
+  using Failure = std::unexpected<std::string>;
+  progress("Resolving colony: " + id);
+  auto link = std::make_unique<Link>();
+  link->served.colony_id = id;
+
+  // The local config, when this machine has the colony: its discovery
+  // endpoint and mesh id, and the secret to register with.
+  std::optional<colony::ColonyConfig> config;
+  if (std::filesystem::exists(dir.colony_file(id))) {
+    auto loaded = dir.load_colony(id);
+    if (!loaded) co_return Failure(loaded.error());
+    config = std::move(*loaded);
+  }
+  const std::string mesh_id = config ? config->discovery.mesh_id : id;
+  std::string endpoint = !options.discovery.empty() ? options.discovery
+                         : config                   ? config->discovery.endpoint
+                                                    : std::string(kDefaultDiscovery);
+  link->served.discovery = endpoint;
+  progress(" ↳ Querying discovery service at " + endpoint + "...");
+  auto discovery = discovery::DiscoveryClient::create(io.get_executor(), endpoint);
+  if (!discovery) co_return Failure(discovery.error());
+  auto found = co_await (*discovery)->lookup(mesh_id);
+  if (!found) {
+    co_return Failure("cannot resolve colony " + id + ": " + found.error().message +
+                      (found.error().code == rpc::Code::not_found
+                           ? " (is it running, and registered with " + endpoint + "?)"
+                           : ""));
+  }
+  link->served.mesh_ipv4 = found->mesh_ipv4();
+  link->served.mesh_ipv6 = found->mesh_ipv6();
+  link->served.connect_port = static_cast<std::uint16_t>(found->connect_port());
+  if (link->served.connect_port == 0 || (link->served.mesh_ipv4.empty() && link->served.mesh_ipv6.empty())) {
+    co_return Failure("colony " + id + " registered no mesh address and Connect port with " + endpoint +
+                      " (an older colony?)");
+  }
+  std::string endpoints;
+  for (const auto& public_endpoint : found->public_endpoints()) endpoints += (endpoints.empty() ? "" : ", ") + public_endpoint;
+  progress(" ↳ Colony endpoint: " + (endpoints.empty() ? std::string("none announced") : endpoints) +
+           " (mesh IPs: " + link->served.mesh_ipv4 + " / " + link->served.mesh_ipv6 + ")");
+
+  const bool use_ipv6 = link->served.mesh_ipv4.empty() || (options.prefer_ipv6 && !link->served.mesh_ipv6.empty());
+  link->target = http::Target{use_ipv6 ? link->served.mesh_ipv6 : link->served.mesh_ipv4, link->served.connect_port};
+  link->served.forwarding_to = link->target.authority();
+  link->transport = mesh::make_host_transport(io.get_executor());
+  progress(" ↳ Mesh transport: host (this host reaches the colony's mesh addresses)");
+
+  if (!config) {
+    warnings.push_back("not registered with colony " + id + " as a mesh peer: no local config with its colony secret (" +
+                       dir.colony_file(id).string() + ")");
+  } else {
+    progress(" ↳ Registering as proxy peer...");
+    const auto key = crypto::SecretKey::generate();
+    link->pubkey = key.public_key().to_base64();
+    rpc::HttpChannel channel(io.get_executor(), colony_channel(link->target, link->transport->dialer()));
+    mv1::MeshServiceClient client(channel);
+    mv1::RegisterRequest request;
+    request.set_colony_id(config->colony_id);
+    request.set_colony_secret(config->colony_secret);
+    request.set_wireguard_pubkey(link->pubkey);
+    request.set_component_name("proxy");
+    request.set_kind(mv1::PEER_KIND_PROXY);
+    const rpc::CallOptions call{.timeout = std::chrono::seconds(5), .headers = {}};
+    auto registered = co_await client.Register(request, call);
+    if (registered) {
+      link->peer_id = registered->peer_id();
+      link->served.proxy_mesh_ipv4 = registered->mesh_ipv4();
+      link->served.proxy_mesh_ipv6 = registered->mesh_ipv6();
+      link->transport->set_mesh_addresses(registered->mesh_ipv4(), registered->mesh_ipv6());
+      progress(" ↳ Assigned mesh IPs: " + registered->mesh_ipv4() + " / " + registered->mesh_ipv6());
+    } else {
+      warnings.push_back("not registered with colony " + id + " as a mesh peer: " + registered.error().message);
+    }
+  }
+  co_return link;
+}
+
+asio::awaitable<void> ProxyRuntime::Impl::leave(Link& link) {
+  if (link.peer_id.empty()) co_return;
+  rpc::HttpChannel channel(io.get_executor(), colony_channel(link.target, link.transport->dialer()));
+  mv1::MeshServiceClient client(channel);
+  mv1::UnregisterRequest request;
+  request.set_peer_id(link.peer_id);
+  request.set_wireguard_pubkey(link.pubkey);
+  const rpc::CallOptions call{.timeout = std::chrono::seconds(3), .headers = {}};
+  auto done = co_await client.Unregister(request, call);
+  if (!done) log::warn("unregister failed", {{"colony_id", link.served.colony_id}, {"error", done.error().message}});
+}
+
+std::string ProxyRuntime::Impl::health() const {
+  const auto& stats = forwarder->stats();
+  const auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+  std::string out = "{\"status\":\"ok\",\"pid\":" + std::to_string(getpid()) + ",\"listen\":";
+  base::append_json_string(out, listen);
+  out += ",\"started_at\":";
+  base::append_json_string(out, started_at);
+  out += ",\"uptime_seconds\":" + std::to_string(uptime) + ",\"requests\":" + std::to_string(stats.requests) +
+         ",\"failed\":" + std::to_string(stats.failed) + ",\"active\":" + std::to_string(stats.active) +
+         ",\"colonies\":[";
+  for (std::size_t i = 0; i < links.size(); ++i) {
+    const ServedColony& served = links[i]->served;
+    const std::string& error = forwarder->upstream_error(i);
+    if (i > 0) out += ",";
+    out += "{";
+    for (const auto& [key, value] : {std::pair<std::string_view, const std::string&>{"colony_id", served.colony_id},
+                                     {"forwarding_to", served.forwarding_to},
+                                     {"colony_mesh_ipv4", served.mesh_ipv4},
+                                     {"colony_mesh_ipv6", served.mesh_ipv6},
+                                     {"mesh_ipv4", served.proxy_mesh_ipv4},
+                                     {"mesh_ipv6", served.proxy_mesh_ipv6},
+                                     {"discovery", served.discovery}}) {
+      out += "\"" + std::string(key) + "\":";
+      base::append_json_string(out, value);
+      out += ",";
+    }
+    out += "\"colony_connect_port\":" + std::to_string(served.connect_port) + ",\"status\":";
+    base::append_json_string(out, error.empty() ? "connected" : "unreachable: " + error);
+    out += "}";
+  }
+  return out + "]}";
+}
+
+ProxyRuntime::ProxyRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ProxyRuntime::~ProxyRuntime() = default;
+
+asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> ProxyRuntime::start(
+    asio::io_context& io, colony::ConfigDir dir, ProxyOptions options, Progress progress) {
+  using Failure = std::unexpected<std::string>;
+  if (options.colonies.empty()) co_return Failure("no colony to serve");
+  if (!options.allow_remote && !is_loopback_host(options.listen_host)) {
+    co_return Failure("--listen " + options.listen_host +
+                      " is not a loopback address: anyone who reaches it reaches the colony; add --allow-remote "
+                      "if that is what you want");
+  }
+  if (auto created = dir.create(); !created) co_return Failure(created.error());
+  auto impl = std::make_unique<Impl>(io, std::move(dir), std::move(options));
+
+  // One proxy per colony: its PID file is the lock.
+  for (const auto& id : impl->options.colonies) {
+    if (auto valid = colony::validate_colony_id(id); !valid) co_return Failure("colony id \"" + id + "\": " + valid.error());
+  }
+  std::vector<std::unique_ptr<base::PidFile>> locks;
+  for (const auto& id : impl->options.colonies) {
+    auto lock = base::PidFile::acquire(impl->dir.proxies_dir() / (id + ".pid"));
+    if (!lock) {
+      co_return Failure("a proxy for " + id + " is " + lock.error() + "; stop it with: coral proxy stop " + id);
+    }
+    locks.push_back(std::make_unique<base::PidFile>(std::move(*lock)));
+  }
+
+  for (std::size_t i = 0; i < impl->options.colonies.size(); ++i) {
+    auto link = co_await impl->join(impl->options.colonies[i], progress);
+    if (!link) {
+      for (auto& joined : impl->links) co_await impl->leave(*joined);
+      co_return Failure(link.error());
+    }
+    (*link)->pid_file = std::move(locks[i]);
+    impl->links.push_back(std::move(*link));
+  }
+
+  std::vector<Upstream> upstreams;
+  for (const auto& link : impl->links) {
+    upstreams.push_back(Upstream{link->served.colony_id, link->target, link->transport->dialer()});
+  }
+  Impl* raw = impl.get();
+  impl->forwarder = std::make_unique<Forwarder>(io.get_executor(), std::move(upstreams), [raw] { return raw->health(); });
+  impl->server = std::make_unique<http::Server>(io, *impl->forwarder);
+  if (auto listening = impl->server->listen(impl->options.listen_host, impl->options.listen_port); !listening) {
+    for (auto& link : impl->links) co_await impl->leave(*link);
+    co_return Failure("cannot listen on " + listening.error() +
+                      (listening.error().find("in use") != std::string::npos
+                           ? " (another proxy? see: coral proxy list; or choose another port with --port)"
+                           : ""));
+  }
+  impl->server->start();
+  const std::string host = impl->options.listen_host.find(':') != std::string::npos
+                               ? "[" + impl->options.listen_host + "]"
+                               : impl->options.listen_host;
+  impl->listen = host + ":" + std::to_string(impl->server->port());
+
+  for (auto& link : impl->links) {
+    ProxyState state{.colony_id = link->served.colony_id,
+                     .listen = impl->listen,
+                     .colony_mesh_ipv4 = link->served.mesh_ipv4,
+                     .colony_mesh_ipv6 = link->served.mesh_ipv6,
+                     .colony_connect_port = link->served.connect_port,
+                     .forwarding_to = link->served.forwarding_to,
+                     .mesh_ipv4 = link->served.proxy_mesh_ipv4,
+                     .mesh_ipv6 = link->served.proxy_mesh_ipv6,
+                     .transport = std::string(link->transport->name()),
+                     .status = "connected",
+                     .pid = getpid(),
+                     .started_at = impl->started_at};
+    link->state_file = impl->dir.proxies_dir() / (link->served.colony_id + ".yaml");
+    if (auto written = colony::write_file_atomically(link->state_file, to_yaml(state)); !written) {
+      impl->warnings.push_back("cannot record the proxy's state: " + written.error());
+    }
+    log::info("proxy serving colony", {{"colony_id", link->served.colony_id},
+                                       {"listen", impl->listen},
+                                       {"forwarding_to", link->served.forwarding_to},
+                                       {"mesh_ipv4", link->served.proxy_mesh_ipv4},
+                                       {"mesh_ipv6", link->served.proxy_mesh_ipv6}});
+  }
+  for (const auto& warning : impl->warnings) log::warn("proxy", {{"warning", warning}});
+  co_return std::unique_ptr<ProxyRuntime>(new ProxyRuntime(std::move(impl)));
+}
+
+std::string ProxyRuntime::listen_address() const { return impl_->listen; }
+
+std::vector<ServedColony> ProxyRuntime::colonies() const {
+  std::vector<ServedColony> served;
+  for (const auto& link : impl_->links) served.push_back(link->served);
+  return served;
+}
+
+const std::vector<std::string>& ProxyRuntime::warnings() const { return impl_->warnings; }
+
+std::string ProxyRuntime::health_json() const { return impl_->health(); }
+
+asio::awaitable<void> ProxyRuntime::shutdown(std::chrono::milliseconds grace) {
+  co_await impl_->server->shutdown(grace);
+  impl_->forwarder->close();
+  for (auto& link : impl_->links) {
+    std::error_code ec;
+    std::filesystem::remove(link->state_file, ec);
+    co_await impl_->leave(*link);
+  }
+  for (auto& link : impl_->links) link->pid_file.reset();
+}
+
+}  // namespace coral::proxy

@@ -1,0 +1,93 @@
+#include "proxy/state.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "base/pid_file.h"
+
+namespace coral::proxy {
+
+std::string to_yaml(const ProxyState& state) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "colony_id" << YAML::Value << state.colony_id;
+  out << YAML::Key << "listen" << YAML::Value << state.listen;
+  out << YAML::Key << "colony_mesh_ipv4" << YAML::Value << state.colony_mesh_ipv4;
+  out << YAML::Key << "colony_mesh_ipv6" << YAML::Value << state.colony_mesh_ipv6;
+  out << YAML::Key << "colony_connect_port" << YAML::Value << state.colony_connect_port;
+  out << YAML::Key << "forwarding_to" << YAML::Value << state.forwarding_to;
+  out << YAML::Key << "mesh_ipv4" << YAML::Value << state.mesh_ipv4;
+  out << YAML::Key << "mesh_ipv6" << YAML::Value << state.mesh_ipv6;
+  out << YAML::Key << "transport" << YAML::Value << state.transport;
+  out << YAML::Key << "status" << YAML::Value << state.status;
+  out << YAML::Key << "pid" << YAML::Value << state.pid;
+  out << YAML::Key << "started_at" << YAML::Value << state.started_at;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::expected<ProxyState, std::string> load_state(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return std::unexpected(file.string() + ": cannot read");
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    const YAML::Node root = YAML::Load(text.str());
+    if (!root.IsMap()) return std::unexpected(file.string() + ": not a proxy state file");
+    ProxyState state;
+    const auto text_of = [&](const char* key, std::string& out) {
+      if (root[key]) out = root[key].as<std::string>();
+    };
+    text_of("colony_id", state.colony_id);
+    text_of("listen", state.listen);
+    text_of("colony_mesh_ipv4", state.colony_mesh_ipv4);
+    text_of("colony_mesh_ipv6", state.colony_mesh_ipv6);
+    text_of("forwarding_to", state.forwarding_to);
+    text_of("mesh_ipv4", state.mesh_ipv4);
+    text_of("mesh_ipv6", state.mesh_ipv6);
+    text_of("transport", state.transport);
+    text_of("status", state.status);
+    text_of("started_at", state.started_at);
+    if (root["colony_connect_port"]) state.colony_connect_port = root["colony_connect_port"].as<std::uint16_t>();
+    if (root["pid"]) state.pid = root["pid"].as<pid_t>();
+    if (state.colony_id.empty() || state.listen.empty()) {
+      return std::unexpected(file.string() + ": missing field " + (state.colony_id.empty() ? "colony_id" : "listen"));
+    }
+    return state;
+  } catch (const YAML::Exception& e) {
+    return std::unexpected(file.string() + ": invalid proxy state: " + e.what());
+  }
+}
+
+std::vector<ProxyEntry> list_proxies(const std::filesystem::path& proxies_dir) {
+  std::vector<ProxyEntry> entries;
+  std::error_code ec;
+  for (const auto& item : std::filesystem::directory_iterator(proxies_dir, ec)) {
+    const auto& path = item.path();
+    if (path.extension() != ".yaml" || path.filename().string().starts_with(".")) continue;
+    ProxyEntry entry;
+    auto state = load_state(path);
+    if (state) {
+      entry.state = std::move(*state);
+    } else {
+      entry.error = state.error();
+      entry.state.colony_id = path.stem().string();
+    }
+    auto pid_path = path;
+    pid_path.replace_extension(".pid");
+    if (base::read_pid_file(pid_path).kind != base::PidFileState::Kind::running) {
+      entry.liveness = ProxyEntry::Liveness::stale;
+      std::filesystem::remove(path, ec);
+      std::filesystem::remove(pid_path, ec);
+    }
+    entries.push_back(std::move(entry));
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const ProxyEntry& a, const ProxyEntry& b) { return a.state.colony_id < b.state.colony_id; });
+  return entries;
+}
+
+}  // namespace coral::proxy

@@ -1,0 +1,306 @@
+// The colony's registration with discovery: the request built from the
+// config, the retry schedule, and RegistrationLoop against a real
+// in-process discovery server (DiscoveryService, memory store, served over
+// rpc::Server + http::Server on 127.0.0.1, port 0) or against nothing.
+
+#include "colony/registration.h"
+
+#include <gtest/gtest.h>
+
+#include "service_fixtures.h"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "base/clock.h"
+#include "discovery/memory_store.h"
+#include "discovery/service.h"
+#include "http/server.h"
+#include "rpc/server.h"
+
+namespace coral::colony {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+using testing::test_config;
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// Runs `io` until `done()` holds, for at most `limit`; whether it held.
+template <class Predicate>
+bool run_until(asio::io_context& io, Predicate done, milliseconds limit = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    io.restart();
+    io.run_for(10ms);
+  }
+  return done();
+}
+
+template <class T>
+std::optional<T> run(asio::io_context& io, asio::awaitable<T> task) {
+  std::optional<T> result;
+  asio::co_spawn(io, std::move(task), [&](std::exception_ptr error, T value) {
+    if (!error) result.emplace(std::move(value));
+  });
+  run_until(io, [&] { return result.has_value(); });
+  return result;
+}
+
+// A loopback port with nothing listening: bind one, then let it go.
+std::uint16_t free_port() {
+  asio::io_context io(1);
+  asio::ip::tcp::acceptor probe(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return probe.local_endpoint().port();
+}
+
+// coral-discovery in this process: what apps/coral-discovery serves.
+class DiscoveryServer {
+ public:
+  DiscoveryServer(asio::io_context& io, std::uint16_t port)
+      : io_(io), service_(*store_, clock_, discovery::ServiceOptions{.ttl = 300s, .version = "test"}),
+        rpc_(io.get_executor()), http_(io, rpc_) {
+    rpc_.add(service_);
+    rpc_.on_call([this](const rpc::CallRecord& call) {
+      if (call.procedure.ends_with("/RegisterColony")) ++registrations;
+    });
+    auto listening = http_.listen("127.0.0.1", port);
+    EXPECT_TRUE(listening) << listening.error();
+    http_.start();
+  }
+  ~DiscoveryServer() {
+    run(io_, [this]() -> asio::awaitable<bool> {
+      co_await http_.shutdown(1s);
+      co_return true;
+    }());
+  }
+
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(http_.port()); }
+
+  int registrations = 0;
+
+ private:
+  asio::io_context& io_;
+  base::SystemClock clock_;
+  std::unique_ptr<discovery::Store> store_ = discovery::make_memory_store(clock_);
+  discovery::DiscoveryService service_;
+  rpc::Server rpc_;
+  http::Server http_;
+};
+
+ColonyConfig registering_config() {
+  ColonyConfig config = test_config();
+  config.discovery.mesh_id = "my-shop-production";
+  return config;
+}
+
+std::unique_ptr<discovery::DiscoveryClient> client_for(asio::io_context& io, const std::string& endpoint) {
+  auto client = discovery::DiscoveryClient::create(
+      io.get_executor(), endpoint,
+      discovery::ClientOptions{.attempts = 1, .first_backoff = 10ms, .max_backoff = 10ms, .timeout = 2000ms});
+  EXPECT_TRUE(client) << client.error();
+  return client ? std::move(*client) : nullptr;
+}
+
+// A loop running on `io`; stop() then waits (bounded) for run() to return.
+class RunningLoop {
+ public:
+  RunningLoop(asio::io_context& io, discovery::DiscoveryClient& client, const ColonyConfig& config,
+              milliseconds interval)
+      : io_(io), loop_(io.get_executor(), client, registration_request(config, {"203.0.113.7:41820"}), interval) {
+    asio::co_spawn(io, loop_.run(), [this](std::exception_ptr) { finished_ = true; });
+  }
+  ~RunningLoop() { stop(); }
+
+  RegistrationLoop& operator*() { return loop_; }
+  RegistrationLoop* operator->() { return &loop_; }
+
+  bool stop() {
+    loop_.stop();
+    return run_until(io_, [this] { return finished_; });
+  }
+
+ private:
+  asio::io_context& io_;
+  RegistrationLoop loop_;
+  bool finished_ = false;
+};
+
+class RegistrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { testing::log_to_stderr(); }
+};
+
+TEST(RegistrationRequest, AnnouncesTheColonyFromItsConfig) {
+  ColonyConfig config = registering_config();
+  const auto request = registration_request(config, {"203.0.113.7:41820", "[2001:db8::7]:41820"});
+  EXPECT_EQ(request.mesh_id(), "my-shop-production");
+  EXPECT_EQ(request.wireguard_pubkey(), config.wireguard.public_key.to_base64());
+  EXPECT_EQ(std::vector<std::string>(request.public_endpoints().begin(), request.public_endpoints().end()),
+            (std::vector<std::string>{"203.0.113.7:41820", "[2001:db8::7]:41820"}));
+  EXPECT_EQ(request.mesh_ipv4(), "127.42.0.1");
+  EXPECT_EQ(request.mesh_ipv6(), "fdc0:42::1");
+  EXPECT_EQ(request.connect_port(), 9000U);
+  using Metadata = std::map<std::string, std::string>;
+  const Metadata expected{{"app", "my-shop"}, {"environment", "production"}, {"colony_id", "my-shop-production-a3f2e1"}};
+  EXPECT_EQ(Metadata(request.metadata().begin(), request.metadata().end()), expected);
+  // Secrets stay home.
+  EXPECT_EQ(request.DebugString().find(config.colony_secret), std::string::npos);
+  EXPECT_EQ(request.DebugString().find(config.wireguard.private_key.to_base64()), std::string::npos);
+
+  config.services.connect_port = 9443;
+  EXPECT_EQ(registration_request(config, {}).connect_port(), 9443U);
+  EXPECT_EQ(registration_request(config, {}).public_endpoints_size(), 0);
+}
+
+TEST(RetryDelay, DoublesFromOneSecondUpToTheInterval) {
+  const milliseconds minute = 60s;
+  EXPECT_EQ(retry_delay(1, minute), 1s);
+  EXPECT_EQ(retry_delay(2, minute), 2s);
+  EXPECT_EQ(retry_delay(3, minute), 4s);
+  EXPECT_EQ(retry_delay(4, minute), 8s);
+  EXPECT_EQ(retry_delay(5, minute), 16s);
+  EXPECT_EQ(retry_delay(6, minute), 32s);
+  EXPECT_EQ(retry_delay(7, minute), 60s);  // 64 s, capped
+  EXPECT_EQ(retry_delay(8, minute), 60s);
+  EXPECT_EQ(retry_delay(1'000'000, minute), 60s);  // no overflow after a long outage
+}
+
+TEST(RetryDelay, NeverLongerThanAShortInterval) {
+  EXPECT_EQ(retry_delay(1, 500ms), 500ms);
+  EXPECT_EQ(retry_delay(3, 500ms), 500ms);
+  EXPECT_EQ(retry_delay(2, 3s), 2s);
+  EXPECT_EQ(retry_delay(3, 3s), 3s);
+}
+
+TEST_F(RegistrationTest, RegistersAndIsFoundByLookup) {
+  asio::io_context io(1);
+  DiscoveryServer server(io, 0);
+  auto client = client_for(io, server.endpoint());
+  ASSERT_TRUE(client);
+  const ColonyConfig config = registering_config();
+
+  ::testing::internal::CaptureStderr();
+  {
+    RunningLoop loop(io, *client, config, 60s);
+    EXPECT_FALSE(loop->registered());
+    EXPECT_TRUE(run_until(io, [&] { return loop->registered(); }));
+    EXPECT_EQ(loop->last_error(), "");
+    EXPECT_TRUE(loop.stop());
+  }
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(count(logged, "msg=\"registered with discovery\""), 1U) << logged;
+  EXPECT_NE(logged.find("mesh_id=my-shop-production"), std::string::npos) << logged;
+  EXPECT_NE(logged.find("discovery=" + server.endpoint()), std::string::npos) << logged;
+  EXPECT_NE(logged.find("ttl=300s"), std::string::npos) << logged;
+  EXPECT_EQ(logged.find("level=warn"), std::string::npos) << logged;
+  EXPECT_EQ(server.registrations, 1);
+
+  const std::string mesh_id = "my-shop-production";
+  auto found = run(io, client->lookup(mesh_id));
+  ASSERT_TRUE(found);
+  ASSERT_TRUE(*found) << (*found).error().message;
+  const auto& colony = **found;
+  EXPECT_EQ(colony.wireguard_pubkey(), config.wireguard.public_key.to_base64());
+  EXPECT_EQ(colony.mesh_ipv4(), "127.42.0.1");
+  EXPECT_EQ(colony.mesh_ipv6(), "fdc0:42::1");
+  EXPECT_EQ(colony.connect_port(), 9000U);
+  ASSERT_EQ(colony.public_endpoints_size(), 1);
+  EXPECT_EQ(colony.public_endpoints(0), "203.0.113.7:41820");
+  EXPECT_EQ(colony.metadata().at("app"), "my-shop");
+  EXPECT_EQ(colony.metadata().at("environment"), "production");
+  EXPECT_EQ(colony.metadata().at("colony_id"), "my-shop-production-a3f2e1");
+}
+
+TEST_F(RegistrationTest, RenewsEveryIntervalAndLogsOnlyTheFirstTime) {
+  asio::io_context io(1);
+  DiscoveryServer server(io, 0);
+  auto client = client_for(io, server.endpoint());
+  ASSERT_TRUE(client);
+
+  ::testing::internal::CaptureStderr();
+  const auto start = std::chrono::steady_clock::now();
+  {
+    RunningLoop loop(io, *client, registering_config(), 100ms);
+    EXPECT_TRUE(run_until(io, [&] { return server.registrations >= 3; }));
+    EXPECT_TRUE(loop->registered());
+    EXPECT_TRUE(loop.stop());
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_GE(elapsed, 200ms);  // two intervals between three registrations
+  EXPECT_EQ(count(logged, "registered with discovery"), 1U) << logged;
+}
+
+TEST_F(RegistrationTest, StopEndsTheLoopAndNothingIsSentAfterIt) {
+  asio::io_context io(1);
+  DiscoveryServer server(io, 0);
+  auto client = client_for(io, server.endpoint());
+  ASSERT_TRUE(client);
+  ::testing::internal::CaptureStderr();
+  {
+    RunningLoop loop(io, *client, registering_config(), 100ms);
+    ASSERT_TRUE(run_until(io, [&] { return loop->registered(); }));
+    ASSERT_TRUE(loop.stop());
+  }
+  ::testing::internal::GetCapturedStderr();
+  const int sent = server.registrations;
+  io.restart();
+  io.run_for(300ms);  // three intervals: a loop still running would register again
+  EXPECT_EQ(server.registrations, sent);
+}
+
+TEST_F(RegistrationTest, DiscoveryDownIsNotFatalWarnsOnceAndRecoveryIsLogged) {
+  asio::io_context io(1);
+  const std::uint16_t port = free_port();
+  const std::string endpoint = "http://127.0.0.1:" + std::to_string(port);
+  auto client = client_for(io, endpoint);
+  ASSERT_TRUE(client);
+
+  ::testing::internal::CaptureStderr();
+  std::string outage;
+  std::string recovery;
+  {
+    RunningLoop loop(io, *client, registering_config(), 60s);
+    ASSERT_TRUE(run_until(io, [&] { return !loop->last_error().empty(); }));
+    EXPECT_FALSE(loop->registered());
+    EXPECT_EQ(loop->last_error(), "discovery service at " + endpoint + " is not reachable: connection refused");
+    // Retries come after 1 s, then 2 s: by 2.5 s the loop has failed twice.
+    io.restart();
+    io.run_for(2500ms);
+    EXPECT_FALSE(loop->registered());
+    EXPECT_NE(loop->last_error().find("not reachable"), std::string::npos) << loop->last_error();
+    outage = ::testing::internal::GetCapturedStderr();
+
+    // Discovery comes up on that port: the next retry (at 3 s) registers.
+    ::testing::internal::CaptureStderr();
+    DiscoveryServer server(io, port);
+    EXPECT_TRUE(run_until(io, [&] { return loop->registered(); }, 5s));
+    EXPECT_EQ(loop->last_error(), "");
+    EXPECT_TRUE(loop.stop());
+    recovery = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(server.registrations, 1);
+  }
+  EXPECT_EQ(count(outage, "level=warn"), 1U) << outage;
+  EXPECT_NE(outage.find("msg=\"discovery registration failed; retrying\""), std::string::npos) << outage;
+  EXPECT_NE(outage.find("not reachable"), std::string::npos) << outage;
+  EXPECT_NE(outage.find("mesh_id=my-shop-production"), std::string::npos) << outage;
+  EXPECT_EQ(count(recovery, "msg=\"registered with discovery again\""), 1U) << recovery;
+}
+
+}  // namespace
+}  // namespace coral::colony
