@@ -26,8 +26,9 @@ struct Server::Impl {
   // listeners are gone must not touch them.
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
-  asio::awaitable<void> accept_loop(Listener& listener) {
-    const std::shared_ptr<bool> server_alive = alive;
+  // `server_alive` is a parameter, copied when the loop is spawned: the
+  // loop's first step may run after the server is gone.
+  asio::awaitable<void> accept_loop(Listener& listener, std::shared_ptr<bool> server_alive) {
     while (*server_alive && !stopping) {
       auto stream = co_await listener.accept();
       if (!*server_alive) break;
@@ -73,7 +74,7 @@ std::expected<void, std::string> Server::listen(const std::string& host, std::ui
 
 void Server::add_listener(std::unique_ptr<Listener> listener) {
   Listener& added = *impl_->listeners.emplace_back(std::move(listener));
-  if (impl_->started) asio::co_spawn(impl_->io, impl_->accept_loop(added), asio::detached);
+  if (impl_->started) asio::co_spawn(impl_->io, impl_->accept_loop(added, impl_->alive), asio::detached);
 }
 
 std::uint16_t Server::port() const {
@@ -88,7 +89,7 @@ std::vector<std::string> Server::addresses() const {
 
 void Server::start() {
   impl_->started = true;
-  for (auto& listener : impl_->listeners) asio::co_spawn(impl_->io, impl_->accept_loop(*listener), asio::detached);
+  for (auto& listener : impl_->listeners) asio::co_spawn(impl_->io, impl_->accept_loop(*listener, impl_->alive), asio::detached);
 }
 
 std::size_t Server::connection_count() const { return impl_->connections.size(); }

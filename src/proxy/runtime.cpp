@@ -2,7 +2,14 @@
 
 #include <unistd.h>
 
+#include <array>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <google/protobuf/util/time_util.h>
 
@@ -47,6 +54,8 @@ struct Link {
   std::string pubkey;
   std::unique_ptr<base::PidFile> pid_file;
   std::filesystem::path state_file;
+  mv1::RegisterRequest registration;  // holds the colony secret: memory only
+  bool retry_registration = false;    // the colony was not reachable at start
 };
 
 rpc::ChannelOptions colony_channel(const http::Target& target, http::Dialer dialer) {
@@ -76,9 +85,18 @@ struct ProxyRuntime::Impl {
   Impl(asio::io_context& io_, colony::ConfigDir dir_, ProxyOptions options_)
       : io(io_), dir(std::move(dir_)), options(std::move(options_)) {}
 
+  bool stopping = false;
+  std::unique_ptr<asio::steady_timer> retry_timer;
+
   // Resolve, open the transport, register: one colony.
   asio::awaitable<std::expected<std::unique_ptr<Link>, std::string>> join(const std::string& id,
                                                                           const Progress& progress);
+  // MeshService.Register with link.registration; on success the link's
+  // transport sends from the assigned addresses.
+  asio::awaitable<rpc::Result<bool>> register_link(Link& link);
+  // Registers once the colony answers (1 s, 2 s, ... 30 s apart).
+  asio::awaitable<void> keep_registering(Link& link);
+  void write_state(Link& link);
   asio::awaitable<void> leave(Link& link);
   std::string health() const;
 };
@@ -125,40 +143,120 @@ asio::awaitable<std::expected<std::unique_ptr<Link>, std::string>> ProxyRuntime:
   progress(" ↳ Colony endpoint: " + (endpoints.empty() ? std::string("none announced") : endpoints) +
            " (mesh IPs: " + link->served.mesh_ipv4 + " / " + link->served.mesh_ipv6 + ")");
 
-  const bool use_ipv6 = link->served.mesh_ipv4.empty() || (options.prefer_ipv6 && !link->served.mesh_ipv6.empty());
-  link->target = http::Target{use_ipv6 ? link->served.mesh_ipv6 : link->served.mesh_ipv4, link->served.connect_port};
-  link->served.forwarding_to = link->target.authority();
   link->transport = mesh::make_host_transport(io.get_executor());
   progress(" ↳ Mesh transport: host (this host reaches the colony's mesh addresses)");
+  // IPv4 first (or IPv6 with --ipv6); the other family when the first
+  // cannot be reached and the other can.
+  std::vector<std::string> candidates;
+  const bool ipv6_first = link->served.mesh_ipv4.empty() || options.prefer_ipv6;
+  for (const std::string* address : ipv6_first ? std::array{&link->served.mesh_ipv6, &link->served.mesh_ipv4}
+                                               : std::array{&link->served.mesh_ipv4, &link->served.mesh_ipv6}) {
+    if (!address->empty()) candidates.push_back(*address);
+  }
+  std::string unreachable;
+  link->target = http::Target{candidates.front(), link->served.connect_port};
+  auto dial = link->transport->dialer();
+  for (const auto& candidate : candidates) {
+    const http::Target probe{candidate, link->served.connect_port};
+    auto stream = co_await dial(probe);
+    if (stream) {
+      (*stream)->close();
+      link->target = probe;
+      unreachable.clear();
+      break;
+    }
+    progress(" ↳ " + probe.authority() + " is not reachable: " + stream.error());
+    if (unreachable.empty()) unreachable = probe.authority() + ": " + stream.error();
+    // Refused: the colony's host answered, the colony is down; the other
+    // family would not help (and must not be tried blindly: a ULA that is
+    // on no interface here would leave the machine by the default route).
+    if (stream.error().find("refused") != std::string::npos) break;
+  }
+  if (!unreachable.empty()) {
+    warnings.push_back("colony " + id + " is not reachable yet (" + unreachable +
+                       "); calls fail until it is, then the proxy connects by itself");
+  }
+  link->served.forwarding_to = link->target.authority();
 
   if (!config) {
     warnings.push_back("not registered with colony " + id + " as a mesh peer: no local config with its colony secret (" +
                        dir.colony_file(id).string() + ")");
   } else {
     progress(" ↳ Registering as proxy peer...");
-    const auto key = crypto::SecretKey::generate();
-    link->pubkey = key.public_key().to_base64();
-    rpc::HttpChannel channel(io.get_executor(), colony_channel(link->target, link->transport->dialer()));
-    mv1::MeshServiceClient client(channel);
-    mv1::RegisterRequest request;
-    request.set_colony_id(config->colony_id);
-    request.set_colony_secret(config->colony_secret);
-    request.set_wireguard_pubkey(link->pubkey);
-    request.set_component_name("proxy");
-    request.set_kind(mv1::PEER_KIND_PROXY);
-    const rpc::CallOptions call{.timeout = std::chrono::seconds(5), .headers = {}};
-    auto registered = co_await client.Register(request, call);
+    link->pubkey = crypto::SecretKey::generate().public_key().to_base64();
+    link->registration.set_colony_id(config->colony_id);
+    link->registration.set_colony_secret(config->colony_secret);
+    link->registration.set_wireguard_pubkey(link->pubkey);
+    link->registration.set_component_name("proxy");
+    link->registration.set_kind(mv1::PEER_KIND_PROXY);
+    auto registered = co_await register_link(*link);
     if (registered) {
-      link->peer_id = registered->peer_id();
-      link->served.proxy_mesh_ipv4 = registered->mesh_ipv4();
-      link->served.proxy_mesh_ipv6 = registered->mesh_ipv6();
-      link->transport->set_mesh_addresses(registered->mesh_ipv4(), registered->mesh_ipv6());
-      progress(" ↳ Assigned mesh IPs: " + registered->mesh_ipv4() + " / " + registered->mesh_ipv6());
+      progress(" ↳ Assigned mesh IPs: " + link->served.proxy_mesh_ipv4 + " / " + link->served.proxy_mesh_ipv6);
     } else {
-      warnings.push_back("not registered with colony " + id + " as a mesh peer: " + registered.error().message);
+      warnings.push_back("not registered with colony " + id + " as a mesh peer yet: " + registered.error().message);
+      link->retry_registration = registered.error().code == rpc::Code::unavailable ||
+                                 registered.error().code == rpc::Code::deadline_exceeded;
     }
   }
   co_return link;
+}
+
+asio::awaitable<rpc::Result<bool>> ProxyRuntime::Impl::register_link(Link& link) {
+  rpc::HttpChannel channel(io.get_executor(), colony_channel(link.target, link.transport->dialer()));
+  mv1::MeshServiceClient client(channel);
+  const rpc::CallOptions call{.timeout = std::chrono::seconds(5), .headers = {}};
+  auto registered = co_await client.Register(link.registration, call);
+  if (!registered) co_return std::unexpected(std::move(registered.error()));
+  link.peer_id = registered->peer_id();
+  link.served.proxy_mesh_ipv4 = registered->mesh_ipv4();
+  link.served.proxy_mesh_ipv6 = registered->mesh_ipv6();
+  link.transport->set_mesh_addresses(registered->mesh_ipv4(), registered->mesh_ipv6());
+  co_return true;
+}
+
+asio::awaitable<void> ProxyRuntime::Impl::keep_registering(Link& link) {
+  std::chrono::seconds delay{1};
+  while (!stopping) {
+    retry_timer->expires_after(delay);
+    boost::system::error_code ec;
+    co_await retry_timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping) co_return;
+    auto registered = co_await register_link(link);
+    if (stopping) co_return;
+    if (registered) {
+      log::info("registered with colony as a proxy peer", {{"colony_id", link.served.colony_id},
+                                                           {"peer_id", link.peer_id},
+                                                           {"mesh_ipv4", link.served.proxy_mesh_ipv4},
+                                                           {"mesh_ipv6", link.served.proxy_mesh_ipv6}});
+      write_state(link);
+      co_return;
+    }
+    if (registered.error().code != rpc::Code::unavailable && registered.error().code != rpc::Code::deadline_exceeded) {
+      log::warn("registration refused; not retrying", {{"colony_id", link.served.colony_id},
+                                                      {"error", registered.error().message}});
+      co_return;
+    }
+    delay = std::min<std::chrono::seconds>(delay * 2, std::chrono::seconds(30));
+  }
+}
+
+void ProxyRuntime::Impl::write_state(Link& link) {
+  ProxyState state{.colony_id = link.served.colony_id,
+                   .listen = listen,
+                   .colony_mesh_ipv4 = link.served.mesh_ipv4,
+                   .colony_mesh_ipv6 = link.served.mesh_ipv6,
+                   .colony_connect_port = link.served.connect_port,
+                   .forwarding_to = link.served.forwarding_to,
+                   .mesh_ipv4 = link.served.proxy_mesh_ipv4,
+                   .mesh_ipv6 = link.served.proxy_mesh_ipv6,
+                   .transport = std::string(link.transport->name()),
+                   .status = "connected",
+                   .pid = getpid(),
+                   .started_at = started_at};
+  link.state_file = dir.proxies_dir() / (link.served.colony_id + ".yaml");
+  if (auto written = colony::write_file_atomically(link.state_file, to_yaml(state)); !written) {
+    log::warn("cannot record the proxy's state", {{"error", written.error()}});
+  }
 }
 
 asio::awaitable<void> ProxyRuntime::Impl::leave(Link& link) {
@@ -265,28 +363,15 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
                                : impl->options.listen_host;
   impl->listen = host + ":" + std::to_string(impl->server->port());
 
+  impl->retry_timer = std::make_unique<asio::steady_timer>(io);
   for (auto& link : impl->links) {
-    ProxyState state{.colony_id = link->served.colony_id,
-                     .listen = impl->listen,
-                     .colony_mesh_ipv4 = link->served.mesh_ipv4,
-                     .colony_mesh_ipv6 = link->served.mesh_ipv6,
-                     .colony_connect_port = link->served.connect_port,
-                     .forwarding_to = link->served.forwarding_to,
-                     .mesh_ipv4 = link->served.proxy_mesh_ipv4,
-                     .mesh_ipv6 = link->served.proxy_mesh_ipv6,
-                     .transport = std::string(link->transport->name()),
-                     .status = "connected",
-                     .pid = getpid(),
-                     .started_at = impl->started_at};
-    link->state_file = impl->dir.proxies_dir() / (link->served.colony_id + ".yaml");
-    if (auto written = colony::write_file_atomically(link->state_file, to_yaml(state)); !written) {
-      impl->warnings.push_back("cannot record the proxy's state: " + written.error());
-    }
+    impl->write_state(*link);
     log::info("proxy serving colony", {{"colony_id", link->served.colony_id},
                                        {"listen", impl->listen},
                                        {"forwarding_to", link->served.forwarding_to},
                                        {"mesh_ipv4", link->served.proxy_mesh_ipv4},
                                        {"mesh_ipv6", link->served.proxy_mesh_ipv6}});
+    if (link->retry_registration) asio::co_spawn(io, impl->keep_registering(*link), asio::detached);
   }
   for (const auto& warning : impl->warnings) log::warn("proxy", {{"warning", warning}});
   co_return std::unique_ptr<ProxyRuntime>(new ProxyRuntime(std::move(impl)));
@@ -305,6 +390,8 @@ const std::vector<std::string>& ProxyRuntime::warnings() const { return impl_->w
 std::string ProxyRuntime::health_json() const { return impl_->health(); }
 
 asio::awaitable<void> ProxyRuntime::shutdown(std::chrono::milliseconds grace) {
+  impl_->stopping = true;
+  if (impl_->retry_timer) impl_->retry_timer->cancel();
   co_await impl_->server->shutdown(grace);
   impl_->forwarder->close();
   for (auto& link : impl_->links) {

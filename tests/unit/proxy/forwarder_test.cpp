@@ -217,6 +217,16 @@ class ForwarderTest : public ::testing::Test {
     proxy_->start();
   }
 
+  // Stops the proxy and starts a new one for `upstreams`. Gracefully: an
+  // http::Server destroyed before its io_context ever ran its accept loop
+  // is a use-after-free (the loop's first step reads the freed server).
+  void replace_proxy(std::vector<Upstream> upstreams) {
+    shut_down(*proxy_);
+    proxy_.reset();
+    forwarder_.reset();
+    start_proxy(std::move(upstreams));
+  }
+
   // A Connect client of the proxy; `prefix` is "" or "/<colony-id>".
   rpc::HttpChannel& channel(http::Version version, rpc::Encoding encoding = rpc::Encoding::proto,
                             std::string prefix = "") {
@@ -470,10 +480,8 @@ TEST_P(ForwarderConnectTest, LargeMessagesFlowBothWays) {
 
 TEST_P(ForwarderConnectTest, UnreachableColonyIsUnavailableNamingIt) {
   // Replace the proxy with one whose colony has nothing listening.
-  proxy_.reset();
-  forwarder_.reset();
   const auto port = free_port(io_);
-  start_proxy({upstream("ghost", port)});
+  replace_proxy({upstream("ghost", port)});
   auto& through = client_channel();
 
   std::optional<rpc::Result<v1::EchoResponse>> unary;
@@ -660,9 +668,7 @@ TEST_F(ForwarderWireTest, GrpcWebOverHttp1) {
 }
 
 TEST_F(ForwarderWireTest, UnreachableColonyAnswersInTheCallersProtocol) {
-  proxy_.reset();
-  forwarder_.reset();
-  start_proxy({upstream("ghost", free_port(io_))});
+  replace_proxy({upstream("ghost", free_port(io_))});
   v1::EchoRequest request;
 
   const Shape grpc{.protocol = rpc::Protocol::grpc, .encoding = rpc::Encoding::proto, .streaming = false,

@@ -1,0 +1,31 @@
+// coral-proxy: the local proxy on its own (RFD 005), with the flags of
+// `coral proxy start`. See docs/proxy.md.
+
+#include <exception>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/context.h"
+#include "cli/proxy_commands.h"
+
+int main(int argc, char** argv) {
+  coral::cli::Context context;
+  coral::cli::ProxyStartFlags flags;
+  CLI::App app{"coral-proxy: a local proxy into colonies' meshes, for the coral CLI and any Connect/gRPC client"};
+  app.add_option("--config-dir", context.config_dir_flag,
+                 "where colonies' files live (default: $CORAL_CONFIG_DIR, else ~/.coral)");
+  coral::cli::add_proxy_start_options(app, flags);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;
+  }
+  try {
+    coral::cli::run_proxy_start(flags, context);
+  } catch (const std::exception& error) {
+    std::cerr << "error: " << error.what() << "\n";
+    return 1;
+  }
+  return context.exit_code;
+}
