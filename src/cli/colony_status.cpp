@@ -10,6 +10,7 @@
 #include "base/address.h"
 #include "base/json_text.h"
 #include "base/pid_file.h"
+#include "cli/render.h"
 #include "cli/colony_commands.h"
 #include "coral/colony/v1/colony.coral.h"
 #include "discovery/client.h"
@@ -42,14 +43,8 @@ asio::awaitable<void> ask_colony(const colony::ColonyConfig& config, StatusRepor
   for (const std::string& host :
        {base::format_ipv4(config.wireguard.mesh_ipv4), base::format_ipv6(config.wireguard.mesh_ipv6)}) {
     const http::Target target{host, config.services.connect_port};
-    rpc::ChannelOptions options{.url = http::Url{.host = host, .port = config.services.connect_port, .path_prefix = {}},
-                                .version = http::Version::http2,
-                                .encoding = rpc::Encoding::proto,
-                                .gzip_requests = false,
-                                .max_message_bytes = 4 << 20,
-                                .connect_timeout = kCallTimeout,
-                                .dialer = transport->dialer()};
-    rpc::HttpChannel channel(executor, options);
+    rpc::HttpChannel channel(executor, rpc::h2c_proto_options(http::Url{host, config.services.connect_port, {}},
+                                                              transport->dialer(), kCallTimeout));
     cv1::ColonyServiceClient client(channel);
     const rpc::CallOptions call{.timeout = kCallTimeout, .headers = {}};
     const cv1::GetStatusRequest status_request;
@@ -90,14 +85,6 @@ asio::awaitable<bool> gather(const colony::ColonyConfig& config, StatusReport& r
   co_return true;
 }
 
-std::string to_json(const google::protobuf::Message& message) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
-}
-
 void print_json(const ColonyTarget& target, const StatusReport& report) {
   std::string out = "{\"colony_id\":";
   base::append_json_string(out, target.id);
@@ -109,16 +96,16 @@ void print_json(const ColonyTarget& target, const StatusReport& report) {
   if (report.status) {
     out += ",\"reached_at\":";
     base::append_json_string(out, report.reached_at);
-    out += ",\"status\":" + to_json(*report.status);
+    out += ",\"status\":" + proto_json(*report.status);
   }
-  if (report.agents) out += ",\"agents\":" + to_json(*report.agents);
+  if (report.agents) out += ",\"agents\":" + proto_json(*report.agents);
   if (!report.colony_error.empty()) {
     out += ",\"colony_error\":";
     base::append_json_string(out, report.colony_error);
   }
   out += ",\"discovery_endpoint\":";
   base::append_json_string(out, target.config.discovery.endpoint);
-  if (report.discovery) out += ",\"discovery\":" + to_json(*report.discovery);
+  if (report.discovery) out += ",\"discovery\":" + proto_json(*report.discovery);
   if (!report.discovery_error.empty()) {
     out += ",\"discovery_error\":";
     base::append_json_string(out, report.discovery_error);
@@ -162,11 +149,8 @@ void print_text(const ColonyTarget& target, const StatusReport& report) {
     std::cout << report.discovery_error << "\n";
   }
   if (report.agents && report.agents->agents_size() > 0) {
-    std::cout << "\nAgents:\n";
-    for (const auto& agent : report.agents->agents()) {
-      std::cout << "  " << agent.agent_id() << "  " << agent.component_name() << "  " << agent.mesh_ipv4() << " / "
-                << agent.mesh_ipv6() << "  " << agent.status() << "\n";
-    }
+    std::cout << "\n";
+    print_agents(*report.agents);
   }
   if (report.process.kind != base::PidFileState::Kind::running) {
     std::cout << "\nStart it with: coral colony start " << target.id << "\n";

@@ -10,6 +10,7 @@
 #include "base/address.h"
 #include "base/pid_file.h"
 #include "cli/proxy_probe.h"
+#include "cli/render.h"
 #include "coral/colony/v1/colony.coral.h"
 #include "discovery/client.h"
 #include "http/url.h"
@@ -119,25 +120,12 @@ struct Channel {
 };
 
 Channel open_channel(asio::any_io_executor executor, const Route& route, const std::string& colony_id) {
-  rpc::ChannelOptions options{.url = route.url,
-                              .version = http::Version::http2,
-                              .encoding = rpc::Encoding::proto,
-                              .gzip_requests = false,
-                              .max_message_bytes = 16 << 20,
-                              .connect_timeout = kCallTimeout,
-                              .dialer = route.transport ? route.transport->dialer() : http::Dialer{}};
+  auto options = rpc::h2c_proto_options(route.url, route.transport ? route.transport->dialer() : http::Dialer{},
+                                        kCallTimeout);
   Channel channel{std::make_unique<rpc::HttpChannel>(executor, std::move(options)),
                   rpc::CallOptions{.timeout = kCallTimeout, .headers = {}}};
   if (route.name_colony) channel.call.headers.push_back({std::string(proxy::kColonyIdHeader), colony_id});
   return channel;
-}
-
-std::string to_json(const google::protobuf::Message& message) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
 }
 
 std::optional<Target> resolve_target(Context& context, const Flags& flags) {
@@ -170,20 +158,6 @@ std::optional<Target> resolve_target(Context& context, const Flags& flags) {
     target.config = std::move(*config);
   }
   return target;
-}
-
-void print_agents(const cv1::ListAgentsResponse& agents) {
-  if (agents.agents_size() == 0) {
-    std::cout << "No agents connected.\n";
-    return;
-  }
-  std::cout << "Agents:\n";
-  for (const auto& agent : agents.agents()) {
-    const auto age = google::protobuf::util::TimeUtil::GetCurrentTime() - agent.last_seen();
-    std::cout << "  " << agent.agent_id() << "  " << agent.component_name() << "  " << agent.mesh_ipv4() << " / "
-              << agent.mesh_ipv6() << "  " << agent.status() << "  (seen "
-              << format_uptime(google::protobuf::util::TimeUtil::DurationToSeconds(age)) << " ago)\n";
-  }
 }
 
 // No way to the colony: what the config says, and what to do.
@@ -233,7 +207,7 @@ asio::awaitable<void> run(Context& context, const Flags& flags, What what) {
     auto agents = co_await client.ListAgents(request, channel.call);
     if (!agents) co_return unreachable(agents.error());
     if (flags.json) {
-      std::cout << to_json(*agents) << "\n";
+      std::cout << proto_json(*agents) << "\n";
     } else {
       print_agents(*agents);
     }
@@ -244,7 +218,7 @@ asio::awaitable<void> run(Context& context, const Flags& flags, What what) {
     auto topology = co_await client.GetTopology(request, channel.call);
     if (!topology) co_return unreachable(topology.error());
     if (flags.json) {
-      std::cout << to_json(*topology) << "\n";
+      std::cout << proto_json(*topology) << "\n";
       co_return;
     }
     std::cout << "Colony: " << topology->colony_id() << "\n";
@@ -264,7 +238,7 @@ asio::awaitable<void> run(Context& context, const Flags& flags, What what) {
   auto status = co_await client.GetStatus(request, channel.call);
   if (!status) co_return unreachable(status.error());
   if (flags.json) {
-    std::cout << to_json(*status) << "\n";
+    std::cout << proto_json(*status) << "\n";
     co_return;
   }
   const cv1::ListAgentsRequest agents_request;

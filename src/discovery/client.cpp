@@ -49,14 +49,7 @@ std::expected<std::unique_ptr<DiscoveryClient>, std::string> DiscoveryClient::cr
                                                                                     ClientOptions options) {
   auto url = http::parse_url(endpoint);
   if (!url) return std::unexpected("discovery endpoint: " + url.error());
-  rpc::ChannelOptions channel_options{.url = *url,
-                                      .version = http::Version::http2,
-                                      .encoding = rpc::Encoding::proto,
-                                      .gzip_requests = false,
-                                      .max_message_bytes = 4 << 20,
-                                      .connect_timeout = options.timeout,
-                                      .dialer = {}};
-  auto impl = std::make_unique<Impl>(executor, std::move(channel_options), options);
+  auto impl = std::make_unique<Impl>(executor, rpc::h2c_proto_options(*url, {}, options.timeout), options);
   return std::unique_ptr<DiscoveryClient>(new DiscoveryClient(endpoint, std::move(impl)));
 }
 

@@ -59,13 +59,7 @@ struct Link {
 };
 
 rpc::ChannelOptions colony_channel(const http::Target& target, http::Dialer dialer) {
-  return rpc::ChannelOptions{.url = http::Url{.host = target.host, .port = target.port, .path_prefix = {}},
-                             .version = http::Version::http2,
-                             .encoding = rpc::Encoding::proto,
-                             .gzip_requests = false,
-                             .max_message_bytes = 4 << 20,
-                             .connect_timeout = std::chrono::seconds(5),
-                             .dialer = std::move(dialer)};
+  return rpc::h2c_proto_options(http::Url{target.host, target.port, {}}, std::move(dialer), std::chrono::seconds(5));
 }
 
 }  // namespace

@@ -80,6 +80,16 @@ struct HttpChannel::Exchange final : http::ResponseHandler {
   std::string failure;  // set by on_reset
 };
 
+ChannelOptions h2c_proto_options(http::Url url, http::Dialer dialer, std::chrono::milliseconds connect_timeout) {
+  return ChannelOptions{.url = std::move(url),
+                        .version = http::Version::http2,
+                        .encoding = Encoding::proto,
+                        .gzip_requests = false,
+                        .max_message_bytes = 4 * 1024 * 1024,
+                        .connect_timeout = connect_timeout,
+                        .dialer = std::move(dialer)};
+}
+
 HttpChannel::HttpChannel(asio::any_io_executor executor, ChannelOptions options)
     : executor_(executor),
       options_(std::move(options)),

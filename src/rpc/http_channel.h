@@ -25,6 +25,11 @@ struct ChannelOptions {
   http::Dialer dialer;                             // empty: TCP
 };
 
+// What coral's own clients use: Connect, binary proto, h2c with prior
+// knowledge, 4 MiB messages.
+ChannelOptions h2c_proto_options(http::Url url, http::Dialer dialer = {},
+                                 std::chrono::milliseconds connect_timeout = std::chrono::seconds(10));
+
 class HttpChannel final : public Channel {
  public:
   HttpChannel(boost::asio::any_io_executor executor, ChannelOptions options);
