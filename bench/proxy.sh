@@ -538,7 +538,6 @@ PROXY_COUNTS+="; nghttpx error log: $ngx_lines line(s)"
 # The colony and coral's proxy log at warn level: anything they logged is worth a look.
 for f in "$COLONY_LOG" "$PROXY_LOG"; do
   [[ -s $f ]] || continue
-  cp "$f" "$RUN/" 2>/dev/null
   grep -v 'mesh address not served' "$f" | grep -q . &&
     note "$(basename "$(dirname "$f")")/$(basename "$f"): $(grep -vc 'mesh address not served' "$f") line(s) besides the IPv6 warning, first: $(grep -v 'mesh address not served' "$f" | head -c 300)"
 done

@@ -146,6 +146,17 @@ void Client::close() {
   }
 }
 
+RequestWriter* Client::try_start(const Target& target, RequestHead& head, bool end_stream,
+                                 std::shared_ptr<ResponseHandler>& handler) {
+  const auto pool = impl_->pools.find(target);
+  if (pool == impl_->pools.end()) return nullptr;
+  ClientCodec* codec = impl_->usable(pool->second);
+  if (!codec) return nullptr;
+  if (head.authority.empty()) head.authority = target.authority();
+  head.version = impl_->options.version;
+  return &codec->start_request(std::move(head), end_stream, std::move(handler));
+}
+
 Awaitable<std::expected<RequestWriter*, std::string>> Client::start(const Target& target, RequestHead head,
                                                                     bool end_stream,
                                                                     std::shared_ptr<ResponseHandler> handler) {

@@ -284,7 +284,15 @@ std::unique_ptr<http::RequestHandler> Forwarder::on_request(http::RequestHead he
   forwarded.fields = std::move(head.fields);
   remove_hop_by_hop(forwarded.fields);
   std::erase_if(forwarded.fields, [](const http::Field& field) { return field.name == kColonyIdHeader; });
-  asio::co_spawn(impl_->executor, exchange->start(std::move(forwarded)), asio::detached);
+  // A colony connection that can take the request now: no coroutine needed.
+  std::shared_ptr<http::ResponseHandler> upstream_side = std::make_shared<UpstreamSide>(exchange);
+  if (http::RequestWriter* writer =
+          impl_->clients[route->colony]->try_start(upstream.target, forwarded, false, upstream_side)) {
+    exchange->starting = false;
+    exchange->upstream_writer = writer;
+  } else {
+    asio::co_spawn(impl_->executor, exchange->start(std::move(forwarded)), asio::detached);
+  }
   return std::make_unique<DownstreamSide>(std::move(exchange));
 }
 
