@@ -179,7 +179,9 @@ struct Exchange final : std::enable_shared_from_this<Exchange> {
          "colony " + upstream.colony_id + " at " + upstream.target.authority() + " reset the call: " + reason);
   }
 
-  asio::awaitable<void> start(http::RequestHead head);
+  // `self` is a parameter so that the exchange lives from the spawn on: the
+  // client may go away before the coroutine's first step runs.
+  asio::awaitable<void> start(std::shared_ptr<Exchange> self, http::RequestHead head);
 };
 
 class DownstreamSide final : public http::RequestHandler {
@@ -212,8 +214,7 @@ std::string lower_first(std::string text) {
   return text;
 }
 
-asio::awaitable<void> Exchange::start(http::RequestHead head) {
-  auto self = shared_from_this();
+asio::awaitable<void> Exchange::start(std::shared_ptr<Exchange> self, http::RequestHead head) {
   auto handler = std::make_shared<UpstreamSide>(self);
   const http::Target target = upstream.target;
   auto writer = co_await forwarder->clients[index]->start(target, std::move(head), false, handler);
@@ -291,7 +292,7 @@ std::unique_ptr<http::RequestHandler> Forwarder::on_request(http::RequestHead he
     exchange->starting = false;
     exchange->upstream_writer = writer;
   } else {
-    asio::co_spawn(impl_->executor, exchange->start(std::move(forwarded)), asio::detached);
+    asio::co_spawn(impl_->executor, exchange->start(exchange, std::move(forwarded)), asio::detached);
   }
   return std::make_unique<DownstreamSide>(std::move(exchange));
 }

@@ -102,7 +102,9 @@ class Call final : public std::enable_shared_from_this<Call>, public MessageSink
   void reject_media_type();
   Status read_body_headers();
   Status decode_request(Message& request);
-  Awaitable<void> run(std::unique_ptr<Message> request);
+  // `self` keeps the call alive from the spawn on: the stream may close
+  // before the coroutine's first step runs.
+  Awaitable<void> run(std::shared_ptr<Call> self, std::unique_ptr<Message> request);
   void start_deadline();
 
   void send_head_once(int status, std::string_view content_type, bool end_stream = false);
@@ -321,7 +323,7 @@ void Call::on_end() {
     reply_error(status.error());
     return;
   }
-  asio::co_spawn(shared_->executor, run(std::move(request)), asio::detached);
+  asio::co_spawn(shared_->executor, run(shared_from_this(), std::move(request)), asio::detached);
 }
 
 Status Call::decode_request(Message& request) {
@@ -350,8 +352,7 @@ Status Call::decode_request(Message& request) {
   return decode_message(encoding_, payload, request);
 }
 
-Awaitable<void> Call::run(std::unique_ptr<Message> request) {
-  auto self = shared_from_this();
+Awaitable<void> Call::run([[maybe_unused]] std::shared_ptr<Call> self, std::unique_ptr<Message> request) {
   Status status;
   std::unique_ptr<Message> response;
   try {
