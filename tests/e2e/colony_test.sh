@@ -27,6 +27,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$here/lib.sh"
+# shellcheck source=tests/e2e/cli_lib.sh
+. "$here/cli_lib.sh"
 
 CORAL=${CORAL_BIN:-}
 DISC=${CORAL_DISCOVERY:-}
@@ -94,45 +96,6 @@ colony_cleanup() {
 trap colony_cleanup EXIT
 
 # ------------------------------------------------------------------ helpers
-out=""
-err=""
-rc=0
-# run CMD...: stdout in $out, stderr in $err, status in $rc (bounded).
-run() {
-  out=$(timeout 30 "$@" </dev/null 2>"$E2E_WORK/run.err")
-  rc=$?
-  err=$(cat "$E2E_WORK/run.err")
-}
-coral() { run "$CORAL" "$@"; }
-
-http=""
-body=""
-crc=0
-# call URL JSON [CURL-ARGS...]: Connect unary JSON; sets $http, $body, $crc.
-call() {
-  local url=$1 json=$2
-  shift 2
-  http=$(curl -sS --max-time "$T" "$@" -H 'Content-Type: application/json' -o "$E2E_WORK/body" \
-    -w '%{http_code}' --data-binary "$json" "$url" 2>"$E2E_WORK/curl.err")
-  crc=$?
-  body=$(cat "$E2E_WORK/body" 2>/dev/null; cat "$E2E_WORK/curl.err")
-  rm -f "$E2E_WORK/body"
-}
-j() { jq -r "($1) // empty" 2>/dev/null <<<"$body"; }
-why_success() {
-  if ((crc != 0)); then echo "curl exit status $crc: $body"
-  elif [[ $http != 200 ]]; then echo "HTTP $http, want 200: $body"
-  elif ! jq -e . >/dev/null 2>&1 <<<"$body"; then echo "body is not JSON: $body"
-  fi
-}
-# why_error CODE HTTP: "" when the last call failed with that Connect error.
-why_error() {
-  if ((crc != 0)); then echo "curl exit status $crc: $body"
-  elif [[ $http != "$2" ]]; then echo "HTTP $http, want $2: $body"
-  elif [[ $(j .code) != "$1" ]]; then echo "code '$(j .code)', want $1: $body"
-  fi
-}
-
 # yget FILE KEY: the value of KEY ("colony_id", "wireguard.mesh_ipv4") in a
 # colony file (two levels of plain YAML, as coral init writes it).
 yget() {
@@ -150,26 +113,6 @@ yget() {
 yaml_of() { echo "$CORAL_CONFIG_DIR/colonies/$1.yaml"; }
 pid_of() { tr -dc 0-9 2>/dev/null <"$1/colonies/$2.pid"; } # pid_of CONFIG_DIR ID
 mode_of() { stat -c %a "$1" 2>/dev/null; }
-
-# free_port ADDRESS: a TCP port free on ADDRESS just now.
-free_port() {
-  python3 -c 'import socket, sys
-s = socket.socket()
-s.bind((sys.argv[1], 0))
-print(s.getsockname()[1])
-s.close()' "$1"
-}
-# key WORD: a canonical base64 WireGuard key (32 bytes) made from WORD.
-key() { printf '%-32.32s' "$1" | base64 -w0; }
-
-buf_out=""
-buf_err=""
-buf_rc=0
-bufcurl() {
-  buf_out=$(timeout 20 "$BUF" curl --schema proto "$@" 2>"$E2E_WORK/buf.err")
-  buf_rc=$?
-  buf_err=$(cat "$E2E_WORK/buf.err")
-}
 
 # ============================================================ 1. coral init
 coral init

@@ -28,6 +28,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$here/lib.sh"
+# shellcheck source=tests/e2e/cli_lib.sh
+. "$here/cli_lib.sh"
 
 CORAL=${CORAL_BIN:-}
 DISC=${CORAL_DISCOVERY:-}
@@ -111,47 +113,6 @@ proxy_cleanup() {
 trap proxy_cleanup EXIT
 
 # ------------------------------------------------------------------ helpers
-out=""
-err=""
-rc=0
-# run CMD...: stdout in $out, stderr in $err, status in $rc (bounded).
-run() {
-  out=$(timeout 30 "$@" </dev/null 2>"$E2E_WORK/run.err")
-  rc=$?
-  err=$(cat "$E2E_WORK/run.err")
-}
-coral() { run "$CORAL" "$@"; }
-
-http=""
-body=""
-crc=0
-# call URL JSON [CURL-ARGS...]: Connect unary JSON; sets $http, $body, $crc.
-call() {
-  local url=$1 json=$2
-  shift 2
-  http=$(curl -sS -g --max-time "$T" "$@" -H 'Content-Type: application/json' -o "$E2E_WORK/body" \
-    -w '%{http_code} %{http_version}' --data-binary "$json" "$url" 2>"$E2E_WORK/curl.err")
-  crc=$?
-  body=$(cat "$E2E_WORK/body" 2>/dev/null; cat "$E2E_WORK/curl.err")
-  rm -f "$E2E_WORK/body"
-  http_version=${http#* }
-  http=${http%% *}
-}
-http_version=""
-j() { jq -r "($1) // empty" 2>/dev/null <<<"$body"; }
-why_success() {
-  if ((crc != 0)); then echo "curl exit status $crc: $body"
-  elif [[ $http != 200 ]]; then echo "HTTP $http, want 200: $body"
-  elif ! jq -e . >/dev/null 2>&1 <<<"$body"; then echo "body is not JSON: $body"
-  fi
-}
-# why_error CODE HTTP: "" when the last call failed with that Connect error.
-why_error() {
-  if ((crc != 0)); then echo "curl exit status $crc: $body"
-  elif [[ $http != "$2" ]]; then echo "HTTP $http, want $2: $body"
-  elif [[ $(j .code) != "$1" ]]; then echo "code '$(j .code)', want $1: $body"
-  fi
-}
 # status BASE [CURL-ARGS...]: GetStatus (Connect JSON) at BASE.
 status() {
   local base=$1
@@ -167,26 +128,9 @@ why_colony() {
 }
 answers() { status "$1"; [[ -z $(why_colony "$2") ]]; } # answers BASE ID
 
-# free_port ADDRESS: a TCP port free on ADDRESS just now.
-free_port() {
-  python3 -c 'import socket, sys
-s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
-s.bind((sys.argv[1], 0))
-print(s.getsockname()[1])
-s.close()' "$1"
-}
-key() { printf '%-32.32s' "$1" | base64 -w0; } # a WireGuard key made from WORD
 yget() { sed -n "s/^ *$1: *//p" "$2" | head -n 1; } # yget KEY FILE (plain YAML)
 pidf() { tr -dc 0-9 2>/dev/null <"$CORAL_CONFIG_DIR/$1/$2.pid"; } # pidf colonies|proxies ID
 
-buf_out=""
-buf_err=""
-buf_rc=0
-bufcurl() {
-  buf_out=$(timeout 20 "$BUF" curl --schema proto "$@" 2>"$E2E_WORK/buf.err")
-  buf_rc=$?
-  buf_err=$(cat "$E2E_WORK/buf.err")
-}
 # grpc_raw URL: a gRPC call with an empty message (h2c); headers and
 # trailers, one per line, lower-case names, no CR.
 grpc_raw() {
