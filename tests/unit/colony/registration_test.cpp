@@ -25,6 +25,7 @@
 #include "discovery/service.h"
 #include "http/server.h"
 #include "rpc/server.h"
+#include "bounded_io.h"
 
 namespace coral::colony {
 namespace {
@@ -32,33 +33,14 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
+using coral::testing::run;
+using coral::testing::run_until;
 using testing::test_config;
 
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
   return n;
-}
-
-// Runs `io` until `done()` holds, for at most `limit`; whether it held.
-template <class Predicate>
-bool run_until(asio::io_context& io, Predicate done, milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(10ms);
-  }
-  return done();
-}
-
-template <class T>
-std::optional<T> run(asio::io_context& io, asio::awaitable<T> task) {
-  std::optional<T> result;
-  asio::co_spawn(io, std::move(task), [&](std::exception_ptr error, T value) {
-    if (!error) result.emplace(std::move(value));
-  });
-  run_until(io, [&] { return result.has_value(); });
-  return result;
 }
 
 // A loopback port with nothing listening: bind one, then let it go.

@@ -31,6 +31,7 @@
 #include "coral/mesh/v1/mesh.coral.h"
 #include "mesh/host_transport.h"
 #include "rpc/http_channel.h"
+#include "bounded_io.h"
 
 namespace coral::colony {
 namespace {
@@ -38,6 +39,8 @@ namespace {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 namespace cv1 = coral::colony::v1;
+using coral::testing::run;
+using coral::testing::run_until;
 namespace mv1 = coral::mesh::v1;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
@@ -49,21 +52,6 @@ std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
   return n;
-}
-
-// Runs `io` until `task` finishes, for at most 10 s; its result, or nullopt.
-template <class T>
-std::optional<T> run(asio::io_context& io, asio::awaitable<T> task) {
-  std::optional<T> result;
-  asio::co_spawn(io, std::move(task), [&](std::exception_ptr error, T value) {
-    if (!error) result.emplace(std::move(value));
-  });
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!result && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(10ms);
-  }
-  return result;
 }
 
 // A port with nothing listening on `host`: bind one, then let it go.

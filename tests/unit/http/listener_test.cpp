@@ -31,6 +31,7 @@
 
 #include "http/codec.h"
 #include "http/server.h"
+#include "bounded_io.h"
 
 namespace coral::http {
 namespace {
@@ -38,26 +39,12 @@ namespace {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
+using coral::testing::run;
+using coral::testing::run_until;
 
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
   return text;
-}
-
-// Runs `task` on `io` for at most 10 s; its result, or nullopt when it did
-// not finish (or threw).
-template <class T>
-std::optional<T> run(asio::io_context& io, asio::awaitable<T> task) {
-  std::optional<T> result;
-  asio::co_spawn(io, std::move(task), [&](std::exception_ptr error, T value) {
-    if (!error) result.emplace(std::move(value));
-  });
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!result && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(10ms);
-  }
-  return result;
 }
 
 // What getaddrinfo gives for a passive TCP `host`: what listen_tcp must bind.

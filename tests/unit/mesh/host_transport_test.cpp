@@ -2,6 +2,7 @@
 // 127.42.0.0/16 here), dialing it, and the errors a user meets first.
 
 #include "mesh/host_transport.h"
+#include "bounded_io.h"
 
 #include <gtest/gtest.h>
 
@@ -20,22 +21,8 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-
-// Runs `task` on `io` for at most 10 s; its result, or nullopt when it did
-// not finish (or threw).
-template <class T>
-std::optional<T> run(asio::io_context& io, asio::awaitable<T> task) {
-  std::optional<T> result;
-  asio::co_spawn(io, std::move(task), [&](std::exception_ptr error, T value) {
-    if (!error) result.emplace(std::move(value));
-  });
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!result && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(10ms);
-  }
-  return result;
-}
+using coral::testing::run;
+using coral::testing::run_until;
 
 // Reads exactly `size` bytes (bounded number of reads).
 http::Awaitable<std::string> read_exactly(http::ByteStream& stream, std::size_t size) {
