@@ -69,6 +69,10 @@ void wipe(std::string& text) {
   if (!text.empty()) sodium_memzero(text.data(), text.size());
 }
 
+void wipe(std::span<std::uint8_t> bytes) {
+  if (!bytes.empty()) sodium_memzero(bytes.data(), bytes.size());
+}
+
 std::array<std::uint8_t, 32> blake2b_256(std::string_view data) {
   static_assert(crypto_generichash_BYTES == 32);
   ensure_sodium();
@@ -82,6 +86,12 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   auto digest_a = blake2b_256(a);
   auto digest_b = blake2b_256(b);
   return sodium_memcmp(digest_a.data(), digest_b.data(), digest_a.size()) == 0;
+}
+
+bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 void clamp(KeyBytes& key) {
@@ -147,6 +157,20 @@ bool SecretKey::is_zero() const { return all_zero(bytes_); }
 
 bool operator==(const SecretKey& a, const SecretKey& b) {
   return sodium_memcmp(a.bytes_.data(), b.bytes_.data(), a.bytes_.size()) == 0;
+}
+
+std::optional<SecretKey> x25519(const SecretKey& private_key, const PublicKey& public_key) {
+  ensure_sodium();
+  KeyBytes shared{};
+  // crypto_scalarmult clamps its copy of the scalar, and fails when the
+  // result is the all-zero point.
+  if (crypto_scalarmult(shared.data(), private_key.bytes().data(), public_key.bytes().data()) != 0) {
+    sodium_memzero(shared.data(), shared.size());
+    return std::nullopt;
+  }
+  SecretKey result(shared);
+  sodium_memzero(shared.data(), shared.size());
+  return result;
 }
 
 std::string generate_colony_secret() {

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,6 +41,9 @@ void random_bytes(std::span<std::uint8_t> out);
 // size does not change. For text copies of secrets.
 void wipe(std::string& text);
 
+// Overwrites `bytes` with zeros (sodium_memzero): for secrets in buffers.
+void wipe(std::span<std::uint8_t> bytes);
+
 // BLAKE2b-256 of `data` (libsodium's generic hash, no key).
 std::array<std::uint8_t, 32> blake2b_256(std::string_view data);
 
@@ -48,6 +52,11 @@ std::array<std::uint8_t, 32> blake2b_256(std::string_view data);
 // digests compared with sodium_memcmp. For colony secrets and other text
 // that an attacker may guess at.
 bool constant_time_equal(std::string_view a, std::string_view b);
+
+// True when `a` and `b` hold the same bytes, in time that depends only on
+// their sizes (sodium_memcmp); false when the sizes differ. For MACs and
+// tags, whose size is public.
+bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
 
 // A WireGuard public key (or any Curve25519 point): not secret.
 class PublicKey {
@@ -110,6 +119,12 @@ class SecretKey {
 
 // Clamps a Curve25519 scalar in place (RFC 7748 decodeScalar25519).
 void clamp(KeyBytes& key);
+
+// X25519(private_key, public_key) (RFC 7748; the scalar is clamped), the DH
+// of WireGuard's handshake, as a wiped secret. nullopt when the result is
+// all zeros: `public_key` is a low-order point, and the "shared" secret
+// would be known to anyone.
+std::optional<SecretKey> x25519(const SecretKey& private_key, const PublicKey& public_key);
 
 // A new colony secret: 32 random bytes, unpadded base64url (43 characters of
 // A-Z a-z 0-9 - _). The caller owns (and should wipe()) the text.

@@ -51,6 +51,35 @@ TEST(Keys, Rfc7748AliceAndBobInHex) {
   EXPECT_EQ(bob.public_key().bytes(), from_hex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"));
 }
 
+// RFC 7748 section 6.1: both sides compute the same shared secret.
+TEST(Keys, X25519Rfc7748SharedSecret) {
+  const SecretKey alice(from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"));
+  const SecretKey bob(from_hex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"));
+  const KeyBytes shared = from_hex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+  const auto at_alice = x25519(alice, bob.public_key());
+  const auto at_bob = x25519(bob, alice.public_key());
+  ASSERT_TRUE(at_alice);
+  ASSERT_TRUE(at_bob);
+  EXPECT_EQ(at_alice->bytes(), shared);
+  EXPECT_EQ(at_bob->bytes(), shared);
+}
+
+// Low-order points give the all-zero secret, which anyone could compute.
+TEST(Keys, X25519RejectsLowOrderPoints) {
+  const SecretKey key = SecretKey::generate();
+  EXPECT_FALSE(x25519(key, PublicKey()));  // 0
+  EXPECT_FALSE(x25519(key, PublicKey(from_hex("0100000000000000000000000000000000000000000000000000000000000000"))));
+  // A point of order 8 (libsodium's blocklist, from cr.yp.to/ecdh.html).
+  EXPECT_FALSE(x25519(key, PublicKey(from_hex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"))));
+  EXPECT_TRUE(x25519(key, SecretKey::generate().public_key()));
+}
+
+TEST(Keys, WipeSpanZeroesBytes) {
+  std::array<std::uint8_t, 5> bytes = {1, 2, 3, 4, 5};
+  wipe(bytes);
+  EXPECT_EQ(bytes, (std::array<std::uint8_t, 5>{}));
+}
+
 TEST(Keys, GeneratedKeysAreClampedFreshAndPairUp) {
   std::set<std::string> seen;
   for (int i = 0; i < 50; ++i) {
@@ -151,6 +180,16 @@ TEST(Keys, ConstantTimeEqual) {
   const std::string with_nul("a\0b", 3);
   EXPECT_FALSE(constant_time_equal(with_nul, "a"));
   EXPECT_TRUE(constant_time_equal(with_nul, std::string("a\0b", 3)));
+}
+
+TEST(Keys, ConstantTimeEqualBytes) {
+  const std::array<std::uint8_t, 4> a = {1, 2, 3, 4};
+  std::array<std::uint8_t, 4> b = a;
+  EXPECT_TRUE(constant_time_equal(std::span<const std::uint8_t>(a), b));
+  b[3] = 5;
+  EXPECT_FALSE(constant_time_equal(std::span<const std::uint8_t>(a), b));
+  EXPECT_FALSE(constant_time_equal(std::span<const std::uint8_t>(a), std::span<const std::uint8_t>(a).first(3)));
+  EXPECT_TRUE(constant_time_equal(std::span<const std::uint8_t>(), std::span<const std::uint8_t>()));
 }
 
 TEST(Keys, WipeZeroesTextInPlace) {
