@@ -10,6 +10,7 @@
 #include "cli/init_command.h"
 #include "cli/proxy_commands.h"
 #include "cli/status_commands.h"
+#include "cli/wg_commands.h"
 
 int main(int argc, char** argv) {
   coral::cli::Context context;
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   coral::cli::add_colony_commands(app, context);
   coral::cli::add_proxy_commands(app, context);
   coral::cli::add_status_commands(app, context);
+  coral::cli::add_wg_commands(app, context);
   try {
     app.parse(argc, argv);  // runs the chosen command
   } catch (const CLI::ParseError& error) {
