@@ -2,10 +2,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -23,6 +25,22 @@ namespace {
 
 // The kernel's limit on messages per sendmmsg / recvmmsg call (UIO_MAXIOV).
 constexpr std::size_t kMaxBatch = 1024;
+
+// UDP segmentation offload (Linux 4.18+) and receive coalescing (5.0+):
+// one send carries up to kMaxSegments datagrams of one size (the last may
+// be shorter) to one destination, and one receive may return up to as many
+// coalesced ones. Either cuts the kernel's per-datagram work (routing,
+// socket buffer accounting, the veth or NIC hop) to once per group.
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+constexpr std::size_t kMaxSegments = 64;
+// A UDP payload over IPv4 is at most 65507 bytes: a group stays below.
+constexpr std::size_t kMaxGroupBytes = 65000;
+constexpr std::size_t kCoalescedBufferBytes = 65536;
 
 std::string errno_text(int error) { return std::strerror(error); }
 
@@ -132,23 +150,45 @@ struct UdpSocket::Impl : std::enable_shared_from_this<Impl> {
         max_datagram_bytes(std::max<std::size_t>(options.max_datagram_bytes, 1)),
         max_batches_per_wakeup(std::max<std::size_t>(options.max_batches_per_wakeup, 1)),
         max_queued(options.max_queued_datagrams),
-        receive_storage(batch_size * max_datagram_bytes),
+        coalesced_receive(enable_receive_coalescing(fd)),
+        receive_buffer_size(coalesced_receive ? kCoalescedBufferBytes : max_datagram_bytes),
+        receive_storage(batch_size * receive_buffer_size),
         receive_iovecs(batch_size),
         receive_names(batch_size),
+        receive_controls(batch_size),
         receive_messages(batch_size),
-        received(batch_size),
+        received(batch_size * (coalesced_receive ? kMaxSegments : 1)),
         send_iovecs(batch_size),
         send_names(batch_size),
+        send_controls(batch_size),
+        send_groups(batch_size),
         send_messages(batch_size) {
     for (std::size_t i = 0; i < batch_size; ++i) {
-      receive_iovecs[i] = iovec{receive_storage.data() + i * max_datagram_bytes, max_datagram_bytes};
+      receive_iovecs[i] = iovec{receive_storage.data() + i * receive_buffer_size, receive_buffer_size};
       receive_messages[i].msg_hdr.msg_iov = &receive_iovecs[i];
       receive_messages[i].msg_hdr.msg_iovlen = 1;
       receive_messages[i].msg_hdr.msg_name = &receive_names[i];
-      send_messages[i].msg_hdr.msg_iov = &send_iovecs[i];
-      send_messages[i].msg_hdr.msg_iovlen = 1;
       send_messages[i].msg_hdr.msg_name = &send_names[i].storage;
     }
+  }
+
+  static bool enable_receive_coalescing(int fd) {
+    const int on = 1;
+    return setsockopt(fd, IPPROTO_UDP, UDP_GRO, &on, sizeof on) == 0;
+  }
+
+  // The size of each datagram coalesced into a received message, from its
+  // UDP_GRO control message; 0 when it holds a single datagram.
+  static std::size_t coalesced_size(const msghdr& header) {
+    for (const cmsghdr* control = CMSG_FIRSTHDR(&header); control != nullptr;
+         control = CMSG_NXTHDR(const_cast<msghdr*>(&header), const_cast<cmsghdr*>(control))) {
+      if (control->cmsg_level == IPPROTO_UDP && control->cmsg_type == UDP_GRO) {
+        int size = 0;
+        std::memcpy(&size, CMSG_DATA(control), sizeof size);
+        return size > 0 ? static_cast<std::size_t>(size) : 0;
+      }
+    }
+    return 0;
   }
 
   void wait_readable() {
@@ -172,8 +212,11 @@ struct UdpSocket::Impl : std::enable_shared_from_this<Impl> {
   void drain() {
     for (std::size_t batch = 0; batch < max_batches_per_wakeup; ++batch) {
       for (std::size_t i = 0; i < batch_size; ++i) {
-        // recvmmsg overwrites the name length with the source's.
-        receive_messages[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        // recvmmsg overwrites the name and control lengths.
+        msghdr& header = receive_messages[i].msg_hdr;
+        header.msg_namelen = sizeof(sockaddr_storage);
+        header.msg_control = coalesced_receive ? receive_controls[i].data() : nullptr;
+        header.msg_controllen = coalesced_receive ? receive_controls[i].size() : 0;
       }
       const int count = recvmmsg(descriptor.native_handle(), receive_messages.data(), static_cast<unsigned>(batch_size),
                                  MSG_DONTWAIT, nullptr);
@@ -191,9 +234,19 @@ struct UdpSocket::Impl : std::enable_shared_from_this<Impl> {
         }
         const auto source = to_endpoint(receive_names[i]);
         if (!source) continue;  // not an IP datagram: cannot happen on an IP socket
-        received[kept++] =
-            ReceivedDatagram{*source, std::span<std::uint8_t>(static_cast<std::uint8_t*>(receive_iovecs[i].iov_base),
-                                                              receive_messages[i].msg_len)};
+        auto* bytes = static_cast<std::uint8_t*>(receive_iovecs[i].iov_base);
+        const std::size_t length = receive_messages[i].msg_len;
+        const std::size_t size = coalesced_receive ? coalesced_size(header) : 0;
+        const std::size_t step = size == 0 ? std::max<std::size_t>(length, 1) : size;
+        for (std::size_t offset = 0; offset < length || (length == 0 && offset == 0); offset += step) {
+          const std::size_t piece = std::min(step, length - offset);
+          if (piece > max_datagram_bytes) {
+            ++stats.receive_truncated;
+          } else {
+            received[kept++] = ReceivedDatagram{*source, std::span<std::uint8_t>(bytes + offset, piece)};
+          }
+          if (length == 0) break;
+        }
       }
       stats.datagrams_received += kept;
       if (kept > 0) {
@@ -208,35 +261,50 @@ struct UdpSocket::Impl : std::enable_shared_from_this<Impl> {
 
   // Sends a prefix of `datagrams` with sendmmsg, counting into `result`;
   // returns how many it dealt with (sent or failed). Stops early only when
-  // the send buffer is full (`blocked`).
+  // the send buffer is full (`blocked`). Consecutive datagrams to one
+  // destination go as one segmented send (UDP_SEGMENT) while the kernel
+  // takes it: equal sizes, only the last of a group shorter.
   std::size_t transmit(std::span<const OutgoingDatagram> datagrams, SendResult& result, bool& blocked) {
     blocked = false;
     std::size_t done = 0;
     while (done < datagrams.size()) {
-      // A run of datagrams this socket can address; one it cannot ends the
-      // run (and fails on its own when the run reaches it).
-      std::size_t count = 0;
-      while (count < batch_size && done + count < datagrams.size()) {
-        const OutgoingDatagram& datagram = datagrams[done + count];
-        if (!to_socket_address(datagram.destination, socket_family, send_names[count])) break;
-        send_iovecs[count] = iovec{const_cast<std::uint8_t*>(datagram.data.data()), datagram.data.size()};
-        send_messages[count].msg_hdr.msg_namelen = send_names[count].length;
-        ++count;
+      // Groups of datagrams this socket can address; one it cannot ends
+      // the batch (and fails on its own when the batch reaches it).
+      std::size_t used = 0;
+      std::size_t groups = 0;
+      while (used < batch_size && done + used < datagrams.size()) {
+        const OutgoingDatagram& datagram = datagrams[done + used];
+        send_iovecs[used] = iovec{const_cast<std::uint8_t*>(datagram.data.data()), datagram.data.size()};
+        if (groups > 0 && joins(send_groups[groups - 1], datagram)) {
+          Group& group = send_groups[groups - 1];
+          ++group.count;
+          group.bytes += datagram.data.size();
+          group.closed = datagram.data.size() < group.segment;
+          ++used;
+          continue;
+        }
+        if (!to_socket_address(datagram.destination, socket_family, send_names[groups])) break;
+        send_groups[groups] = Group{&datagram.destination, used, 1, datagram.data.size(), datagram.data.size(), false};
+        ++groups;
+        ++used;
       }
-      if (count == 0) {
+      if (groups == 0) {
         fail(result, EAFNOSUPPORT);
         ++done;
         continue;
       }
+      for (std::size_t g = 0; g < groups; ++g) prepare_message(g);
       const int sent =
-          sendmmsg(descriptor.native_handle(), send_messages.data(), static_cast<unsigned>(count), MSG_DONTWAIT);
+          sendmmsg(descriptor.native_handle(), send_messages.data(), static_cast<unsigned>(groups), MSG_DONTWAIT);
       if (sent > 0) {
-        result.sent += static_cast<std::size_t>(sent);
-        stats.datagrams_sent += static_cast<std::uint64_t>(sent);
-        done += static_cast<std::size_t>(sent);
+        std::size_t datagrams_sent = 0;
+        for (int g = 0; g < sent; ++g) datagrams_sent += send_groups[static_cast<std::size_t>(g)].count;
+        result.sent += datagrams_sent;
+        stats.datagrams_sent += datagrams_sent;
+        done += datagrams_sent;
         continue;
       }
-      // sendmmsg reports an error only for the first datagram; those after
+      // sendmmsg reports an error only for the first message; those after
       // it were not tried.
       const int error = errno;
       if (error == EINTR) continue;
@@ -244,10 +312,53 @@ struct UdpSocket::Impl : std::enable_shared_from_this<Impl> {
         blocked = true;
         return done;
       }
-      fail(result, error);
-      ++done;
+      if (segmentation && send_groups[0].count > 1 && (error == EIO || error == EINVAL || error == ENOPROTOOPT)) {
+        // The kernel or the route's device cannot segment: send one by one.
+        segmentation = false;
+        log::info("UDP segmentation offload unavailable: sending datagrams one by one",
+                  {{"error", errno_text(error)}});
+        continue;
+      }
+      for (std::size_t i = 0; i < send_groups[0].count; ++i) fail(result, error);
+      done += send_groups[0].count;
     }
     return done;
+  }
+
+  // A run of datagrams sent as one message: send_iovecs[first, first+count).
+  struct Group {
+    const Endpoint* destination;
+    std::size_t first;
+    std::size_t count;
+    std::size_t segment;  // the size of each datagram but the last
+    std::size_t bytes;
+    bool closed;          // a shorter datagram ended it
+  };
+
+  bool joins(const Group& group, const OutgoingDatagram& datagram) const {
+    return segmentation && !group.closed && group.count < kMaxSegments && datagram.data.size() <= group.segment &&
+           group.bytes + datagram.data.size() <= kMaxGroupBytes && datagram.destination == *group.destination;
+  }
+
+  void prepare_message(std::size_t g) {
+    const Group& group = send_groups[g];
+    msghdr& header = send_messages[g].msg_hdr;
+    header.msg_namelen = send_names[g].length;
+    header.msg_iov = &send_iovecs[group.first];
+    header.msg_iovlen = group.count;
+    if (group.count == 1) {
+      header.msg_control = nullptr;
+      header.msg_controllen = 0;
+      return;
+    }
+    header.msg_control = send_controls[g].data();
+    header.msg_controllen = send_controls[g].size();
+    cmsghdr* control = CMSG_FIRSTHDR(&header);
+    control->cmsg_level = IPPROTO_UDP;
+    control->cmsg_type = UDP_SEGMENT;
+    control->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+    const auto segment = static_cast<std::uint16_t>(group.segment);
+    std::memcpy(CMSG_DATA(control), &segment, sizeof segment);
   }
 
   void fail(SendResult& result, int error) {
@@ -322,16 +433,28 @@ struct UdpSocket::Impl : std::enable_shared_from_this<Impl> {
   bool waiting_writable = false;
   UdpStats stats;
 
-  // recvmmsg's batch: datagram i lands in receive_storage at
-  // i * max_datagram_bytes, its source in receive_names[i].
+  // Whether sends may be segmented (UDP_SEGMENT); off for good after the
+  // kernel refused once.
+  bool segmentation = true;
+  // Whether the kernel may coalesce received datagrams (UDP_GRO).
+  const bool coalesced_receive;
+  const std::size_t receive_buffer_size;
+  // recvmmsg's batch: message i lands in receive_storage at
+  // i * receive_buffer_size, its source in receive_names[i]; with
+  // coalescing, it may hold several datagrams of the size its control
+  // message gives.
   std::vector<std::uint8_t> receive_storage;
   std::vector<iovec> receive_iovecs;
   std::vector<sockaddr_storage> receive_names;
+  std::vector<std::array<char, CMSG_SPACE(sizeof(int))>> receive_controls;
   std::vector<mmsghdr> receive_messages;
   std::vector<ReceivedDatagram> received;
-  // sendmmsg's batch, pointing into the caller's bytes during transmit().
+  // sendmmsg's batch, pointing into the caller's bytes during transmit():
+  // one message per group of datagrams.
   std::vector<iovec> send_iovecs;
   std::vector<SocketAddress> send_names;
+  std::vector<std::array<char, CMSG_SPACE(sizeof(std::uint16_t))>> send_controls;
+  std::vector<Group> send_groups;
   std::vector<mmsghdr> send_messages;
   // Datagrams that met a full send buffer, oldest first.
   std::deque<Queued> queue;

@@ -141,7 +141,36 @@ TEST(UdpSocket, BatchSizeSplitsWhatIsWaiting) {
   EXPECT_EQ(sender->send(datagrams).sent, 50U);
   ASSERT_TRUE(testing::run_until(io, [&] { return inbox.payloads.size() >= 50; }));
   EXPECT_EQ(inbox.payloads, numbered_texts(50));
-  EXPECT_EQ(inbox.batch_sizes, (std::vector<std::size_t>{16, 16, 16, 2}));
+  // 16 messages per recvmmsg: four calls at most (fewer when the kernel
+  // coalesced equal-sized datagrams into one message).
+  EXPECT_LE(inbox.batch_sizes.size(), 4U);
+}
+
+TEST(UdpSocket, RunsOfEqualSizedDatagramsArriveWholeAndInOrder) {
+  // What a WireGuard data burst looks like: full-size transport messages
+  // to one peer, the last one shorter. Sent segmented and received
+  // coalesced where the kernel can; each datagram must come out as sent.
+  boost::asio::io_context io;
+  auto receiver = open_or_fail(io, ipv4_loopback());
+  auto sender = open_or_fail(io, ipv4_loopback());
+  ASSERT_TRUE(receiver && sender);
+  Inbox inbox;
+  receive_into(*receiver, inbox);
+  const Endpoint to = endpoint("127.0.0.1:" + std::to_string(receiver->port()));
+  std::vector<std::vector<std::uint8_t>> storage;
+  std::vector<OutgoingDatagram> datagrams;
+  std::vector<std::string> expected;
+  for (std::size_t i = 0; i < 150; ++i) {
+    const std::size_t size = i == 149 ? 700 : 1452;
+    std::string text = std::to_string(i) + ":";
+    text.resize(size, static_cast<char>('a' + i % 26));
+    expected.push_back(text);
+    storage.emplace_back(text.begin(), text.end());
+  }
+  for (const auto& bytes : storage) datagrams.push_back(OutgoingDatagram{to, bytes});
+  EXPECT_EQ(sender->send(datagrams).sent, 150U);
+  ASSERT_TRUE(testing::run_until(io, [&] { return inbox.payloads.size() >= 150; }));
+  EXPECT_EQ(inbox.payloads, expected);
 }
 
 TEST(UdpSocket, BatchOverIpv6LoopbackKeepsTheIpv6Source) {
