@@ -198,7 +198,7 @@ wg_start() {
       unset "WG_PID[$s]"
       return 1
     fi
-    if { [[ $impl == wggo ]] || grep -q '^✓' "$log"; } && wg_uapi_ready "$s"; then
+    if { [[ $impl == wggo ]] || grep -qs '^✓' "$log"; } && wg_uapi_ready "$s"; then
       ready=1
       break
     fi

@@ -8,7 +8,6 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -353,20 +352,20 @@ struct TunDevice::Impl : std::enable_shared_from_this<Impl> {
     wait_readable();
   }
 
+  // One write per packet, or per run of TCP segments coalesced into one
+  // super-packet (coalesce_for_tun).
   void write(std::span<const Packet> to_write) {
-    // With IFF_VNET_HDR every packet written needs a header: all zero says
-    // "one ordinary packet, checksums complete".
-    std::array<std::uint8_t, kVirtioNetHeaderBytes> no_offload{};
-    for (const Packet& packet : to_write) {
-      if (closed) {
-        ++stats.write_errors;
-        continue;
-      }
-      std::array<iovec, 2> parts{iovec{no_offload.data(), no_offload.size()},
-                                 iovec{const_cast<std::uint8_t*>(packet.data()), packet.size()}};
+    if (closed) {
+      stats.write_errors += to_write.size();
+      return;
+    }
+    coalesced.clear();
+    writes.clear();
+    coalesce_for_tun(to_write, coalesced, writes);
+    for (const PacketSlice& slice : writes) {
       ssize_t written = 0;
       do {
-        written = ::writev(descriptor.native_handle(), parts.data(), static_cast<int>(parts.size()));
+        written = ::write(descriptor.native_handle(), coalesced.data() + slice.offset, slice.size);
       } while (written < 0 && errno == EINTR);
       if (written < 0) {
         ++stats.write_errors;
@@ -403,6 +402,9 @@ struct TunDevice::Impl : std::enable_shared_from_this<Impl> {
   // With offloads: the packets of a batch, back to back, and where each is.
   std::vector<std::uint8_t> segments;
   std::vector<PacketSlice> slices;
+  // What write() hands the device, headers included, and where each is.
+  std::vector<std::uint8_t> coalesced;
+  std::vector<PacketSlice> writes;
 };
 
 std::expected<std::unique_ptr<TunDevice>, TunError> TunDevice::open(boost::asio::io_context& io,

@@ -81,6 +81,8 @@ struct TunError {
 // Running totals, for logs and tests.
 struct TunStats {
   std::uint64_t packets_read = 0;
+  // Writes to the device: a run of TCP segments coalesced into one
+  // super-packet counts once.
   std::uint64_t packets_written = 0;
   // Packets the kernel refused in write() (malformed, link down): dropped.
   std::uint64_t write_errors = 0;

@@ -163,4 +163,159 @@ bool split_offloaded_packet(std::span<const std::uint8_t> read, std::vector<std:
   return true;
 }
 
+namespace {
+
+constexpr std::uint8_t kTcpAck = 0x10;
+constexpr std::size_t kMaxCoalescedBytes = 65535;
+
+// What coalescing needs to know about a TCP segment; nullopt for anything
+// that is not a plain IPv4 (no options, not fragmented) or IPv6 (no
+// extension headers) TCP segment with only ACK, or ACK and PSH, set.
+struct TcpSegment {
+  bool ipv6;
+  std::size_t ip_header;
+  std::size_t headers;  // IP + TCP
+  std::size_t payload;
+  std::uint32_t sequence;
+  bool push;
+};
+
+std::optional<TcpSegment> tcp_segment(std::span<const std::uint8_t> packet) {
+  if (packet.size() < 40) return std::nullopt;
+  const std::uint8_t version = packet[0] >> 4;
+  std::size_t ip_header = 0;
+  std::size_t claimed = 0;
+  if (version == 4) {
+    if ((packet[0] & 0x0f) != 5 || packet[9] != kTcpProtocol) return std::nullopt;
+    if ((get_be16(packet.data() + 6) & 0x3fff) != 0) return std::nullopt;  // MF or a fragment offset
+    ip_header = 20;
+    claimed = get_be16(packet.data() + 2);
+  } else if (version == 6) {
+    if (packet.size() < 60 || packet[6] != kTcpProtocol) return std::nullopt;
+    ip_header = 40;
+    claimed = 40 + static_cast<std::size_t>(get_be16(packet.data() + 4));
+  } else {
+    return std::nullopt;
+  }
+  if (claimed != packet.size()) return std::nullopt;
+  const std::uint8_t* tcp = packet.data() + ip_header;
+  const std::size_t tcp_header = static_cast<std::size_t>(tcp[12] >> 4) * 4;
+  const std::uint8_t flags = tcp[13];
+  if (tcp_header < 20 || ip_header + tcp_header > packet.size()) return std::nullopt;
+  if ((flags & static_cast<std::uint8_t>(~kTcpPsh)) != kTcpAck) return std::nullopt;
+  return TcpSegment{version == 6, ip_header, ip_header + tcp_header, packet.size() - ip_header - tcp_header,
+                    get_be32(tcp + 4), (flags & kTcpPsh) != 0};
+}
+
+// Whether `next` continues the run that `first` (`head`) started and
+// `tail` ends so far:
+// the same flow and headers (addresses, ports, ACK, window, options; IPv4
+// TOS/TTL/DF, IPv6 class/flow/hop limit), next in sequence.
+bool continues(std::span<const std::uint8_t> first, const TcpSegment& head, const TcpSegment& tail,
+               std::span<const std::uint8_t> next, const TcpSegment& segment) {
+  if (segment.ipv6 != head.ipv6 || segment.headers != head.headers) return false;
+  if (segment.payload == 0 || segment.payload > head.payload) return false;
+  if (tail.push || tail.payload < head.payload) return false;  // the run already ended
+  if (segment.sequence != tail.sequence + static_cast<std::uint32_t>(tail.payload)) return false;
+  if (head.ipv6) {
+    // Version/class/flow (0-3), next header and hop limit (6-7), addresses (8-39).
+    if (std::memcmp(first.data(), next.data(), 4) != 0 || std::memcmp(first.data() + 6, next.data() + 6, 34) != 0) {
+      return false;
+    }
+  } else {
+    // Version/IHL/TOS (0-1), flags (6, DF only: checked), TTL/protocol (8-9), addresses (12-19).
+    if (first[0] != next[0] || first[1] != next[1] || first[6] != next[6] ||
+        std::memcmp(first.data() + 8, next.data() + 8, 2) != 0 || std::memcmp(first.data() + 12, next.data() + 12, 8) != 0) {
+      return false;
+    }
+  }
+  const std::uint8_t* a = first.data() + head.ip_header;
+  const std::uint8_t* b = next.data() + head.ip_header;
+  // Ports (0-3), ACK number (8-11), data offset (12), window (14-15), options.
+  return std::memcmp(a, b, 4) == 0 && std::memcmp(a + 8, b + 8, 5) == 0 && std::memcmp(a + 14, b + 14, 2) == 0 &&
+         std::memcmp(a + 20, b + 20, head.headers - head.ip_header - 20) == 0;
+}
+
+void append_header(std::vector<std::uint8_t>& out, const VirtioNetHeader& header) {
+  const std::uint8_t bytes[kVirtioNetHeaderBytes] = {header.flags,
+                                                     header.gso_type,
+                                                     static_cast<std::uint8_t>(header.header_length),
+                                                     static_cast<std::uint8_t>(header.header_length >> 8),
+                                                     static_cast<std::uint8_t>(header.gso_size),
+                                                     static_cast<std::uint8_t>(header.gso_size >> 8),
+                                                     static_cast<std::uint8_t>(header.checksum_start),
+                                                     static_cast<std::uint8_t>(header.checksum_start >> 8),
+                                                     static_cast<std::uint8_t>(header.checksum_offset),
+                                                     static_cast<std::uint8_t>(header.checksum_offset >> 8)};
+  out.insert(out.end(), std::begin(bytes), std::end(bytes));
+}
+
+}  // namespace
+
+void coalesce_for_tun(std::span<const std::span<const std::uint8_t>> packets, std::vector<std::uint8_t>& out,
+                      std::vector<PacketSlice>& writes) {
+  std::size_t i = 0;
+  while (i < packets.size()) {
+    const auto first = packets[i];
+    const auto head = tcp_segment(first);
+    // How far the run from packet i goes.
+    std::size_t end = i + 1;
+    std::size_t total = first.size();
+    if (head && head->payload > 0) {
+      TcpSegment tail = *head;
+      while (end < packets.size()) {
+        const auto next = packets[end];
+        const auto segment = tcp_segment(next);
+        if (!segment || total + segment->payload > kMaxCoalescedBytes ||
+            !continues(first, *head, tail, next, *segment)) {
+          break;
+        }
+        total += segment->payload;
+        tail = *segment;
+        ++end;
+      }
+    }
+    const std::size_t offset = out.size();
+    if (end == i + 1) {
+      append_header(out, VirtioNetHeader{});
+      out.insert(out.end(), first.begin(), first.end());
+      writes.push_back({offset, out.size() - offset});
+      ++i;
+      continue;
+    }
+    // The first segment's headers, then every payload.
+    append_header(out, VirtioNetHeader{kNeedsChecksum, head->ipv6 ? kGsoTcpV6 : kGsoTcpV4,
+                                       static_cast<std::uint16_t>(head->headers),
+                                       static_cast<std::uint16_t>(head->payload),
+                                       static_cast<std::uint16_t>(head->ip_header), 16});
+    const std::size_t packet_offset = out.size();
+    out.insert(out.end(), first.begin(), first.end());
+    bool push = false;
+    for (std::size_t k = i + 1; k < end; ++k) {
+      const auto segment = tcp_segment(packets[k]);
+      out.insert(out.end(), packets[k].begin() + static_cast<std::ptrdiff_t>(segment->headers), packets[k].end());
+      push = push || segment->push;
+    }
+    std::uint8_t* bytes = out.data() + packet_offset;
+    std::uint8_t* tcp = bytes + head->ip_header;
+    if (push) tcp[13] |= kTcpPsh;
+    const std::size_t tcp_length = total - head->ip_header;
+    // The kernel finishes the checksum (NEEDS_CSUM): the field holds the
+    // pseudo-header's sum, as the kernel's own offloads leave it.
+    std::uint32_t sum = 0;
+    if (head->ipv6) {
+      put_be16(bytes + 4, static_cast<std::uint16_t>(tcp_length));
+      sum = checksum_add(sum, {bytes + 8, 32});
+    } else {
+      put_be16(bytes + 2, static_cast<std::uint16_t>(total));
+      fill_ipv4_header_checksum(bytes);
+      sum = checksum_add(sum, {bytes + 12, 8});
+    }
+    sum += kTcpProtocol + static_cast<std::uint32_t>(tcp_length);
+    put_be16(tcp + 16, checksum_fold(sum));
+    writes.push_back({offset, out.size() - offset});
+    i = end;
+  }
+}
+
 }  // namespace coral::wireguard::device

@@ -49,4 +49,15 @@ struct PacketSlice {
 bool split_offloaded_packet(std::span<const std::uint8_t> read, std::vector<std::uint8_t>& out,
                             std::vector<PacketSlice>& packets);
 
+// The other direction: packets to write to the TUN device, each written
+// with its virtio_net_hdr. Runs of TCP segments of one flow that follow
+// each other in sequence (equal sizes, only the last shorter; only ACK,
+// with PSH allowed on the last; identical headers otherwise) become one
+// super-packet with a GSO header, so that the host's stack takes them in
+// one write and handles them as one (GRO done here); anything else is
+// written as it is behind an all-zero header. Appends each write (header
+// included) to `out`, and where it is to `writes`.
+void coalesce_for_tun(std::span<const std::span<const std::uint8_t>> packets, std::vector<std::uint8_t>& out,
+                      std::vector<PacketSlice>& writes);
+
 }  // namespace coral::wireguard::device

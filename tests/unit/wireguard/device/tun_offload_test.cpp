@@ -178,3 +178,75 @@ TEST(TunOffload, NonsenseIsRefused) {
 
 }  // namespace
 }  // namespace coral::wireguard::device
+
+namespace coral::wireguard::device {
+namespace {
+
+std::vector<std::span<const std::uint8_t>> views(const Bytes& out, const std::vector<PacketSlice>& slices) {
+  std::vector<std::span<const std::uint8_t>> result;
+  for (const PacketSlice& slice : slices) result.emplace_back(out.data() + slice.offset, slice.size);
+  return result;
+}
+
+TEST(TunCoalescing, SegmentsOfOneFlowBecomeOneGsoWrite) {
+  Bytes read = virtio_header(1, 1, 52, 1000, 20, 16);
+  const Bytes super = ipv4_tcp(2500, 0x18);
+  read.insert(read.end(), super.begin(), super.end());
+  Bytes segments;
+  std::vector<PacketSlice> slices;
+  ASSERT_TRUE(split_offloaded_packet(read, segments, slices));
+
+  Bytes out;
+  std::vector<PacketSlice> writes;
+  coalesce_for_tun(views(segments, slices), out, writes);
+  ASSERT_EQ(writes.size(), 1u);
+  const auto write = std::span<const std::uint8_t>(out.data() + writes[0].offset, writes[0].size);
+  const auto header = parse_virtio_net_header(write);
+  ASSERT_TRUE(header.has_value());
+  EXPECT_EQ(header->gso_type, 1);  // TCPv4
+  EXPECT_EQ(header->gso_size, 1000);
+  EXPECT_EQ(header->header_length, 52);
+  EXPECT_EQ(header->flags, 1);  // the kernel completes the checksum
+  const auto packet = write.subspan(kVirtioNetHeaderBytes);
+  ASSERT_EQ(packet.size(), super.size());
+  EXPECT_EQ(be16(packet.data() + 2), super.size());
+  EXPECT_EQ(reference_sum({packet.first(20)}), 0xffff);
+  EXPECT_TRUE(std::equal(packet.begin() + 52, packet.end(), super.begin() + 52));  // payload in order
+  EXPECT_EQ(packet[33], 0x18);  // PSH of the last segment kept
+  // Completing the partial checksum gives a valid segment.
+  Bytes completed(packet.begin(), packet.end());
+  const std::uint32_t sum = checksum_add(0, std::span<const std::uint8_t>(completed).subspan(20));
+  completed[36] = static_cast<std::uint8_t>(~checksum_fold(sum) >> 8);
+  completed[37] = static_cast<std::uint8_t>(~checksum_fold(sum));
+  EXPECT_TRUE(tcp_checksum_valid(completed, false));
+}
+
+TEST(TunCoalescing, GapsOtherFlowsAndOtherPacketsAreWrittenAsTheyAre) {
+  Bytes read = virtio_header(1, 1, 52, 1000, 20, 16);
+  const Bytes super = ipv4_tcp(3000, 0x10);
+  read.insert(read.end(), super.begin(), super.end());
+  Bytes segments;
+  std::vector<PacketSlice> slices;
+  ASSERT_TRUE(split_offloaded_packet(read, segments, slices));
+  ASSERT_EQ(slices.size(), 3u);
+  auto packets = views(segments, slices);
+  std::swap(packets[1], packets[2]);  // out of order: 0, 2, 1
+  Bytes icmp(28, 0);
+  icmp[0] = 0x45;
+  icmp[3] = 28;
+  icmp[9] = 1;
+  packets.insert(packets.begin() + 1, std::span<const std::uint8_t>(icmp));
+  Bytes out;
+  std::vector<PacketSlice> writes;
+  coalesce_for_tun(packets, out, writes);
+  ASSERT_EQ(writes.size(), 4u);
+  for (const PacketSlice& write : writes) {
+    const auto header = parse_virtio_net_header(std::span<const std::uint8_t>(out.data() + write.offset, write.size));
+    EXPECT_EQ(header->gso_type, 0);
+    EXPECT_EQ(header->flags, 0);
+  }
+  EXPECT_EQ(writes[1].size, kVirtioNetHeaderBytes + icmp.size());
+}
+
+}  // namespace
+}  // namespace coral::wireguard::device
