@@ -46,7 +46,7 @@ std::optional<std::size_t> Keypair::seal(std::span<const std::uint8_t> packet, s
   write_transport_header(remote_index_, counter, out.first<kTransportHeaderBytes>());
   // Pad in place in `out`, then seal in place.
   std::uint8_t* body = out.data() + kTransportHeaderBytes;
-  std::memcpy(body, packet.data(), packet.size());
+  if (!packet.empty()) std::memcpy(body, packet.data(), packet.size());  // a keepalive's data() may be null
   std::memset(body + packet.size(), 0, padded - packet.size());
   sender_.seal(counter, std::span<const std::uint8_t>(body, padded), {}, std::span<std::uint8_t>(body, padded + kAeadTagBytes));
   return size;
