@@ -437,7 +437,7 @@ std::expected<std::unique_ptr<TunDevice>, TunError> TunDevice::open(boost::asio:
   std::memcpy(request.ifr_name, name.data(), name.size());
   // IFF_TUN_EXCL: fail on an existing name instead of attaching to it (an
   // attached persistent device would outlive us).
-  request.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL | IFF_VNET_HDR;
+  request.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL | IFF_VNET_HDR);
   if (ioctl(fd, TUNSETIFF, &request) != 0) {
     const int error = errno;
     if (error == EPERM || error == EACCES) return fail(TunErrorCode::permission_denied, needs_cap_net_admin(name));
