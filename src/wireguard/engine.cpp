@@ -40,6 +40,7 @@ std::string_view to_string(Drop drop) {
     case Drop::no_endpoint: return "no_endpoint";
     case Drop::staged_overflow: return "staged_overflow";
     case Drop::no_private_key: return "no_private_key";
+    case Drop::rate_limited: return "rate_limited";
   }
   return "unknown";
 }

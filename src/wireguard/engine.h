@@ -37,6 +37,7 @@
 #include "wireguard/cookie.h"
 #include "wireguard/noise.h"
 #include "wireguard/peer.h"
+#include "wireguard/rate_limiter.h"
 #include "wireguard/settings.h"
 #include "wireguard/uapi.h"
 
@@ -70,8 +71,9 @@ enum class Drop : std::uint8_t {
   no_endpoint,           // something to send to a peer whose endpoint is unknown
   staged_overflow,       // a queued packet pushed out by newer ones, or given up on
   no_private_key,        // traffic while the device has no private key
+  rate_limited,          // under load, a handshake message beyond its address's share
 };
-inline constexpr std::size_t kDropReasons = 15;
+inline constexpr std::size_t kDropReasons = 16;
 std::string_view to_string(Drop drop);
 
 struct EngineOptions {
@@ -168,6 +170,7 @@ class Engine {
   std::size_t handshakes_in_window_ = 0;
   std::optional<Time> window_start_;
   std::optional<Time> under_load_until_;
+  HandshakeRateLimiter rate_limiter_;
 
   std::array<std::uint64_t, kDropReasons> drops_{};
   // Where messages are sealed and opened, one at a time each; apart,

@@ -46,7 +46,12 @@ bool Engine::admit_handshake_message(std::span<const std::uint8_t> message, cons
       count(Drop::cookie_sent);
       return false;
     }
-    case MacVerdict::valid: return true;
+    case MacVerdict::valid:
+      if (under_load(now) && !rate_limiter_.allow(from.address, now)) {
+        count(Drop::rate_limited);
+        return false;
+      }
+      return true;
   }
   return false;
 }

@@ -423,8 +423,14 @@ TEST_F(EnginePairUnderLoad, FloodOfInitiationsEngagesCookiesAndRealPeersStillGet
   flood();
   EXPECT_TRUE(b_.under_load(now_));
   a_.tick(now_, out_a_);
+  ASSERT_EQ(out_a_.sent.size(), 1u);
+  const Bytes with_cookie = out_a_.sent.front().bytes;
   exchange();
   EXPECT_EQ(out_b_.delivered.size(), 1u);
+  // Still under load, a valid mac2 only buys an address its share: a
+  // burst of 5 (the real initiation took one), then nothing this instant.
+  for (int i = 0; i < 10; ++i) b_.receive_datagram(with_cookie, from_a_, now_, out_b_);
+  EXPECT_EQ(b_.drops(Drop::rate_limited), 6u);
 }
 
 }  // namespace
