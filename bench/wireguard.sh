@@ -74,6 +74,8 @@ die() { echo "wireguard.sh: $*" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=bench/lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=tests/e2e/lib.sh
+source "$HERE/../tests/e2e/lib.sh"  # e2e_wait, for wg_lib.sh
 # shellcheck source=tests/e2e/wg_lib.sh
 source "$HERE/../tests/e2e/wg_lib.sh"
 

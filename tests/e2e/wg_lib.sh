@@ -19,7 +19,6 @@
 #                               output in DIR/NAME.log; wg_bg_stop NAME
 #   wg_in SIDE CMD...           CMD in SIDE's namespace
 #   wg_wg SIDE ARGS...          `wg ARGS` in SIDE's namespace, bounded
-#   wg_wait SECS CMD...         retries CMD every 0.1 s for at most SECS
 #   wg_fg CMD...                CMD in the background, waited for: a trapped
 #                               signal (Ctrl-C, TERM) ends the wait at once
 #                               (bash defers traps while a foreground command
@@ -39,7 +38,8 @@
 # has its own name, and names carry the PID of the run.
 #
 # Every process started here is recorded by PID and stopped by wg_cleanup,
-# which the sourcing script calls from its EXIT trap.
+# which the sourcing script calls from its EXIT trap. Uses e2e_wait from
+# tests/e2e/lib.sh, which the sourcing script sources first.
 
 # shellcheck disable=SC2034 # WG_* are read by the sourcing scripts
 declare -gA WG_NS=() WG_IF=() WG_VETH=() WG_VIP=() WG_PORT=() WG_M4=() WG_M6=() WG_KEY=() WG_PUB=()
@@ -90,19 +90,6 @@ wg_wg() {
 wg_alive() { [[ -n ${WG_PID[$1]:-} ]] && kill -0 "${WG_PID[$1]}" 2>/dev/null; }
 wg_uapi_ready() { wg_wg "$1" show "${WG_IF[$1]}" public-key >/dev/null 2>&1; }
 
-# wg_wait SECONDS CMD...: CMD's status (0 once it succeeded, else its last).
-wg_wait() {
-  local seconds=$1
-  shift
-  local deadline=$((${EPOCHREALTIME/./} + seconds * 1000000)) i rc=1
-  for ((i = 0; i < seconds * 20 + 1; i++)); do
-    "$@" && return 0
-    rc=$?
-    ((${EPOCHREALTIME/./} < deadline)) || break
-    sleep 0.1
-  done
-  return "$rc"
-}
 
 WG_FG_PID=
 wg_fg() {
@@ -133,7 +120,7 @@ wg_net_up() {
       { WG_WHY="veth setup in ${WG_NS[$s]}: $(cat "$WG_DIR/ip.err")"; return 1; }
   done
   # The veth is usable once both ends are up (carrier): bounded wait.
-  wg_wait 5 wg_in A ping -c 1 -W 1 -q "${WG_VIP[B]}" >/dev/null 2>&1 ||
+  e2e_wait 5 wg_in A ping -c 1 -W 1 -q "${WG_VIP[B]}" >/dev/null 2>&1 ||
     { WG_WHY="no ping over the veth ${WG_VIP[A]} -> ${WG_VIP[B]}"; return 1; }
 }
 

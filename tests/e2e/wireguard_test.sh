@@ -90,7 +90,7 @@ wg_init "$E2E_WORK" cwg "$CORAL" || { e2e_fail setup "wg genkey failed"; e2e_sum
 wg_net_up || { e2e_fail "setup: namespaces ${WG_NS[A]}, ${WG_NS[B]} and veth" "$WG_WHY"; e2e_summary; exit 1; }
 wg_bg iperf3-server B iperf3 -s -p 5201
 iperf_listens() { wg_in B ss -Hltn 'sport = :5201' 2>/dev/null | grep -q .; }
-wg_wait 5 iperf_listens || { e2e_fail "setup: iperf3 -s in ${WG_NS[B]}" "not listening on 5201"; e2e_summary; exit 1; }
+e2e_wait 5 iperf_listens || { e2e_fail "setup: iperf3 -s in ${WG_NS[B]}" "not listening on 5201"; e2e_summary; exit 1; }
 echo "# namespaces ${WG_NS[A]} (${WG_VIP[A]}) and ${WG_NS[B]} (${WG_VIP[B]}); coral: $CORAL$( ((HAVE_CORAL)) || echo " (no 'coral wg up')")"
 
 # ------------------------------------------------------------------ helpers
@@ -157,7 +157,7 @@ stop_side() {
   [[ $impl == coral ]] || return 0
   STOPS=$((STOPS + 1))
   [[ $WG_STATUS == 0 ]] || r+="exit status $WG_STATUS, want 0; "
-  wg_wait 2 interface_gone "$s" || r+="interface ${WG_IF[$s]} still exists; "
+  e2e_wait 2 interface_gone "$s" || r+="interface ${WG_IF[$s]} still exists; "
   [[ -e $WG_SOCK_DIR/${WG_IF[$s]}.sock ]] && r+="$WG_SOCK_DIR/${WG_IF[$s]}.sock still exists; "
   [[ -n $r ]] && STOP_WHY+="side $s: $r"
   return 0
@@ -392,14 +392,14 @@ check_roam() {
   { ip -n "$ns" addr del "${WG_VIP[B]}/24" dev "$dev" && ip -n "$ns" addr add "$ROAM_IP/24" dev "$dev"; } ||
     { w "could not move B's veth address"; return; }
   rebind_wggo_b
-  wg_wait 5 ping1 B "${WG_M4[A]}" || w "no ping B -> A from $ROAM_IP within 5 s"
-  wg_wait 3 endpoint_is A "$ROAM_IP:${WG_PORT[B]}" || w "A's endpoint of B is $(endpoint A), want $ROAM_IP:${WG_PORT[B]}"
+  e2e_wait 5 ping1 B "${WG_M4[A]}" || w "no ping B -> A from $ROAM_IP within 5 s"
+  e2e_wait 3 endpoint_is A "$ROAM_IP:${WG_PORT[B]}" || w "A's endpoint of B is $(endpoint A), want $ROAM_IP:${WG_PORT[B]}"
   check_ping A "${WG_M6[B]}"
   { ip -n "$ns" addr del "$ROAM_IP/24" dev "$dev" && ip -n "$ns" addr add "${WG_VIP[B]}/24" dev "$dev"; } ||
     { w "could not move B's veth address back"; return; }
   rebind_wggo_b
-  wg_wait 5 ping1 B "${WG_M4[A]}" || w "no ping B -> A from ${WG_VIP[B]} within 5 s"
-  wg_wait 3 endpoint_is A "${WG_VIP[B]}:${WG_PORT[B]}" || w "A's endpoint of B is $(endpoint A) after moving back"
+  e2e_wait 5 ping1 B "${WG_M4[A]}" || w "no ping B -> A from ${WG_VIP[B]} within 5 s"
+  e2e_wait 3 endpoint_is A "${WG_VIP[B]}:${WG_PORT[B]}" || w "A's endpoint of B is $(endpoint A) after moving back"
 }
 
 # check_recover SIDE IMPL: SIGTERM, restart, SIDE sends first; RECOVER_MS.
@@ -411,7 +411,7 @@ check_recover() {
   stop_side "$s"
   t0=${EPOCHREALTIME/./}
   wg_start "$s" "$impl" || { w "restart failed: $WG_WHY"; return; }
-  wg_wait 10 ping1 "$s" "${WG_M4[$o]}" || { w "no ping $s -> $o within 10 s of the restart"; return; }
+  e2e_wait 10 ping1 "$s" "${WG_M4[$o]}" || { w "no ping $s -> $o within 10 s of the restart"; return; }
   RECOVER_MS=$(((${EPOCHREALTIME/./} - t0) / 1000))
   check_ping "$o" "${WG_M6[$s]}"
 }
@@ -514,7 +514,7 @@ check_default_name() {
   ip netns exec "${WG_NS[A]}" "$CORAL" wg up "$file" </dev/null >"$E2E_WORK/default-name.log" 2>"$E2E_WORK/default-name.err.log" &
   pid=$!
   lone_ready() { grep -q '^✓' "$E2E_WORK/default-name.log" && wg_wg A show "$name" listen-port >/dev/null 2>&1; }
-  if ! wg_wait 10 lone_ready; then
+  if ! e2e_wait 10 lone_ready; then
     w "no ✓ line or no UAPI socket for $name within 10 s: $(cat "$E2E_WORK"/default-name*.log)"
   else
     out=$(wg_wg A show "$name" listen-port 2>&1)

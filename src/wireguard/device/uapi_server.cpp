@@ -64,6 +64,9 @@ struct UapiServer::Impl : std::enable_shared_from_this<Impl> {
       auto socket = std::make_shared<stream_protocol::socket>(co_await acceptor.async_accept(
           asio::redirect_error(asio::use_awaitable, ec)));
       if (ec) break;
+      // Connections end on their own (a `wg show` is one request): keep
+      // only the live ones, so that the list does not grow with every call.
+      std::erase_if(connections, [](const auto& weak) { return weak.expired(); });
       connections.push_back(socket);
       asio::co_spawn(acceptor.get_executor(), serve(self, socket), asio::detached);
     }
