@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <thread>
 
 namespace coral::base {
@@ -30,6 +31,18 @@ bool still_linked(int fd, const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+std::optional<pid_t> parse_pid_text(std::string_view text) {
+  if (text.ends_with('\n')) text.remove_suffix(1);
+  if (text.empty() || text.size() > 10) return std::nullopt;
+  long long value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  if (value <= 1 || value > std::numeric_limits<pid_t>::max()) return std::nullopt;
+  return static_cast<pid_t>(value);
+}
 
 std::expected<PidFile, std::string> PidFile::acquire(std::filesystem::path path) {
   for (int attempt = 0; attempt < 10; ++attempt) {

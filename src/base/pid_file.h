@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace coral::base {
 
@@ -37,6 +38,11 @@ struct PidFileState {
   enum class Kind { absent, running, stale } kind = Kind::absent;
   pid_t pid = 0;  // running: the holder; stale: what the file says (0 if unreadable)
 };
+
+// What a PID file says, strictly: decimal digits (an optional trailing
+// newline), a value > 1 that fits pid_t. Anything else (empty, "-1", "0",
+// "1", "12abc", leading spaces or signs) is nullopt: never signal it.
+std::optional<pid_t> parse_pid_text(std::string_view text);
 
 // Whether the file is held by a live process, without taking it over.
 PidFileState read_pid_file(const std::filesystem::path& path);

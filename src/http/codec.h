@@ -91,6 +91,13 @@ class ResponseWriter {
   // Bytes accepted by send_data() that the codec has not yet handed to the
   // I/O layer; a streaming producer waits for on_drained() when this grows.
   virtual std::size_t queued_bytes() const = 0;
+  // Backpressure on the request body: while paused, the codec stops giving
+  // the peer credit for more of this request's body (h2: no WINDOW_UPDATE
+  // for the stream; h1: the connection stops reading), so a handler that
+  // cannot pass the body on (a stalled upstream) buffers at most what was
+  // already in flight. Bytes already received are still delivered.
+  // Resuming restores the credit. Default: no pausing.
+  virtual void pause_body(bool paused) { (void)paused; }
 };
 
 // The application's side of one request. Created by Application::on_request
