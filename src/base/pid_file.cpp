@@ -3,10 +3,14 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <limits>
 #include <thread>
 
@@ -14,11 +18,20 @@ namespace coral::base {
 
 namespace {
 
-pid_t read_pid(int fd) {
-  char text[32] = {};
-  const ssize_t n = pread(fd, text, sizeof text - 1, 0);
-  if (n <= 0) return 0;
-  return static_cast<pid_t>(std::strtol(text, nullptr, 10));
+// What the file says: at most 32 bytes, from the start.
+std::string read_text(int fd) {
+  char text[32];
+  const ssize_t n = pread(fd, text, sizeof text, 0);
+  return n > 0 ? std::string(text, static_cast<std::size_t>(n)) : std::string();
+}
+
+pid_t read_pid(int fd) { return parse_pid_text(read_text(fd)).value_or(0); }
+
+std::string read_small_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 // True when `fd` is still the file at `path`: a holder that exits unlinks
@@ -57,7 +70,10 @@ std::expected<PidFile, std::string> PidFile::acquire(std::filesystem::path path)
         holder = read_pid(fd);
       }
       close(fd);
-      if (error == EWOULDBLOCK) return std::unexpected("already running (pid " + std::to_string(holder) + ")");
+      if (error == EWOULDBLOCK) {
+        return std::unexpected(holder > 0 ? "already running (pid " + std::to_string(holder) + ")"
+                                          : std::string("already running (its PID file does not say which process)"));
+      }
       return std::unexpected(path.string() + ": " + std::strerror(error));
     }
     if (!still_linked(fd, path)) {
@@ -84,6 +100,49 @@ PidFile::~PidFile() {
   close(fd_);
 }
 
+bool holds_lock_on(pid_t pid, int fd) {
+  struct stat file {};
+  if (pid <= 1 || fstat(fd, &file) != 0) return false;
+  const std::filesystem::path fds = "/proc/" + std::to_string(pid) + "/fd";
+  std::error_code ec;
+  std::filesystem::directory_iterator it(fds, ec);
+  if (ec) return false;
+  // Bounded by the process's open files; a daemon has a few dozen.
+  for (const auto& entry : it) {
+    struct stat open_file {};
+    if (::stat(entry.path().c_str(), &open_file) != 0) continue;  // follows the /proc link to the file itself
+    if (open_file.st_dev != file.st_dev || open_file.st_ino != file.st_ino) continue;
+    // fdinfo lists the locks held through this open file: "lock:\t1: FLOCK  ADVISORY  WRITE <pid> ...".
+    const std::string info = read_small_file("/proc/" + std::to_string(pid) + "/fdinfo/" + entry.path().filename().string());
+    std::istringstream lines(info);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.starts_with("lock:") && line.find(" FLOCK ") != std::string::npos &&
+          line.find(" WRITE ") != std::string::npos) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+pid_t find_lock_holder(int fd) {
+  struct stat file {};
+  if (fstat(fd, &file) != 0) return 0;
+  char id[64];
+  std::snprintf(id, sizeof id, "%02x:%02x:%llu", major(file.st_dev), minor(file.st_dev),
+                static_cast<unsigned long long>(file.st_ino));
+  std::istringstream lines(read_small_file("/proc/locks"));
+  // "1: FLOCK  ADVISORY  WRITE 6238 fe:00:10953160 0 EOF"; waiters have "->" after the number.
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string number, type, advisory, mode, pid, where;
+    fields >> number >> type >> advisory >> mode >> pid >> where;
+    if (type != "FLOCK" || mode != "WRITE" || where != id) continue;
+    return parse_pid_text(pid).value_or(0);
+  }
+  return 0;
+}
+
 PidFileState read_pid_file(const std::filesystem::path& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {};
@@ -92,11 +151,20 @@ PidFileState read_pid_file(const std::filesystem::path& path) {
     state.kind = PidFileState::Kind::stale;
     state.pid = read_pid(fd);
   } else {
-    state.kind = PidFileState::Kind::running;
-    state.pid = read_pid(fd);
-    for (int wait = 0; state.pid == 0 && wait < 20; ++wait) {
+    // The holder writes its PID right after locking: give it a moment.
+    std::string text = read_text(fd);
+    for (int wait = 0; text.empty() && wait < 20; ++wait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      state.pid = read_pid(fd);
+      text = read_text(fd);
+    }
+    const auto pid = parse_pid_text(text);
+    if (pid && holds_lock_on(*pid, fd)) {
+      state.kind = PidFileState::Kind::running;
+      state.pid = *pid;
+    } else {
+      state.kind = PidFileState::Kind::corrupt;
+      state.text = std::move(text);
+      state.holder = find_lock_holder(fd);
     }
   }
   close(fd);

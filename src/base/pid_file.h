@@ -35,8 +35,18 @@ class PidFile {
 };
 
 struct PidFileState {
-  enum class Kind { absent, running, stale } kind = Kind::absent;
-  pid_t pid = 0;  // running: the holder; stale: what the file says (0 if unreadable)
+  enum class Kind {
+    absent,   // no file
+    running,  // held, and `pid` is verifiably the holder: it says so, and it holds the lock
+    stale,    // nobody holds it (the holder died); `pid` is what it says, 0 if that is not a PID
+    corrupt,  // held, but what it says is not a PID, or not the holder's: never signal `pid`
+  } kind = Kind::absent;
+  pid_t pid = 0;       // running: the holder; stale: what the file says; corrupt: 0
+  std::string text;    // corrupt: what the file says (at most 32 bytes), for the error message
+  pid_t holder = 0;    // corrupt: the process the kernel says holds the lock, 0 if unknown
+
+  // Somebody holds the lock: the daemon is alive (running or corrupt).
+  bool held() const { return kind == Kind::running || kind == Kind::corrupt; }
 };
 
 // What a PID file says, strictly: decimal digits (an optional trailing
@@ -44,7 +54,20 @@ struct PidFileState {
 // "1", "12abc", leading spaces or signs) is nullopt: never signal it.
 std::optional<pid_t> parse_pid_text(std::string_view text);
 
-// Whether the file is held by a live process, without taking it over.
+// Whether the file is held by a live process, without taking it over. A
+// held file is `running` only when its content parses (parse_pid_text) and
+// that process holds the lock on this very file (/proc/PID/fd and fdinfo);
+// anything else that is held is `corrupt`.
 PidFileState read_pid_file(const std::filesystem::path& path);
+
+// Whether process `pid` holds an flock on the file open as `fd` here (same
+// device and inode). False when it cannot be told (no such process, or its
+// /proc entries are not readable by this user).
+bool holds_lock_on(pid_t pid, int fd);
+
+// The process holding an flock on the file open as `fd`, from /proc/locks;
+// 0 if none is found. For messages only: it names the lock holder when the
+// PID file itself cannot be trusted.
+pid_t find_lock_holder(int fd);
 
 }  // namespace coral::base

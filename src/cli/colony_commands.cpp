@@ -108,6 +108,8 @@ std::string describe_process(const colony::ConfigDir& dir, const std::string& id
   switch (state.kind) {
     case base::PidFileState::Kind::running:
       return "running (pid " + std::to_string(state.pid) + ")";
+    case base::PidFileState::Kind::corrupt:
+      return "running (PID file corrupt)";
     case base::PidFileState::Kind::stale:
       return "stopped (stale PID file of pid " + std::to_string(state.pid) + ")";
     case base::PidFileState::Kind::absent:

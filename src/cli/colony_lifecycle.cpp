@@ -75,8 +75,10 @@ void run_start(const StartFlags& flags, Context& context) {
   if (!target) return;
   if (auto created = target->dir.create(); !created) return context.fail(created.error());
   const auto pid_path = target->dir.colony_pid_file(target->id);
-  if (const auto state = base::read_pid_file(pid_path); state.kind == base::PidFileState::Kind::running) {
-    return context.fail("colony " + target->id + " is already running (pid " + std::to_string(state.pid) + ")",
+  if (const auto state = base::read_pid_file(pid_path); state.held()) {
+    const std::string which = state.kind == base::PidFileState::Kind::running ? "pid " + std::to_string(state.pid)
+                                                                               : std::string("its PID file is corrupt");
+    return context.fail("colony " + target->id + " is already running (" + which + ")",
                         "stop it with: coral colony stop " + target->id);
   }
 
@@ -148,6 +150,8 @@ void run_stop(const StopFlags& flags, Context& context) {
       return;
     case StopOutcome::Kind::signal_failed:
       return context.fail("cannot signal pid " + std::to_string(outcome.pid) + ": " + outcome.error);
+    case StopOutcome::Kind::corrupt:
+      return context.fail(outcome.error, "stop the process that holds it by hand, then remove the file");
     case StopOutcome::Kind::timed_out:
       break;
   }

@@ -80,7 +80,7 @@ asio::awaitable<void> ask_discovery(const colony::ColonyConfig& config, StatusRe
 }
 
 asio::awaitable<bool> gather(const colony::ColonyConfig& config, StatusReport& report) {
-  if (report.process.kind == base::PidFileState::Kind::running) co_await ask_colony(config, report);
+  if (report.process.held()) co_await ask_colony(config, report);
   co_await ask_discovery(config, report);
   co_return true;
 }
@@ -91,7 +91,7 @@ void print_json(const ColonyTarget& target, const StatusReport& report) {
   out += ",\"process\":";
   base::append_json_string(out, describe_process(target.dir, target.id));
   out += ",\"running\":";
-  out += report.process.kind == base::PidFileState::Kind::running ? "true" : "false";
+  out += report.process.held() ? "true" : "false";
   if (report.process.kind == base::PidFileState::Kind::running) out += ",\"pid\":" + std::to_string(report.process.pid);
   if (report.status) {
     out += ",\"reached_at\":";
@@ -122,9 +122,11 @@ void print_text(const ColonyTarget& target, const StatusReport& report) {
   std::string state = "STOPPED";
   if (report.process.kind == base::PidFileState::Kind::stale) {
     state = "STOPPED, stale PID file of pid " + std::to_string(report.process.pid);
+  } else if (report.process.kind == base::PidFileState::Kind::corrupt) {
+    state = report.status ? "RUNNING, PID file corrupt" : "NOT RESPONDING, PID file corrupt";
   } else if (report.status) {
     state = "RUNNING, pid " + std::to_string(report.process.pid);
-  } else if (report.process.kind == base::PidFileState::Kind::running) {
+  } else if (report.process.held()) {
     state = "NOT RESPONDING, pid " + std::to_string(report.process.pid);
   }
   std::cout << "Colony: " << target.id << " [" << state << "]\n";
@@ -152,7 +154,7 @@ void print_text(const ColonyTarget& target, const StatusReport& report) {
     std::cout << "\n";
     print_agents(*report.agents);
   }
-  if (report.process.kind != base::PidFileState::Kind::running) {
+  if (!report.process.held()) {
     std::cout << "\nStart it with: coral colony start " << target.id << "\n";
   }
 }
@@ -171,7 +173,7 @@ void run_status(Context& context, const std::string& colony_id, bool json) {
   }
   // As `systemctl status`: 3 when the colony is not running, 1 when it runs
   // but does not answer.
-  if (report.process.kind != base::PidFileState::Kind::running) {
+  if (!report.process.held()) {
     context.exit_code = 3;
   } else if (!report.status) {
     context.exit_code = 1;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 #include <utility>
@@ -126,20 +128,72 @@ std::expected<DaemonReady, std::string> daemonize(const std::filesystem::path& l
   return DaemonReady(pipe_fds[1]);
 }
 
+namespace {
+
+// The process's executable is one of coral's (coral, coral-proxy, ...).
+// "/proc/PID/exe" of a binary replaced since it started ends in " (deleted)".
+bool is_coral_process(pid_t pid) {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  return !ec && exe.filename().string().starts_with("coral");
+}
+
+std::string describe_corrupt(const std::filesystem::path& pid_file, const base::PidFileState& state) {
+  std::string said;
+  for (const char c : state.text) {
+    if (c == '\n') said += "\\n";
+    else if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) said += '?';
+    else said += c;
+  }
+  std::string text = "PID file " + pid_file.string() + " is corrupt (it says \"" + said + "\"";
+  if (state.holder > 0) text += "; its lock is held by pid " + std::to_string(state.holder);
+  return text + "); not signalling anything";
+}
+
+// A pidfd pins the process: if it exits after the checks, the signal fails
+// (ESRCH) instead of reaching whoever reused its number.
+int open_pidfd(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+}  // namespace
+
 StopOutcome stop_by_pid_file(const std::filesystem::path& pid_file, std::chrono::milliseconds timeout) {
   const auto state = base::read_pid_file(pid_file);
-  if (state.kind == base::PidFileState::Kind::absent) return {StopOutcome::Kind::not_running, 0, {}};
-  if (state.kind == base::PidFileState::Kind::stale) {
-    std::error_code ec;
-    std::filesystem::remove(pid_file, ec);
-    return {StopOutcome::Kind::stale_removed, state.pid, {}};
+  using Kind = base::PidFileState::Kind;
+  switch (state.kind) {
+    case Kind::absent:
+      return {StopOutcome::Kind::not_running, 0, {}};
+    case Kind::stale: {
+      std::error_code ec;
+      std::filesystem::remove(pid_file, ec);
+      return {StopOutcome::Kind::stale_removed, state.pid, {}};
+    }
+    case Kind::corrupt:
+      return {StopOutcome::Kind::corrupt, 0, describe_corrupt(pid_file, state)};
+    case Kind::running:
+      break;
   }
-  if (kill(state.pid, SIGTERM) != 0) return {StopOutcome::Kind::signal_failed, state.pid, std::strerror(errno)};
+  // read_pid_file checked that state.pid holds the lock (so it is > 1 and
+  // alive); pin it, then check again through the pin, and that it is coral.
+  const int pidfd = open_pidfd(state.pid);
+  if (pidfd < 0 && errno != ENOSYS) return {StopOutcome::Kind::signal_failed, state.pid, std::strerror(errno)};
+  const auto again = base::read_pid_file(pid_file);
+  if (again.kind != Kind::running || again.pid != state.pid || !is_coral_process(state.pid)) {
+    if (pidfd >= 0) close(pidfd);
+    base::PidFileState shown = again;
+    if (again.kind == Kind::running) {  // held by that process, which is not a coral binary
+      shown.text = std::to_string(again.pid);
+      shown.holder = again.pid;
+    }
+    return {StopOutcome::Kind::corrupt, 0, describe_corrupt(pid_file, shown)};
+  }
+  const int sent = pidfd >= 0 ? static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, nullptr, 0))
+                              : kill(state.pid, SIGTERM);
+  const int error = errno;
+  if (pidfd >= 0) close(pidfd);
+  if (sent != 0) return {StopOutcome::Kind::signal_failed, state.pid, std::strerror(error)};
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (base::read_pid_file(pid_file).kind != base::PidFileState::Kind::running) {
-      return {StopOutcome::Kind::stopped, state.pid, {}};
-    }
+    if (!base::read_pid_file(pid_file).held()) return {StopOutcome::Kind::stopped, state.pid, {}};
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return {StopOutcome::Kind::timed_out, state.pid, {}};

@@ -43,11 +43,22 @@ std::expected<DaemonReady, std::string> daemonize(const std::filesystem::path& l
                                                   std::chrono::seconds timeout = std::chrono::seconds(30));
 
 // Stopping what holds a PID file (base/pid_file.h): SIGTERM, then wait
-// until the file is released or `timeout` passes.
+// until the file is released or `timeout` passes. The signal only ever
+// goes to the daemon itself: a PID > 1 that the file names and that holds
+// the file's lock and runs a coral binary, pinned with a pidfd so that a
+// reused PID cannot receive it. A held file that does not name its holder
+// is `corrupt`, and nothing is signalled.
 struct StopOutcome {
-  enum class Kind { not_running, stale_removed, stopped, timed_out, signal_failed } kind;
+  enum class Kind {
+    not_running,    // no PID file
+    stale_removed,  // nobody held it; removed
+    stopped,        // signalled, and the lock was released within the timeout
+    timed_out,      // signalled, still holding the lock
+    signal_failed,  // the signal could not be sent (error)
+    corrupt,        // held, but not verifiably by a coral daemon of this file; error says what it said
+  } kind;
   int pid = 0;
-  std::string error;  // signal_failed
+  std::string error;  // signal_failed, corrupt: the message
 };
 StopOutcome stop_by_pid_file(const std::filesystem::path& pid_file, std::chrono::milliseconds timeout);
 

@@ -151,6 +151,8 @@ void run_proxy_stop(Context& context, const std::string& colony_id, const std::s
       return;
     case StopOutcome::Kind::signal_failed:
       return context.fail("cannot signal pid " + std::to_string(outcome.pid) + ": " + outcome.error);
+    case StopOutcome::Kind::corrupt:
+      return context.fail(outcome.error, "stop the process that holds it by hand, then remove the file");
     case StopOutcome::Kind::timed_out:
       break;
   }

@@ -100,7 +100,7 @@ asio::awaitable<std::expected<Route, std::string>> find_route(const Flags& flags
     }
   }
   if (target.config &&
-      base::read_pid_file(target.dir.colony_pid_file(target.id)).kind == base::PidFileState::Kind::running) {
+      base::read_pid_file(target.dir.colony_pid_file(target.id)).held()) {
     // Named steps: g++ 12 mishandles temporaries around co_await.
     auto executor = co_await asio::this_coro::executor;
     Route route;

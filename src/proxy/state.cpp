@@ -78,7 +78,7 @@ std::vector<ProxyEntry> list_proxies(const std::filesystem::path& proxies_dir) {
     }
     auto pid_path = path;
     pid_path.replace_extension(".pid");
-    if (base::read_pid_file(pid_path).kind != base::PidFileState::Kind::running) {
+    if (!base::read_pid_file(pid_path).held()) {
       entry.liveness = ProxyEntry::Liveness::stale;
       std::filesystem::remove(path, ec);
       std::filesystem::remove(pid_path, ec);

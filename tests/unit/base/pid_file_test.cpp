@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace coral::base {
 namespace {
@@ -250,6 +252,63 @@ TEST_F(PidFileTest, ChildCannotTakeAFileThisProcessHolds) {
   EXPECT_EQ(child.exit(), 1);
   // The child's failed attempt neither removed nor rewrote our file.
   EXPECT_EQ(read_text(path_), std::to_string(::getpid()) + "\n");
+}
+
+
+// ------------------------------------------------------------ strict parsing
+
+TEST(ParsePidText, AcceptsOnlyDecimalPidsAboveOne) {
+  EXPECT_EQ(parse_pid_text("4242\n"), 4242);
+  EXPECT_EQ(parse_pid_text("4242"), 4242);
+  EXPECT_EQ(parse_pid_text("2"), 2);
+  EXPECT_EQ(parse_pid_text("2147483647"), 2147483647);
+  // Number 1 is init; 0 and negatives are process groups or "everyone" for kill(2).
+  for (const char* bad : {"", "\n", "-1", "-1\n", "0", "0\n", "1", "1\n", "-4242", "+4242", " 4242", "4242 ",
+                          "4242\n\n", "12abc", "abc", "0x10", "2147483648", "99999999999", "4242\r\n"}) {
+    EXPECT_EQ(parse_pid_text(bad), std::nullopt) << '"' << bad << '"';
+  }
+  EXPECT_EQ(parse_pid_text(std::string_view("42\0", 3)), std::nullopt);
+}
+
+// ------------------------------------------------- held, but not by whom it says
+
+TEST_F(PidFileTest, HeldFileThatSaysSomethingElseIsCorruptAndNamesTheLockHolder) {
+  Holder child(path_);
+  ASSERT_TRUE(child.acquired());
+  // Rewritten in place (same inode, as `echo -1 > file` does): the child keeps its lock.
+  for (const std::string& bad : std::vector<std::string>{"-1\n", "0\n", "1\n", "", "junk\n", "12abc\n", " 42\n",
+                                std::to_string(::getpid()) + "\n"}) {
+    write_text(path_, bad);
+    const PidFileState state = read_pid_file(path_);
+    EXPECT_EQ(state.kind, Kind::corrupt) << '"' << bad << '"';
+    EXPECT_EQ(state.pid, 0) << '"' << bad << '"';
+    EXPECT_TRUE(state.held());
+    EXPECT_EQ(state.text, bad);
+    EXPECT_EQ(state.holder, child.pid()) << "from /proc/locks";
+    // Taking it over is refused without trusting the content either.
+    auto refused = PidFile::acquire(path_);
+    ASSERT_FALSE(refused);
+    if (!bad.empty() && bad != std::to_string(::getpid()) + "\n") {
+      EXPECT_EQ(refused.error(), "already running (its PID file does not say which process)");
+    }
+  }
+  write_text(path_, std::to_string(child.pid()) + "\n");
+  EXPECT_EQ(read_pid_file(path_).kind, Kind::running);
+  EXPECT_EQ(read_pid_file(path_).pid, child.pid());
+}
+
+TEST_F(PidFileTest, HoldsLockOnTellsTheHolderFromOtherProcesses) {
+  Holder child(path_);
+  ASSERT_TRUE(child.acquired());
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(holds_lock_on(child.pid(), fd));
+  EXPECT_FALSE(holds_lock_on(::getpid(), fd));  // has it open (fd), holds no lock
+  EXPECT_FALSE(holds_lock_on(1, fd));
+  EXPECT_FALSE(holds_lock_on(0, fd));
+  EXPECT_FALSE(holds_lock_on(-1, fd));
+  EXPECT_EQ(find_lock_holder(fd), child.pid());
+  ::close(fd);
 }
 
 }  // namespace
