@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include "base/base64.h"
 #include "http/h1_fields.h"
 #include "http/h1_parser.h"
 #include "http/h1_serialize.h"
@@ -683,7 +684,12 @@ class Server final : public H1ServerCodec {
       const auto length = parser_->content_length();
       if (!length || *length > kMaxUpgradeBody) return std::nullopt;
     }
-    return std::string(h1::trim(settings));
+    // A value that is not a SETTINGS payload (base64url of 6-byte entries)
+    // is not an upgrade request either: answered over HTTP/1.1, never 101.
+    const std::string value(h1::trim(settings));
+    const auto payload = base::base64_decode(value, base::Base64Alphabet::url);
+    if (!payload || payload->size() % 6 != 0) return std::nullopt;
+    return value;
   }
 
   Application& app_;

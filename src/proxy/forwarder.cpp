@@ -267,6 +267,10 @@ std::unique_ptr<http::RequestHandler> Forwarder::on_request(http::RequestHead he
     }
     return std::make_unique<DiscardBody>();
   }
+  if (head.method == "CONNECT") {  // a reverse proxy: it forwards requests, it does not open tunnels
+    respond_json(writer, 501, "{\"code\":\"unimplemented\",\"message\":\"the coral proxy does not tunnel (CONNECT)\"}");
+    return std::make_unique<DiscardBody>();
+  }
   ++impl_->stats.requests;
   const std::string content_type(http::find_field(head.fields, "content-type").value_or(""));
   auto route = impl_->router.route(head);

@@ -643,6 +643,18 @@ TEST_F(H1ServerCodecTest, UpgradeWithoutSettingsIsServedAsHttp11) {
   EXPECT_EQ(drain(), echo_response("/a"));
 }
 
+TEST_F(H1ServerCodecTest, UpgradeWithMalformedSettingsIsServedAsHttp11) {
+  app.on_end = echo;
+  // Not base64url, and base64url of 4 bytes (SETTINGS entries are 6 bytes each).
+  for (const std::string settings : {"!!!", "AAMAAA"}) {
+    ASSERT_TRUE(feed("GET /a HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                     "HTTP2-Settings: " + settings + "\r\n\r\n"));
+    EXPECT_FALSE(codec->take_upgrade()) << settings;
+    EXPECT_EQ(drain(), echo_response("/a")) << settings;
+  }
+  EXPECT_EQ(app.records.size(), 2u);
+}
+
 TEST_F(H1ServerCodecTest, OtherUpgradesAreIgnored) {
   app.on_end = echo;
   ASSERT_TRUE(

@@ -975,6 +975,15 @@ TEST_F(ForwarderEndpointTest, UnknownProxyEndpointIs404) {
   EXPECT_TRUE(colonies_[0]->finished().empty());
 }
 
+TEST_F(ForwarderEndpointTest, ConnectIsRefusedNotForwarded) {
+  const auto response = raw_h1("CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 501);
+  EXPECT_NE(response->body.find("does not tunnel"), std::string::npos) << response->body;
+  EXPECT_EQ(forwarder_->stats().requests, 0u);
+  EXPECT_TRUE(colonies_[0]->finished().empty());
+}
+
 TEST_F(ForwarderEndpointTest, StatsCountRequestsAndFailures) {
   auto& through = channel(http::Version::http2);
   ASSERT_TRUE(echo(through, "one"));
