@@ -439,7 +439,8 @@ for name, (selector, body) in proto_json.items():
 # http1_server_fuzz.cpp and http1_client_fuzz.cpp. The server's answer to a
 # request depends on its path (http_fuzz_support.h), so the paths vary.
 
-PATHS = ["/coral.colony.v1.ColonyService/GetStatus", "/a", "/ab", "/abc", "/abcd", "/abcde", "/abcdef", "/x/y"]
+# One path per answer: 5, 0, 2, 5, 1, 6, 4, 7, 3 (sum of bytes % 8).
+PATHS = ["/coral.colony.v1.ColonyService/GetStatus", "/a", "/ab", "/abc", "/abcd", "/abcde", "/abcdef", "/x/y", "/abi"]
 
 
 def post(path, body, extra=""):
@@ -481,6 +482,7 @@ http1_server = {
     "obs_fold": (0x00, 0x01, "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n"),
     "half_sent": (0x02, 0x09, post("/abc", "0123456789")[:-4]),
     "large_body": (0x04, 0x0b, post("/abcdef", "z" * 3000)),
+    "large_response": (0x00, 0x0a, post("/abi", "{}") + "GET /abi HTTP/1.1\r\nHost: h\r\n\r\n"),
     "garbage": (0x00, 0x00, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
 }
 
@@ -552,7 +554,7 @@ h2_server = {
         for i, p in enumerate(PATHS)) + TICK * 10,
     "continuation": bytes([2]) + op_headers(0x40 | END_STREAM, 1, [(GRPC_TIMEOUT, b"100m", False)]) + TICK,
     "window_zero": bytes([0]) + op_frame(4, 0, 0, struct.pack(">HI", 4, 0))
-    + op_headers(END_STREAM, 1, [(PATH, b"/abcdef", True)]) + TICK * 8
+    + op_headers(END_STREAM, 1, [(PATH, b"/abi", True)]) + TICK * 8
     + op_frame(8, 0, 1, struct.pack(">I", 65535)) + TICK * 4,
     "rst_and_ping": bytes([0]) + op_headers(0, 1) + op_frame(3, 0, 1, struct.pack(">I", 8))
     + op_frame(6, 0, 0, b"12345678") + op_frame(6, 1, 0, b"abcdefgh"),
