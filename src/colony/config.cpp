@@ -26,7 +26,16 @@ using Error = std::unexpected<std::string>;
 // Largest colony file load() reads: a real one is under 1 KiB.
 constexpr std::size_t kMaxFileBytes = 64 * 1024;
 
+// A value as errors show it. A value that ran on through the lines after
+// it (a stray quote, a broken indentation) may hold a secret field's line:
+// such a value is described, never shown.
+bool runs_on(std::string_view text) {
+  return text.find('\n') != std::string_view::npos || text.find("colony_secret") != std::string_view::npos ||
+         text.find("private_key") != std::string_view::npos;
+}
+
 std::string quote(std::string_view text) {
+  if (runs_on(text)) return "(a value that runs into the lines after it: check its quotes and indentation)";
   std::string out = "\"";
   for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
@@ -153,6 +162,12 @@ std::expected<void, std::string> check_keys(const YAML::Node& map, std::string_v
     const std::string name = key.Scalar();
     const std::string field = dotted(section, name);
     if (std::find(known.begin(), known.end(), name) == known.end()) {
+      // "colony_secret:<value>" (no space after the colon) reads as one
+      // key: name what precedes the colon, never the value after it.
+      if (const std::size_t colon = name.find(':'); colon != std::string::npos) {
+        return Error("unknown field " + dotted(section, name.substr(0, colon)) + ":..." + line_of(key) +
+                     "; put a space after the ':' of a field");
+      }
       return Error("unknown field " + field + line_of(key) + "; " +
                    (section.empty() ? std::string("top-level fields") : std::string(section) + " has") + ": " +
                    join(known));
@@ -210,6 +225,7 @@ std::expected<bool, std::string> parse_bool(std::string_view field, std::string_
 
 std::expected<base::Cidr, std::string> parse_cidr(std::string_view field, std::string_view text) {
   auto cidr = base::Cidr::parse(text);
+  if (!cidr && runs_on(text)) return Error(std::string(field) + ": not a CIDR prefix: " + quote(text));
   if (!cidr) return Error(std::string(field) + ": " + cidr.error());
   return *cidr;
 }
@@ -326,6 +342,9 @@ std::expected<void, std::string> read_document(const YAML::Node& root, ColonyCon
     auto interval_text = scalar(*discovery, "discovery", "register_interval");
     if (!interval_text) return Error(interval_text.error());
     auto interval = base::parse_duration(*interval_text);
+    if (!interval && runs_on(*interval_text)) {
+      return field_error("discovery.register_interval", "not a duration: " + quote(*interval_text));
+    }
     if (!interval) return field_error("discovery.register_interval", interval.error());
     out.register_interval = *interval;
 

@@ -6,9 +6,27 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/json_text.h"
 #include "base/pid_file.h"
 
 namespace coral::proxy {
+namespace {
+
+// Whether `text` is UTF-8 without control characters: what a proxy writes,
+// and what `coral proxy list` may print to a terminal as it is.
+bool printable(std::string_view text) {
+  while (!text.empty()) {
+    const auto byte = static_cast<unsigned char>(text.front());
+    if (byte < 0x20 || byte == 0x7f) return false;
+    const std::size_t length = base::utf8_sequence(text);
+    if (length == 0) return false;
+    if (length == 2 && byte == 0xc2 && static_cast<unsigned char>(text[1]) < 0xa0) return false;  // C1
+    text.remove_prefix(length);
+  }
+  return true;
+}
+
+}  // namespace
 
 std::string to_yaml(const ProxyState& state) {
   YAML::Emitter out;
@@ -38,8 +56,10 @@ std::expected<ProxyState, std::string> load_state(const std::filesystem::path& f
     const YAML::Node root = YAML::Load(text.str());
     if (!root.IsMap()) return std::unexpected(file.string() + ": not a proxy state file");
     ProxyState state;
+    const char* unprintable = nullptr;  // the first field that is not printable text
     const auto text_of = [&](const char* key, std::string& out) {
       if (root[key]) out = root[key].as<std::string>();
+      if (!unprintable && !printable(out)) unprintable = key;
     };
     text_of("colony_id", state.colony_id);
     text_of("listen", state.listen);
@@ -53,6 +73,7 @@ std::expected<ProxyState, std::string> load_state(const std::filesystem::path& f
     text_of("started_at", state.started_at);
     if (root["colony_connect_port"]) state.colony_connect_port = root["colony_connect_port"].as<std::uint16_t>();
     if (root["pid"]) state.pid = root["pid"].as<pid_t>();
+    if (unprintable) return std::unexpected(file.string() + ": " + unprintable + ": not printable UTF-8 text");
     if (state.colony_id.empty() || state.listen.empty()) {
       return std::unexpected(file.string() + ": missing field " + (state.colony_id.empty() ? "colony_id" : "listen"));
     }

@@ -505,6 +505,46 @@ TEST_F(ConfigTest, SecretsNeverAppearInErrors) {
   EXPECT_FALSE(contains(load(path2).error(), bad_secret)) << load(path2).error();
 }
 
+// Found by colony_config_fuzz: "colony_secret:<value>" without the space is
+// one unknown key, and its error repeated the whole secret.
+TEST_F(ConfigTest, SecretTypedWithoutSpaceIsNotEchoed) {
+  std::string text = valid_yaml();
+  const std::size_t at = text.find("colony_secret: ");
+  ASSERT_NE(at, std::string::npos);
+  const std::size_t end = text.find('\n', at);
+  const std::string secret = text.substr(at + 15, end - at - 15);
+  ASSERT_GE(secret.size(), 32u);
+  text.erase(at + 14, 1);  // "colony_secret:<secret>"
+  const fs::path path = write("typo_secret.yaml", text);
+  const auto loaded = load(path);
+  ASSERT_FALSE(loaded);
+  EXPECT_FALSE(contains(loaded.error(), secret)) << loaded.error();
+  EXPECT_TRUE(loaded.error().starts_with(path.string() + ": unknown field colony_secret:... (line ")) << loaded.error();
+  EXPECT_TRUE(contains(loaded.error(), "put a space after the ':'")) << loaded.error();
+}
+
+// Found by colony_config_fuzz: a stray quote makes a value run on through
+// the lines after it, the colony secret's included; the IPv4, CIDR and
+// duration errors quoted it whole.
+TEST_F(ConfigTest, ValueRunningIntoTheSecretIsNotQuoted) {
+  const std::string text = valid_yaml();
+  const std::size_t at = text.find("colony_secret: ");
+  ASSERT_NE(at, std::string::npos);
+  const std::string secret = text.substr(at + 15, text.find('\n', at) - at - 15);
+  for (const std::string field : {"mesh_ipv4", "mesh_network_ipv6", "register_interval"}) {
+    std::string edited = text;
+    const std::size_t line = edited.find(field + ": ");
+    ASSERT_NE(line, std::string::npos) << field;
+    edited.insert(line + field.size() + 2, "\"");
+    edited += "\"\n";
+    const fs::path path = write("run_on.yaml", edited);
+    const auto loaded = load(path);
+    ASSERT_FALSE(loaded) << field;
+    EXPECT_FALSE(contains(loaded.error(), secret)) << loaded.error();
+    EXPECT_TRUE(contains(loaded.error(), field + ": ")) << loaded.error();
+  }
+}
+
 TEST_F(ConfigTest, UnknownAndDuplicateFields) {
   const std::string text = valid_yaml();
   const fs::path typo = write("typo.yaml", edit(text, "connect_port", "9000\n    conect_port: 9001"));
