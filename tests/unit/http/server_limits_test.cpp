@@ -210,6 +210,29 @@ TEST(ServerLimits, ARequestHeadTrickledByteByByteIsClosedAtTheHeadDeadline) {
   EXPECT_TRUE(answer->ends_with("ok")) << *answer;
 }
 
+// HTTP/2: a HEADERS frame whose header block never ends (no END_HEADERS, no
+// CONTINUATION) is a head that never completes.
+TEST(ServerLimits, AnHttp2HeaderBlockLeftOpenIsClosedAtTheHeadDeadline) {
+  ServerOptions options;
+  options.connection.head_timeout = 300ms;
+  options.connection.idle_timeout = 10s;
+  Served s(options);
+  auto socket = run(s.io, dial(s.port));
+  ASSERT_TRUE(socket);
+  std::string bytes = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  bytes += std::string("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9);  // SETTINGS, empty
+  bytes += std::string("\x00\x00\x01\x01\x00\x00\x00\x00\x01\x82", 10);  // HEADERS stream 1, ":method GET", no END_HEADERS
+  const auto started = std::chrono::steady_clock::now();
+  auto closed = run(s.io, [&, socket = *socket]() -> asio::awaitable<bool> {
+    co_await asio::async_write(*socket, asio::buffer(bytes), asio::use_awaitable);
+    co_return co_await closed_by_peer(socket, 3s);
+  }());
+  ASSERT_TRUE(closed);
+  EXPECT_TRUE(*closed) << "an unfinished HTTP/2 header block held the connection";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_EQ(s.server->stats().head_timeouts, 1u);
+}
+
 TEST(ServerLimits, APausedHttp1BodyStopsTheConnectionReadingUntilResumed) {
   Served s(ServerOptions{});
   auto socket = run(s.io, dial(s.port));
