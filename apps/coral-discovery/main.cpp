@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/duration.h"
 #include "base/log.h"
+#include "base/memory.h"
 #include "discovery/memory_store.h"
 #include "discovery/redis_store.h"
 #include "discovery/service.h"
@@ -90,6 +91,19 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", level_text, "debug, info, warn or error")->capture_default_str();
   app.add_option("--log-format", format_text, "text (key=value) or json")->capture_default_str();
   app.add_option("--port-file", port_file, "write the port actually bound to this file (useful with port 0)");
+  http::ServerOptions server_options;
+  std::string head_timeout_text = "10s";
+  std::string idle_timeout_text = "60s";
+  app.add_option("--max-connections", server_options.max_connections,
+                 "connections served at once; over it the longest-waiting (idle or slow) one is closed, or the new one")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t(1), std::size_t(1) << 30));
+  app.add_option("--request-head-timeout", head_timeout_text,
+                 "time a client has to send a whole request head (HTTP/2: preface and SETTINGS, each HEADERS block)")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", idle_timeout_text,
+                 "close a connection that sends nothing for this long while idle or mid-request")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto fail = [](const std::string& message) {
@@ -108,7 +122,14 @@ int main(int argc, char** argv) {
   const auto cleanup = base::parse_duration(cleanup_text);
   if (!cleanup) return fail("--cleanup-interval: " + cleanup.error());
   if (cleanup->count() <= 0) return fail("--cleanup-interval must be positive");
+  const auto head_timeout = base::parse_duration(head_timeout_text);
+  if (!head_timeout || head_timeout->count() <= 0) return fail("--request-head-timeout: must be a positive duration");
+  const auto idle_timeout = base::parse_duration(idle_timeout_text);
+  if (!idle_timeout || idle_timeout->count() <= 0) return fail("--idle-timeout: must be a positive duration");
+  server_options.connection.head_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*head_timeout);
+  server_options.connection.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*idle_timeout);
   log::setup(*level, *format);
+  base::raise_open_files_limit();
 
   asio::io_context io(1);
   base::SystemClock clock;
@@ -135,7 +156,7 @@ int main(int argc, char** argv) {
                         {"peer", std::string(call.peer)},
                         {"duration_us", std::to_string(call.duration.count())}});
   });
-  http::Server server(io, rpc);
+  http::Server server(io, rpc, server_options);
   if (auto listening = server.listen(listen->host, listen->port); !listening) {
     log::error("cannot listen", {{"error", listening.error()}});
     std::cerr << "coral-discovery: cannot listen on " << listening.error() << "\n";
@@ -146,6 +167,7 @@ int main(int argc, char** argv) {
   log::info("coral-discovery listening", {{"address", "http://" + host + ":" + std::to_string(server.port())},
                                           {"store", store->describe()},
                                           {"ttl", base::format_duration(*ttl)},
+                                          {"max_connections", std::to_string(server_options.max_connections)},
                                           {"cleanup_interval", base::format_duration(*cleanup)}});
   if (!port_file.empty()) {
     const std::string temp = port_file + ".tmp";

@@ -7,6 +7,7 @@
 #include "base/address.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/memory.h"
 #include "colony/colony_service.h"
 #include "colony/mesh_service.h"
 #include "colony/peer_registry.h"
@@ -91,6 +92,9 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
                         {"duration_us", std::to_string(call.duration.count())}});
     raw->audit(call);
   });
+  // Connections are capped below the open-files limit (http::ServerOptions);
+  // raise it first so that the cap is the server's, not the shell's default.
+  base::raise_open_files_limit();
   impl->http = std::make_unique<http::Server>(io, *impl->rpc);
 
   std::vector<std::string> failures;

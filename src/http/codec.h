@@ -68,6 +68,28 @@ class Codec {
   // when idle), so a client cannot hold it with a half-sent request.
   virtual bool waiting_for_peer() const { return false; }
 
+  // True while a request head has begun and is not complete (h1: from the
+  // first byte of a request to the end of its header block; h2: until the
+  // client's preface and first SETTINGS arrived, and while a stream's
+  // HEADERS/CONTINUATION block is incomplete). The I/O layer closes a
+  // connection that stays in this state longer than its head timeout, so a
+  // client cannot hold it by trickling a head byte by byte.
+  virtual bool reading_head() const { return false; }
+
+  // Response bytes the codec holds that the I/O layer could write at once.
+  // While the sum of these and the bytes being written exceeds its high
+  // watermark, the I/O layer stops reading (TCP backpressure: no new
+  // requests start) until it drops below the low watermark. h2 answers 0:
+  // its queued bytes wait for the peer's flow-control window, which only a
+  // read can open, so stopping reads for them would deadlock; the writer's
+  // connection_queued_bytes() bounds them instead.
+  virtual std::size_t buffered_output() const { return 0; }
+
+  // True while the application paused a request body that only a read would
+  // deliver (h1 pause_body): the I/O layer stops reading until it changes,
+  // which the codec announces through its Wake.
+  virtual bool read_paused() const { return false; }
+
   // The peer's end of the connection is gone: reset every open stream.
   virtual void connection_lost() = 0;
 };
@@ -91,6 +113,12 @@ class ResponseWriter {
   // Bytes accepted by send_data() that the codec has not yet handed to the
   // I/O layer; a streaming producer waits for on_drained() when this grows.
   virtual std::size_t queued_bytes() const = 0;
+  // Bytes queued on the whole connection, this response's included (h2: all
+  // streams' bodies waiting for flow-control credit; h1, one response at a
+  // time: queued_bytes()). A producer that waits while this is high is told
+  // on_drained() when it falls, so one connection holds a bounded amount
+  // however many streams it opens.
+  virtual std::size_t connection_queued_bytes() const { return queued_bytes(); }
   // Backpressure on the request body: while paused, the codec stops giving
   // the peer credit for more of this request's body (h2: no WINDOW_UPDATE
   // for the stream; h1: the connection stops reading), so a handler that
@@ -113,7 +141,9 @@ class RequestHandler {
   // The peer aborted or the connection died; the writer must not be used
   // after this returns.
   virtual void on_reset() = 0;
-  // queued_bytes() dropped to zero: a streaming producer may write more.
+  // queued_bytes() dropped to zero, or (after the handler read
+  // connection_queued_bytes()) the connection's queued bytes fell: a
+  // producer may write more. May be called when nothing changed for it.
   virtual void on_drained() {}
 };
 
@@ -128,7 +158,7 @@ class Application {
 class ServerCodec : public Codec {};
 
 struct ServerLimits {
-  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_header_bytes = 64 * 1024;  // of one request head (431 / stream reset beyond)
   std::uint32_t max_concurrent_streams = 256;  // h2 SETTINGS_MAX_CONCURRENT_STREAMS
 };
 

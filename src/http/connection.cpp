@@ -1,6 +1,6 @@
 #include "http/connection.h"
 
-#include <array>
+#include <algorithm>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,7 +9,25 @@
 
 namespace coral::http {
 namespace {
-constexpr std::size_t kReadBuffer = 64 * 1024;
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kFirstReadBuffer = 4 * 1024;
+constexpr std::size_t kMaxReadBuffer = 64 * 1024;
+
+Awaitable<void> sleep_on(boost::asio::steady_timer& timer, Clock::time_point until) {
+  boost::system::error_code ec;
+  timer.expires_at(until);
+  co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+}
+}  // namespace
+
+std::string_view to_string(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::none: return "none";
+    case CloseReason::idle_timeout: return "idle_timeout";
+    case CloseReason::head_timeout: return "head_timeout";
+    case CloseReason::evicted: return "evicted";
+  }
+  return "?";
 }
 
 Connection::Connection(boost::asio::any_io_executor executor, std::unique_ptr<ByteStream> stream,
@@ -17,13 +35,19 @@ Connection::Connection(boost::asio::any_io_executor executor, std::unique_ptr<By
     : executor_(executor),
       stream_(std::move(stream)),
       options_(options),
-      wake_timer_(executor, boost::asio::steady_timer::time_point::max()),
-      idle_timer_(executor) {}
+      wake_timer_(executor, Clock::time_point::max()),
+      gate_timer_(executor, Clock::time_point::max()),
+      watch_timer_(executor),
+      last_read_(Clock::now()) {}
 
 Connection::~Connection() = default;
 
 Wake Connection::waker() {
-  return [this] { wake_timer_.cancel(); };
+  // New output for the writer; maybe a paused body resumed for the reader.
+  return [this] {
+    wake_timer_.cancel();
+    gate_timer_.cancel();
+  };
 }
 
 void Connection::start(std::unique_ptr<Codec> codec) {
@@ -36,7 +60,7 @@ void Connection::start(std::unique_ptr<Codec> codec) {
   };
   boost::asio::co_spawn(executor_, read_loop(), done);
   boost::asio::co_spawn(executor_, write_loop(), done);
-  boost::asio::co_spawn(executor_, idle_watch(), done);
+  boost::asio::co_spawn(executor_, watchdog(), done);
 }
 
 void Connection::close() {
@@ -44,7 +68,8 @@ void Connection::close() {
   closed_ = true;
   stream_->close();
   wake_timer_.cancel();
-  idle_timer_.cancel();
+  gate_timer_.cancel();
+  watch_timer_.cancel();
 }
 
 void Connection::loop_ended() {
@@ -54,20 +79,44 @@ void Connection::loop_ended() {
   }
 }
 
+bool Connection::may_read() {
+  const std::size_t pending = writing_ + codec_->buffered_output();
+  if (output_blocked_ && pending <= options_.output_low_watermark) output_blocked_ = false;
+  if (!output_blocked_ && pending > options_.output_high_watermark) output_blocked_ = true;
+  return !output_blocked_ && !codec_->read_paused();
+}
+
+Awaitable<void> Connection::read_gate() {
+  // Woken by the writer after each write and by the codec's Wake; bounded
+  // by close(), which cancels the timer.
+  while (!closed_ && !may_read()) co_await sleep_on(gate_timer_, Clock::time_point::max());
+}
+
+void Connection::after_receive() {
+  last_read_ = Clock::now();
+  if (!codec_->reading_head()) {
+    head_since_.reset();
+  } else if (!head_since_) {
+    head_since_ = last_read_;
+    watch_timer_.cancel();  // the watchdog takes the earlier deadline
+  }
+}
+
 Awaitable<void> Connection::read_loop() {
   auto self = shared_from_this();
-  std::array<std::byte, kReadBuffer> buffer;
+  read_buffer_.resize(kFirstReadBuffer);
   while (!closed_) {
-    auto n = co_await stream_->read_some(buffer);
+    co_await read_gate();
+    if (closed_) break;
+    auto n = co_await stream_->read_some(read_buffer_);
     if (!n) break;
-    read_since_check_ = true;
-    if (!codec_->receive(std::span(buffer.data(), *n))) {
-      // The codec queued its last words (400, GOAWAY); the writer flushes
-      // them and closes because wants_close() is now true.
-      wake_timer_.cancel();
-      co_return;
-    }
+    auto received = codec_->receive(std::span(read_buffer_.data(), *n));
+    after_receive();
     wake_timer_.cancel();
+    // The codec queued its last words (400, GOAWAY); the writer flushes
+    // them and closes because wants_close() is now true.
+    if (!received) co_return;
+    if (*n == read_buffer_.size() && read_buffer_.size() < kMaxReadBuffer) read_buffer_.resize(kMaxReadBuffer);
   }
   codec_->connection_lost();
   close();
@@ -78,13 +127,16 @@ Awaitable<void> Connection::write_loop() {
   while (!closed_) {
     const Bytes out = codec_->next_output();
     if (!out.empty()) {
-      if (co_await stream_->write(out)) break;
+      writing_ = out.size();
+      const auto failed = co_await stream_->write(out);
+      writing_ = 0;
+      gate_timer_.cancel();  // the reader may be waiting for the output to drain
+      if (failed) break;
       continue;
     }
     if (codec_->wants_close()) break;
-    boost::system::error_code ec;
-    wake_timer_.expires_at(boost::asio::steady_timer::time_point::max());
-    co_await wake_timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    gate_timer_.cancel();  // next_output() may have resumed a paused body
+    co_await sleep_on(wake_timer_, Clock::time_point::max());
   }
   if (!closed_) {
     codec_->connection_lost();
@@ -92,19 +144,43 @@ Awaitable<void> Connection::write_loop() {
   }
 }
 
-Awaitable<void> Connection::idle_watch() {
+void Connection::expire(CloseReason reason) {
+  if (closed_) return;
+  close_reason_ = reason;
+  codec_->connection_lost();
+  close();
+}
+
+std::optional<Clock::time_point> Connection::waiting_since() const {
+  if (closed_ || !codec_) return std::nullopt;
+  if (head_since_) return head_since_;
+  // Idle, or an h2 connection whose preface has not come yet.
+  if (codec_->idle() || codec_->reading_head()) return last_read_;
+  return std::nullopt;
+}
+
+Awaitable<void> Connection::watchdog() {
   auto self = shared_from_this();
+  // A busy connection (a response streaming while the client sends nothing)
+  // is not idle: look again one idle period later.
+  auto idle_check = last_read_ + options_.idle_timeout;
   while (!closed_) {
-    boost::system::error_code ec;
-    idle_timer_.expires_after(options_.idle_timeout);
-    co_await idle_timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-    if (closed_) break;
-    if (!read_since_check_ && (codec_->idle() || codec_->waiting_for_peer())) {
-      codec_->connection_lost();
-      close();
+    const auto now = Clock::now();
+    if (head_since_ && now >= *head_since_ + options_.head_timeout) {
+      expire(CloseReason::head_timeout);
       break;
     }
-    read_since_check_ = false;
+    idle_check = std::max(idle_check, last_read_ + options_.idle_timeout);
+    if (now >= idle_check) {
+      if (codec_->idle() || codec_->waiting_for_peer()) {
+        expire(CloseReason::idle_timeout);
+        break;
+      }
+      idle_check = now + options_.idle_timeout;
+    }
+    auto deadline = idle_check;
+    if (head_since_) deadline = std::min(deadline, *head_since_ + options_.head_timeout);
+    co_await sleep_on(watch_timer_, deadline);
   }
 }
 

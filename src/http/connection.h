@@ -1,12 +1,23 @@
 #pragma once
 // Drives one sans-I/O codec over one ByteStream: a reader loop feeds the
 // codec what arrives, a writer loop writes what the codec produces and
-// sleeps until the codec's Wake says there is more. Both run on the
-// executor the connection was made with; nothing here is thread-safe.
+// sleeps until the codec's Wake says there is more, and a watchdog closes
+// connections whose peer is too slow (idle, or trickling a request head).
+// All run on the executor the connection was made with; nothing here is
+// thread-safe.
+//
+// Reading stops while the output the peer has not taken yet (the write in
+// progress plus Codec::buffered_output()) is above the high watermark, until
+// it falls below the low one, and while Codec::read_paused(): a client that
+// does not read its responses gets TCP backpressure instead of making us
+// buffer without bound.
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -20,7 +31,23 @@ struct ConnectionOptions {
   // A connection that reads nothing for this long while it is idle, or while
   // a request is only partly received, is closed (slow or abandoned clients).
   std::chrono::milliseconds idle_timeout{60'000};
+  // A request head (Codec::reading_head) must be complete this long after
+  // its first byte arrived, however steadily it trickles in.
+  std::chrono::milliseconds head_timeout{10'000};
+  // Output not yet taken by the peer above which reading stops, and below
+  // which it resumes.
+  std::size_t output_high_watermark = 256 * 1024;
+  std::size_t output_low_watermark = 64 * 1024;
 };
+
+// Why a connection was closed by us rather than by its peer.
+enum class CloseReason : std::uint8_t {
+  none,          // still open, or closed by the peer or by close()
+  idle_timeout,  // silent for idle_timeout while idle or owed request bytes
+  head_timeout,  // a request head took longer than head_timeout
+  evicted,       // closed to make room for a new connection (server at its cap)
+};
+std::string_view to_string(CloseReason reason);
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -34,26 +61,46 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start(std::unique_ptr<Codec> codec);
   Codec& codec() { return *codec_; }
   bool closed() const { return closed_; }
+  CloseReason close_reason() const { return close_reason_; }
+  // Since when this connection has been waiting on its client with nothing
+  // of ours in progress: still sending a request head, or idle (nothing
+  // received yet counts). nullopt while a request is being served, and once
+  // closed. A server over its connection cap closes the one waiting longest.
+  std::optional<std::chrono::steady_clock::time_point> waiting_since() const;
   const ByteStream& stream() const { return *stream_; }
   // Closes the stream at once; open streams are reset.
   void close();
-  // Called once, after both loops ended.
+  // close(), remembering `reason`.
+  void expire(CloseReason reason);
+  // Called once, after every loop ended.
   std::function<void()> on_closed;
 
  private:
   Awaitable<void> read_loop();
   Awaitable<void> write_loop();
-  Awaitable<void> idle_watch();
+  Awaitable<void> watchdog();
+  // Waits until reading is allowed (see the file comment).
+  Awaitable<void> read_gate();
+  bool may_read();
+  void after_receive();
   void loop_ended();
 
   boost::asio::any_io_executor executor_;
   std::unique_ptr<ByteStream> stream_;
   ConnectionOptions options_;
   std::unique_ptr<Codec> codec_;
-  boost::asio::steady_timer wake_timer_;
-  boost::asio::steady_timer idle_timer_;
-  bool read_since_check_ = false;
+  boost::asio::steady_timer wake_timer_;   // the writer sleeps on it
+  boost::asio::steady_timer gate_timer_;   // the reader sleeps on it while reading is stopped
+  boost::asio::steady_timer watch_timer_;  // the watchdog's next deadline
+  // Small at first (most connections carry small requests, and an idle one
+  // keeps its buffer while its read is pending); grows once a read fills it.
+  std::vector<std::byte> read_buffer_;
+  std::chrono::steady_clock::time_point last_read_;
+  std::optional<std::chrono::steady_clock::time_point> head_since_;  // first byte of the head in progress
+  std::size_t writing_ = 0;     // bytes of the write in progress
+  bool output_blocked_ = false;  // above the high watermark, not yet below the low one
   bool closed_ = false;
+  CloseReason close_reason_ = CloseReason::none;
   int loops_running_ = 0;
 };
 

@@ -52,6 +52,11 @@ constexpr std::uint64_t kMaxUpgradeBody = 1 << 20;
 // requests). The codec cannot pause reads, so it bounds the buffer instead.
 constexpr std::size_t kMinPipelineBuffer = 1 << 20;
 
+// A pipelined request is not started while this much response output is
+// still queued: a client that sends requests and reads no responses would
+// otherwise have each of them answered into memory.
+constexpr std::size_t kMaxQueuedBeforeNextRequest = 256 * 1024;
+
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::string_view kSwitchingProtocols =
     "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
@@ -104,6 +109,7 @@ class Writer final : public ResponseWriter {
   void send_trailers(Fields trailers) override;
   void reset() override;
   std::size_t queued_bytes() const override;
+  void pause_body(bool paused) override;
 
  private:
   Server& server_;
@@ -134,6 +140,7 @@ struct Exchange {
   bool abandoned = false;       // response done, rest of the request not read
   bool http10 = false;
   bool drain_pending = false;  // send_data() queued bytes since the last on_drained()
+  bool body_paused = false;    // pause_body(true): the connection reads no more of the body
 
   bool over() const {
     return response == ResponseState::reset || abandoned || (response == ResponseState::done && request_done);
@@ -214,6 +221,21 @@ class Server final : public H1ServerCodec {
   // progress.
   bool waiting_for_peer() const override {
     return (parser_.has_value() || pos_ < in_.size()) && (!exchange_ || !exchange_->request_done);
+  }
+
+  // From the first byte of a request to the end of its header block. A
+  // pipelined request waiting behind a response has no parser yet: that
+  // delay is ours, not the peer's.
+  bool reading_head() const override {
+    if (state_ == ConnState::upgraded || state_ == ConnState::closed) return false;
+    return parser_ && !parser_->is_header_done();
+  }
+
+  std::size_t buffered_output() const override { return out_.size(); }
+
+  bool read_paused() const override {
+    return state_ != ConnState::upgraded && exchange_ && exchange_->body_paused && !exchange_->request_done &&
+           !exchange_->over();
   }
 
   void connection_lost() override {
@@ -327,6 +349,15 @@ class Server final : public H1ServerCodec {
   }
 
   std::size_t queued_bytes(const Exchange& ex) const { return exchange_.get() == &ex && !ex.over() ? out_.size() : 0; }
+
+  // HTTP/1.1 has no per-request flow control: pausing stops reading the
+  // connection (read_paused), which is this request's body. Resuming wakes
+  // the I/O layer so that it reads again.
+  void pause_body(Exchange& ex, bool paused) {
+    if (exchange_.get() != &ex || ex.body_paused == paused) return;
+    ex.body_paused = paused;
+    if (!paused) notify();
+  }
 
   // ------------------------------------------------------------ parser sink
 
@@ -498,6 +529,10 @@ class Server final : public H1ServerCodec {
         // RFC 9112 section 9.6: no requests after the one that closes.
         in_.clear();
         pos_ = 0;
+        break;
+      }
+      if (!exchange_ && !parser_ && pos_ < in_.size() && out_.size() > kMaxQueuedBeforeNextRequest) {
+        // Resumed from next_output() once the output was handed out.
         break;
       }
       if (pos_ == in_.size()) {
@@ -724,6 +759,7 @@ void Writer::send_data(Bytes data, bool end_stream) { server_.send_data(exchange
 void Writer::send_trailers(Fields trailers) { server_.send_trailers(exchange_, trailers); }
 void Writer::reset() { server_.reset(exchange_); }
 std::size_t Writer::queued_bytes() const { return server_.queued_bytes(exchange_); }
+void Writer::pause_body(bool paused) { server_.pause_body(exchange_, paused); }
 
 }  // namespace
 

@@ -23,6 +23,9 @@ struct ServerStream final : ResponseWriter {
   bool request_ended = false;
   bool response_started = false;
   bool closed = false;  // reset or closed: writer calls are no-ops
+  bool body_paused = false;          // pause_body(true): received bytes are not given back as credit
+  std::size_t unconsumed = 0;        // request body bytes received while paused, credit owed to the peer
+  mutable bool watching_connection = false;  // read connection_queued_bytes(): on_drained() when it falls
 
   ServerStream(H2ServerCodec& c, std::int32_t stream_id) : codec(c), id(stream_id) {}
 
@@ -32,6 +35,8 @@ struct ServerStream final : ResponseWriter {
   void send_trailers(Fields trailers) override;
   void reset() override;
   std::size_t queued_bytes() const override { return body.size(); }
+  std::size_t connection_queued_bytes() const override;
+  void pause_body(bool paused) override;
 };
 
 class H2ServerCodec final : public ServerCodec, h2::Session {
@@ -46,7 +51,13 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
-    nghttp2_session_server_new(&session_, callbacks, this);
+    // Request body credit is given back as it is consumed (on_data_chunk_recv
+    // and pause_body), so that a paused stream stops receiving.
+    nghttp2_option* option = nullptr;
+    nghttp2_option_new(&option);
+    nghttp2_option_set_no_auto_window_update(option, 1);
+    nghttp2_session_server_new2(&session_, callbacks, this, option);
+    nghttp2_option_del(option);
     nghttp2_session_callbacks_del(callbacks);
     submit_settings(limits.max_concurrent_streams, std::uint32_t(limits.max_header_bytes));
     if (upgrade) accept_upgrade(*upgrade);
@@ -67,6 +78,14 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
     output_changed();
   }
   bool idle() const override { return streams_.empty(); }
+  // The client's preface and SETTINGS, then each stream's header block.
+  bool reading_head() const override {
+    if (!settings_received_) return true;
+    for (const auto& [id, stream] : streams_) {
+      if (!stream->handler && !stream->closed) return true;
+    }
+    return false;
+  }
   bool waiting_for_peer() const override {
     for (const auto& [id, stream] : streams_) {
       if (!stream->request_ended) return true;
@@ -102,6 +121,24 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
     output_changed();
   }
 
+  // Response body bytes of every stream, waiting for flow-control credit or
+  // for the next next_output().
+  std::size_t queued_total() const {
+    std::size_t total = 0;
+    for (const auto& [id, stream] : streams_) total += stream->body.size();
+    return total;
+  }
+
+  void pause_body(ServerStream& stream, bool paused) {
+    if (stream.body_paused == paused) return;
+    stream.body_paused = paused;
+    if (paused || stream.unconsumed == 0) return;
+    // Give back what was held: the WINDOW_UPDATE goes out with the next output.
+    nghttp2_session_consume_stream(session_, stream.id, stream.unconsumed);
+    stream.unconsumed = 0;
+    output_changed();
+  }
+
  private:
   void accept_upgrade(H2cUpgrade& upgrade) {
     const auto settings = base::base64_decode(upgrade.settings, base::Base64Alphabet::url);
@@ -129,10 +166,15 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
 
   void notify_drained() override {
     // Collect first: on_drained may queue more data or reset streams.
+    const std::size_t total = queued_total();
+    const bool connection_drained = total < last_total_;
+    last_total_ = total;
     std::vector<std::int32_t> ids;
     for (auto& [id, stream] : streams_) {
-      if (stream->body.drained) {
+      const bool watcher = connection_drained && stream->watching_connection;
+      if (stream->body.drained || watcher) {
         stream->body.drained = false;
+        if (watcher) stream->watching_connection = false;
         ids.push_back(id);
       }
     }
@@ -180,6 +222,7 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
 
   static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     auto& codec = self(user_data);
+    if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) codec.settings_received_ = true;
     ServerStream* stream = codec.find(frame->hd.stream_id);
     if (!stream) return 0;
     const bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
@@ -206,12 +249,21 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
     return 0;
   }
 
-  static int on_data_chunk_recv(nghttp2_session*, std::uint8_t, std::int32_t stream_id, const std::uint8_t* data,
-                                std::size_t length, void* user_data) {
+  // The connection's credit comes back at once (a paused stream must not
+  // starve the others); the stream's only when it is not paused.
+  static int on_data_chunk_recv(nghttp2_session* session, std::uint8_t, std::int32_t stream_id,
+                                const std::uint8_t* data, std::size_t length, void* user_data) {
+    nghttp2_session_consume_connection(session, length);
     ServerStream* stream = self(user_data).find(stream_id);
     if (stream && stream->handler && !stream->closed) {
       stream->handler->on_body(std::as_bytes(std::span(data, length)));
+      // on_body may have paused the stream: then these bytes are held too.
+      if (stream->body_paused && !stream->closed) {
+        stream->unconsumed += length;
+        return 0;
+      }
     }
+    nghttp2_session_consume_stream(session, stream_id, length);
     return 0;
   }
 
@@ -233,6 +285,8 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
   Application& app_;
   std::size_t max_header_bytes_;
   std::unordered_map<std::int32_t, std::unique_ptr<ServerStream>> streams_;
+  std::size_t last_total_ = 0;  // queued_total() after the previous next_output()
+  bool settings_received_ = false;  // the client's first SETTINGS (after its preface)
   bool failed_ = false;
 };
 
@@ -251,6 +305,16 @@ void ServerStream::send_data(Bytes data, bool end_stream) {
 void ServerStream::send_trailers(Fields trailers) {
   if (closed || !response_started || body.end) return;
   codec.finish(*this, std::move(trailers));
+}
+
+std::size_t ServerStream::connection_queued_bytes() const {
+  watching_connection = true;
+  return codec.queued_total();
+}
+
+void ServerStream::pause_body(bool paused) {
+  if (closed) return;
+  codec.pause_body(*this, paused);
 }
 
 void ServerStream::reset() {

@@ -24,6 +24,26 @@ namespace coral::http {
 struct ServerOptions {
   ServerLimits limits;
   ConnectionOptions connection;
+  // Connections served at once, so that a flood of idle or slow connections
+  // cannot take every file descriptor. At the cap, a new connection takes
+  // the place of the one that has waited longest on its client (idle, or
+  // still sending its request head), which is closed; when every connection
+  // has a request in progress, the new one is closed as soon as it is
+  // accepted. Both are counted in ServerStats, with a warning at most every
+  // 10 s. A slowloris flood thus cannot lock a normal client out: its
+  // connections are the ones closed. The server lowers it to leave 256 descriptors of the
+  // process's open-files limit free (files, upstream and store sockets), so
+  // that accept() does not fail with EMFILE.
+  std::size_t max_connections = 4096;
+};
+
+// What the server refused or cut short, since it was made.
+struct ServerStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t refused_over_capacity = 0;  // closed at once: max_connections busy ones
+  std::uint64_t evicted = 0;                // closed to make room: waited longest on their client
+  std::uint64_t head_timeouts = 0;          // closed: a request head took too long
+  std::uint64_t idle_timeouts = 0;          // closed: silent while idle or owing bytes
 };
 
 class Server {
@@ -47,6 +67,7 @@ class Server {
   // whatever is left then is closed.
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
   std::size_t connection_count() const;
+  const ServerStats& stats() const;
 
  private:
   struct Impl;

@@ -58,6 +58,11 @@ class AutoServerCodec final : public ServerCodec {
   }
   bool idle() const override { return !current() || current()->idle(); }
   bool waiting_for_peer() const override { return current() ? current()->waiting_for_peer() : !sniffed_.empty(); }
+  bool reading_head() const override { return current() ? current()->reading_head() : !sniffed_.empty(); }
+  std::size_t buffered_output() const override {
+    return switch_output_.size() + (current() ? current()->buffered_output() : 0);
+  }
+  bool read_paused() const override { return current() && current()->read_paused(); }
   void connection_lost() override {
     if (current()) current()->connection_lost();
   }

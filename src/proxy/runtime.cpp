@@ -16,6 +16,7 @@
 #include "base/address.h"
 #include "base/json_text.h"
 #include "base/log.h"
+#include "base/memory.h"
 #include "base/pid_file.h"
 #include "colony/config.h"
 #include "coral/mesh/v1/mesh.coral.h"
@@ -343,6 +344,7 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
   }
   Impl* raw = impl.get();
   impl->forwarder = std::make_unique<Forwarder>(io.get_executor(), std::move(upstreams), [raw] { return raw->health(); });
+  base::raise_open_files_limit();  // the connection cap is then the server's (http::ServerOptions)
   impl->server = std::make_unique<http::Server>(io, *impl->forwarder);
   if (auto listening = impl->server->listen(impl->options.listen_host, impl->options.listen_port); !listening) {
     for (auto& link : impl->links) co_await impl->leave(*link);

@@ -106,6 +106,11 @@ class Call final : public std::enable_shared_from_this<Call>, public MessageSink
   // before the coroutine's first step runs.
   Awaitable<void> run(std::shared_ptr<Call> self, std::unique_ptr<Message> request);
   void start_deadline();
+  // Backpressure: true while this call's stream, or its connection, holds
+  // more than the watermarks for a client that does not read.
+  bool congested() const;
+  // Waits (on_drained wakes it) while congested() and the call goes on.
+  Awaitable<void> wait_for_room();
 
   void send_head_once(int status, std::string_view content_type, bool end_stream = false);
   void advertise_compression(http::Fields& fields) const;
@@ -352,9 +357,28 @@ Status Call::decode_request(Message& request) {
   return decode_message(encoding_, payload, request);
 }
 
+bool Call::congested() const {
+  return writer_ && (writer_->queued_bytes() > shared_->options.stream_high_watermark ||
+                     writer_->connection_queued_bytes() > shared_->options.connection_high_watermark);
+}
+
+Awaitable<void> Call::wait_for_room() {
+  // Bounded: on_reset() and finish() cancel the timer, and drops in the
+  // queued bytes call on_drained().
+  while (writer_ && !finished_ && congested()) {
+    boost::system::error_code ec;
+    drain_timer_.expires_at(Clock::time_point::max());
+    co_await drain_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
 Awaitable<void> Call::run([[maybe_unused]] std::shared_ptr<Call> self, std::unique_ptr<Message> request) {
   Status status;
   std::unique_ptr<Message> response;
+  // A connection whose client takes none of its answers gets no new ones
+  // produced: the handler runs once there is room (or the call ends).
+  co_await wait_for_room();
+  if (finished_) co_return;
   try {
     if (method_->kind == MethodKind::unary) {
       response.reset(method_->response_prototype->New());
@@ -456,11 +480,7 @@ Awaitable<Status> Call::send(const Message& message) {
                                                     : grpc_content_type(wire_ == Wire::grpc_web, encoding_));
   writer_->send_data(http::as_bytes(frame), false);
   // Backpressure: wait while the client reads slower than we produce.
-  while (writer_ && !finished_ && writer_->queued_bytes() > shared_->options.stream_high_watermark) {
-    boost::system::error_code ec;
-    drain_timer_.expires_at(Clock::time_point::max());
-    co_await drain_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
+  co_await wait_for_room();
   if (finished_ || !writer_) co_return rpc::fail(Code::canceled, "the call is over: the client went away or its deadline passed");
   co_return Status{};
 }

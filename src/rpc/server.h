@@ -27,6 +27,12 @@ struct ServerOptions {
   std::size_t compress_min_bytes = 1024;
   // A server-streaming handler's send() waits while this much is queued.
   std::size_t stream_high_watermark = 256 * 1024;
+  // While the connection (all its streams) has this much queued for a client
+  // that does not read, new calls on it wait before their handler runs and
+  // streaming handlers' send() waits: a client that opens many streams and
+  // grants no flow-control credit makes us hold about this much, not one
+  // response per stream.
+  std::size_t connection_high_watermark = 1024 * 1024;
 };
 
 // One finished call, for access and audit logs.

@@ -675,5 +675,60 @@ TEST_F(H1ServerCodecTest, ChunkedUpgradeRequestIsServedAsHttp11) {
   EXPECT_EQ(drain(), echo_response("/a", "hi"));
 }
 
+
+// ------------------------------------------- hostile clients (issue 16 §3)
+
+TEST_F(H1ServerCodecTest, ReadingHeadFromFirstByteToEndOfHeadBlock) {
+  EXPECT_FALSE(codec->reading_head());
+  ASSERT_TRUE(feed("POST /a HTTP/1.1\r\nHost: x\r\n"));
+  EXPECT_TRUE(codec->reading_head()) << "half a head";
+  ASSERT_TRUE(feed("Content-Length: 4\r\n\r\nab"));
+  EXPECT_FALSE(codec->reading_head()) << "head complete, body in progress";
+  ASSERT_TRUE(feed("cd"));
+  EXPECT_FALSE(codec->reading_head());
+}
+
+// A client that pipelines requests and reads no responses: the next request
+// is not started while a response's worth of output is still queued.
+TEST_F(H1ServerCodecTest, PipelinedRequestsWaitWhileOutputIsQueued) {
+  const std::string big(300 * 1024, 'x');
+  app.on_end = [&](Record& record) {
+    record.writer->send_head({200, {{"content-length", std::to_string(big.size())}}}, false);
+    record.writer->send_data(as_bytes(big), true);
+  };
+  std::string requests;
+  for (int i = 0; i < 50; ++i) requests += "GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(feed(requests));
+  EXPECT_EQ(app.records.size(), 1u) << "every pipelined request answered into memory";
+  EXPECT_GE(codec->buffered_output(), big.size());
+  // Each time the I/O layer takes the output, the next request is served.
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(codec->next_output().empty());
+  EXPECT_GE(app.records.size(), 2u);
+  EXPECT_LE(app.records.size(), 4u);
+  std::size_t total = 0;
+  for (int i = 0; i < 1000 && app.records.size() < 50; ++i) total += codec->next_output().size();
+  EXPECT_EQ(app.records.size(), 50u) << "served once the client reads";
+  EXPECT_GT(total, 0u);
+}
+
+TEST_F(H1ServerCodecTest, PauseBodyStopsReadingUntilResumed) {
+  app.on_head = [](Record& record) { record.writer->pause_body(true); };
+  ASSERT_TRUE(feed("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234"));
+  ASSERT_EQ(app.records.size(), 1u);
+  Record& record = *app.records[0];
+  EXPECT_EQ(record.body, "01234") << "bytes already received are delivered";
+  EXPECT_TRUE(codec->read_paused());
+  const int wakes_before = wakes;
+  record.writer->pause_body(false);
+  EXPECT_FALSE(codec->read_paused());
+  EXPECT_GT(wakes, wakes_before) << "resuming wakes the I/O layer, which reads again";
+  ASSERT_TRUE(feed("56789"));
+  EXPECT_EQ(record.body, "0123456789");
+  EXPECT_EQ(record.ends, 1);
+  EXPECT_FALSE(codec->read_paused()) << "a complete request never pauses reading";
+  record.writer->pause_body(true);
+  EXPECT_FALSE(codec->read_paused());
+}
+
 }  // namespace
 }  // namespace coral::http

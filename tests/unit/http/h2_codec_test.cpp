@@ -34,6 +34,11 @@ class ScriptedApp final : public Application {
       app.requests.push_back({head.method + " " + head.path, body});
       if (head.path == "/hold") {
         app.held = &writer;  // answered later, from outside receive()
+        app.held_all.push_back(&writer);
+        return;
+      }
+      if (head.path == "/pause") {
+        writer.send_head(ResponseHead{200, {}}, true);
         return;
       }
       ResponseHead response{200, {{"content-type", "text/plain"}, {"x-path", head.path}}};
@@ -58,11 +63,20 @@ class ScriptedApp final : public Application {
   };
 
   std::unique_ptr<RequestHandler> on_request(RequestHead head, ResponseWriter& writer) override {
-    return std::make_unique<Exchange>(*this, std::move(head), writer);
+    if (head.path == "/pause") {
+      writer.pause_body(true);
+      paused = &writer;
+    }
+    auto exchange = std::make_unique<Exchange>(*this, std::move(head), writer);
+    if (paused == &writer) paused_exchange = exchange.get();
+    return exchange;
   }
 
   std::vector<std::pair<std::string, std::string>> requests;
   ResponseWriter* held = nullptr;
+  std::vector<ResponseWriter*> held_all;
+  ResponseWriter* paused = nullptr;
+  Exchange* paused_exchange = nullptr;
   int resets = 0;
 };
 
@@ -238,6 +252,53 @@ TEST_F(H2CodecTest, ConnectionLostResetsEveryStream) {
   client_->connection_lost();
   EXPECT_EQ(app_.resets, 1);
   EXPECT_FALSE(a->reset.empty());
+}
+
+
+// ------------------------------------------- hostile clients (issue 16 §3)
+
+TEST_F(H2CodecTest, PauseBodyWithholdsCreditUntilResumed) {
+  const std::string body(3 << 20, 'b');
+  auto response = get("/pause", body);
+  pump();
+  ASSERT_NE(app_.paused_exchange, nullptr);
+  // The peer may send one stream window (1 MiB), no more, while paused.
+  ASSERT_LE(app_.paused_exchange->body.size(), std::size_t(1) << 20) << "the whole body arrived while paused";
+  EXPECT_GT(app_.paused_exchange->body.size(), 0u);
+  EXPECT_TRUE(app_.requests.empty());
+  // Other streams are not starved by the paused one.
+  auto other = get("/echo", std::string(2 << 20, 'o'));
+  pump();
+  ASSERT_TRUE(other->ended) << other->reset;
+  EXPECT_EQ(other->body.size(), std::size_t(5 + (2 << 20)));
+  app_.paused->pause_body(false);
+  pump();
+  ASSERT_EQ(app_.requests.size(), 2u);
+  EXPECT_EQ(app_.requests[1].second.size(), body.size());
+  EXPECT_TRUE(response->ended) << response->reset;
+}
+
+TEST_F(H2CodecTest, ConnectionQueuedBytesCountsEveryStream) {
+  auto a = get("/hold", "1");
+  auto b = get("/hold", "2");
+  pump();
+  ASSERT_EQ(app_.held_all.size(), 2u);
+  const std::string chunk(100 * 1024, 'q');
+  for (ResponseWriter* writer : app_.held_all) {
+    writer->send_head(ResponseHead{200, {}}, false);
+    writer->send_data(as_bytes(chunk), false);
+  }
+  EXPECT_EQ(app_.held_all[0]->queued_bytes(), chunk.size());
+  EXPECT_EQ(app_.held_all[0]->connection_queued_bytes(), 2 * chunk.size());
+  pump();
+  EXPECT_EQ(app_.held_all[1]->connection_queued_bytes(), 0u);
+}
+
+TEST_F(H2CodecTest, ReadingHeadUntilPrefaceAndSettings) {
+  EXPECT_TRUE(server_->reading_head()) << "nothing received yet: the preface is owed";
+  auto response = get("/echo", "x");
+  pump();
+  EXPECT_FALSE(server_->reading_head());
 }
 
 }  // namespace

@@ -1,0 +1,96 @@
+// rpc::Server under a client that takes none of its answers: a call on a
+// connection with more than connection_high_watermark queued waits before
+// its handler runs, and runs once the connection drains (issue 16 §3: a
+// zero-window HTTP/2 client with 512 streams made the colony hold one
+// ListAgents answer per stream, 1.14 GB).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "echo_service.h"
+#include "rpc/server.h"
+
+namespace coral::rpc {
+namespace {
+
+// A stream of a connection whose other streams hold `connection_queued`.
+class CongestedWriter final : public http::ResponseWriter {
+ public:
+  void send_head(http::ResponseHead head, bool) override { heads.push_back(head.status); }
+  void send_data(http::Bytes data, bool) override { queued += data.size(); }
+  void send_trailers(http::Fields) override {}
+  void reset() override {}
+  std::size_t queued_bytes() const override { return 0; }
+  std::size_t connection_queued_bytes() const override { return connection_queued + queued; }
+
+  std::vector<int> heads;
+  std::size_t queued = 0;
+  std::size_t connection_queued = 0;
+};
+
+http::RequestHead echo_request() {
+  http::RequestHead head;
+  head.method = "POST";
+  head.path = "/coral.testing.v1.EchoService/Echo";
+  head.fields = {{"content-type", "application/json"}};
+  head.version = http::Version::http2;
+  head.remote = "127.0.0.1:1";
+  return head;
+}
+
+TEST(ServerBackpressure, ACallOnACongestedConnectionRunsOnlyOnceItDrains) {
+  boost::asio::io_context io;
+  testing::EchoService echo;
+  ServerOptions options;
+  options.connection_high_watermark = 1 << 20;
+  Server server(io.get_executor(), options);
+  server.add(echo);
+
+  CongestedWriter writer;
+  writer.connection_queued = 2 << 20;  // other streams' answers, not taken
+  auto handler = server.on_request(echo_request(), writer);
+  const std::string body = R"({"text":"hello"})";
+  handler->on_body(http::as_bytes(body));
+  handler->on_end();
+  io.run_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(writer.heads.empty()) << "answered into a connection holding 2 MiB for a client that reads nothing";
+
+  writer.connection_queued = 512 << 10;  // the client read some
+  handler->on_drained();
+  io.restart();
+  io.run_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(writer.heads.size(), 1U);
+  EXPECT_EQ(writer.heads.front(), 200);
+}
+
+TEST(ServerBackpressure, AWaitingCallEndsAsCanceledWhenItsStreamGoes) {
+  boost::asio::io_context io;
+  testing::EchoService echo;
+  Server server(io.get_executor());
+  server.add(echo);
+  std::vector<Code> finished;
+  server.on_call([&](const CallRecord& call) { finished.push_back(call.code); });
+
+  CongestedWriter writer;
+  writer.connection_queued = 64 << 20;
+  auto handler = server.on_request(echo_request(), writer);
+  const std::string body = R"({"text":"hello"})";
+  handler->on_body(http::as_bytes(body));
+  handler->on_end();
+  io.run_for(std::chrono::milliseconds(50));
+  handler->on_reset();
+  handler.reset();
+  io.restart();
+  io.run_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(writer.heads.empty());
+  ASSERT_EQ(finished.size(), 1U);
+  EXPECT_EQ(finished.front(), Code::canceled);
+}
+
+}  // namespace
+}  // namespace coral::rpc
