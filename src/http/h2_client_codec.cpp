@@ -81,12 +81,15 @@ struct ClientStream final : RequestWriter {
   bool head_done = false;
   bool finished = false;  // on_end or on_reset delivered
   bool detached = false;  // cancelled, RST_STREAM deferred; the server's answer is dropped
+  bool response_paused = false;   // pause_response(true): received DATA is not given back as window
+  std::size_t unconsumed = 0;     // bytes received while paused, credited on resume
 
   ClientStream(H2ClientCodec& c, std::shared_ptr<ResponseHandler> h) : codec(c), handler(std::move(h)) {}
 
   void send_data(Bytes data, bool end_stream) override;
   void reset() override;
   std::size_t queued_bytes() const override { return body.size(); }
+  void pause_response(bool paused) override;
 
   void finish_ok() {
     if (finished) return;
@@ -113,7 +116,13 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
     nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, on_frame_not_send);
-    nghttp2_session_client_new(&session_, callbacks, this);
+    // Flow control by hand: a stream's window is given back only as its
+    // caller takes the data (pause_response), the connection's at once.
+    nghttp2_option* option = nullptr;
+    nghttp2_option_new(&option);
+    nghttp2_option_set_no_auto_window_update(option, 1);
+    nghttp2_session_client_new2(&session_, callbacks, this, option);
+    nghttp2_option_del(option);
     nghttp2_session_callbacks_del(callbacks);
     submit_settings(100, 64 * 1024);
   }
@@ -186,6 +195,19 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
   }
 
  private:
+  // (public: ClientStream's)
+ public:
+  void pause_response(ClientStream& stream, bool paused) {
+    if (stream.response_paused == paused) return;
+    stream.response_paused = paused;
+    if (paused || stream.unconsumed == 0) return;
+    nghttp2_session_consume_stream(session_, stream.id, stream.unconsumed);
+    stream.unconsumed = 0;
+    output_changed();  // the WINDOW_UPDATE
+  }
+
+ private:
+
   // Deferred cancels of streams still open, oldest first, while tokens last.
   void send_deferred_resets() {
     while (!deferred_.empty() && resets_.take()) {
@@ -250,9 +272,11 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
           return 0;
         }
         stream->head_done = true;
-        stream->handler->on_head(std::move(stream->head));
+        auto handler = stream->handler;  // the call may end the stream (reset from inside)
+        handler->on_head(std::move(stream->head));
       } else {
-        stream->handler->on_trailers(std::move(stream->trailers));
+        auto handler = stream->handler;
+        handler->on_trailers(std::move(stream->trailers));
       }
     }
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM &&
@@ -262,10 +286,20 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
     return 0;
   }
 
-  static int on_data_chunk_recv(nghttp2_session*, std::uint8_t, std::int32_t stream_id, const std::uint8_t* data,
-                                std::size_t length, void* user_data) {
+  static int on_data_chunk_recv(nghttp2_session* session, std::uint8_t, std::int32_t stream_id,
+                                const std::uint8_t* data, std::size_t length, void* user_data) {
+    nghttp2_session_consume_connection(session, length);
     ClientStream* stream = self(user_data).find(stream_id);
-    if (stream && !stream->finished) stream->handler->on_body(std::as_bytes(std::span(data, length)));
+    if (!stream) return 0;
+    if (stream->response_paused && !stream->finished) {
+      stream->unconsumed += length;
+    } else {
+      nghttp2_session_consume_stream(session, stream_id, length);
+    }
+    if (!stream->finished) {
+      auto handler = stream->handler;  // the call may end the stream (reset from inside)
+      handler->on_body(std::as_bytes(std::span(data, length)));
+    }
     return 0;
   }
 
@@ -302,6 +336,11 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
 void ClientStream::send_data(Bytes data, bool end_stream) {
   if (finished || body.end) return;
   codec.append(*this, data, end_stream);
+}
+
+void ClientStream::pause_response(bool paused) {
+  if (finished) return;
+  codec.pause_response(*this, paused);
 }
 
 void ClientStream::reset() {

@@ -129,6 +129,7 @@ struct Exchange final : std::enable_shared_from_this<Exchange> {
   bool head_sent = false;
   bool trailers_sent = false;
   bool body_paused = false;            // the downstream body is paused (pause_body)
+  bool response_paused = false;        // the upstream response is paused (pause_response)
 
   Exchange(std::shared_ptr<ForwarderState> owner, std::size_t upstream_index, std::string type,
            http::ResponseWriter& writer)
@@ -207,7 +208,18 @@ struct Exchange final : std::enable_shared_from_this<Exchange> {
   }
   void on_upstream_body(http::Bytes chunk) {
     flush_head(false);
-    if (downstream) downstream->send_data(chunk, false);
+    if (!downstream) return;
+    downstream->send_data(chunk, false);
+    if (!response_paused && upstream_open() && downstream->queued_bytes() > kResponseHighWatermark) {
+      response_paused = true;
+      upstream_writer->pause_response(true);
+    }
+  }
+  // The client read what was queued for it.
+  void on_downstream_drained() {
+    if (!response_paused || !upstream_open()) return;
+    response_paused = false;
+    upstream_writer->pause_response(false);
   }
   void on_upstream_trailers(http::Fields trailers) {
     flush_head(false);
@@ -241,6 +253,7 @@ class DownstreamSide final : public http::RequestHandler {
   void on_body(http::Bytes chunk) override { exchange_->on_request_body(chunk); }
   void on_end() override { exchange_->on_request_end(); }
   void on_reset() override { exchange_->on_downstream_gone(); }
+  void on_drained() override { exchange_->on_downstream_drained(); }
 
  private:
   std::shared_ptr<Exchange> exchange_;

@@ -20,6 +20,10 @@
 //   downstream request body is paused (ResponseWriter::pause_body), and it
 //   resumes once the upstream queue drained. The proxy so holds at most the
 //   watermark plus what the client had in flight, per request.
+// - Response bodies likewise: while the client has more than
+//   kResponseHighWatermark bytes of the response unread (a zero HTTP/2
+//   window, a slow reader), the colony's response is paused
+//   (RequestWriter::pause_response), and resumes once the client drained.
 // - A client that resets its request (or goes away) cancels the upstream
 //   request; the h2 client codec cancels it without a frame when it was not
 //   sent yet, and without RST_STREAM when the request was complete (see
@@ -48,6 +52,9 @@ struct Upstream {
 
 // Upstream bytes queued per request above which the client's body is paused.
 inline constexpr std::size_t kBodyHighWatermark = 256 * 1024;
+// Downstream bytes queued per response above which the colony's response is
+// paused (no more HTTP/2 window for that stream) until the client read them.
+inline constexpr std::size_t kResponseHighWatermark = 256 * 1024;
 
 struct ForwarderStats {
   std::uint64_t requests = 0;

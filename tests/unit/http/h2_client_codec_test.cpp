@@ -37,11 +37,12 @@ class HoldingApp final : public Application {
 };
 
 struct Response final : ResponseHandler {
+  std::size_t body_bytes = 0;
   bool ended = false;
   std::string reset;
   int drained = 0;
   void on_head(ResponseHead) override {}
-  void on_body(Bytes) override {}
+  void on_body(Bytes chunk) override { body_bytes += chunk.size(); }
   void on_trailers(Fields) override {}
   void on_end() override { ended = true; }
   void on_reset(std::string why) override { reset = why.empty() ? "(reset)" : std::move(why); }
@@ -230,6 +231,41 @@ TEST_F(H2ClientCodecTest, QueuedBodyIsReportedAndDrainIsSignalled) {
   EXPECT_EQ(writer.queued_bytes(), 0u);
   EXPECT_EQ(response->drained, 1);
   EXPECT_EQ(app_.body_bytes, 4 * chunk.size());
+}
+
+// A caller that cannot pass the response on pauses it: the codec stops
+// giving the server window for that stream, so the server keeps the rest
+// (and, with backpressure of its own, stops producing); at most the stream
+// window (1 MiB) arrives. Resuming credits what was held back.
+TEST_F(H2ClientCodecTest, PausedResponseStopsAtTheStreamWindow) {
+  pump();
+  auto response = std::make_shared<Response>();
+  RequestWriter& writer = open(response);
+  pump();
+  ASSERT_EQ(app_.writers.size(), 1u);
+  writer.pause_response(true);
+  ResponseWriter& server = *app_.writers.back();
+  const std::string big(4 << 20, 'r');
+  server.send_head(ResponseHead{200, {}}, false);
+  server.send_data(as_bytes(big), true);
+  pump();
+  EXPECT_LE(response->body_bytes, std::size_t(1 << 20));
+  EXPECT_GE(server.queued_bytes(), std::size_t(3 << 20));
+  EXPECT_FALSE(response->ended);
+  // Other streams are not held up by the paused one.
+  auto other = std::make_shared<Response>();
+  open(other);
+  pump();
+  app_.writers.back()->send_head(ResponseHead{200, {}}, false);
+  app_.writers.back()->send_data(as_bytes(std::string(2 << 20, 'o')), true);
+  pump();
+  EXPECT_TRUE(other->ended);
+  EXPECT_EQ(other->body_bytes, std::size_t(2 << 20));
+
+  writer.pause_response(false);
+  pump();
+  EXPECT_TRUE(response->ended);
+  EXPECT_EQ(response->body_bytes, big.size());
 }
 
 }  // namespace

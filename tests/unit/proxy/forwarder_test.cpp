@@ -1058,7 +1058,7 @@ class RecordingWriter final : public http::ResponseWriter {
   }
   void send_trailers(http::Fields) override { ended = true; }
   void reset() override { was_reset = true; }
-  std::size_t queued_bytes() const override { return 0; }
+  std::size_t queued_bytes() const override { return unread; }
   void pause_body(bool paused) override {
     this->paused = paused;
     (paused ? pauses : resumes)++;
@@ -1070,6 +1070,7 @@ class RecordingWriter final : public http::ResponseWriter {
   bool paused = false;
   int pauses = 0;
   int resumes = 0;
+  std::size_t unread = 0;  // what queued_bytes() reports: the client's unread response
 };
 
 // A colony that takes request bodies and answers once they end, counting
@@ -1082,6 +1083,11 @@ class CountingColony final : public http::Application {
     Handler(CountingColony& c, http::ResponseWriter& w) : colony(c), writer(w) {}
     void on_body(http::Bytes chunk) override { colony.received += chunk.size(); }
     void on_end() override {
+      if (colony.response_bytes > 0) {
+        writer.send_head(http::ResponseHead{200, {}}, false);
+        writer.send_data(http::as_bytes(std::string(colony.response_bytes, 'r')), true);
+        return;
+      }
       writer.send_head(http::ResponseHead{200, {{"content-length", "2"}}}, false);
       writer.send_data(http::as_bytes("ok"), true);
     }
@@ -1091,6 +1097,7 @@ class CountingColony final : public http::Application {
     return std::make_unique<Handler>(*this, writer);
   }
   std::size_t received = 0;
+  std::size_t response_bytes = 0;  // answer with this many bytes (0: "ok")
 };
 
 class ForwarderBackpressureTest : public ForwarderTest {
@@ -1156,6 +1163,41 @@ TEST_F(ForwarderBackpressureTest, DrainResumesTheClientsBody) {
   EXPECT_EQ(writer.body, "ok");
   EXPECT_EQ(app.received, 9 * data.size());
   EXPECT_FALSE(writer.paused);
+  handler.reset();
+  shut_down(colony);
+}
+
+// A client that does not read its response (a zero HTTP/2 window): the
+// proxy pauses the colony's response once the client has 256 KiB unread,
+// so it holds about the colony's stream window (1 MiB), not the 8 MiB
+// answer; the client's drain resumes it.
+TEST_F(ForwarderBackpressureTest, UnreadResponsePausesTheColony) {
+  CountingColony app;
+  app.response_bytes = 8 << 20;
+  http::Server colony(io_, app);
+  ASSERT_TRUE(colony.listen("127.0.0.1", 0));
+  colony.start();
+  start_proxy({upstream("alpha", colony.port())});
+  RecordingWriter writer;
+  auto handler = upload(writer);
+  handler->on_end();
+  ASSERT_TRUE(run_until([&] { return writer.body.size() > 0; }, 3s));
+  writer.unread = writer.body.size();
+  handler->on_drained();  // nothing: not paused yet
+  const auto unread = [&] {
+    writer.unread = writer.body.size();  // the client reads nothing
+    return false;
+  };
+  run_until(unread, 300ms);
+  EXPECT_LE(writer.body.size(), std::size_t(3 << 19)) << "the proxy took more than the window and the watermark";
+  EXPECT_FALSE(writer.ended);
+  writer.unread = 0;
+  handler->on_drained();
+  EXPECT_TRUE(run_until([&] {
+    if (writer.body.size() > 0) handler->on_drained();  // the client reads everything at once
+    return writer.ended;
+  }, 5s));
+  EXPECT_EQ(writer.body.size(), std::size_t(8 << 20));
   handler.reset();
   shut_down(colony);
 }
