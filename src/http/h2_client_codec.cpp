@@ -193,10 +193,6 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_CANCEL);
     output_changed();
   }
-
- private:
-  // (public: ClientStream's)
- public:
   void pause_response(ClientStream& stream, bool paused) {
     if (stream.response_paused == paused) return;
     stream.response_paused = paused;
@@ -207,7 +203,6 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
   }
 
  private:
-
   // Deferred cancels of streams still open, oldest first, while tokens last.
   void send_deferred_resets() {
     while (!deferred_.empty() && resets_.take()) {
@@ -220,6 +215,7 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
   void fail_all(const std::string& reason) {
     auto streams = std::move(streams_);
     streams_.clear();
+    deferred_.clear();
     for (auto& [id, stream] : streams) stream->finish_reset(reason);
   }
 

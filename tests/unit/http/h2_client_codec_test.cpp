@@ -209,6 +209,24 @@ TEST_F(H2ClientCodecTest, DeferredCancelsGoOutAsTheBudgetRefills) {
   EXPECT_EQ(app_.requests, 702);
 }
 
+// A request cancelled before its HEADERS went out costs no RST_STREAM and
+// never reaches the server, even with the budget spent.
+TEST_F(H2ClientCodecTest, CancelsOfUnsentRequestsNeverReachTheServer) {
+  pump();
+  for (int i = 0; i < 500; ++i) cancel_after_sent(true);  // spends the budget
+  ASSERT_EQ(rst_streams_sent(), 500);
+  std::vector<std::shared_ptr<Response>> responses;
+  for (int i = 0; i < 20; ++i) {
+    responses.push_back(std::make_shared<Response>());
+    open(responses.back()).reset();
+  }
+  pump();
+  EXPECT_EQ(app_.requests, 500);
+  EXPECT_EQ(rst_streams_sent(), 500);
+  for (const auto& response : responses) EXPECT_FALSE(response->reset.empty());
+  EXPECT_TRUE(client_->idle());
+}
+
 // A request body the server cannot take yet (its flow-control window is
 // used up) stays queued in the writer and is reported by queued_bytes(),
 // which is what the proxy's backpressure watches; once the server reads,
