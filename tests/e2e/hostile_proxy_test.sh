@@ -121,7 +121,6 @@ coral init --app shop --env prod --colony-id "$A" --mesh-ipv4-net 127.45.0.0/16 
 coral colony start "$A" --daemon
 ((rc == 0)) || fatal "colony start $A --daemon" "exit $rc: $out $err"
 CX=$(pidf colonies "$A")
-COLONY=http://127.45.0.1:$CPORT
 e2e_wait 5 lookup "$A" || fatal "discovery has colony $A" "$body"
 PPORT=$(free_port 127.0.0.1)
 PROXY=http://127.0.0.1:$PPORT
