@@ -19,8 +19,11 @@
 # Prints "ok   NAME" / "FAIL NAME: WHY" per check, the measured figures,
 # then "N passed, M failed"; exit 1 on failure, 77 when it cannot run.
 # Env: E2E_KEEP=1 keeps the work directory; HOSTILE_SECONDS (default 10):
-#      length of the rapid-reset attack; HOSTILE_UPLOAD_MB (default 64):
-#      size of each of the three uploads.
+#      the normal client's 40 calls are paced over half of it (plus their
+#      own time), and the attack lasts as long as they do (at most 60 s);
+#      HOSTILE_DELAY_MS (default 0): the attacker's pause between a batch
+#      of requests and its resets; HOSTILE_UPLOAD_MB (default 64): size of
+#      each of the three uploads. About 40 s of wall time in all.
 # Colony mesh: 127.45.0.0/16 (loopback); every process is stopped by PID.
 set -uo pipefail
 
