@@ -286,5 +286,23 @@ TEST_F(H2ClientCodecTest, PausedResponseStopsAtTheStreamWindow) {
   EXPECT_EQ(response->body_bytes, big.size());
 }
 
+// Window is given back by hand: responses adding up to more than the
+// connection's 16 MiB window still flow (the connection window is credited
+// as data arrives, each stream's as its caller takes it).
+TEST_F(H2ClientCodecTest, ResponsesBeyondTheConnectionWindowFlow) {
+  pump();
+  const std::string big(8 << 20, 'b');
+  for (int i = 0; i < 3; ++i) {
+    auto response = std::make_shared<Response>();
+    open(response);
+    pump();
+    app_.writers.back()->send_head(ResponseHead{200, {}}, false);
+    app_.writers.back()->send_data(as_bytes(big), true);
+    pump();
+    EXPECT_TRUE(response->ended) << "response " << i;
+    EXPECT_EQ(response->body_bytes, big.size());
+  }
+}
+
 }  // namespace
 }  // namespace coral::http
