@@ -179,6 +179,12 @@ class RequestWriter {
   virtual void send_data(Bytes data, bool end_stream) = 0;
   virtual void reset() = 0;
   virtual std::size_t queued_bytes() const = 0;
+  // Backpressure on the response body: while paused, the codec stops giving
+  // the server credit for more of this response (h2: no WINDOW_UPDATE for
+  // the stream), so a caller that cannot pass the response on (a client
+  // that does not read) holds at most what was already in flight. Bytes
+  // already received are still delivered. Default: no pausing.
+  virtual void pause_response(bool paused) { (void)paused; }
 };
 
 // The caller's side of one response. on_end() or on_reset() ends it; exactly

@@ -1,14 +1,73 @@
 // HTTP/2 client codec (h2c with prior knowledge): nghttp2 client session,
 // many concurrent requests on one connection.
+//
+// Cancelling a request (RequestWriter::reset) must not let a proxy, which
+// cancels on behalf of many clients over one connection, flood its server
+// with RST_STREAM: servers count them as "rapid reset" (CVE-2023-44487) and
+// answer with GOAWAY, which fails or refuses every other request on the
+// connection. So:
+// - a request whose HEADERS are still queued is dropped from nghttp2's
+//   queue: nothing goes out (nghttp2 then closes the stream);
+// - otherwise RST_STREAM(CANCEL) is sent while the token bucket of
+//   H2ClientOptions allows; when it is empty the cancel is deferred: the
+//   caller gets on_reset() at once and nothing more, the server's answer is
+//   read and dropped, and the RST_STREAM goes out when tokens are back
+//   (checked whenever output is produced) unless the stream ended first —
+//   as a cancelled unary call usually has. At most max_deferred_resets wait;
+//   they do not count against the server's stream limit in
+//   can_start_request() (nghttp2 queues a request until a stream ends), so
+//   cancels never make the caller open more connections.
 
+#include <algorithm>
 #include <memory>
+#include <set>
 #include <unordered_map>
 
+#include "http/h2_client_codec.h"
 #include "http/h2_codec.h"
 #include "http/h2_session.h"
 
 namespace coral::http {
 namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// RST_STREAM budget: a token bucket (H2ClientOptions).
+class ResetBudget {
+ public:
+  explicit ResetBudget(const H2ClientOptions& options)
+      : burst_(options.reset_burst),
+        interval_(std::chrono::duration_cast<SteadyClock::duration>(std::chrono::seconds(1)) /
+                  std::max<std::uint32_t>(options.resets_per_second, 1)),
+        now_(options.now ? options.now : [] { return SteadyClock::now(); }),
+        tokens_(burst_),
+        last_(now_()) {}
+
+  bool take() {
+    refill();
+    if (tokens_ == 0) return false;
+    --tokens_;
+    return true;
+  }
+ private:
+  void refill() {
+    const auto now = now_();
+    if (tokens_ >= burst_) {
+      last_ = now;
+      return;
+    }
+    const auto earned = (now - last_) / interval_;
+    if (earned <= 0) return;
+    tokens_ = std::uint32_t(std::min<std::int64_t>(burst_, std::int64_t(tokens_) + earned));
+    last_ += earned * interval_;
+  }
+
+  std::uint32_t burst_;
+  SteadyClock::duration interval_;
+  std::function<SteadyClock::time_point()> now_;
+  std::uint32_t tokens_;
+  SteadyClock::time_point last_;
+};
 
 class H2ClientCodec;
 
@@ -21,12 +80,16 @@ struct ClientStream final : RequestWriter {
   Fields trailers;
   bool head_done = false;
   bool finished = false;  // on_end or on_reset delivered
+  bool detached = false;  // cancelled, RST_STREAM deferred; the server's answer is dropped
+  bool response_paused = false;   // pause_response(true): received DATA is not given back as window
+  std::size_t unconsumed = 0;     // bytes received while paused, credited on resume
 
   ClientStream(H2ClientCodec& c, std::shared_ptr<ResponseHandler> h) : codec(c), handler(std::move(h)) {}
 
   void send_data(Bytes data, bool end_stream) override;
   void reset() override;
   std::size_t queued_bytes() const override { return body.size(); }
+  void pause_response(bool paused) override;
 
   void finish_ok() {
     if (finished) return;
@@ -44,14 +107,22 @@ struct ClientStream final : RequestWriter {
 
 class H2ClientCodec final : public ClientCodec, h2::Session {
  public:
-  explicit H2ClientCodec(Wake wake) : h2::Session(std::move(wake)) {
+  H2ClientCodec(Wake wake, const H2ClientOptions& options)
+      : h2::Session(std::move(wake)), resets_(options), max_deferred_(options.max_deferred_resets) {
     nghttp2_session_callbacks* callbacks = nullptr;
     nghttp2_session_callbacks_new(&callbacks);
     nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
-    nghttp2_session_client_new(&session_, callbacks, this);
+    nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, on_frame_not_send);
+    // Flow control by hand: a stream's window is given back only as its
+    // caller takes the data (pause_response), the connection's at once.
+    nghttp2_option* option = nullptr;
+    nghttp2_option_new(&option);
+    nghttp2_option_set_no_auto_window_update(option, 1);
+    nghttp2_session_client_new2(&session_, callbacks, this, option);
+    nghttp2_option_del(option);
     nghttp2_session_callbacks_del(callbacks);
     submit_settings(100, 64 * 1024);
   }
@@ -65,7 +136,10 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
     }
     return result;
   }
-  Bytes next_output() override { return next_output_bytes(); }
+  Bytes next_output() override {
+    send_deferred_resets();
+    return next_output_bytes();
+  }
   bool wants_close() const override { return failed_ || session_wants_close() || (goaway_ && streams_.empty()); }
   void shutdown() override {
     nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
@@ -76,8 +150,11 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
 
   bool can_start_request() const override {
     if (failed_ || goaway_ || !nghttp2_session_want_read(session_)) return false;
+    // Cancelled streams waiting for their RST_STREAM do not count: a request
+    // started beyond the server's limit waits in nghttp2's queue until one
+    // of them ends, rather than making the caller open another connection.
     const auto limit = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
-    return streams_.size() < limit;
+    return streams_.size() - deferred_.size() < limit;
   }
 
   RequestWriter& start_request(RequestHead head, bool end_stream,
@@ -105,14 +182,40 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
 
   void append(ClientStream& stream, Bytes data, bool end) { Session::append(stream.id, stream.body, data, end); }
   void reset(ClientStream& stream) {
+    const bool headers_sent = nghttp2_session_find_stream(session_, stream.id) != nullptr;
+    if (headers_sent && !resets_.take() && deferred_.size() < max_deferred_) {
+      stream.detached = true;
+      deferred_.insert(stream.id);
+      stream.finish_reset("request cancelled");
+      return;
+    }
+    // HEADERS still queued: nghttp2 drops them, no frame goes out.
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id, NGHTTP2_CANCEL);
     output_changed();
   }
+  void pause_response(ClientStream& stream, bool paused) {
+    if (stream.response_paused == paused) return;
+    stream.response_paused = paused;
+    if (paused || stream.unconsumed == 0) return;
+    nghttp2_session_consume_stream(session_, stream.id, stream.unconsumed);
+    stream.unconsumed = 0;
+    output_changed();  // the WINDOW_UPDATE
+  }
 
  private:
+  // Deferred cancels of streams still open, oldest first, while tokens last.
+  void send_deferred_resets() {
+    while (!deferred_.empty() && resets_.take()) {
+      const std::int32_t id = *deferred_.begin();
+      deferred_.erase(deferred_.begin());
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    }
+  }
+
   void fail_all(const std::string& reason) {
     auto streams = std::move(streams_);
     streams_.clear();
+    deferred_.clear();
     for (auto& [id, stream] : streams) stream->finish_reset(reason);
   }
 
@@ -165,9 +268,11 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
           return 0;
         }
         stream->head_done = true;
-        stream->handler->on_head(std::move(stream->head));
+        auto handler = stream->handler;  // the call may end the stream (reset from inside)
+        handler->on_head(std::move(stream->head));
       } else {
-        stream->handler->on_trailers(std::move(stream->trailers));
+        auto handler = stream->handler;
+        handler->on_trailers(std::move(stream->trailers));
       }
     }
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM &&
@@ -177,11 +282,29 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
     return 0;
   }
 
-  static int on_data_chunk_recv(nghttp2_session*, std::uint8_t, std::int32_t stream_id, const std::uint8_t* data,
-                                std::size_t length, void* user_data) {
+  static int on_data_chunk_recv(nghttp2_session* session, std::uint8_t, std::int32_t stream_id,
+                                const std::uint8_t* data, std::size_t length, void* user_data) {
+    nghttp2_session_consume_connection(session, length);
     ClientStream* stream = self(user_data).find(stream_id);
-    if (stream && !stream->finished) stream->handler->on_body(std::as_bytes(std::span(data, length)));
+    if (!stream) return 0;
+    if (stream->response_paused && !stream->finished) {
+      stream->unconsumed += length;
+    } else {
+      nghttp2_session_consume_stream(session, stream_id, length);
+    }
+    if (!stream->finished) {
+      auto handler = stream->handler;  // the call may end the stream (reset from inside)
+      handler->on_body(std::as_bytes(std::span(data, length)));
+    }
     return 0;
+  }
+
+  // A request whose HEADERS were never sent (cancelled while queued, or
+  // refused locally after a GOAWAY) ends here, whether or not nghttp2 also
+  // reports a stream close for it (the second report finds nothing).
+  static int on_frame_not_send(nghttp2_session*, const nghttp2_frame* frame, int, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    return on_stream_close(nullptr, frame->hd.stream_id, NGHTTP2_REFUSED_STREAM, user_data);
   }
 
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* user_data) {
@@ -190,6 +313,7 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
     if (it == codec.streams_.end()) return 0;
     auto stream = std::move(it->second);
     codec.streams_.erase(it);
+    codec.deferred_.erase(stream_id);
     stream->finish_reset(error_code == NGHTTP2_REFUSED_STREAM
                              ? "the server refused the stream (retry on a new connection)"
                              : std::string("stream reset by the server: ") + nghttp2_http2_strerror(error_code));
@@ -198,6 +322,9 @@ class H2ClientCodec final : public ClientCodec, h2::Session {
 
   std::unordered_map<std::int32_t, std::unique_ptr<ClientStream>> streams_;
   std::vector<std::unique_ptr<ClientStream>> orphans_;
+  ResetBudget resets_;
+  std::size_t max_deferred_;
+  std::set<std::int32_t> deferred_;  // ids of the open detached streams (oldest first)
   bool goaway_ = false;
   bool failed_ = false;
 };
@@ -207,6 +334,11 @@ void ClientStream::send_data(Bytes data, bool end_stream) {
   codec.append(*this, data, end_stream);
 }
 
+void ClientStream::pause_response(bool paused) {
+  if (finished) return;
+  codec.pause_response(*this, paused);
+}
+
 void ClientStream::reset() {
   if (finished) return;
   codec.reset(*this);
@@ -214,6 +346,9 @@ void ClientStream::reset() {
 
 }  // namespace
 
-std::unique_ptr<ClientCodec> make_h2_client_codec(Wake wake) { return std::make_unique<H2ClientCodec>(std::move(wake)); }
+std::unique_ptr<ClientCodec> make_h2_client_codec(Wake wake, H2ClientOptions options) {
+  return std::make_unique<H2ClientCodec>(std::move(wake), options);
+}
+std::unique_ptr<ClientCodec> make_h2_client_codec(Wake wake) { return make_h2_client_codec(std::move(wake), {}); }
 
 }  // namespace coral::http

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include "http/h1_serialize.h"
 #include "rpc/error_response.h"
 
 namespace coral::proxy {
@@ -34,6 +35,28 @@ void remove_hop_by_hop(http::Fields& fields) {
            name == "transfer-encoding" || name == "upgrade" ||
            std::find(named.begin(), named.end(), name) != named.end();
   });
+}
+
+bool merge_content_length(http::Fields& fields) {
+  std::optional<std::uint64_t> length;
+  std::size_t count = 0;
+  for (const auto& field : fields) {
+    if (field.name != "content-length") continue;
+    ++count;
+    std::string_view rest = field.value;
+    do {  // a list: "5, 5" (an empty value is not a number: refused)
+      const auto comma = rest.find(',');
+      const auto value = http::h1::parse_content_length(rest.substr(0, comma));
+      if (!value || (length && *length != *value)) return false;
+      length = value;
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (comma != std::string_view::npos && rest.empty()) return false;  // "5,"
+    } while (!rest.empty());
+  }
+  if (count == 0) return true;
+  std::erase_if(fields, [](const http::Field& field) { return field.name == "content-length"; });
+  fields.push_back({"content-length", std::to_string(*length)});
+  return true;
 }
 
 namespace {
@@ -105,6 +128,8 @@ struct Exchange final : std::enable_shared_from_this<Exchange> {
   std::optional<http::ResponseHead> held_head;  // sent with the first body, trailers or end
   bool head_sent = false;
   bool trailers_sent = false;
+  bool body_paused = false;            // the downstream body is paused (pause_body)
+  bool response_paused = false;        // the upstream response is paused (pause_response)
 
   Exchange(std::shared_ptr<ForwarderState> owner, std::size_t upstream_index, std::string type,
            http::ResponseWriter& writer)
@@ -120,8 +145,8 @@ struct Exchange final : std::enable_shared_from_this<Exchange> {
   bool upstream_open() const { return upstream_writer != nullptr && !upstream_finished; }
 
   void fail(rpc::Code code, const std::string& message) {
+    if (!downstream) return;  // the client left first: nobody to answer (counted as canceled)
     ++forwarder->stats.failed;
-    if (!downstream) return;
     if (head_sent) return downstream->reset();
     http::RequestHead request;
     request.fields.push_back({"content-type", content_type});
@@ -135,6 +160,24 @@ struct Exchange final : std::enable_shared_from_this<Exchange> {
     downstream->send_head(std::move(*held_head), end_stream);
   }
 
+  // Bytes of this request's body the proxy holds: queued for the colony,
+  // or waiting for the colony connection.
+  std::size_t held_body() const {
+    return pending_body.size() + (upstream_open() ? upstream_writer->queued_bytes() : 0);
+  }
+  // Pauses the client's body above the watermark, resumes it once drained.
+  void update_backpressure() {
+    if (!downstream) return;
+    const std::size_t held = held_body();
+    if (!body_paused && !request_done && held > kBodyHighWatermark) {
+      body_paused = true;
+      downstream->pause_body(true);
+    } else if (body_paused && (held == 0 || request_done)) {
+      body_paused = false;
+      downstream->pause_body(false);
+    }
+  }
+
   // Client side.
   void on_request_body(http::Bytes chunk) {
     if (upstream_open()) {
@@ -142,13 +185,18 @@ struct Exchange final : std::enable_shared_from_this<Exchange> {
     } else if (starting) {
       pending_body.append(http::as_chars(chunk));
     }
+    update_backpressure();
   }
   void on_request_end() {
     request_done = true;
     if (upstream_open()) upstream_writer->send_data({}, true);
+    update_backpressure();
   }
   void on_downstream_gone() {
+    if (!downstream) return;
     downstream = nullptr;
+    if (!upstream_finished) ++forwarder->stats.canceled;
+    pending_body.clear();
     if (upstream_open()) upstream_writer->reset();
   }
 
@@ -160,7 +208,18 @@ struct Exchange final : std::enable_shared_from_this<Exchange> {
   }
   void on_upstream_body(http::Bytes chunk) {
     flush_head(false);
-    if (downstream) downstream->send_data(chunk, false);
+    if (!downstream) return;
+    downstream->send_data(chunk, false);
+    if (!response_paused && upstream_open() && downstream->queued_bytes() > kResponseHighWatermark) {
+      response_paused = true;
+      upstream_writer->pause_response(true);
+    }
+  }
+  // The client read what was queued for it.
+  void on_downstream_drained() {
+    if (!response_paused || !upstream_open()) return;
+    response_paused = false;
+    upstream_writer->pause_response(false);
   }
   void on_upstream_trailers(http::Fields trailers) {
     flush_head(false);
@@ -170,11 +229,14 @@ struct Exchange final : std::enable_shared_from_this<Exchange> {
   }
   void on_upstream_end() {
     upstream_finished = true;
+    update_backpressure();  // nothing is held any more
     if (!head_sent) return flush_head(true);  // e.g. gRPC Trailers-Only
     if (!trailers_sent && downstream) downstream->send_data({}, true);
   }
+  void on_upstream_drained() { update_backpressure(); }
   void on_upstream_reset(const std::string& reason) {
     upstream_finished = true;
+    update_backpressure();
     fail(rpc::Code::unavailable,
          "colony " + upstream.colony_id + " at " + upstream.target.authority() + " reset the call: " + reason);
   }
@@ -191,6 +253,7 @@ class DownstreamSide final : public http::RequestHandler {
   void on_body(http::Bytes chunk) override { exchange_->on_request_body(chunk); }
   void on_end() override { exchange_->on_request_end(); }
   void on_reset() override { exchange_->on_downstream_gone(); }
+  void on_drained() override { exchange_->on_downstream_drained(); }
 
  private:
   std::shared_ptr<Exchange> exchange_;
@@ -204,6 +267,7 @@ class UpstreamSide final : public http::ResponseHandler {
   void on_trailers(http::Fields trailers) override { exchange_->on_upstream_trailers(std::move(trailers)); }
   void on_end() override { exchange_->on_upstream_end(); }
   void on_reset(std::string reason) override { exchange_->on_upstream_reset(reason); }
+  void on_drained() override { exchange_->on_upstream_drained(); }
 
  private:
   std::shared_ptr<Exchange> exchange_;
@@ -234,9 +298,11 @@ asio::awaitable<void> Exchange::start(std::shared_ptr<Exchange> self, http::Requ
   }
   if (!pending_body.empty()) {
     const std::string body = std::move(pending_body);
+    pending_body.clear();
     upstream_writer->send_data(http::as_bytes(body), false);
   }
   if (request_done && upstream_open()) upstream_writer->send_data({}, true);
+  update_backpressure();
 }
 
 }  // namespace
@@ -272,6 +338,12 @@ std::unique_ptr<http::RequestHandler> Forwarder::on_request(http::RequestHead he
     return std::make_unique<DiscardBody>();
   }
   ++impl_->stats.requests;
+  if (!merge_content_length(head.fields)) {
+    // The downstream codecs refuse this already; never forward it.
+    ++impl_->stats.failed;
+    respond_json(writer, 400, "{\"code\":\"invalid_argument\",\"message\":\"conflicting content-length values\"}");
+    return std::make_unique<DiscardBody>();
+  }
   const std::string content_type(http::find_field(head.fields, "content-type").value_or(""));
   auto route = impl_->router.route(head);
   if (!route) {

@@ -14,6 +14,21 @@
 //   not_found. A connection that broke is dialled again by the next request.
 // - The proxy's own endpoints (router.h: /-/coral/proxy/...) are answered
 //   here: GET /-/coral/proxy/health returns `health_json()`.
+// - Request bodies are backpressured: while the upstream request holds more
+//   than kBodyHighWatermark bytes the colony has not taken (its flow-control
+//   window is closed, or the connection to it is still being dialled), the
+//   downstream request body is paused (ResponseWriter::pause_body), and it
+//   resumes once the upstream queue drained. The proxy so holds at most the
+//   watermark plus what the client had in flight, per request.
+// - Response bodies likewise: while the client has more than
+//   kResponseHighWatermark bytes of the response unread (a zero HTTP/2
+//   window, a slow reader), the colony's response is paused
+//   (RequestWriter::pause_response), and resumes once the client drained.
+// - A client that resets its request (or goes away) cancels the upstream
+//   request; the h2 client codec cancels it without a frame when it was not
+//   sent yet, and without RST_STREAM when the request was complete (see
+//   http/h2_client_codec.cpp), so that one client's resets do not turn
+//   into a reset flood on the colony connection shared by every client.
 
 #include <cstdint>
 #include <functional>
@@ -35,10 +50,17 @@ struct Upstream {
   http::Dialer dialer;  // its mesh transport's
 };
 
+// Upstream bytes queued per request above which the client's body is paused.
+inline constexpr std::size_t kBodyHighWatermark = 256 * 1024;
+// Downstream bytes queued per response above which the colony's response is
+// paused (no more HTTP/2 window for that stream) until the client read them.
+inline constexpr std::size_t kResponseHighWatermark = 256 * 1024;
+
 struct ForwarderStats {
   std::uint64_t requests = 0;
   std::uint64_t failed = 0;  // answered by the proxy: colony unreachable, unknown colony
-  std::uint64_t active = 0;
+  std::uint64_t active = 0;  // requests whose downstream or upstream side is still open
+  std::uint64_t canceled = 0;  // requests the client reset or left before the colony answered
 };
 
 struct ForwarderState;
@@ -66,5 +88,11 @@ class Forwarder final : public http::Application {
 
 // Drops hop-by-hop fields (see above) from `fields`, in place.
 void remove_hop_by_hop(http::Fields& fields);
+
+// RFC 9110 §8.6: Content-Length repeated with one value (in several fields
+// or as a list, "5, 5") means that value; it is forwarded as one field
+// (HTTP/2 peers refuse a repeated content-length). False, fields untouched,
+// when the values differ or one is not a number: the request is refused.
+bool merge_content_length(http::Fields& fields);
 
 }  // namespace coral::proxy

@@ -276,7 +276,7 @@ std::string ProxyRuntime::Impl::health() const {
   base::append_json_string(out, started_at);
   out += ",\"uptime_seconds\":" + std::to_string(uptime) + ",\"requests\":" + std::to_string(stats.requests) +
          ",\"failed\":" + std::to_string(stats.failed) + ",\"active\":" + std::to_string(stats.active) +
-         ",\"colonies\":[";
+         ",\"canceled\":" + std::to_string(stats.canceled) + ",\"colonies\":[";
   for (std::size_t i = 0; i < links.size(); ++i) {
     const ServedColony& served = links[i]->served;
     const std::string& error = forwarder->upstream_error(i);

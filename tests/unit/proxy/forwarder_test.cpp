@@ -29,6 +29,8 @@
 #include "../rpc/test_harness.h"
 #include "echo_service.h"
 #include "http/client.h"
+#include "http/connection.h"
+#include "http/h2_client_codec.h"
 #include "http/server.h"
 #include "proxy/forwarder.h"
 #include "rpc/http_channel.h"
@@ -995,6 +997,271 @@ TEST_F(ForwarderEndpointTest, StatsCountRequestsAndFailures) {
   ASSERT_EQ(forwarder_->upstreams().size(), 1u);
   EXPECT_EQ(forwarder_->upstreams()[0].colony_id, "alpha");
   EXPECT_EQ(forwarder_->upstreams()[0].target.port, colonies_[0]->port());
+}
+
+// ============================================== hostile and clumsy clients
+
+TEST_F(ForwarderWireTest, RepeatedIdenticalContentLengthIsForwardedAsOne) {
+  v1::EchoRequest message;
+  message.set_text("twice");
+  std::string payload;
+  ASSERT_TRUE(message.SerializeToString(&payload));
+  const auto request = [&](std::string_view lengths) {
+    return "POST /coral.testing.v1.EchoService/Echo HTTP/1.1\r\nHost: localhost\r\n"
+           "Content-Type: application/proto\r\nConnect-Protocol-Version: 1\r\n" +
+           std::string(lengths) + "\r\n" + payload;
+  };
+  const std::string n = std::to_string(payload.size());
+  const auto twice = raw_h1(request("Content-Length: " + n + "\r\nContent-Length: " + n + "\r\n"));
+  ASSERT_TRUE(twice);
+  EXPECT_EQ(twice->status, 200) << twice->body;
+  EXPECT_EQ(rpc::harness::parse_message<v1::EchoResponse>(rpc::Encoding::proto, twice->body).text(), "twice");
+
+  const auto conflicting = raw_h1(request("Content-Length: " + n + "\r\nContent-Length: 1" + n + "\r\n"));
+  ASSERT_TRUE(conflicting);
+  EXPECT_EQ(conflicting->status, 400) << conflicting->body;
+  EXPECT_EQ(colonies_[0]->finished().size(), 1u) << "the conflicting request reached the colony";
+}
+
+std::string text(const http::Fields& fields) {
+  std::string out;
+  for (const auto& field : fields) out += field.name + "=" + field.value + ";";
+  return out;
+}
+
+TEST(MergeContentLengthTest, IdenticalValuesBecomeOneField) {
+  http::Fields fields{{"content-length", "5"}, {"x-a", "1"}, {"content-length", " 5 "}};
+  ASSERT_TRUE(merge_content_length(fields));
+  EXPECT_EQ(text(fields), "x-a=1;content-length=5;");
+
+  http::Fields list{{"content-length", "7, 7,7"}};
+  ASSERT_TRUE(merge_content_length(list));
+  EXPECT_EQ(text(list), "content-length=7;");
+
+  http::Fields none{{"x-a", "1"}};
+  ASSERT_TRUE(merge_content_length(none));
+  EXPECT_EQ(text(none), "x-a=1;");
+}
+
+TEST(MergeContentLengthTest, DifferentOrMalformedValuesAreRefusedUntouched) {
+  for (const http::Fields& bad :
+       {http::Fields{{"content-length", "5"}, {"content-length", "6"}}, http::Fields{{"content-length", "5, 6"}},
+        http::Fields{{"content-length", "5,"}}, http::Fields{{"content-length", ""}},
+        http::Fields{{"content-length", "-5"}}, http::Fields{{"content-length", "5"}, {"content-length", "x"}}}) {
+    http::Fields fields = bad;
+    EXPECT_FALSE(merge_content_length(fields)) << bad[0].value;
+    EXPECT_EQ(text(fields), text(bad));
+  }
+}
+
+// A downstream writer that records what the forwarder does with it.
+class RecordingWriter final : public http::ResponseWriter {
+ public:
+  void send_head(http::ResponseHead head, bool end_stream) override {
+    status = head.status;
+    ended = ended || end_stream;
+  }
+  void send_data(http::Bytes data, bool end_stream) override {
+    body.append(http::as_chars(data));
+    ended = ended || end_stream;
+  }
+  void send_trailers(http::Fields) override { ended = true; }
+  void reset() override { was_reset = true; }
+  std::size_t queued_bytes() const override { return unread; }
+  void pause_body(bool paused) override {
+    this->paused = paused;
+    (paused ? pauses : resumes)++;
+  }
+  int status = 0;
+  std::string body;
+  bool ended = false;
+  bool was_reset = false;
+  bool paused = false;
+  int pauses = 0;
+  int resumes = 0;
+  std::size_t unread = 0;  // what queued_bytes() reports: the client's unread response
+};
+
+// A colony that takes request bodies and answers once they end, counting
+// the bytes it got.
+class CountingColony final : public http::Application {
+ public:
+  struct Handler final : http::RequestHandler {
+    CountingColony& colony;
+    http::ResponseWriter& writer;
+    Handler(CountingColony& c, http::ResponseWriter& w) : colony(c), writer(w) {}
+    void on_body(http::Bytes chunk) override { colony.received += chunk.size(); }
+    void on_end() override {
+      if (colony.response_bytes > 0) {
+        writer.send_head(http::ResponseHead{200, {}}, false);
+        writer.send_data(http::as_bytes(std::string(colony.response_bytes, 'r')), true);
+        return;
+      }
+      writer.send_head(http::ResponseHead{200, {{"content-length", "2"}}}, false);
+      writer.send_data(http::as_bytes("ok"), true);
+    }
+    void on_reset() override {}
+  };
+  std::unique_ptr<http::RequestHandler> on_request(http::RequestHead, http::ResponseWriter& writer) override {
+    return std::make_unique<Handler>(*this, writer);
+  }
+  std::size_t received = 0;
+  std::size_t response_bytes = 0;  // answer with this many bytes (0: "ok")
+};
+
+class ForwarderBackpressureTest : public ForwarderTest {
+ protected:
+  std::unique_ptr<http::RequestHandler> upload(RecordingWriter& writer) {
+    http::RequestHead head;
+    head.method = "POST";
+    head.path = "/upload";
+    head.authority = "localhost";
+    head.fields = {{"content-type", "application/octet-stream"}};
+    return forwarder_->on_request(std::move(head), writer);
+  }
+  static std::string chunk() { return std::string(64 * 1024, 'u'); }
+};
+
+// A colony that accepts the connection and never reads: the request body
+// queues in the proxy until the high watermark, then the client's body is
+// paused; what the proxy holds stays bounded by the watermark plus what the
+// client had in flight.
+TEST_F(ForwarderBackpressureTest, StalledColonyPausesTheClientsBody) {
+  asio::ip::tcp::acceptor stalled(io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  asio::ip::tcp::socket held(io_);
+  stalled.async_accept(held, [](boost::system::error_code) {});
+  start_proxy({upstream("alpha", stalled.local_endpoint().port())});
+  RecordingWriter writer;
+  auto handler = upload(writer);
+  const std::string data = chunk();
+  int sent = 0;
+  for (; sent < 64 && !writer.paused; ++sent) {
+    handler->on_body(http::as_bytes(data));
+    run_for(2ms);
+  }
+  EXPECT_TRUE(writer.paused) << "the body was not paused after " << sent << " chunks of 64 KiB";
+  EXPECT_LE(sent * data.size(), kBodyHighWatermark + 64 * 1024 + 64 * 1024)
+      << "the watermark plus the initial HTTP/2 window";
+  EXPECT_EQ(writer.resumes, 0);
+  handler.reset();  // the client goes away: nothing is held any more
+  run_for(10ms);
+  EXPECT_TRUE(run_until([&] { return forwarder_->stats().active == 0; }, 2s));
+}
+
+// The body arrives faster than the connection to the colony opens: it is
+// held while dialling, paused above the watermark, and resumed once the
+// colony took everything (on_drained), before the request ends.
+TEST_F(ForwarderBackpressureTest, DrainResumesTheClientsBody) {
+  CountingColony app;
+  http::Server colony(io_, app);
+  ASSERT_TRUE(colony.listen("127.0.0.1", 0));
+  colony.start();
+  start_proxy({upstream("alpha", colony.port())});
+  RecordingWriter writer;
+  auto handler = upload(writer);
+  const std::string data = chunk();
+  for (int i = 0; i < 8; ++i) handler->on_body(http::as_bytes(data));  // before the dial completes
+  EXPECT_TRUE(writer.paused);
+  EXPECT_TRUE(run_until([&] { return writer.resumes > 0; }, 3s)) << "never resumed";
+  EXPECT_FALSE(writer.ended) << "resumed by the drain, not by the end of the exchange";
+  EXPECT_TRUE(run_until([&] { return app.received == 8 * data.size(); }, 3s)) << app.received;
+  handler->on_body(http::as_bytes(data));
+  handler->on_end();
+  EXPECT_TRUE(run_until([&] { return writer.ended; }, 3s));
+  EXPECT_EQ(writer.status, 200);
+  EXPECT_EQ(writer.body, "ok");
+  EXPECT_EQ(app.received, 9 * data.size());
+  EXPECT_FALSE(writer.paused);
+  handler.reset();
+  shut_down(colony);
+}
+
+// A client that does not read its response (a zero HTTP/2 window): the
+// proxy pauses the colony's response once the client has 256 KiB unread,
+// so it holds about the colony's stream window (1 MiB), not the 8 MiB
+// answer; the client's drain resumes it.
+TEST_F(ForwarderBackpressureTest, UnreadResponsePausesTheColony) {
+  CountingColony app;
+  app.response_bytes = 8 << 20;
+  http::Server colony(io_, app);
+  ASSERT_TRUE(colony.listen("127.0.0.1", 0));
+  colony.start();
+  start_proxy({upstream("alpha", colony.port())});
+  RecordingWriter writer;
+  auto handler = upload(writer);
+  handler->on_end();
+  ASSERT_TRUE(run_until([&] { return writer.body.size() > 0; }, 3s));
+  writer.unread = writer.body.size();
+  handler->on_drained();  // nothing: not paused yet
+  const auto unread = [&] {
+    writer.unread = writer.body.size();  // the client reads nothing
+    return false;
+  };
+  run_until(unread, 300ms);
+  EXPECT_LE(writer.body.size(), std::size_t(3 << 19)) << "the proxy took more than the window and the watermark";
+  EXPECT_FALSE(writer.ended);
+  writer.unread = 0;
+  handler->on_drained();
+  EXPECT_TRUE(run_until([&] {
+    if (writer.body.size() > 0) handler->on_drained();  // the client reads everything at once
+    return writer.ended;
+  }, 5s));
+  EXPECT_EQ(writer.body.size(), std::size_t(8 << 20));
+  handler.reset();
+  shut_down(colony);
+}
+
+// Rapid reset through the proxy: attackers open requests and reset them
+// once they went upstream, reconnecting before the proxy's own per-
+// connection limit, while a normal client calls. The colony must not see a
+// reset flood (it would GOAWAY the shared connection: failed calls, new
+// connections), and the proxy must forget every cancelled request.
+TEST_F(ForwarderWireTest, RapidResetByOneClientDoesNotHurtTheOthers) {
+  const Shape shape{.protocol = rpc::Protocol::connect, .encoding = rpc::Encoding::proto, .streaming = false,
+                    .gzip = false};
+  v1::SleepRequest message;  // calls the colony is still running when they are reset
+  message.set_millis(30);
+  auto& through = channel(http::Version::http2);
+  ASSERT_TRUE(echo(through, "warm up"));
+  int failures = 0;
+  int calls = 0;
+  for (int connection = 0; connection < 3; ++connection) {
+    asio::ip::tcp::socket socket(io_);
+    socket.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), proxy_->port()));
+    auto attacker = std::make_shared<http::Connection>(io_.get_executor(),
+                                                       std::make_unique<http::TcpStream>(std::move(socket)));
+    // The attacker's own codec resets without any budget.
+    auto codec = http::make_h2_client_codec(attacker->waker(), http::H2ClientOptions{
+        .reset_burst = 1'000'000, .resets_per_second = 1'000'000, .max_deferred_resets = 0, .now = {}});
+    http::ClientCodec& client = *codec;
+    attacker->start(std::move(codec));
+    for (int round = 0; round < 9; ++round) {
+      std::vector<http::RequestWriter*> writers;
+      std::vector<std::shared_ptr<Collector>> collectors;
+      for (int i = 0; i < 100 && client.can_start_request(); ++i) {
+        auto request = rpc::harness::make_request(shape, v1::kEchoServiceSleepPath, message);
+        request.head.authority = "localhost";
+        request.head.version = http::Version::http2;
+        collectors.push_back(std::make_shared<Collector>());
+        writers.push_back(&client.start_request(std::move(request.head), false, collectors.back()));
+        writers.back()->send_data(http::as_bytes(request.body), true);
+      }
+      run_for(3ms);  // the requests reach the proxy, which sends them on
+      for (std::size_t i = 0; i < writers.size(); ++i) {
+        if (!collectors[i]->response.ended) writers[i]->reset();
+      }
+      ++calls;
+      if (!echo(through, "during the attack")) ++failures;
+    }
+    attacker->close();
+    run_for(5ms);
+  }
+  EXPECT_EQ(failures, 0) << "of " << calls << " calls";
+  EXPECT_TRUE(echo(through, "after the attack"));
+  EXPECT_EQ(colonies_[0]->connection_count(), 1u) << "the proxy opened more colony connections";
+  EXPECT_TRUE(run_until([&] { return forwarder_->stats().active == 0; }, 3s))
+      << "active: " << forwarder_->stats().active;
+  EXPECT_GT(forwarder_->stats().canceled, 1000u);
 }
 
 }  // namespace
