@@ -364,9 +364,17 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
   }
   std::vector<std::unique_ptr<base::PidFile>> locks;
   for (const auto& id : impl->options.colonies) {
-    auto lock = base::PidFile::acquire(impl->dir.proxies_dir() / (id + ".pid"));
+    const auto pid_path = impl->dir.proxies_dir() / (id + ".pid");
+    auto lock = base::PidFile::acquire(pid_path);
     if (!lock) {
-      co_return Failure("a proxy for " + id + " is " + lock.error() + "; stop it with: coral proxy stop " + id);
+      // Held by a proxy, or not writable (full, read-only): the hint follows
+      // what is the case.
+      if (base::read_pid_file(pid_path).kind == base::PidFileState::Kind::running) {
+        co_return Failure("a proxy for " + id + " is " + lock.error() + "; stop it with: coral proxy stop " + id);
+      }
+      const std::string hint = colony::storage_hint(colony::probe_writable(impl->dir.proxies_dir()),
+                                                    impl->dir.proxies_dir());
+      co_return Failure("cannot lock " + pid_path.string() + ": " + lock.error() + (hint.empty() ? "" : "; " + hint));
     }
     locks.push_back(std::make_unique<base::PidFile>(std::move(*lock)));
   }
