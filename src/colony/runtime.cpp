@@ -234,9 +234,10 @@ asio::awaitable<void> ColonyRuntime::shutdown(std::chrono::milliseconds grace) {
   if (impl_->registration) impl_->registration->stop();
   *impl_->stopped = true;
   if (impl_->housekeeping_timer) impl_->housekeeping_timer->cancel();
+  co_await impl_->http->shutdown(grace);
+  // After the calls that were in flight: they count too.
   impl_->mesh_service->sweep();
   impl_->flush_audit();
-  co_await impl_->http->shutdown(grace);
 }
 
 }  // namespace coral::colony
