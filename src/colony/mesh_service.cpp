@@ -52,14 +52,21 @@ MeshService::MeshService(PeerRegistry& registry) : registry_(registry) {}
 rpc::Awaitable<rpc::Result<v1::RegisterResponse>> MeshService::Register(rpc::Context& context,
                                                                         const v1::RegisterRequest& request) {
   const ColonyConfig& config = registry_.config();
+  const std::string source = source_address(context);
   if (request.colony_id() != config.colony_id) {
-    log::warn("register refused: wrong colony", {{"colony_id", clipped(request.colony_id())},
-                                                 {"peer_pubkey", clipped(request.wireguard_pubkey())},
-                                                 {"remote", std::string(remote(context))}});
+    bool first = false;
+    {
+      std::lock_guard lock(guard_mutex_);
+      first = guard_.record_wrong_colony(source, registry_.clock().now());
+    }
+    if (first) {
+      log::warn("register refused: wrong colony", {{"colony_id", clipped(request.colony_id())},
+                                                   {"peer_pubkey", clipped(request.wireguard_pubkey())},
+                                                   {"remote", std::string(remote(context))}});
+    }
     co_return rpc::fail(rpc::Code::not_found,
                         "this is colony \"" + config.colony_id + "\", not \"" + clipped(request.colony_id()) + "\"");
   }
-  const std::string source = source_address(context);
   {
     std::lock_guard lock(guard_mutex_);
     if (const auto wait = guard_.check(source, registry_.clock().now())) {
@@ -176,11 +183,11 @@ void MeshService::sweep() {
   }
   for (const auto& summary : summaries) {
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(summary.window).count();
-    log::warn("register refused: " + std::to_string(summary.wrong + summary.limited) +
-                  " more wrong-secret attempts from " + summary.source + " in the last " + std::to_string(seconds) +
-                  " s",
+    log::warn("register refused " + std::to_string(summary.total()) + " more times from " + summary.source +
+                  " in the last " + std::to_string(seconds) + " s",
               {{"remote", summary.source},
                {"wrong_secret", std::to_string(summary.wrong)},
+               {"wrong_colony", std::to_string(summary.wrong_colony)},
                {"rate_limited", std::to_string(summary.limited)}});
   }
 }

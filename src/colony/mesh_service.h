@@ -8,8 +8,9 @@
 // Wrong secrets are limited per source address (SecretGuard): past a burst,
 // Register from that address is refused with resource_exhausted ("too many
 // wrong colony secrets from A; try again in N s") before the secret is
-// compared. The first wrong attempt of a 10 s window is logged in full, the
-// rest as one summary line per source and window (sweep(), on a timer).
+// compared. The first refusal (wrong secret or another colony's id) of a
+// 10 s window is logged in full, the rest as one summary line per source and
+// window (sweep(), on a timer).
 
 #include <mutex>
 

@@ -37,16 +37,26 @@ std::optional<SecretGuard::Duration> SecretGuard::check(std::string_view source,
   return std::max<Duration>(wait, std::chrono::milliseconds(1));
 }
 
+bool SecretGuard::report(Source& source, TimePoint now, std::uint64_t& counter) {
+  if (!source.window_start) {
+    source.window_start = now;
+    return true;
+  }
+  ++counter;
+  return false;
+}
+
 bool SecretGuard::record_wrong_secret(std::string_view source, TimePoint now) {
   Source& state = source_for(source, now);
   refill(state, now);
   state.tokens = std::max(0.0, state.tokens - 1);
-  if (!state.window_start) {
-    state.window_start = now;
-    return true;
-  }
-  ++state.wrong;
-  return false;
+  return report(state, now, state.wrong);
+}
+
+bool SecretGuard::record_wrong_colony(std::string_view source, TimePoint now) {
+  Source& state = source_for(source, now);
+  refill(state, now);
+  return report(state, now, state.wrong_colony);
 }
 
 std::vector<SecretGuard::Summary> SecretGuard::sweep(TimePoint now) {
@@ -54,11 +64,11 @@ std::vector<SecretGuard::Summary> SecretGuard::sweep(TimePoint now) {
   for (auto it = sources_.begin(); it != sources_.end();) {
     Source& state = it->second;
     if (state.window_start && now - *state.window_start >= kReportWindow) {
-      if (state.wrong > 0 || state.limited > 0) {
-        summaries.push_back(Summary{it->first, state.wrong, state.limited, now - *state.window_start});
-      }
+      const Summary summary{it->first, state.wrong, state.wrong_colony, state.limited, now - *state.window_start};
+      if (summary.total() > 0) summaries.push_back(summary);
       state.window_start.reset();
       state.wrong = 0;
+      state.wrong_colony = 0;
       state.limited = 0;
     }
     refill(state, now);

@@ -14,8 +14,8 @@
 // - Reports: the first wrong attempt from a source in a window of
 //   kReportWindow is reported at once (the caller logs it in full); the
 //   others of the window are counted, and sweep() returns one summary per
-//   source whose window ended ("N wrong-secret attempts from A in the last
-//   10 s, M refused by the rate limit").
+//   source whose window ended ("N more refused from A in the last 10 s":
+//   wrong secrets, other colony ids, refused by the limit).
 // - Memory: at most kMaxSources sources are tracked; beyond that, new
 //   sources share one bucket (they are limited together). Sources idle for a
 //   window with a full bucket are forgotten by sweep().
@@ -53,11 +53,17 @@ class SecretGuard {
   // Records a wrong secret from `source`; true when it is the first of its
   // report window (log it in full), false when it was counted for sweep().
   bool record_wrong_secret(std::string_view source, TimePoint now);
+  // The same for a Register that named another colony: reported the same
+  // way (a flood of them is a flood of log lines too), but not limited (it
+  // guesses nothing).
+  bool record_wrong_colony(std::string_view source, TimePoint now);
 
   struct Summary {
     std::string source;
-    std::uint64_t wrong = 0;    // wrong secrets in the window after the first
-    std::uint64_t limited = 0;  // Registers refused by the limit in the window
+    std::uint64_t wrong = 0;         // wrong secrets in the window, after the line logged
+    std::uint64_t wrong_colony = 0;  // other colony ids in the window, after the line logged
+    std::uint64_t limited = 0;       // Registers refused by the limit in the window
+    std::uint64_t total() const { return wrong + wrong_colony + limited; }
     Duration window{};
   };
   // Summaries of the windows that ended by `now` (only those with something
@@ -73,8 +79,11 @@ class SecretGuard {
     TimePoint refilled;
     std::optional<TimePoint> window_start;  // set while a report window is open
     std::uint64_t wrong = 0;
+    std::uint64_t wrong_colony = 0;
     std::uint64_t limited = 0;
   };
+  // Opens a report window (true: report this one in full) or counts in it.
+  static bool report(Source& source, TimePoint now, std::uint64_t& counter);
   Source& source_for(std::string_view source, TimePoint now);
   static void refill(Source& source, TimePoint now);
 

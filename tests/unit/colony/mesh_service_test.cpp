@@ -239,14 +239,36 @@ TEST_F(MeshServiceTest, WrongSecretsAreRateLimitedPerSourceAndTheirWarningsAggre
   // One line for the first wrong secret, one registration, one summary.
   EXPECT_LE(lines, 4U) << logged;
   EXPECT_NE(logged.find("wrong colony secret"), std::string::npos) << logged;
-  EXPECT_NE(logged.find("register refused: 5000 more wrong-secret attempts from 127.0.0.1 in the last 11 s"),
-            std::string::npos)
+  EXPECT_NE(logged.find("register refused 5000 more times from 127.0.0.1 in the last 11 s"), std::string::npos)
       << logged;
-  EXPECT_NE(logged.find("wrong_secret=9 rate_limited=4991"), std::string::npos) << logged;
+  EXPECT_NE(logged.find("wrong_secret=9 wrong_colony=0 rate_limited=4991"), std::string::npos) << logged;
 
   // After the refill, the source may try again.
   auto later = register_peer(request(new_pubkey()));
   EXPECT_TRUE(later) << later.error().message;
+}
+
+// A flood of Registers for another colony id: refused, and reported like
+// wrong secrets (one line, then a summary), but not limited.
+TEST_F(MeshServiceTest, WrongColonyIdsAreReportedInSummariesNotOneLineEach) {
+  auto r = request(new_pubkey());
+  r.set_colony_id("another-colony");
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 1000; ++i) {
+    auto reply = register_peer(r);
+    ASSERT_FALSE(reply);
+    ASSERT_EQ(reply.error().code, rpc::Code::not_found);
+  }
+  EXPECT_TRUE(register_peer(request(new_pubkey())));  // not limited
+  clock_.advance(10s);
+  service_->sweep();
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  std::size_t lines = 0;
+  for (char c : logged) lines += c == '\n';
+  EXPECT_EQ(lines, 3U) << logged;
+  EXPECT_NE(logged.find("register refused 999 more times from 127.0.0.1 in the last 10 s"), std::string::npos)
+      << logged;
+  EXPECT_NE(logged.find("wrong_secret=0 wrong_colony=999 rate_limited=0"), std::string::npos) << logged;
 }
 
 TEST_F(MeshServiceTest, BadRequestsAreInvalidArguments) {

@@ -48,6 +48,7 @@ TEST(SecretGuard, TheFirstWrongSecretOfAWindowIsReportedAtOnceTheRestSummarized)
   ASSERT_EQ(summaries.size(), 1U);  // 10.0.0.2 had nothing beyond its first line
   EXPECT_EQ(summaries[0].source, "10.0.0.1");
   EXPECT_EQ(summaries[0].wrong, 1U);
+  EXPECT_EQ(summaries[0].wrong_colony, 0U);
   EXPECT_EQ(summaries[0].limited, 0U);
   EXPECT_EQ(summaries[0].window, 10s);
   // A new window: reported at once again.
