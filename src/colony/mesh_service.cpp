@@ -175,11 +175,11 @@ rpc::Awaitable<rpc::Result<v1::UnregisterResponse>> MeshService::Unregister(rpc:
   co_return v1::UnregisterResponse{};
 }
 
-void MeshService::sweep() {
+void MeshService::sweep(bool final) {
   std::vector<SecretGuard::Summary> summaries;
   {
     std::lock_guard lock(guard_mutex_);
-    summaries = guard_.sweep(registry_.clock().now());
+    summaries = guard_.sweep(registry_.clock().now(), final);
   }
   for (const auto& summary : summaries) {
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(summary.window).count();

@@ -31,9 +31,10 @@ class MeshService final : public coral::mesh::v1::MeshServiceHandler {
   rpc::Awaitable<rpc::Result<coral::mesh::v1::UnregisterResponse>> Unregister(
       rpc::Context& context, const coral::mesh::v1::UnregisterRequest& request) override;
 
-  // Logs the wrong-secret summaries of the windows that ended, and forgets
-  // idle sources. Call about once a second.
-  void sweep();
+  // Logs the refusal summaries of the windows that ended (all of them with
+  // `final`, at shutdown), and forgets idle sources. Call about once a
+  // second.
+  void sweep(bool final = false);
 
  private:
   PeerRegistry& registry_;

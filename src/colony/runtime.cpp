@@ -236,7 +236,7 @@ asio::awaitable<void> ColonyRuntime::shutdown(std::chrono::milliseconds grace) {
   if (impl_->housekeeping_timer) impl_->housekeeping_timer->cancel();
   co_await impl_->http->shutdown(grace);
   // After the calls that were in flight: they count too.
-  impl_->mesh_service->sweep();
+  impl_->mesh_service->sweep(/*final=*/true);
   impl_->flush_audit();
 }
 

@@ -59,11 +59,11 @@ bool SecretGuard::record_wrong_colony(std::string_view source, TimePoint now) {
   return report(state, now, state.wrong_colony);
 }
 
-std::vector<SecretGuard::Summary> SecretGuard::sweep(TimePoint now) {
+std::vector<SecretGuard::Summary> SecretGuard::sweep(TimePoint now, bool close_all) {
   std::vector<Summary> summaries;
   for (auto it = sources_.begin(); it != sources_.end();) {
     Source& state = it->second;
-    if (state.window_start && now - *state.window_start >= kReportWindow) {
+    if (state.window_start && (close_all || now - *state.window_start >= kReportWindow)) {
       const Summary summary{it->first, state.wrong, state.wrong_colony, state.limited, now - *state.window_start};
       if (summary.total() > 0) summaries.push_back(summary);
       state.window_start.reset();

@@ -67,8 +67,9 @@ class SecretGuard {
     Duration window{};
   };
   // Summaries of the windows that ended by `now` (only those with something
-  // beyond the first line to say), and forgets idle sources.
-  std::vector<Summary> sweep(TimePoint now);
+  // beyond the first line to say), and forgets idle sources. `close_all`
+  // ends every open window (at shutdown).
+  std::vector<Summary> sweep(TimePoint now, bool close_all = false);
 
   std::size_t tracked() const { return sources_.size(); }
 

@@ -53,6 +53,13 @@ TEST(SecretGuard, TheFirstWrongSecretOfAWindowIsReportedAtOnceTheRestSummarized)
   EXPECT_EQ(summaries[0].window, 10s);
   // A new window: reported at once again.
   EXPECT_TRUE(guard.record_wrong_secret("10.0.0.1", kStart + 11s));
+  // At shutdown, open windows are closed early.
+  EXPECT_FALSE(guard.record_wrong_colony("10.0.0.1", kStart + 12s));
+  EXPECT_TRUE(guard.sweep(kStart + 13s).empty());
+  const auto final = guard.sweep(kStart + 13s, /*close_all=*/true);
+  ASSERT_EQ(final.size(), 1U);
+  EXPECT_EQ(final[0].wrong_colony, 1U);
+  EXPECT_EQ(final[0].window, 2s);
 }
 
 TEST(SecretGuard, IdleSourcesAreForgottenAndTheirNumberIsBounded) {
