@@ -31,6 +31,7 @@ struct StartFlags {
   std::string log_level = "info";
   std::string log_format = "text";
   std::string grace = "10s";
+  std::string heartbeat_interval = "15s";
 };
 
 struct StopFlags {
@@ -62,6 +63,12 @@ void run_start(const StartFlags& flags, Context& context) {
   if (!format) return context.fail("--log-format: " + format.error());
   const auto grace = base::parse_duration(flags.grace);
   if (!grace) return context.fail("--grace: " + grace.error());
+  const auto heartbeat = base::parse_duration(flags.heartbeat_interval);
+  if (!heartbeat) return context.fail("--heartbeat-interval: " + heartbeat.error());
+  if (*heartbeat < std::chrono::seconds(1) || *heartbeat > std::chrono::hours(1) ||
+      *heartbeat % std::chrono::seconds(1) != std::chrono::milliseconds(0)) {
+    return context.fail("--heartbeat-interval: must be whole seconds between 1s and 1h, got " + flags.heartbeat_interval);
+  }
   for (const auto& endpoint : flags.public_endpoints) {
     if (auto parsed = base::parse_host_port(endpoint); !parsed) {
       return context.fail("--public-endpoint \"" + endpoint + "\": " + parsed.error());
@@ -97,15 +104,25 @@ void run_start(const StartFlags& flags, Context& context) {
 
   auto pid_file = base::PidFile::acquire(pid_path);
   if (!pid_file) {
+    // Held by a colony, or not writable at all (full, read-only): the hint
+    // follows what is the case, not the error's text.
+    const bool held = base::read_pid_file(pid_path).kind == base::PidFileState::Kind::running;
+    const auto colonies = target->dir.colonies_dir();
     return report_failure("colony " + target->id + ": " + pid_file.error(),
-                          "stop it with: coral colony stop " + target->id);
+                          held ? "stop it with: coral colony stop " + target->id
+                               : colony::storage_hint(colony::probe_writable(colonies), colonies));
   }
+  auto storage_failure = [&](const std::string& message) {
+    const auto colonies = target->dir.colonies_dir();
+    report_failure(message, colony::storage_hint(colony::probe_writable(colonies), colonies));
+  };
   asio::io_context io(1);
   auto transport = mesh::make_host_transport(io.get_executor());
   colony::RuntimeOptions options;
   options.public_endpoints = flags.public_endpoints;
+  options.heartbeat_interval = std::chrono::duration_cast<std::chrono::seconds>(*heartbeat);
   auto runtime = colony::ColonyRuntime::start(io, target->dir, target->config, *transport, options);
-  if (!runtime) return report_failure(runtime.error());
+  if (!runtime) return storage_failure(runtime.error());
 
   const std::string message = started_message(*target, **runtime, flags.daemon);
   if (ready.is_daemon()) {
@@ -174,6 +191,9 @@ void add_colony_lifecycle_commands(CLI::App& colony, Context& context) {
   start->add_option("--log-level", start_flags->log_level, "debug, info, warn or error")->capture_default_str();
   start->add_option("--log-format", start_flags->log_format, "text (key=value) or json")->capture_default_str();
   start->add_option("--grace", start_flags->grace, "on SIGTERM, how long in-flight requests may finish")
+      ->capture_default_str();
+  start->add_option("--heartbeat-interval", start_flags->heartbeat_interval,
+                    "how often peers heartbeat; a proxy silent for 4 intervals is expired")
       ->capture_default_str();
   start->callback([start_flags, &context] { run_start(*start_flags, context); });
 

@@ -5,9 +5,23 @@
 
 namespace coral::cli {
 
+namespace {
+
+// A config dir others may write to is used, with a warning (once per run).
+std::expected<colony::ConfigDir, std::string> warned(std::expected<colony::ConfigDir, std::string> dir) {
+  static bool warned_once = false;
+  if (dir && !warned_once) {
+    warned_once = true;
+    for (const auto& warning : dir->permission_warnings()) std::cerr << "warning: " << warning << "\n";
+  }
+  return dir;
+}
+
+}  // namespace
+
 std::expected<colony::ConfigDir, std::string> Context::config_dir() const {
-  if (!config_dir_flag.empty()) return colony::ConfigDir(std::filesystem::absolute(config_dir_flag));
-  return colony::ConfigDir::resolve();
+  if (!config_dir_flag.empty()) return warned(colony::ConfigDir(std::filesystem::absolute(config_dir_flag)));
+  return warned(colony::ConfigDir::resolve());
 }
 
 void Context::fail(std::string_view message, std::string_view hint, int code) {

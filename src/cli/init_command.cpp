@@ -2,11 +2,14 @@
 
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "base/address.h"
 #include "base/duration.h"
+#include "base/pid_file.h"
 #include "cli/terminal.h"
 #include "colony/config.h"
+#include "colony/config_dir.h"
 
 namespace coral::cli {
 
@@ -86,8 +89,30 @@ void run_init(const InitFlags& given, Context& context) {
 
   auto dir = context.config_dir();
   if (!dir) return context.fail(dir.error());
+  // Replacing a colony deletes its state: never under a running colony (it
+  // would keep serving peers that a restart has lost). Holding the colony's
+  // PID-file lock while replacing also keeps one from starting meanwhile.
+  std::optional<base::PidFile> colony_lock;
+  if (flags.force) {
+    if (auto created = dir->create(); !created) return context.fail(created.error());
+    const auto pid_path = dir->colony_pid_file(config->colony_id);
+    auto lock = base::PidFile::acquire(pid_path);
+    if (!lock) {
+      const auto state = base::read_pid_file(pid_path);
+      if (state.kind == base::PidFileState::Kind::running) {
+        return context.fail("colony " + config->colony_id + " is running (pid " + std::to_string(state.pid) +
+                                "): --force would replace its keys and secret and delete its peers underneath it",
+                            "stop it first: coral colony stop " + config->colony_id);
+      }
+      return context.fail("cannot lock colony " + config->colony_id + " to replace it: " + lock.error());
+    }
+    colony_lock.emplace(std::move(*lock));
+  }
   auto saved = dir->save_colony(*config, flags.force);
-  if (!saved) return context.fail(saved.error());
+  if (!saved) {
+    return context.fail(saved.error(), colony::storage_hint(colony::probe_writable(dir->colonies_dir()),
+                                                            dir->colonies_dir()));
+  }
   // A replaced colony has new keys and a new secret: its peers' assignments
   // belong to the old one.
   bool state_removed = false;

@@ -160,21 +160,31 @@ std::expected<void, std::string> check_keys(const YAML::Node& map, std::string_v
                    ": field names must be plain words" + line_of(key));
     }
     const std::string name = key.Scalar();
-    const std::string field = dotted(section, name);
     if (std::find(known.begin(), known.end(), name) == known.end()) {
-      // "colony_secret:<value>" (no space after the colon) reads as one
-      // key: name what precedes the colon, never the value after it.
-      if (const std::size_t colon = name.find(':'); colon != std::string::npos) {
-        return Error("unknown field " + dotted(section, name.substr(0, colon)) + ":..." + line_of(key) +
-                     "; put a space after the ':' of a field");
+      // "colony_secret:<secret>" (no space after the colon) reads as one
+      // unknown key that holds the value: name the field, never the rest.
+      for (const std::string_view field_name : known) {
+        if (name.size() > field_name.size() && name.starts_with(field_name) && name[field_name.size()] == ':') {
+          return Error(dotted(section, field_name) + line_of(key) +
+                       ": put a space after the colon (\"" + std::string(field_name) +
+                       ": value\"); the value is not shown");
+        }
       }
+      // Other unknown names are shown only when they look like a field name:
+      // a mistyped line may hold a key or a secret.
+      const bool printable = name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+      });
+      const std::string field = printable ? dotted(section, name)
+                                          : (section.empty() ? std::string("(not shown)")
+                                                             : std::string(section) + ".(not shown)");
       return Error("unknown field " + field + line_of(key) + "; " +
                    (section.empty() ? std::string("top-level fields") : std::string(section) + " has") + ": " +
                    join(known));
     }
     for (const auto& [other, mark] : seen) {
       if (other == name) {
-        return Error("duplicate field " + field + " (lines " + std::to_string(mark.line + 1) + " and " +
+        return Error("duplicate field " + dotted(section, name) + " (lines " + std::to_string(mark.line + 1) + " and " +
                      std::to_string(key.Mark().line + 1) + ")");
       }
     }

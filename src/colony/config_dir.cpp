@@ -1,5 +1,6 @@
 #include "colony/config_dir.h"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -123,6 +125,48 @@ std::expected<void, std::string> ConfigDir::create() const {
     if (auto made = make_directory(dir); !made) return made;
   }
   return {};
+}
+
+std::vector<std::string> ConfigDir::permission_warnings() const {
+  std::vector<std::string> warnings;
+  for (const std::filesystem::path& dir : {root_, colonies_dir(), proxies_dir()}) {
+    struct stat info {};
+    if (::stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) continue;
+    const mode_t writable = info.st_mode & 022;
+    if (writable == 0) continue;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+    const char* who = writable == 022 ? "group and others" : (writable & 020) ? "group" : "others";
+    warnings.push_back(dir.string() + " is writable by " + who + " (mode " + mode +
+                       "): they could replace colony files or plant PID files; run chmod 700 " + dir.string());
+  }
+  return warnings;
+}
+
+std::string storage_hint(std::error_code error, const std::filesystem::path& where) {
+  if (error == std::errc::no_space_on_device || error == std::error_code(EDQUOT, std::generic_category())) {
+    return "the file system holding " + where.string() + " is full (or over quota): free some space (df -h " +
+           where.string() + "), then try again";
+  }
+  if (error == std::errc::read_only_file_system) {
+    return where.string() + " is on a read-only file system: remount it read-write, or use another config "
+           "directory (CORAL_CONFIG_DIR)";
+  }
+  if (error == std::errc::permission_denied || error == std::errc::operation_not_permitted) {
+    return "no permission to write in " + where.string() + ": check its owner and mode (ls -ld " + where.string() +
+           ")";
+  }
+  return "";
+}
+
+std::error_code probe_writable(const std::filesystem::path& directory) {
+  const int fd = ::open(directory.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return {errno, std::generic_category()};
+  std::error_code result;
+  const std::string block(4096, '\0');
+  if (::write(fd, block.data(), block.size()) < 0 || ::fsync(fd) != 0) result = {errno, std::generic_category()};
+  ::close(fd);
+  return result;
 }
 
 std::expected<std::vector<std::string>, std::string> ConfigDir::list_colonies() const {

@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -33,6 +34,18 @@
 namespace coral::colony {
 
 inline constexpr std::string_view kConfigDirEnv = "CORAL_CONFIG_DIR";
+
+// What to tell the operator about a system error met while writing under
+// the config dir (a colony file, its state, its PID file), chosen by the
+// error's value, never its text: ENOSPC and EDQUOT say the file system of
+// `where` is full, EROFS that it is read-only, EACCES and EPERM to check the
+// owner and mode of `where`. Other errors (and none): "".
+std::string storage_hint(std::error_code error, const std::filesystem::path& where);
+
+// Whether a file can be written in `directory` right now: creates an
+// unnamed file there, writes a block to it and syncs it, then drops it.
+// The error of the first step that failed, or none.
+std::error_code probe_writable(const std::filesystem::path& directory);
 
 class ConfigDir {
  public:
@@ -57,6 +70,11 @@ class ConfigDir {
   // (parents of the root too). An existing path that is not a directory is
   // an error.
   std::expected<void, std::string> create() const;
+
+  // Warnings for directories of the config dir (the root, colonies/,
+  // proxies/) that users other than the owner may write to: they could
+  // replace colony files or plant PID files. Missing ones are skipped.
+  std::vector<std::string> permission_warnings() const;
 
   // Ids of colonies/*.yaml (names that are valid colony ids; hidden and
   // temporary files are skipped), sorted. No directory: none.

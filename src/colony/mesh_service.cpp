@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "base/address.h"
 #include "base/log.h"
 #include "crypto/keys.h"
 
@@ -33,6 +34,13 @@ std::string_view remote(const rpc::Context& context) {
   return context.peer;
 }
 
+// The caller's address without its port: what wrong secrets are limited by.
+std::string source_address(const rpc::Context& context) {
+  if (context.peer.empty()) return "unknown";
+  if (auto parsed = base::parse_host_port(context.peer)) return parsed->host;
+  return clipped(context.peer);
+}
+
 bool is_reported_status(std::string_view status) {
   return status == "healthy" || status == "degraded" || status == "unhealthy";
 }
@@ -44,17 +52,40 @@ MeshService::MeshService(PeerRegistry& registry) : registry_(registry) {}
 rpc::Awaitable<rpc::Result<v1::RegisterResponse>> MeshService::Register(rpc::Context& context,
                                                                         const v1::RegisterRequest& request) {
   const ColonyConfig& config = registry_.config();
+  const std::string source = source_address(context);
   if (request.colony_id() != config.colony_id) {
-    log::warn("register refused: wrong colony", {{"colony_id", clipped(request.colony_id())},
-                                                 {"peer_pubkey", clipped(request.wireguard_pubkey())},
-                                                 {"remote", std::string(remote(context))}});
+    bool first = false;
+    {
+      std::lock_guard lock(guard_mutex_);
+      first = guard_.record_wrong_colony(source, registry_.clock().now());
+    }
+    if (first) {
+      log::warn("register refused: wrong colony", {{"colony_id", clipped(request.colony_id())},
+                                                   {"peer_pubkey", clipped(request.wireguard_pubkey())},
+                                                   {"remote", std::string(remote(context))}});
+    }
     co_return rpc::fail(rpc::Code::not_found,
                         "this is colony \"" + config.colony_id + "\", not \"" + clipped(request.colony_id()) + "\"");
   }
+  {
+    std::lock_guard lock(guard_mutex_);
+    if (const auto wait = guard_.check(source, registry_.clock().now())) {
+      const auto seconds = std::chrono::ceil<std::chrono::seconds>(*wait).count();
+      co_return rpc::fail(rpc::Code::resource_exhausted, "too many wrong colony secrets from " + source +
+                                                             "; try again in " + std::to_string(seconds) + " s");
+    }
+  }
   if (!crypto::constant_time_equal(request.colony_secret(), config.colony_secret)) {
-    log::warn("register refused: wrong colony secret", {{"peer_pubkey", clipped(request.wireguard_pubkey())},
-                                                        {"component", clipped(request.component_name())},
-                                                        {"remote", std::string(remote(context))}});
+    bool first = false;
+    {
+      std::lock_guard lock(guard_mutex_);
+      first = guard_.record_wrong_secret(source, registry_.clock().now());
+    }
+    if (first) {
+      log::warn("register refused: wrong colony secret", {{"peer_pubkey", clipped(request.wireguard_pubkey())},
+                                                          {"component", clipped(request.component_name())},
+                                                          {"remote", std::string(remote(context))}});
+    }
     co_return rpc::fail(rpc::Code::unauthenticated, "wrong colony secret");
   }
 
@@ -142,6 +173,23 @@ rpc::Awaitable<rpc::Result<v1::UnregisterResponse>> MeshService::Unregister(rpc:
                                   {"mesh_ipv6", peer->mesh_ipv6},
                                   {"remote", std::string(remote(context))}});
   co_return v1::UnregisterResponse{};
+}
+
+void MeshService::sweep(bool final) {
+  std::vector<SecretGuard::Summary> summaries;
+  {
+    std::lock_guard lock(guard_mutex_);
+    summaries = guard_.sweep(registry_.clock().now(), final);
+  }
+  for (const auto& summary : summaries) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(summary.window).count();
+    log::warn("register refused " + std::to_string(summary.total()) + " more times from " + summary.source +
+                  " in the last " + std::to_string(seconds) + " s",
+              {{"remote", summary.source},
+               {"wrong_secret", std::to_string(summary.wrong)},
+               {"wrong_colony", std::to_string(summary.wrong_colony)},
+               {"rate_limited", std::to_string(summary.limited)}});
+  }
 }
 
 }  // namespace coral::colony

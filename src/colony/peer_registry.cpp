@@ -1,6 +1,8 @@
 #include "colony/peer_registry.h"
 
 #include <array>
+#include <functional>
+#include <map>
 #include <utility>
 
 #include "base/address.h"
@@ -56,7 +58,27 @@ std::expected<std::unique_ptr<PeerRegistry>, std::string> PeerRegistry::open(Pee
 
   auto stored = store.all();
   if (!stored) return std::unexpected(stored.error());
+  // The addresses a peer is served under are its recorded text; they must be
+  // those of its index, so that no two peers (nor a peer and the colony)
+  // answer for one address. Only a hand-edited store breaks this.
+  std::map<std::string, const Peer*, std::less<>> holders;
   for (const Peer& peer : *stored) {
+    for (const std::string* address : {&peer.mesh_ipv4, &peer.mesh_ipv6}) {
+      auto [it, inserted] = holders.emplace(*address, &peer);
+      if (!inserted) {
+        return std::unexpected(store.path().string() + ": peers " + it->second->peer_id + " and " + peer.peer_id +
+                               " both hold mesh address " + *address +
+                               " (was the file edited by hand?); refusing to serve it: restore the file from a "
+                               "backup, or remove it to start with no peers");
+      }
+    }
+    const auto expected = allocator->assignment(peer.mesh_index);
+    if (expected && (expected->ipv4_text() != peer.mesh_ipv4 || expected->ipv6_text() != peer.mesh_ipv6)) {
+      return std::unexpected(store.path().string() + ": peer " + peer.peer_id + " records mesh addresses " +
+                             peer.mesh_ipv4 + " / " + peer.mesh_ipv6 + ", but its mesh index " +
+                             std::to_string(peer.mesh_index) + " stands for " + expected->ipv4_text() + " / " +
+                             expected->ipv6_text() + " (was the file edited by hand?); refusing to serve it");
+    }
     if (!allocator->reserve(peer.mesh_index)) {
       return std::unexpected(store.path().string() + ": peer " + peer.peer_id + " holds mesh index " +
                              std::to_string(peer.mesh_index) + " (" + peer.mesh_ipv4 +
@@ -158,6 +180,26 @@ rpc::Result<Peer> PeerRegistry::unregister(std::string_view peer_id, std::string
   }
   allocator_.release(**removed);
   return peer;
+}
+
+rpc::Result<std::vector<Peer>> PeerRegistry::expire_stale() {
+  std::lock_guard lock(mutex_);
+  const auto period = kExpiryHeartbeats * options_.heartbeat_interval;
+  const auto now = clock_.now();
+  // Nobody could heartbeat while the colony was down.
+  if (now < started_at_ + period) return std::vector<Peer>();
+  const auto deadline = now - period;
+  auto stale = store_.last_seen_before(Peer::Kind::proxy, deadline);
+  if (!stale) return store_failure("reading the peer store", stale.error());
+  std::vector<Peer> expired;
+  for (Peer& peer : *stale) {
+    auto removed = store_.remove(peer.peer_id);
+    if (!removed) return store_failure("removing an expired peer", removed.error());
+    if (!removed->has_value()) continue;
+    allocator_.release(**removed);
+    expired.push_back(std::move(peer));
+  }
+  return expired;
 }
 
 rpc::Result<std::vector<Peer>> PeerRegistry::peers() const {

@@ -11,6 +11,12 @@
 // A fresh peer that reported itself degraded or unhealthy keeps the worse
 // of the two.
 //
+// Expiry: proxies are ephemeral (a new key each run), so a proxy that has
+// not heartbeated for kExpiryHeartbeats intervals (counted from the colony's
+// start at the earliest, so that a colony restart gives every proxy a full
+// period) is forgotten by expire_stale() and its addresses freed. Agents are
+// kept (shown unhealthy): their addresses should survive an outage.
+//
 // Thread-safe: every operation holds one mutex (the allocator is not
 // thread-safe, and allocate + persist must be one step).
 
@@ -35,6 +41,10 @@ namespace coral::colony {
 struct RegistryOptions {
   std::chrono::seconds heartbeat_interval{15};
 };
+
+// Missed heartbeat intervals after which a proxy peer expires (the point
+// where HeartbeatResponse.next_heartbeat_before has passed).
+inline constexpr int kExpiryHeartbeats = 4;
 
 // "peer-" + the first 12 hex digits of BLAKE2b-256(pubkey text): stable per
 // pubkey.
@@ -63,6 +73,10 @@ class PeerRegistry {
   // not_found for an unknown peer; permission_denied when the pubkey differs.
   rpc::Result<Peer> heartbeat(std::string_view peer_id, std::string_view wireguard_pubkey, std::string_view status);
   rpc::Result<Peer> unregister(std::string_view peer_id, std::string_view wireguard_pubkey);
+
+  // Forgets the proxies whose heartbeats stopped (see the header comment)
+  // and frees their addresses; returns them.
+  rpc::Result<std::vector<Peer>> expire_stale();
 
   rpc::Result<std::vector<Peer>> peers() const;
   // The peer holding `mesh_ip` (IPv4 or IPv6 text); nullopt when nobody

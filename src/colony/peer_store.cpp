@@ -142,7 +142,7 @@ struct PeerStore::Impl {
   std::string name;  // path as text, the prefix of every error
   mutable std::mutex mutex;
   Database db;  // declared before the statements: closed after them
-  mutable Statement select_by_pubkey, select_by_id, select_by_index, select_all;
+  mutable Statement select_by_pubkey, select_by_id, select_by_index, select_all, select_stale;
   Statement upsert, touch, remove;
   mutable Statement count, count_kind, page_count, page_size;
 
@@ -157,6 +157,7 @@ struct PeerStore::Impl {
         {&select_by_id, "SELECT " + columns + " FROM peers WHERE peer_id = ?1"},
         {&select_by_index, "SELECT " + columns + " FROM peers WHERE mesh_index = ?1"},
         {&select_all, "SELECT " + columns + " FROM peers ORDER BY mesh_index"},
+        {&select_stale, "SELECT " + columns + " FROM peers WHERE kind = ?1 AND last_seen_ns < ?2 ORDER BY mesh_index"},
         {&upsert, "INSERT INTO peers (" + columns +
                       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
                       "ON CONFLICT (peer_id) DO UPDATE SET wireguard_pubkey = excluded.wireguard_pubkey, "
@@ -272,6 +273,13 @@ Result<PeerStore> PeerStore::open(fs::path db_file) {
     if (!created) return failure("cannot create: " + created.error());
   } else if (!fs::is_regular_file(status)) {
     return failure("not a regular file");
+  } else if (fs::file_size(impl->path, ec) == 0 && !ec) {
+    // SQLite would take an empty file for a new database and the colony
+    // would start with no peers, silently. coral never leaves one behind
+    // (the first open writes the header before anything else).
+    return failure(
+        "the file is empty (0 bytes), so the colony's peers and their addresses are gone; restore it from a "
+        "backup, or delete it (and any -wal/-shm files beside it) to start with no peers");
   }
 
   auto db = Database::open(impl->path, Database::Mode::read_write);
@@ -404,6 +412,25 @@ Result<std::vector<Peer>> PeerStore::all() const {
     if (!*row) break;
     auto peer = impl_->read_row(s);
     if (!peer) return impl_->error("all", peer.error());
+    peers.push_back(std::move(*peer));
+  }
+  return peers;
+}
+
+Result<std::vector<Peer>> PeerStore::last_seen_before(Peer::Kind kind, Peer::TimePoint before) const {
+  std::lock_guard lock(impl_->mutex);
+  auto& s = impl_->select_stale;
+  ScopedReset reset(s);
+  if (auto bound = s.bind_all(to_string(kind), to_unix_nanos(before)); !bound) {
+    return impl_->error("last_seen_before", bound.error());
+  }
+  std::vector<Peer> peers;
+  for (;;) {
+    auto row = s.step();
+    if (!row) return impl_->error("last_seen_before", row.error());
+    if (!*row) break;
+    auto peer = impl_->read_row(s);
+    if (!peer) return impl_->error("last_seen_before", peer.error());
     peers.push_back(std::move(*peer));
   }
   return peers;

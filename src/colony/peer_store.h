@@ -90,6 +90,10 @@ class PeerStore {
   // Every peer, sorted by mesh_index (the order the allocator replays them).
   Result<std::vector<Peer>> all() const;
 
+  // Peers of `kind` whose last heartbeat (or registration) is before
+  // `before`, sorted by mesh_index.
+  Result<std::vector<Peer>> last_seen_before(Peer::Kind kind, Peer::TimePoint before) const;
+
   Result<std::size_t> count() const;
   Result<std::size_t> count(Peer::Kind kind) const;
 

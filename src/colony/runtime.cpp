@@ -3,6 +3,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <map>
 
 #include "base/address.h"
 #include "base/clock.h"
@@ -39,17 +45,73 @@ struct ColonyRuntime::Impl {
   explicit Impl(PeerStore opened) : store(std::move(opened)) {}
 
   // Requests from proxy peers are audited: who (peer id), what (procedure)
-  // and the outcome. Only source addresses inside the mesh subnets cost a
-  // look-up.
+  // and the outcome, one line each at debug; at info, one summary line per
+  // proxy and kAuditPeriod in which it made calls (flush_audit). Only
+  // source addresses inside the mesh subnets cost a look-up.
+  struct AuditCounts {
+    std::uint64_t requests = 0;
+    std::uint64_t failed = 0;
+  };
+  std::map<std::string, AuditCounts> audit_counts;  // by peer id; on the io thread
+  std::chrono::steady_clock::time_point audit_since = std::chrono::steady_clock::now();
+
   void audit(const rpc::CallRecord& call) {
     const auto source = base::parse_host_port(call.peer);
     if (!source) return;
     auto peer = registry->find_by_address(source->host);
     if (!peer || !peer->has_value() || (*peer)->kind != Peer::Kind::proxy) return;
-    log::info("audit: proxy request", {{"peer_id", (*peer)->peer_id},
-                                       {"source", std::string(call.peer)},
-                                       {"procedure", std::string(call.procedure)},
-                                       {"code", std::string(rpc::to_string(call.code))}});
+    AuditCounts& counts = audit_counts[(*peer)->peer_id];
+    ++counts.requests;
+    if (call.code != rpc::Code::ok) ++counts.failed;
+    log::debug("audit: proxy request", {{"peer_id", (*peer)->peer_id},
+                                        {"source", std::string(call.peer)},
+                                        {"procedure", std::string(call.procedure)},
+                                        {"code", std::string(rpc::to_string(call.code))}});
+  }
+
+  void flush_audit() {
+    const auto now = std::chrono::steady_clock::now();
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - audit_since).count();
+    for (const auto& [peer_id, counts] : audit_counts) {
+      log::info("audit: proxy requests", {{"peer_id", peer_id},
+                                          {"requests", std::to_string(counts.requests)},
+                                          {"failed", std::to_string(counts.failed)},
+                                          {"seconds", std::to_string(seconds)}});
+    }
+    audit_counts.clear();
+    audit_since = now;
+  }
+
+  void expire_peers() {
+    auto expired = registry->expire_stale();
+    if (!expired) {
+      log::error("cannot expire stale peers", {{"error", expired.error().message}});
+      return;
+    }
+    for (const Peer& peer : *expired) {
+      log::info("audit: peer expired", {{"peer_id", peer.peer_id},
+                                        {"kind", std::string(to_string(peer.kind))},
+                                        {"component", peer.component_name},
+                                        {"mesh_ipv4", peer.mesh_ipv4},
+                                        {"mesh_ipv6", peer.mesh_ipv6},
+                                        {"missed_heartbeats", std::to_string(kExpiryHeartbeats)}});
+    }
+  }
+
+  // Housekeeping on one timer, once a second: wrong-secret summaries, peer
+  // expiry (every quarter heartbeat interval), the audit summary (every
+  // kAuditPeriod). `stopped` outlives the Impl: the loop checks it before
+  // touching anything else.
+  static constexpr std::chrono::seconds kAuditPeriod{60};
+  std::shared_ptr<asio::steady_timer> housekeeping_timer;
+  std::shared_ptr<bool> stopped = std::make_shared<bool>(false);
+
+  static asio::awaitable<void> housekeeping(Impl* impl, std::shared_ptr<asio::steady_timer> timer,
+                                            std::shared_ptr<bool> stopped, std::chrono::seconds heartbeat_interval);
+
+  ~Impl() {
+    *stopped = true;
+    if (housekeeping_timer) housekeeping_timer->cancel();
   }
 };
 
@@ -63,6 +125,30 @@ asio::awaitable<void> run_registration(std::shared_ptr<discovery::DiscoveryClien
 }
 
 }  // namespace
+
+asio::awaitable<void> ColonyRuntime::Impl::housekeeping(Impl* impl, std::shared_ptr<asio::steady_timer> timer,
+                                                       std::shared_ptr<bool> stopped,
+                                                       std::chrono::seconds heartbeat_interval) {
+  const auto expiry_period = std::max<std::chrono::milliseconds>(std::chrono::seconds(1), heartbeat_interval / 4);
+  auto next_expiry = std::chrono::steady_clock::now() + expiry_period;
+  auto next_audit = std::chrono::steady_clock::now() + kAuditPeriod;
+  while (!*stopped) {
+    timer->expires_after(std::chrono::seconds(1));
+    boost::system::error_code ec;
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (*stopped) co_return;
+    impl->mesh_service->sweep();
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_expiry) {
+      impl->expire_peers();
+      next_expiry = now + expiry_period;
+    }
+    if (now >= next_audit) {
+      impl->flush_audit();
+      next_audit = now + kAuditPeriod;
+    }
+  }
+}
 
 ColonyRuntime::ColonyRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ColonyRuntime::~ColonyRuntime() = default;
@@ -129,6 +215,11 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
     asio::co_spawn(io, run_registration(impl->discovery, impl->registration), asio::detached);
   }
 
+  impl->housekeeping_timer = std::make_shared<asio::steady_timer>(io);
+  asio::co_spawn(io,
+                 Impl::housekeeping(impl.get(), impl->housekeeping_timer, impl->stopped, options.heartbeat_interval),
+                 asio::detached);
+
   std::string served;
   for (const auto& address : impl->http->addresses()) served += (served.empty() ? "" : " ") + address;
   log::info("colony running", {{"colony_id", config.colony_id},
@@ -145,7 +236,12 @@ const std::vector<std::string>& ColonyRuntime::warnings() const { return impl_->
 
 asio::awaitable<void> ColonyRuntime::shutdown(std::chrono::milliseconds grace) {
   if (impl_->registration) impl_->registration->stop();
+  *impl_->stopped = true;
+  if (impl_->housekeeping_timer) impl_->housekeeping_timer->cancel();
   co_await impl_->http->shutdown(grace);
+  // After the calls that were in flight: they count too.
+  impl_->mesh_service->sweep(/*final=*/true);
+  impl_->flush_audit();
 }
 
 }  // namespace coral::colony

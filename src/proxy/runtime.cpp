@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 
 #include <boost/asio/co_spawn.hpp>
@@ -57,6 +58,9 @@ struct Link {
   std::filesystem::path state_file;
   mv1::RegisterRequest registration;  // holds the colony secret: memory only
   bool retry_registration = false;    // the colony was not reachable at start
+  // MeshService.Heartbeat while registered: the colony expires proxies that
+  // stop (e.g. killed with -9) after 4 of its intervals.
+  std::unique_ptr<asio::steady_timer> heartbeat_timer;
 };
 
 rpc::ChannelOptions colony_channel(const http::Target& target, http::Dialer dialer) {
@@ -91,6 +95,9 @@ struct ProxyRuntime::Impl {
   asio::awaitable<rpc::Result<bool>> register_link(Link& link);
   // Registers once the colony answers (1 s, 2 s, ... 30 s apart).
   asio::awaitable<void> keep_registering(Link& link);
+  // Heartbeats every interval the colony asks for (the first after 1 s);
+  // registers again when the colony no longer knows the peer.
+  asio::awaitable<void> keep_heartbeating(Link& link);
   void write_state(Link& link);
   asio::awaitable<void> leave(Link& link);
   std::string health() const;
@@ -235,6 +242,43 @@ asio::awaitable<void> ProxyRuntime::Impl::keep_registering(Link& link) {
   }
 }
 
+asio::awaitable<void> ProxyRuntime::Impl::keep_heartbeating(Link& link) {
+  std::chrono::seconds interval{1};
+  while (!stopping) {
+    link.heartbeat_timer->expires_after(interval);
+    boost::system::error_code ec;
+    co_await link.heartbeat_timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping) co_return;
+    if (link.peer_id.empty()) continue;  // not registered (yet)
+    rpc::HttpChannel channel(io.get_executor(), colony_channel(link.target, link.transport->dialer()));
+    mv1::MeshServiceClient client(channel);
+    mv1::HeartbeatRequest request;
+    request.set_peer_id(link.peer_id);
+    request.set_wireguard_pubkey(link.pubkey);
+    request.set_status("healthy");
+    const rpc::CallOptions call{.timeout = std::chrono::seconds(5), .headers = {}};
+    auto beat = co_await client.Heartbeat(request, call);
+    if (stopping) co_return;
+    if (beat) {
+      interval = std::clamp<std::chrono::seconds>(std::chrono::seconds(beat->heartbeat_interval_seconds()),
+                                                  std::chrono::seconds(1), std::chrono::hours(1));
+      continue;
+    }
+    if (beat.error().code == rpc::Code::not_found) {
+      // Expired (the colony heard nothing for too long) or its state reset.
+      auto registered = co_await register_link(link);
+      if (stopping) co_return;
+      if (registered) {
+        log::info("registered with colony again as a proxy peer", {{"colony_id", link.served.colony_id},
+                                                                   {"peer_id", link.peer_id},
+                                                                   {"mesh_ipv4", link.served.proxy_mesh_ipv4},
+                                                                   {"mesh_ipv6", link.served.proxy_mesh_ipv6}});
+        write_state(link);
+      }
+    }
+  }
+}
+
 void ProxyRuntime::Impl::write_state(Link& link) {
   ProxyState state{.colony_id = link.served.colony_id,
                    .listen = listen,
@@ -321,9 +365,17 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
   }
   std::vector<std::unique_ptr<base::PidFile>> locks;
   for (const auto& id : impl->options.colonies) {
-    auto lock = base::PidFile::acquire(impl->dir.proxies_dir() / (id + ".pid"));
+    const auto pid_path = impl->dir.proxies_dir() / (id + ".pid");
+    auto lock = base::PidFile::acquire(pid_path);
     if (!lock) {
-      co_return Failure("a proxy for " + id + " is " + lock.error() + "; stop it with: coral proxy stop " + id);
+      // Held by a proxy, or not writable (full, read-only): the hint follows
+      // what is the case.
+      if (base::read_pid_file(pid_path).kind == base::PidFileState::Kind::running) {
+        co_return Failure("a proxy for " + id + " is " + lock.error() + "; stop it with: coral proxy stop " + id);
+      }
+      const std::string hint = colony::storage_hint(colony::probe_writable(impl->dir.proxies_dir()),
+                                                    impl->dir.proxies_dir());
+      co_return Failure("cannot lock " + pid_path.string() + ": " + lock.error() + (hint.empty() ? "" : "; " + hint));
     }
     locks.push_back(std::make_unique<base::PidFile>(std::move(*lock)));
   }
@@ -368,6 +420,10 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
                                        {"mesh_ipv4", link->served.proxy_mesh_ipv4},
                                        {"mesh_ipv6", link->served.proxy_mesh_ipv6}});
     if (link->retry_registration) asio::co_spawn(io, impl->keep_registering(*link), asio::detached);
+    if (!link->registration.colony_secret().empty()) {
+      link->heartbeat_timer = std::make_unique<asio::steady_timer>(io);
+      asio::co_spawn(io, impl->keep_heartbeating(*link), asio::detached);
+    }
   }
   for (const auto& warning : impl->warnings) log::warn("proxy", {{"warning", warning}});
   co_return std::unique_ptr<ProxyRuntime>(new ProxyRuntime(std::move(impl)));
@@ -388,6 +444,9 @@ std::string ProxyRuntime::health_json() const { return impl_->health(); }
 asio::awaitable<void> ProxyRuntime::shutdown(std::chrono::milliseconds grace) {
   impl_->stopping = true;
   if (impl_->retry_timer) impl_->retry_timer->cancel();
+  for (auto& link : impl_->links) {
+    if (link->heartbeat_timer) link->heartbeat_timer->cancel();
+  }
   co_await impl_->server->shutdown(grace);
   impl_->forwarder->close();
   for (auto& link : impl_->links) {

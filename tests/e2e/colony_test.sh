@@ -287,8 +287,10 @@ COLONY=http://127.42.0.1:$CPORT
 e2e_result "init: colony on 127.42.0.0/16 with a discovery URL" \
   "$( ((rc == 0)) && [[ -n $SECRET && $V6 == *::1 ]] || echo "exit $rc: $err")"
 
+# (--heartbeat-interval 1h: the proxy registered by hand below never
+# heartbeats; keep it from expiring during the test.)
 start_daemon() { # start_daemon [ARGS]: coral colony start --daemon; sets PID
-  coral colony start --daemon "$@"
+  coral colony start --daemon --heartbeat-interval 1h "$@"
   PID=$(pid_of "$CORAL_CONFIG_DIR" "$ID")
 }
 start_daemon
@@ -451,18 +453,11 @@ e2e_result "Register a proxy -> 127.42.0.5" "$why"
 if [[ -n $PROXY_IP ]]; then
   call "$COLONY/$COLONY_SVC/GetStatus" '{}' --interface "$PROXY_IP"
   why=$(why_success)
-  if [[ -z $why ]]; then
-    e2e_wait 3 grep -q 'audit: proxy request' "$LOG"
-    line=$(grep 'audit: proxy request' "$LOG" | tail -n 1)
-    if [[ -z $line ]]; then why="no 'audit: proxy request' line"
-    elif [[ $line != *"peer_id=$PEER_P"* || $line != *"source=$PROXY_IP:"* || $line != *GetStatus* || $line != *code=ok* ]]; then
-      why="audit line lacks peer_id/source/procedure/code: $line"
-    fi
-  fi
-  e2e_result "audit: a call from the proxy's address (curl --interface) is logged" "$why"
+  # Counted, and summarized per proxy once a minute and at shutdown (checked
+  # after colony stop below); one line per call only at debug level.
+  [[ -z $why ]] && grep -q 'msg="audit: proxy request"' "$LOG" && why="a per-request audit line at info"
+  e2e_result "audit: a call from the proxy's address (curl --interface) is counted, not logged per request" "$why"
   call "$COLONY/$COLONY_SVC/GetStatus" '{}' --interface 127.42.0.2
-  e2e_result "audit: a call from an agent's address is not" \
-    "$( (($(grep -c 'audit: proxy request' "$LOG") == 1)) || echo "$(grep -c 'audit: proxy request' "$LOG") audit lines, want 1")"
 fi
 
 call "$COLONY/$COLONY_SVC/GetStatus" '{}'
@@ -579,6 +574,8 @@ elif ! gone "$PID"; then why="pid $PID still runs"
 elif [[ -e $CORAL_CONFIG_DIR/colonies/$ID.pid ]]; then why="the PID file is still there"
 elif ! grep -q 'msg="shutting down" signal=SIGTERM' "$LOG" || ! grep -q 'msg="colony stopped"' "$LOG"; then
   why="no 'shutting down' / 'colony stopped' in the log"
+elif [[ -n $PROXY_IP ]] && ! grep -q "msg=\"audit: proxy requests\" peer_id=$PEER_P requests=1 failed=0 " "$LOG"; then
+  why="no audit summary of the proxy's 1 call (the agent's call not counted): $(grep 'audit: proxy' "$LOG")"
 fi
 e2e_result "colony stop: SIGTERM, exit 0, ✓ stopped, PID file removed, logged" "$why"
 

@@ -172,7 +172,9 @@ V6A_PREFIX=${V6A%1}
 SECRET_A=$(yget colony_secret "$CORAL_CONFIG_DIR/colonies/$A.yaml")
 LOG_A=$CORAL_CONFIG_DIR/colonies/$A.log
 COLONY_A=http://127.42.0.1:$CPORT_A
-coral colony start "$A" --daemon
+# (--log-level debug: the colony logs each proxied call as "audit: proxy
+# request" at debug; at info it writes a summary per proxy and minute.)
+coral colony start "$A" --daemon --log-level debug
 ((rc == 0)) || fatal "colony start $A --daemon" "exit $rc: $out $err"
 e2e_wait 5 lookup "$A" || fatal "discovery has colony $A" "$body"
 
@@ -387,7 +389,7 @@ coral topology
 [[ -z $why ]] && { ((rc == 1)) && [[ $err == *"coral proxy start $A"* ]] || why="topology: exit $rc: $err"; }
 e2e_result "coral agents / topology with the colony offline -> the same hint, exit 1" "$why"
 
-coral colony start "$A" --daemon
+coral colony start "$A" --daemon --log-level debug
 r1=$rc
 e2e_wait 5 lookup "$A"
 coral proxy start "$A" --port "$P1" --daemon
@@ -440,7 +442,7 @@ coral status
 e2e_result "colony killed: coral status -> error saying it is not reachable, exit 1" \
   "$( ((rc == 1)) && [[ $err == *"not reachable"* && $out != *ONLINE* ]] || echo "exit $rc: $out $err")"
 
-coral colony start "$A" --daemon
+coral colony start "$A" --daemon --log-level debug
 r1=$rc
 lines=$(wc -l <"$LOG_A")
 e2e_wait 10 answers "$PROXY_A" "$A"
@@ -716,7 +718,7 @@ ns_checks() {
     --discovery "http://[::1]:$dport" --register-interval 1s
   ((rc == 0)) || { e2e_fail "ipv6: init" "exit $rc: $err"; return; }
   nsx() { run ip netns exec "$ns" "$@"; }
-  nsx "$CORAL" colony start --daemon
+  nsx "$CORAL" colony start --daemon --log-level debug
   ((rc == 0)) || { e2e_fail "ipv6: colony start in $ns" "exit $rc: $out $err"; return; }
   ns_lookup() {
     nsx curl -sS -g --max-time "$T" -H 'Content-Type: application/json' -d "{\"mesh_id\":\"$nid\"}" \
@@ -779,7 +781,7 @@ ns_checks() {
   }
   [[ -z $why ]] && ! ns_status 503 && why="GetStatus through it: HTTP $out, want 503 (unavailable)"
   e2e_result "proxy started while its colony is down -> starts with a warning; calls -> unavailable" "$why"
-  nsx "$CORAL" colony start --daemon
+  nsx "$CORAL" colony start --daemon --log-level debug
   e2e_wait 10 ns_status 200
   e2e_result "... colony back -> the proxy forwards to it by itself" \
     "$(ns_status 200 || echo "GetStatus through it: HTTP $out, want 200")"

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 #include <filesystem>
@@ -302,6 +305,60 @@ TEST_F(ConfigDirTest, EndToEndInitFlow) {
   EXPECT_EQ(*dir->load_colony(*dir->require_current()), *config);
   EXPECT_EQ(*dir->list_colonies(), std::vector<std::string>{config->colony_id});
   EXPECT_EQ(mode_of(temp_ / "home" / ".coral"), 0700U);
+}
+
+// issue 16: a group- or world-writable config directory was used without a
+// word.
+TEST_F(ConfigDirTest, WarnsAboutDirectoriesOthersCanWriteTo) {
+  const ConfigDir dir(temp_ / "coral");
+  ASSERT_TRUE(dir.create());
+  EXPECT_TRUE(dir.permission_warnings().empty());
+  ASSERT_EQ(::chmod(dir.root().c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(dir.colonies_dir().c_str(), 0720), 0);
+  const auto warnings = dir.permission_warnings();
+  ASSERT_EQ(warnings.size(), 2U);
+  EXPECT_EQ(warnings[0], dir.root().string() +
+                             " is writable by group and others (mode 0777): they could replace colony files or plant "
+                             "PID files; run chmod 700 " + dir.root().string());
+  EXPECT_TRUE(warnings[1].starts_with(dir.colonies_dir().string() + " is writable by group (mode 0720)")) << warnings[1];
+  // Readable by others is not the point here (files inside are 0600).
+  ASSERT_EQ(::chmod(dir.root().c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(dir.colonies_dir().c_str(), 0700), 0);
+  EXPECT_TRUE(dir.permission_warnings().empty());
+}
+
+// issue 16: after ENOSPC or EROFS the hints pointed at the wrong cause
+// ("stop it with: coral colony stop"). The hint follows the error's value.
+TEST(StorageHint, FollowsTheErrorValue) {
+  const fs::path where = "/x/.coral/colonies";
+  const auto code = [](int value) { return std::error_code(value, std::generic_category()); };
+  EXPECT_EQ(storage_hint(code(ENOSPC), where),
+            "the file system holding /x/.coral/colonies is full (or over quota): free some space (df -h "
+            "/x/.coral/colonies), then try again");
+  EXPECT_EQ(storage_hint(code(EDQUOT), where), storage_hint(code(ENOSPC), where));
+  EXPECT_EQ(storage_hint(code(EROFS), where),
+            "/x/.coral/colonies is on a read-only file system: remount it read-write, or use another config "
+            "directory (CORAL_CONFIG_DIR)");
+  EXPECT_EQ(storage_hint(code(EACCES), where),
+            "no permission to write in /x/.coral/colonies: check its owner and mode (ls -ld /x/.coral/colonies)");
+  EXPECT_EQ(storage_hint(code(EPERM), where), storage_hint(code(EACCES), where));
+  // The system category's values compare equal too.
+  EXPECT_EQ(storage_hint(std::error_code(ENOSPC, std::system_category()), where), storage_hint(code(ENOSPC), where));
+  for (const int other : {0, EIO, ENOENT, EEXIST, EWOULDBLOCK}) {
+    EXPECT_EQ(storage_hint(code(other), where), "") << other;
+  }
+}
+
+TEST_F(ConfigDirTest, ProbeWritableSaysWhyNot) {
+  EXPECT_FALSE(probe_writable(temp_));
+  EXPECT_EQ(probe_writable(temp_ / "missing"), std::errc::no_such_file_or_directory);
+  // (A full or read-only file system needs root to make; storage_hint's
+  // test covers those values.) Root writes through modes.
+  if (::geteuid() != 0) {
+    ASSERT_EQ(::chmod(temp_.c_str(), 0500), 0);
+    EXPECT_EQ(probe_writable(temp_), std::errc::permission_denied);
+    ASSERT_EQ(::chmod(temp_.c_str(), 0700), 0);
+  }
 }
 
 }  // namespace

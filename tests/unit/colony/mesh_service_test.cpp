@@ -202,6 +202,75 @@ TEST_F(MeshServiceTest, WrongSecretIsUnauthenticatedAndTheLogLeavesTheSecretOut)
   EXPECT_EQ(empty.error().code, rpc::Code::unauthenticated);
 }
 
+// issue 16: 10,000 wrong secrets wrote 10,000 warnings in 0.7 s, and
+// nothing slowed the guessing down.
+TEST_F(MeshServiceTest, WrongSecretsAreRateLimitedPerSourceAndTheirWarningsAggregated) {
+  auto r = request(new_pubkey());
+  r.set_colony_secret("a-guessed-secret-that-is-long-enough-to-be-valid");
+  ::testing::internal::CaptureStderr();
+  int unauthenticated = 0;
+  int limited = 0;
+  for (int i = 0; i < 5000; ++i) {
+    auto reply = register_peer(r);
+    ASSERT_FALSE(reply);
+    if (reply.error().code == rpc::Code::unauthenticated) ++unauthenticated;
+    if (reply.error().code == rpc::Code::resource_exhausted) {
+      ++limited;
+      EXPECT_TRUE(reply.error().message.starts_with("too many wrong colony secrets from 127.0.0.1; try again in "))
+          << reply.error().message;
+    }
+  }
+  // Even the right secret waits while the source is limited (no oracle).
+  auto right = register_peer(request(new_pubkey()));
+  ASSERT_FALSE(right);
+  EXPECT_EQ(right.error().code, rpc::Code::resource_exhausted);
+  // Another source is not limited.
+  context_.peer = "127.0.0.2:40000";
+  EXPECT_TRUE(register_peer(request(new_pubkey())));
+  context_.peer = "127.0.0.1:51000";
+
+  clock_.advance(11s);
+  service_->sweep();
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(unauthenticated, static_cast<int>(SecretGuard::kBurst));
+  EXPECT_EQ(limited, 5000 - static_cast<int>(SecretGuard::kBurst));
+  std::size_t lines = 0;
+  for (char c : logged) lines += c == '\n';
+  // One line for the first wrong secret, one registration, one summary.
+  EXPECT_LE(lines, 4U) << logged;
+  EXPECT_NE(logged.find("wrong colony secret"), std::string::npos) << logged;
+  EXPECT_NE(logged.find("register refused 5000 more times from 127.0.0.1 in the last 11 s"), std::string::npos)
+      << logged;
+  EXPECT_NE(logged.find("wrong_secret=9 wrong_colony=0 rate_limited=4991"), std::string::npos) << logged;
+
+  // After the refill, the source may try again.
+  auto later = register_peer(request(new_pubkey()));
+  EXPECT_TRUE(later) << later.error().message;
+}
+
+// A flood of Registers for another colony id: refused, and reported like
+// wrong secrets (one line, then a summary), but not limited.
+TEST_F(MeshServiceTest, WrongColonyIdsAreReportedInSummariesNotOneLineEach) {
+  auto r = request(new_pubkey());
+  r.set_colony_id("another-colony");
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 1000; ++i) {
+    auto reply = register_peer(r);
+    ASSERT_FALSE(reply);
+    ASSERT_EQ(reply.error().code, rpc::Code::not_found);
+  }
+  EXPECT_TRUE(register_peer(request(new_pubkey())));  // not limited
+  clock_.advance(10s);
+  service_->sweep();
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  std::size_t lines = 0;
+  for (char c : logged) lines += c == '\n';
+  EXPECT_EQ(lines, 3U) << logged;
+  EXPECT_NE(logged.find("register refused 999 more times from 127.0.0.1 in the last 10 s"), std::string::npos)
+      << logged;
+  EXPECT_NE(logged.find("wrong_secret=0 wrong_colony=999 rate_limited=0"), std::string::npos) << logged;
+}
+
 TEST_F(MeshServiceTest, BadRequestsAreInvalidArguments) {
   auto bad_key = request("not-a-key");
   auto reply = register_peer(bad_key);

@@ -111,5 +111,72 @@ TEST_F(PeerRegistryTest, ReleasedAddressesHaveNoHolderAndReplayedOnesDo) {
   EXPECT_EQ(holder(gone.mesh_ipv4), "");
 }
 
+// issue 16: a proxy killed with -9 left its peer record (and addresses)
+// forever. Proxies that stop heartbeating expire; agents are kept.
+TEST_F(PeerRegistryTest, ProxiesThatStopHeartbeatingExpireAndFreeTheirAddresses) {
+  using namespace std::chrono_literals;
+  const Peer agent = add(Peer::Kind::agent, "api");
+  const Peer silent = add(Peer::Kind::proxy, "proxy");
+  const Peer alive = add(Peer::Kind::proxy, "proxy");
+  const auto expiry = kExpiryHeartbeats * registry_->heartbeat_interval();  // 60 s by default
+  clock_.advance(expiry - 1s);
+  ASSERT_TRUE(registry_->heartbeat(alive.peer_id, alive.wireguard_pubkey, "healthy"));
+  EXPECT_TRUE(registry_->expire_stale().value().empty());
+  clock_.advance(2s);
+  const auto expired = registry_->expire_stale().value();
+  ASSERT_EQ(expired.size(), 1U);
+  EXPECT_EQ(expired[0].peer_id, silent.peer_id);
+  EXPECT_EQ(holder(silent.mesh_ipv4), "");
+  EXPECT_EQ(holder(agent.mesh_ipv4), agent.peer_id);
+  EXPECT_EQ(holder(alive.mesh_ipv4), alive.peer_id);
+  EXPECT_EQ(registry_->heartbeat(silent.peer_id, silent.wireguard_pubkey, "healthy").error().code,
+            rpc::Code::not_found);
+  // The freed address goes to the next peer.
+  EXPECT_EQ(add(Peer::Kind::proxy, "proxy").mesh_ipv4, silent.mesh_ipv4);
+
+  // Long after, the agent is still there (unhealthy), never expired.
+  clock_.advance(24h);
+  const auto later = registry_->expire_stale().value();
+  for (const Peer& peer : later) EXPECT_EQ(peer.kind, Peer::Kind::proxy);
+  EXPECT_EQ(holder(agent.mesh_ipv4), agent.peer_id);
+}
+
+TEST_F(PeerRegistryTest, AColonyRestartGivesProxiesAFullPeriodToHeartbeat) {
+  using namespace std::chrono_literals;
+  const Peer proxy = add(Peer::Kind::proxy, "proxy");
+  clock_.advance(1h);  // the colony was down
+  open();
+  EXPECT_TRUE(registry_->expire_stale().value().empty());
+  clock_.advance(kExpiryHeartbeats * registry_->heartbeat_interval() + 1s);
+  EXPECT_EQ(registry_->expire_stale().value().size(), 1U);
+}
+
+// issue 16: a hand-edited store in which two peers hold one mesh address
+// loaded and was served. It is refused, with the file named.
+TEST_F(PeerRegistryTest, RefusesAStoreWithDuplicateMeshAddresses) {
+  const Peer first = add(Peer::Kind::agent, "api");
+  Peer second = add(Peer::Kind::proxy, "proxy");
+  registry_.reset();
+  second.mesh_ipv4 = first.mesh_ipv4;  // as `sqlite3 x.db "UPDATE peers SET mesh_ipv4 = ..."` would
+  ASSERT_TRUE(store_->upsert(second));
+  auto registry = PeerRegistry::open(*store_, test_config(), clock_);
+  ASSERT_FALSE(registry);
+  EXPECT_TRUE(registry.error().starts_with((dir_ / "colony.db").string() + ": peers " + first.peer_id + " and " +
+                                           second.peer_id + " both hold mesh address " + first.mesh_ipv4))
+      << registry.error();
+}
+
+TEST_F(PeerRegistryTest, RefusesAStoreWhoseAddressesDoNotMatchTheirIndex) {
+  Peer peer = add(Peer::Kind::agent, "api");
+  registry_.reset();
+  peer.mesh_ipv6 = "fdc0:42::99";  // free, but not index 2's
+  ASSERT_TRUE(store_->upsert(peer));
+  auto registry = PeerRegistry::open(*store_, test_config(), clock_);
+  ASSERT_FALSE(registry);
+  EXPECT_TRUE(registry.error().starts_with((dir_ / "colony.db").string() + ": peer " + peer.peer_id +
+                                           " records mesh addresses 127.42.0.2 / fdc0:42::99, but its mesh index 2"))
+      << registry.error();
+}
+
 }  // namespace
 }  // namespace coral::colony

@@ -370,12 +370,15 @@ TEST_F(PeerStoreTest, RefusesANewerSchema) {
   expect_refused("written by a newer coral (schema version 99; this coral knows up to 1)");
 }
 
-TEST_F(PeerStoreTest, AdoptsAnEmptyFile) {
-  // e.g. left behind by a crash between creating the file and the schema.
+// issue 16: `: > colonies/ID.db` made the colony start silently with no
+// peers. An empty file is refused, named, and left as it is.
+TEST_F(PeerStoreTest, RefusesAnEmptyFile) {
   write_file(file_, "");
-  auto store = open_store();
-  ASSERT_TRUE(store.upsert(make_peer(1)));
-  EXPECT_EQ(store.count().value(), 1u);
+  expect_refused(
+      "the file is empty (0 bytes), so the colony's peers and their addresses are gone; restore it from a "
+      "backup, or delete it (and any -wal/-shm files beside it) to start with no peers");
+  EXPECT_EQ(fs::file_size(file_), 0u);
+  EXPECT_TRUE(siblings().empty());
 }
 
 TEST_F(PeerStoreTest, PathErrorsNameTheFile) {

@@ -213,15 +213,24 @@ TEST_F(RuntimeTest, RequestsFromAProxyPeerAreAuditedAndOthersAreNot) {
   EXPECT_EQ(proxy.colony_mesh_ipv4(), "127.42.0.1");
   EXPECT_EQ(proxy.colony_connect_port(), port_);
 
-  const std::string audited = logged_for_status_from("127.42.0.2");
-  EXPECT_EQ(count(audited, "msg=\"audit: proxy request\""), 1U) << audited;
-  EXPECT_NE(audited.find("peer_id=" + proxy.peer_id()), std::string::npos) << audited;
-  EXPECT_NE(audited.find("procedure=/coral.colony.v1.ColonyService/GetStatus"), std::string::npos) << audited;
-  EXPECT_NE(audited.find("source=127.42.0.2:"), std::string::npos) << audited;
-  EXPECT_NE(audited.find("code=ok"), std::string::npos) << audited;
-
+  // issue 16: one info line per proxied call made 1.16 M lines in 60 s.
+  // At info, calls are counted and summarized per proxy (once a minute, and
+  // at shutdown); each is logged at debug only.
+  for (int i = 0; i < 3; ++i) {
+    const std::string audited = logged_for_status_from("127.42.0.2");
+    EXPECT_EQ(audited.find("audit"), std::string::npos) << audited;
+  }
   const std::string not_audited = logged_for_status_from("127.0.0.1");
   EXPECT_EQ(not_audited.find("audit"), std::string::npos) << not_audited;
+
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(stop());
+  const std::string summary = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(count(summary, "msg=\"audit: proxy requests\""), 1U) << summary;
+  EXPECT_NE(summary.find("level=info msg=\"audit: proxy requests\" peer_id=" + proxy.peer_id() +
+                         " requests=3 failed=0 seconds="),
+            std::string::npos)
+      << summary;
 }
 
 TEST_F(RuntimeTest, RequestsFromAnAgentPeerAreNotAudited) {
@@ -348,8 +357,7 @@ TEST_F(RuntimeTest, RestartOnTheSameDirectoryKeepsThePeersAssignment) {
   start(&logged);
   EXPECT_NE(logged.find("peers=1"), std::string::npos) << logged;
   // Still the proxy's address before it registers again: audited.
-  const std::string audited = logged_for_status_from("127.42.0.2");
-  EXPECT_NE(audited.find("peer_id=" + peer_id), std::string::npos) << audited;
+  logged_for_status_from("127.42.0.2");
 
   auto from_host = channel_from(io_, port_, "127.0.0.1");
   auto again = run(io_, register_peer(*from_host, proxy_request(proxy_key)));
@@ -360,6 +368,11 @@ TEST_F(RuntimeTest, RestartOnTheSameDirectoryKeepsThePeersAssignment) {
   auto other = run(io_, register_peer(*from_host, proxy_request(new_pubkey())));
   ASSERT_TRUE(other && *other);
   EXPECT_EQ((**other).mesh_ipv4(), "127.42.0.3");
+
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(stop());
+  const std::string summary = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(summary.find("audit: proxy requests\" peer_id=" + peer_id + " requests=1 "), std::string::npos) << summary;
 }
 
 TEST_F(RuntimeTest, NoMeshAddressBindableIsAnErrorNamingBoth) {
