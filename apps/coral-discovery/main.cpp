@@ -5,6 +5,8 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -23,6 +25,7 @@
 #include "discovery/memory_store.h"
 #include "discovery/redis_store.h"
 #include "discovery/service.h"
+#include "discovery/validation.h"
 #include "http/server.h"
 #include "rpc/server.h"
 
@@ -111,6 +114,7 @@ int main(int argc, char** argv) {
   std::string max_bytes_text = "128M";
   double register_rate = discovery::SourceLimits{}.per_second;
   std::uint32_t register_burst = discovery::SourceLimits{}.burst;
+  std::vector<std::string> reserve_texts;
   app.add_option("--listen", listen_text, "address to serve on, HOST:PORT ([::1]:8080 for IPv6; port 0: any free port)")
       ->capture_default_str();
   app.add_option("--ttl", ttl_text, "how long a registration lasts unless renewed (e.g. 300s, 5m)")->capture_default_str();
@@ -138,6 +142,9 @@ int main(int argc, char** argv) {
                  "0: no limit")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--reserve", reserve_texts,
+                 "MESH_ID=PUBKEY: only this WireGuard public key may register MESH_ID (repeatable); stops anyone "
+                 "from holding a known colony's mesh id first");
   app.add_option("--register-burst", register_burst, "calls a source may make at once before --register-rate applies")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -162,6 +169,16 @@ int main(int argc, char** argv) {
   const auto max_bytes = parse_byte_size(max_bytes_text);
   if (!max_bytes) return fail("--max-store-bytes: " + max_bytes.error());
   const discovery::StoreLimits limits{.max_records = max_colonies, .max_bytes = *max_bytes};
+  std::map<std::string, std::string> reserved;
+  for (const std::string& text : reserve_texts) {
+    const auto equals = text.find('=');
+    if (equals == std::string::npos) return fail("--reserve \"" + text + "\": expected MESH_ID=PUBKEY");
+    std::string mesh_id = text.substr(0, equals);
+    std::string pubkey = text.substr(equals + 1);
+    if (auto valid = discovery::validate_mesh_id(mesh_id); !valid) return fail("--reserve: " + valid.error().message);
+    if (auto valid = discovery::validate_pubkey(pubkey); !valid) return fail("--reserve: " + valid.error().message);
+    reserved[std::move(mesh_id)] = std::move(pubkey);
+  }
   std::optional<crypto::SecretKey> key;
   if (!key_file.empty()) {
     std::ifstream in(key_file);
@@ -193,7 +210,8 @@ int main(int argc, char** argv) {
                                 .version = "0.1.0",
                                 .accept_unproven = accept_unproven,
                                 .key = std::move(key),
-                                .source_limits = {.per_second = register_rate, .burst = register_burst}});
+                                .source_limits = {.per_second = register_rate, .burst = register_burst},
+                                .reserved = std::move(reserved)});
   rpc::Server rpc(io.get_executor());
   rpc.add(service);
   rpc.on_call([](const rpc::CallRecord& call) {

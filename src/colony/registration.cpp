@@ -147,14 +147,16 @@ void RegistrationLoop::record(RegistrationState state, const rpc::Error* error) 
   const std::string reason = error ? error->message : "";
   const bool proven = !request_.proof().empty();
   const bool changed = state != status_.state || code != status_.code || proven != status_.proven;
-  status_.reason = reason;  // the message may differ in details (a lease end); kept current
-  if (!changed && status_.since.size() > 0) {
-    if (!status_file_.empty() && error) {
-      // Keep the file's reason current without logging again.
-      (void)write_file_atomically(status_file_, to_yaml(status_));
+  if (!changed && !status_.since.empty()) {
+    // Same state: keep the file's reason current (a lease end moves), but
+    // write only when it changed.
+    if (reason != status_.reason) {
+      status_.reason = reason;
+      if (!status_file_.empty()) (void)write_file_atomically(status_file_, to_yaml(status_));
     }
     return;
   }
+  status_.reason = reason;
   status_.state = state;
   status_.code = code;
   status_.proven = proven;

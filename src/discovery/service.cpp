@@ -105,6 +105,12 @@ rpc::Awaitable<rpc::Result<v1::RegisterColonyResponse>> DiscoveryService::Regist
     co_return std::unexpected(std::move(allowed.error()));
   }
   if (rpc::Status valid = validate_registration(request); !valid) co_return std::unexpected(std::move(valid.error()));
+  if (const auto reserved = options_.reserved.find(request.mesh_id());
+      reserved != options_.reserved.end() && reserved->second != request.wireguard_pubkey()) {
+    co_return rpc::fail(rpc::Code::permission_denied,
+                        "mesh_id " + quoted(request.mesh_id()) + " is reserved for WireGuard key " + reserved->second +
+                            " by this discovery service (--reserve)");
+  }
 
   bool proven = false;
   if (!options_.accept_unproven || !request.challenge().empty() || !request.proof().empty()) {

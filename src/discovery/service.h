@@ -4,6 +4,7 @@
 // store keeps the leases.
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -27,6 +28,10 @@ struct ServiceOptions {
   std::optional<crypto::SecretKey> key;
   // Per-source limit of RegisterColony and GetRegistrationChallenge calls.
   SourceLimits source_limits{};
+  // Mesh ids the operator reserved for one WireGuard key (base64), e.g.
+  // from `--reserve my-app-prod=KEY`: registering them with any other key is
+  // refused (permission_denied), even when no lease holds them.
+  std::map<std::string, std::string> reserved{};
 };
 
 class DiscoveryService final : public coral::discovery::v1::DiscoveryServiceHandler {

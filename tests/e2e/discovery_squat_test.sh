@@ -226,6 +226,16 @@ sleep 2.5
 e2e_result "... and the squatter's address got no connection (no Register, no secret)" \
   "$([[ ! -s $FAKE_LOG ]] || cat "$FAKE_LOG")"
 
+# An operator who knows the colony's key reserves its mesh id.
+e2e_start_server res "$DISC" --listen 127.0.0.1:0 --accept-unproven --reserve "victim=$VKEY" \
+  2>"$E2E_WORK/start.err" || fatal "start coral-discovery --reserve" "$(cat "$E2E_WORK/start.err")"
+RES=http://127.0.0.1:$E2E_PORT
+call "$RES/$SVC/RegisterColony" "$(reg_json "$SKEY" 127.42.77.1 "$FAKE_PORT")"
+why=$(why_error permission_denied 403)
+[[ -z $why && $body != *"reserved for WireGuard key $VKEY"* ]] && why="message: $body"
+e2e_result "--reserve victim=KEY: the squatter cannot hold the mesh id first (permission_denied)" "$why"
+e2e_stop res
+
 # The victim's real key, but the squatter's address.
 e2e_stop lax
 e2e_start_server lax "$DISC" --listen "127.0.0.1:${LAX##*:}" --accept-unproven 2>"$E2E_WORK/start.err" ||

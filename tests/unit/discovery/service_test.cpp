@@ -389,6 +389,20 @@ TEST_F(ProvenRegistrationTest, WithAcceptUnprovenAProvenColonyTakesOverAnUnprove
             rpc::Code::unauthenticated);
 }
 
+TEST_F(ProvenRegistrationTest, AReservedMeshIdCannotBeHeldFirstBySomeoneElse) {
+  ServiceOptions reserving = options();
+  reserving.reserved["victim"] = victim_.public_key().to_base64();
+  restart(reserving);
+  const auto refused = register_colony(proven("victim", squatter_));  // a valid proof, of its own key
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, rpc::Code::permission_denied);
+  EXPECT_NE(refused.error().message.find("reserved for WireGuard key " + victim_.public_key().to_base64()),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_TRUE(register_colony(proven("victim", victim_)));
+  EXPECT_TRUE(register_colony(proven("other", squatter_)));  // other mesh ids are first come
+}
+
 TEST_F(ProvenRegistrationTest, BeyondTheColonyLimitNewRecordsAreRefusedRenewalsAreNot) {
   restart(options(true), StoreLimits{.max_records = 3, .max_bytes = std::size_t{1} << 20});
   for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(register_colony(rfd005_registration(id, kKeyA)));
