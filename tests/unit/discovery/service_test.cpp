@@ -459,6 +459,18 @@ TEST_F(ProvenRegistrationTest, ASourceOverItsRateIsRefusedOthersAreNot) {
   EXPECT_TRUE(register_colony(rfd005_registration("r4", kKeyA)));
 }
 
+TEST(SourceLimiter, TracksBoundedSourcesAndForgetsIdleOnes) {
+  base::FakeClock clock;
+  SourceLimiter limiter(SourceLimits{.per_second = 10, .burst = 2, .max_sources = 2});
+  EXPECT_TRUE(limiter.allow("127.0.0.1:1", clock.now()));
+  EXPECT_TRUE(limiter.allow("127.0.0.2:1", clock.now()));
+  EXPECT_FALSE(limiter.allow("127.0.0.3:1", clock.now()));  // a third source while two are active
+  EXPECT_EQ(limiter.tracked(), 2U);
+  clock.advance(std::chrono::seconds(1));  // both buckets full again: forgotten
+  EXPECT_TRUE(limiter.allow("127.0.0.3:1", clock.now()));
+  EXPECT_EQ(limiter.tracked(), 1U);
+}
+
 TEST(SourceKey, IsTheAddressOrTheIpv6Slash64) {
   EXPECT_EQ(source_key("127.0.0.1:5000"), "v4:127.0.0.1");
   EXPECT_EQ(source_key("[::ffff:127.0.0.1]:5000"), "v4:127.0.0.1");
