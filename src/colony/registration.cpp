@@ -119,16 +119,21 @@ RegistrationLoop::RegistrationLoop(boost::asio::any_io_executor executor, discov
 boost::asio::awaitable<rpc::Result<discovery::v1::RegisterColonyResponse>> RegistrationLoop::register_once() {
   request_.clear_challenge();
   request_.clear_proof();
-  if (!legacy_discovery_) {
+  {
+    // Asked every round, so that a discovery service upgraded meanwhile
+    // gets proofs.
     auto challenge = co_await client_.challenge(request_.mesh_id(), request_.wireguard_pubkey());
     if (!challenge && challenge.error().code == rpc::Code::unimplemented) {
       // A discovery service from before proofs: it stores anything anyway.
+      if (!legacy_discovery_) {
+        log::warn("discovery does not check proofs of possession (an older version); registering without one",
+                  {{"discovery", client_.endpoint()}});
+      }
       legacy_discovery_ = true;
-      log::warn("discovery does not check proofs of possession (an older version); registering without one",
-                {{"discovery", client_.endpoint()}});
     } else if (!challenge) {
       co_return std::unexpected(std::move(challenge.error()));
     } else {
+      legacy_discovery_ = false;
       const auto discovery_key = crypto::PublicKey::from_base64(challenge->discovery_pubkey());
       if (!discovery_key) {
         co_return rpc::fail(rpc::Code::internal, "discovery sent an invalid key: " + discovery_key.error());

@@ -91,7 +91,7 @@ class RegistrationLoop {
   std::filesystem::path status_file_;
   boost::asio::steady_timer timer_;
   bool stopping_ = false;
-  bool legacy_discovery_ = false;  // GetRegistrationChallenge is unimplemented there
+  bool legacy_discovery_ = false;  // GetRegistrationChallenge was unimplemented last time (warned once)
   int failures_ = 0;
   RegistrationStatus status_;
 };

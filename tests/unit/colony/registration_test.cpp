@@ -355,6 +355,51 @@ TEST_F(RegistrationTest, ARefusedRegistrationIsReportedAsRefusedWithTheReason) {
   std::filesystem::remove_all(dir);
 }
 
+// A discovery service from before proofs: GetRegistrationChallenge is
+// unimplemented (the generated default), RegisterColony stores anything.
+class LegacyDiscovery final : public discovery::v1::DiscoveryServiceHandler {
+ public:
+  rpc::Awaitable<rpc::Result<discovery::v1::RegisterColonyResponse>> RegisterColony(
+      rpc::Context&, const discovery::v1::RegisterColonyRequest& request) override {
+    last = request;
+    discovery::v1::RegisterColonyResponse response;
+    response.set_success(true);
+    response.set_ttl(300);
+    co_return response;
+  }
+  discovery::v1::RegisterColonyRequest last;
+};
+
+TEST_F(RegistrationTest, AnOlderDiscoveryGetsARegistrationWithoutProofAndOneWarning) {
+  asio::io_context io(1);
+  LegacyDiscovery legacy;
+  rpc::Server rpc(io.get_executor());
+  rpc.add(legacy);
+  http::Server http(io, rpc);
+  ASSERT_TRUE(http.listen("127.0.0.1", 0));
+  http.start();
+  auto client = client_for(io, "http://127.0.0.1:" + std::to_string(http.port()));
+  ASSERT_TRUE(client);
+  ::testing::internal::CaptureStderr();
+  {
+    RunningLoop loop(io, *client, registering_config(), 100ms);
+    ASSERT_TRUE(run_until(io, [&] { return loop->registered(); }));
+    io.restart();
+    io.run_for(300ms);  // a few more rounds
+    EXPECT_TRUE(loop->registered());
+    EXPECT_FALSE(loop->status().proven);
+    EXPECT_TRUE(loop.stop());
+  }
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(count(logged, "does not check proofs of possession"), 1U) << logged;
+  EXPECT_TRUE(legacy.last.proof().empty());
+  EXPECT_EQ(legacy.last.mesh_id(), "my-shop-production");
+  run(io, [&]() -> asio::awaitable<bool> {
+    co_await http.shutdown(1s);
+    co_return true;
+  }());
+}
+
 TEST(RegistrationStatusFile, RoundTripsThroughYamlWithAwkwardReasons) {
   RegistrationStatus status;
   status.state = RegistrationState::refused;
