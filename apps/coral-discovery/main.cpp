@@ -1,9 +1,12 @@
 // coral-discovery: the registry where colonies announce themselves and
 // proxies find them (RFD 001, extended by RFD 005). See docs/discovery.md.
 
+#include <cctype>
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -19,9 +22,11 @@
 #include "base/duration.h"
 #include "base/log.h"
 #include "base/memory.h"
+#include "crypto/keys.h"
 #include "discovery/memory_store.h"
 #include "discovery/redis_store.h"
 #include "discovery/service.h"
+#include "discovery/validation.h"
 #include "http/server.h"
 #include "rpc/server.h"
 
@@ -53,6 +58,28 @@ std::expected<Listen, std::string> parse_listen(const std::string& text) {
   return listen;
 }
 
+// "1048576", "512K", "128M", "1G" (powers of 1024; "KiB", "MiB", "GiB" too).
+std::expected<std::size_t, std::string> parse_byte_size(const std::string& text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 15) return std::unexpected("\"" + text + "\" is not a size (e.g. 134217728, 512K, 128M, 1G)");
+  std::size_t value = std::stoull(text.substr(0, digits));
+  const std::string unit = text.substr(digits);
+  int shift = 0;
+  if (unit.empty() || unit == "B") {
+    shift = 0;
+  } else if (unit == "K" || unit == "KiB") {
+    shift = 10;
+  } else if (unit == "M" || unit == "MiB") {
+    shift = 20;
+  } else if (unit == "G" || unit == "GiB") {
+    shift = 30;
+  } else {
+    return std::unexpected("\"" + text + "\": unknown unit \"" + unit + "\" (use K, M or G)");
+  }
+  return value << shift;
+}
+
 asio::awaitable<void> cleanup_loop(discovery::Store& store, std::chrono::milliseconds interval, const bool& stopping) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (!stopping) {
@@ -82,6 +109,13 @@ int main(int argc, char** argv) {
   std::string level_text = "info";
   std::string format_text = "text";
   std::string port_file;
+  std::string key_file;
+  bool accept_unproven = false;
+  std::size_t max_colonies = discovery::StoreLimits{}.max_records;
+  std::string max_bytes_text = "128M";
+  double register_rate = discovery::SourceLimits{}.per_second;
+  std::uint32_t register_burst = discovery::SourceLimits{}.burst;
+  std::vector<std::string> reserve_texts;
   app.add_option("--listen", listen_text, "address to serve on, HOST:PORT ([::1]:8080 for IPv6; port 0: any free port)")
       ->capture_default_str();
   app.add_option("--ttl", ttl_text, "how long a registration lasts unless renewed (e.g. 300s, 5m)")->capture_default_str();
@@ -104,6 +138,30 @@ int main(int argc, char** argv) {
   app.add_option("--idle-timeout", idle_timeout_text,
                  "close a connection that sends nothing for this long while idle or mid-request")
       ->capture_default_str();
+  app.add_option("--key-file", key_file,
+                 "file with this service's static X25519 private key (base64, as `wg genkey` writes; mode 0600) that "
+                 "registration proofs are bound to; default: a key made at start (memory store) or shared through "
+                 "Redis (redis store)");
+  app.add_flag("--accept-unproven", accept_unproven,
+               "store registrations without a proof of possession of the WireGuard key (older colonies), as "
+               "unproven; a proven registration takes their mesh id over");
+  app.add_option("--max-colonies", max_colonies, "at most this many colonies are held (live or not yet purged)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-store-bytes", max_bytes_text,
+                 "at most this many bytes of records are held (each counts its strings plus 256 bytes)")
+      ->capture_default_str();
+  app.add_option("--register-rate", register_rate,
+                 "RegisterColony + GetRegistrationChallenge calls per second per source (IPv4 address or IPv6 /64); "
+                 "0: no limit")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--reserve", reserve_texts,
+                 "MESH_ID=PUBKEY: only this WireGuard public key may register MESH_ID (repeatable); stops anyone "
+                 "from holding a known colony's mesh id first");
+  app.add_option("--register-burst", register_burst, "calls a source may make at once before --register-rate applies")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   auto fail = [](const std::string& message) {
@@ -128,6 +186,29 @@ int main(int argc, char** argv) {
   if (!idle_timeout || idle_timeout->count() <= 0) return fail("--idle-timeout: must be a positive duration");
   server_options.connection.head_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*head_timeout);
   server_options.connection.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*idle_timeout);
+  const auto max_bytes = parse_byte_size(max_bytes_text);
+  if (!max_bytes) return fail("--max-store-bytes: " + max_bytes.error());
+  const discovery::StoreLimits limits{.max_records = max_colonies, .max_bytes = *max_bytes};
+  std::map<std::string, std::string> reserved;
+  for (const std::string& text : reserve_texts) {
+    const auto equals = text.find('=');
+    if (equals == std::string::npos) return fail("--reserve \"" + text + "\": expected MESH_ID=PUBKEY");
+    std::string mesh_id = text.substr(0, equals);
+    std::string pubkey = text.substr(equals + 1);
+    if (auto valid = discovery::validate_mesh_id(mesh_id); !valid) return fail("--reserve: " + valid.error().message);
+    if (auto valid = discovery::validate_pubkey(pubkey); !valid) return fail("--reserve: " + valid.error().message);
+    reserved[std::move(mesh_id)] = std::move(pubkey);
+  }
+  std::optional<crypto::SecretKey> key;
+  if (!key_file.empty()) {
+    std::ifstream in(key_file);
+    std::string text;
+    if (!in || !std::getline(in, text)) return fail("--key-file " + key_file + ": cannot read it");
+    auto parsed = crypto::SecretKey::from_base64(text);
+    crypto::wipe(text);
+    if (!parsed) return fail("--key-file " + key_file + ": " + parsed.error());
+    key = std::move(*parsed);
+  }
   log::setup(*level, *format);
   base::raise_open_files_limit();
 
@@ -135,18 +216,23 @@ int main(int argc, char** argv) {
   base::SystemClock clock;
   std::unique_ptr<discovery::Store> store;
   if (store_text == "memory") {
-    store = discovery::make_memory_store(clock);
+    store = discovery::make_memory_store(clock, limits);
   } else if (store_text.starts_with("redis://")) {
     auto address = discovery::parse_redis_url(store_text);
     if (!address) return fail(address.error());
-    store = discovery::make_redis_store(io.get_executor(), *address, clock);
+    store = discovery::make_redis_store(io.get_executor(), *address, clock, limits);
   } else {
     return fail("invalid --store \"" + store_text + "\": use memory or redis://HOST:PORT/DB");
   }
 
   discovery::DiscoveryService service(
       *store, clock,
-      discovery::ServiceOptions{.ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl), .version = "0.1.0"});
+      discovery::ServiceOptions{.ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl),
+                                .version = "0.1.0",
+                                .accept_unproven = accept_unproven,
+                                .key = std::move(key),
+                                .source_limits = {.per_second = register_rate, .burst = register_burst},
+                                .reserved = std::move(reserved)});
   rpc::Server rpc(io.get_executor());
   rpc.add(service);
   rpc.on_call([](const rpc::CallRecord& call) {
@@ -168,6 +254,9 @@ int main(int argc, char** argv) {
                                           {"store", store->describe()},
                                           {"ttl", base::format_duration(*ttl)},
                                           {"max_connections", std::to_string(server_options.max_connections)},
+                                          {"max_colonies", std::to_string(limits.max_records)},
+                                          {"max_store_bytes", std::to_string(limits.max_bytes)},
+                                          {"accept_unproven", accept_unproven ? "true" : "false"},
                                           {"cleanup_interval", base::format_duration(*cleanup)}});
   if (!port_file.empty()) {
     const std::string temp = port_file + ".tmp";

@@ -12,6 +12,7 @@
 #include "base/pid_file.h"
 #include "cli/render.h"
 #include "cli/colony_commands.h"
+#include "colony/registration.h"
 #include "coral/colony/v1/colony.coral.h"
 #include "discovery/client.h"
 #include "mesh/host_transport.h"
@@ -34,7 +35,21 @@ struct StatusReport {
   std::string colony_error;  // why GetStatus failed
   std::optional<discovery::v1::LookupColonyResponse> discovery;
   std::string discovery_error;
+  // What the running colony's registration loop last heard from discovery.
+  std::optional<colony::RegistrationStatus> registration;
 };
+
+// Whether discovery's record is this colony's: the key of the local config.
+bool record_is_ours(const colony::ColonyConfig& config, const discovery::v1::LookupColonyResponse& record) {
+  const auto key = crypto::PublicKey::from_base64(record.wireguard_pubkey());
+  return key && *key == config.wireguard.public_key;
+}
+
+// The key discovery holds, printable (it is untrusted text).
+std::string shown_key(const discovery::v1::LookupColonyResponse& record) {
+  const auto key = crypto::PublicKey::from_base64(record.wireguard_pubkey());
+  return key ? key->to_base64() : "an invalid key";
+}
 
 // GetStatus and ListAgents on the colony's IPv4 mesh address, then IPv6.
 asio::awaitable<void> ask_colony(const colony::ColonyConfig& config, StatusReport& report) {
@@ -105,7 +120,27 @@ void print_json(const ColonyTarget& target, const StatusReport& report) {
   }
   out += ",\"discovery_endpoint\":";
   base::append_json_string(out, target.config.discovery.endpoint);
-  if (report.discovery) out += ",\"discovery\":" + proto_json(*report.discovery);
+  if (report.registration) {
+    const auto& registration = *report.registration;
+    out += ",\"registration\":{\"state\":";
+    base::append_json_string(out, colony::to_string(registration.state));
+    if (!registration.code.empty()) {
+      out += ",\"code\":";
+      base::append_json_string(out, registration.code);
+    }
+    if (!registration.reason.empty()) {
+      out += ",\"reason\":";
+      base::append_json_string(out, registration.reason);
+    }
+    out += std::string(",\"proven\":") + (registration.proven ? "true" : "false") + ",\"since\":";
+    base::append_json_string(out, registration.since);
+    out += "}";
+  }
+  if (report.discovery) {
+    out += ",\"discovery\":" + proto_json(*report.discovery);
+    out += std::string(",\"discovery_key_matches\":") +
+           (record_is_ours(target.config, *report.discovery) ? "true" : "false");
+  }
   if (!report.discovery_error.empty()) {
     out += ",\"discovery_error\":";
     base::append_json_string(out, report.discovery_error);
@@ -143,10 +178,22 @@ void print_text(const ColonyTarget& target, const StatusReport& report) {
   }
   std::cout << "  ├─ Mesh: " << mesh << "\n";
   std::cout << "  └─ Discovery: ";
-  if (report.discovery) {
+  const bool ours = report.discovery && record_is_ours(config, *report.discovery);
+  const auto& registration = report.registration;
+  if (registration && registration->state == colony::RegistrationState::refused) {
+    std::cout << "REFUSED by " << config.discovery.endpoint << " (" << registration->code
+              << "): " << registration->reason << "\n";
+  } else if (report.discovery && !ours) {
+    std::cout << "NOT REGISTERED: " << config.discovery.endpoint << " holds mesh id " << config.discovery.mesh_id
+              << " for another WireGuard key (" << shown_key(*report.discovery) << ", not this colony's "
+              << config.wireguard.public_key.to_base64() << ")\n";
+  } else if (ours) {
     const auto age = google::protobuf::util::TimeUtil::GetCurrentTime() - report.discovery->last_seen();
     std::cout << "registered at " << config.discovery.endpoint << " as " << config.discovery.mesh_id
-              << " (renewed " << format_uptime(google::protobuf::util::TimeUtil::DurationToSeconds(age)) << " ago)\n";
+              << " (renewed " << format_uptime(google::protobuf::util::TimeUtil::DurationToSeconds(age)) << " ago"
+              << (report.discovery->proven() ? "" : ", unproven") << ")\n";
+  } else if (registration && registration->state == colony::RegistrationState::unreachable) {
+    std::cout << "not registered: " << registration->reason << "\n";
   } else {
     std::cout << report.discovery_error << "\n";
   }
@@ -164,6 +211,11 @@ void run_status(Context& context, const std::string& colony_id, bool json) {
   if (!target) return;
   StatusReport report;
   report.process = base::read_pid_file(target->dir.colony_pid_file(target->id));
+  if (report.process.kind == base::PidFileState::Kind::running) {
+    // Only the running colony's own state: an old file says nothing.
+    auto registration = colony::read_registration_status(colony::registration_status_file(target->dir, target->id));
+    if (registration && registration->pid == static_cast<long>(report.process.pid)) report.registration = std::move(registration);
+  }
   asio::io_context io(1);
   run_to_completion(io, gather(target->config, report));
   if (json) {

@@ -211,7 +211,8 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
     impl->discovery = std::move(*client);
     impl->registration = std::make_shared<RegistrationLoop>(
         io.get_executor(), *impl->discovery, registration_request(config, options.public_endpoints),
-        config.discovery.register_interval);
+        config.discovery.register_interval, config.wireguard.private_key,
+        registration_status_file(dir, config.colony_id));
     asio::co_spawn(io, run_registration(impl->discovery, impl->registration), asio::detached);
   }
 

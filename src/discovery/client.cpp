@@ -64,6 +64,16 @@ rpc::Awaitable<rpc::Result<v1::RegisterColonyResponse>> DiscoveryClient::registe
       endpoint_, [&](const rpc::CallOptions& options) { return impl_->client.RegisterColony(request, options); });
 }
 
+rpc::Awaitable<rpc::Result<v1::GetRegistrationChallengeResponse>> DiscoveryClient::challenge(
+    const std::string& mesh_id, const std::string& wireguard_pubkey) {
+  v1::GetRegistrationChallengeRequest request;
+  request.set_mesh_id(mesh_id);
+  request.set_wireguard_pubkey(wireguard_pubkey);
+  co_return co_await impl_->with_retries(endpoint_, [&](const rpc::CallOptions& options) {
+    return impl_->client.GetRegistrationChallenge(request, options);
+  });
+}
+
 rpc::Awaitable<rpc::Result<v1::LookupColonyResponse>> DiscoveryClient::lookup(const std::string& mesh_id) {
   v1::LookupColonyRequest request;
   request.set_mesh_id(mesh_id);

@@ -33,6 +33,10 @@ class DiscoveryClient {
   ~DiscoveryClient();
 
   rpc::Awaitable<rpc::Result<v1::RegisterColonyResponse>> register_colony(const v1::RegisterColonyRequest& request);
+  // GetRegistrationChallenge: `unimplemented` from discovery services that
+  // predate proofs of possession.
+  rpc::Awaitable<rpc::Result<v1::GetRegistrationChallengeResponse>> challenge(const std::string& mesh_id,
+                                                                            const std::string& wireguard_pubkey);
   rpc::Awaitable<rpc::Result<v1::LookupColonyResponse>> lookup(const std::string& mesh_id);
   rpc::Awaitable<rpc::Result<v1::HealthResponse>> health();
 

@@ -1,5 +1,7 @@
 #include "discovery/memory_store.h"
 
+#include <malloc.h>
+
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -21,7 +23,7 @@ namespace {
 // bucket and one heap slot (8 bytes): the mesh_id is stored once, as the key.
 class MemoryStore final : public Store {
  public:
-  explicit MemoryStore(const base::Clock& clock) : clock_(clock) {}
+  MemoryStore(const base::Clock& clock, StoreLimits limits) : clock_(clock), limits_(limits) {}
 
   rpc::Awaitable<rpc::Result<PutResult>> put(ColonyRecord record) override { co_return do_put(std::move(record)); }
 
@@ -31,7 +33,15 @@ class MemoryStore final : public Store {
 
   rpc::Awaitable<rpc::Result<std::size_t>> count_live() override { co_return leases_.size() - count_expired(); }
 
-  rpc::Awaitable<rpc::Result<std::size_t>> purge_expired() override { co_return do_purge(); }
+  rpc::Awaitable<rpc::Result<std::size_t>> purge_expired() override {
+    const std::size_t purged = do_purge();
+    if (purged > 0) release_memory();
+    co_return purged;
+  }
+
+  rpc::Awaitable<rpc::Result<crypto::SecretKey>> shared_key(crypto::SecretKey candidate) override {
+    co_return candidate;
+  }
 
   std::string describe() const override { return "memory"; }
 
@@ -44,6 +54,8 @@ class MemoryStore final : public Store {
     std::string mesh_ipv6;
     std::uint32_t connect_port = 0;
     std::uint32_t heap_index = 0;  // where this entry sits in heap_
+    std::uint32_t bytes = 0;       // footprint(), counted in used_bytes_
+    bool proven = false;
     std::vector<std::pair<std::string, std::string>> metadata;
     base::Clock::time_point last_seen;
     base::Clock::time_point expires_at;
@@ -60,6 +72,7 @@ class MemoryStore final : public Store {
     lease.metadata = std::move(record.metadata);
     lease.last_seen = record.last_seen;
     lease.expires_at = record.expires_at;
+    lease.proven = record.proven;
   }
 
   static ColonyRecord to_record(const Entry& entry) {
@@ -74,29 +87,58 @@ class MemoryStore final : public Store {
         .metadata = lease.metadata,
         .last_seen = lease.last_seen,
         .expires_at = lease.expires_at,
+        .proven = lease.proven,
     };
   }
 
   bool live(const Lease& lease) const { return clock_.now() < lease.expires_at; }
 
+  // Whether `bytes` more (and a new record, when `adds_record`) fit.
+  bool fits(std::size_t bytes, bool adds_record) const {
+    if (adds_record && leases_.size() >= limits_.max_records) return false;
+    return used_bytes_ + bytes <= limits_.max_bytes;
+  }
+
   PutResult do_put(ColonyRecord&& record) {
     const base::Clock::time_point now = clock_.now();
-    if (const auto found = leases_.find(record.mesh_id); found != leases_.end()) {
+    const std::size_t bytes = footprint(record);
+    if (auto found = leases_.find(record.mesh_id); found != leases_.end()) {
       Lease& lease = found->second;
-      if (now < lease.expires_at && lease.wireguard_pubkey != record.wireguard_pubkey) {
-        return PutResult{.stored = false, .holder = to_record(*found)};
+      if (now < lease.expires_at && lease.wireguard_pubkey != record.wireguard_pubkey &&
+          !(record.proven && !lease.proven)) {
+        return PutResult{.stored = false, .holder = to_record(*found), .full = false};
       }
-      assign(lease, std::move(record));
-      restore_heap(lease.heap_index);
-      return PutResult{.stored = true, .holder = std::nullopt};
+      const std::size_t growth = bytes > lease.bytes ? bytes - lease.bytes : 0;
+      if (!fits(growth, false)) {
+        do_purge();  // may remove this very entry: look it up again
+        found = leases_.find(record.mesh_id);
+        if (found == leases_.end()) return insert(std::move(record), bytes);
+        if (!fits(growth, false)) return PutResult{.stored = false, .holder = std::nullopt, .full = true};
+      }
+      Lease& kept = found->second;
+      used_bytes_ = used_bytes_ - kept.bytes + bytes;
+      kept.bytes = static_cast<std::uint32_t>(bytes);
+      assign(kept, std::move(record));
+      restore_heap(kept.heap_index);
+      return PutResult{.stored = true, .holder = std::nullopt, .full = false};
+    }
+    return insert(std::move(record), bytes);
+  }
+
+  PutResult insert(ColonyRecord&& record, std::size_t bytes) {
+    if (!fits(bytes, true)) {
+      do_purge();
+      if (!fits(bytes, true)) return PutResult{.stored = false, .holder = std::nullopt, .full = true};
     }
     std::string mesh_id = std::move(record.mesh_id);
     const auto inserted = leases_.try_emplace(std::move(mesh_id)).first;
+    inserted->second.bytes = static_cast<std::uint32_t>(bytes);
+    used_bytes_ += bytes;
     assign(inserted->second, std::move(record));
     inserted->second.heap_index = static_cast<std::uint32_t>(heap_.size());
     heap_.push_back(&*inserted);
     sift_up(heap_.size() - 1);
-    return PutResult{.stored = true, .holder = std::nullopt};
+    return PutResult{.stored = true, .holder = std::nullopt, .full = false};
   }
 
   std::optional<ColonyRecord> do_get(const std::string& mesh_id) const {
@@ -111,10 +153,19 @@ class MemoryStore final : public Store {
     while (!heap_.empty() && heap_.front()->second.expires_at <= now) {
       const Entry* expired = heap_.front();
       remove_from_heap(0);
+      used_bytes_ -= expired->second.bytes;
       leases_.erase(expired->first);
       ++purged;
     }
     return purged;
+  }
+
+  // Gives back what a flood left: the hash table's buckets (which never
+  // shrink on erase), the heap's capacity, and glibc's free pages.
+  void release_memory() {
+    leases_.rehash(0);
+    heap_.shrink_to_fit();
+    malloc_trim(0);
   }
 
   // The expired entries form a subtree at the top of the heap (a child never
@@ -189,12 +240,16 @@ class MemoryStore final : public Store {
   }
 
   const base::Clock& clock_;
+  const StoreLimits limits_;
+  std::size_t used_bytes_ = 0;  // sum of the leases' footprint()
   Map leases_;
   std::vector<Entry*> heap_;
 };
 
 }  // namespace
 
-std::unique_ptr<Store> make_memory_store(const base::Clock& clock) { return std::make_unique<MemoryStore>(clock); }
+std::unique_ptr<Store> make_memory_store(const base::Clock& clock, StoreLimits limits) {
+  return std::make_unique<MemoryStore>(clock, limits);
+}
 
 }  // namespace coral::discovery

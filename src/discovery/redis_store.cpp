@@ -9,6 +9,8 @@
 //                   mesh_ipv4/ipv6, connect_port, metadata)
 //       last_seen   nanoseconds since the Unix epoch, decimal
 //       expires_at  nanoseconds since the Unix epoch, decimal
+//       proven      "1" when the registration proved key possession, else
+//                   "0" (missing in records written before proofs: "0")
 //     with a Redis expiry (PEXPIRE) of expires_at - now, so that Redis itself
 //     forgets a lease that is not renewed.
 //
@@ -17,6 +19,17 @@
 //       (rounded up). count_live is ZCOUNT (now, +inf); purge_expired removes
 //       the members with score <= now (and their hashes, should Redis not
 //       have expired them yet).
+//
+//   coral:discovery:sizes              HASH mesh_id -> footprint() of its record
+//   coral:discovery:bytes              STRING, the sum of coral:discovery:sizes
+//     maintained by the put and purge scripts; with ZCARD of the lease index
+//     they enforce StoreLimits for all replicas (expired leases count until
+//     purged; put purges first when a limit is reached).
+//
+//   coral:discovery:server_key         STRING, the discovery service's static
+//     X25519 private key (base64), set once by the first replica (SET NX) and
+//     read by the others, so that every replica verifies every challenge
+//     (proof.h). Whoever can write to this Redis can change leases anyway.
 //
 // Times are the caller's clock (base::Clock), never Redis's TIME: every
 // replica decides liveness with the same rule as the memory store, and tests
@@ -76,6 +89,9 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view kColonyPrefix = "coral:discovery:colony:";
 constexpr std::string_view kLeaseIndex = "coral:discovery:leases";
+constexpr std::string_view kSizes = "coral:discovery:sizes";
+constexpr std::string_view kBytes = "coral:discovery:bytes";
+constexpr std::string_view kServerKey = "coral:discovery:server_key";
 constexpr auto kConnectTimeout = 1s;
 constexpr auto kCommandTimeout = 1s;
 constexpr auto kReconnectInterval = 100ms;
@@ -85,42 +101,79 @@ constexpr std::size_t kWorkerThreads = 2;
 // strings (longer is later, else lexicographic): exact, where Lua's doubles
 // would blur them to 256 ns.
 //
-// KEYS[1] colony hash, KEYS[2] lease index.
-// ARGV: pubkey, record, last_seen ns, expires_at ns, now ns, expiry ms,
-//       lease index score, mesh_id.
-// Returns {1} when stored, {0, record, last_seen, expires_at} of the holder.
-constexpr const char* kPutScript = R"lua(
+// Both scripts start with these functions. purge(index, sizes, bytes, now
+// ms, now ns, prefix) forgets the leases whose index score is <= now ms:
+// their hashes (unless renewed since), their sizes and their bytes.
+constexpr const char* kScriptFunctions = R"lua(
 local function later(a, b)
   if #a ~= #b then return #a > #b end
   return a > b
 end
-local cur = redis.call('HMGET', KEYS[1], 'pubkey', 'expires_at', 'record', 'last_seen')
-if cur[1] and cur[1] ~= ARGV[1] and cur[2] and later(cur[2], ARGV[5]) then
-  return {0, cur[3], cur[4], cur[2]}
+local function purge(index, sizes, bytes, now_ms, now_ns, prefix)
+  local gone = redis.call('ZRANGEBYSCORE', index, '-inf', now_ms)
+  for _, id in ipairs(gone) do
+    local key = prefix .. id
+    local exp = redis.call('HGET', key, 'expires_at')
+    if not exp or not later(exp, now_ns) then
+      redis.call('DEL', key)
+      local size = redis.call('HGET', sizes, id)
+      if size then
+        redis.call('DECRBY', bytes, size)
+        redis.call('HDEL', sizes, id)
+      end
+    end
+  end
+  return redis.call('ZREMRANGEBYSCORE', index, '-inf', now_ms)
 end
+)lua";
+
+// KEYS[1] colony hash, KEYS[2] lease index, KEYS[3] sizes hash, KEYS[4]
+// bytes counter.
+// ARGV: pubkey, record, last_seen ns, expires_at ns, now ns, expiry ms,
+//       lease index score, mesh_id, proven (1/0), footprint, max records,
+//       max bytes, now ms rounded down, colony key prefix.
+// Returns {1} when stored, {0, record, last_seen, expires_at, proven} of
+// the holder, {2} when the limits are reached.
+constexpr const char* kPutBody = R"lua(
+local cur = redis.call('HMGET', KEYS[1], 'pubkey', 'expires_at', 'record', 'last_seen', 'proven')
+if cur[1] and cur[1] ~= ARGV[1] and cur[2] and later(cur[2], ARGV[5]) and
+   not (ARGV[9] == '1' and cur[5] ~= '1') then
+  return {0, cur[3], cur[4], cur[2], cur[5] or '0'}
+end
+local size = tonumber(ARGV[10])
+local function fits()
+  local old = tonumber(redis.call('HGET', KEYS[3], ARGV[8]) or '0')
+  if old == 0 and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[11]) then return false end
+  local total = tonumber(redis.call('GET', KEYS[4]) or '0')
+  return size <= old or total - old + size <= tonumber(ARGV[12])
+end
+if not fits() then
+  purge(KEYS[2], KEYS[3], KEYS[4], ARGV[13], ARGV[5], ARGV[14])
+  if not fits() then return {2} end
+end
+local old = tonumber(redis.call('HGET', KEYS[3], ARGV[8]) or '0')
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'pubkey', ARGV[1], 'record', ARGV[2], 'last_seen', ARGV[3], 'expires_at', ARGV[4])
+redis.call('HSET', KEYS[1], 'pubkey', ARGV[1], 'record', ARGV[2], 'last_seen', ARGV[3], 'expires_at', ARGV[4],
+           'proven', ARGV[9])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('ZADD', KEYS[2], ARGV[7], ARGV[8])
+redis.call('HSET', KEYS[3], ARGV[8], size)
+redis.call('INCRBY', KEYS[4], size - old)
 return {1}
 )lua";
 
-// KEYS[1] lease index. ARGV: now in ms rounded down, now ns, colony key
-// prefix. Returns how many index entries were removed.
-constexpr const char* kPurgeScript = R"lua(
-local function later(a, b)
-  if #a ~= #b then return #a > #b end
-  return a > b
-end
-local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-for _, id in ipairs(gone) do
-  local key = ARGV[3] .. id
-  local exp = redis.call('HGET', key, 'expires_at')
-  if exp and not later(exp, ARGV[2]) then
-    redis.call('DEL', key)
-  end
-end
-return redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+// KEYS: lease index, sizes hash, bytes counter. ARGV: now in ms rounded
+// down, now ns, colony key prefix. Returns how many index entries were
+// removed.
+constexpr const char* kPurgeBody = R"lua(
+return purge(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3])
+)lua";
+
+// KEYS[1] the key's name. ARGV[1] the candidate, base64. Returns the key
+// every replica uses.
+constexpr const char* kSharedKeyScript = R"lua(
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
 )lua";
 
 std::int64_t to_ns(base::Clock::time_point t) {
@@ -367,8 +420,9 @@ std::string encode(const ColonyRecord& record) {
   return message.SerializeAsString();
 }
 
-// A record from its hash fields (record, last_seen, expires_at).
-std::optional<ColonyRecord> decode(std::string_view bytes, std::string_view last_seen, std::string_view expires_at) {
+// A record from its hash fields (record, last_seen, expires_at, proven).
+std::optional<ColonyRecord> decode(std::string_view bytes, std::string_view last_seen, std::string_view expires_at,
+                                   std::string_view proven) {
   coral::discovery::v1::RegisterColonyRequest message;
   if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return std::nullopt;
   auto seen = parse_int(last_seen);
@@ -385,6 +439,7 @@ std::optional<ColonyRecord> decode(std::string_view bytes, std::string_view last
   std::sort(record.metadata.begin(), record.metadata.end());
   record.last_seen = from_ns(*seen);
   record.expires_at = from_ns(*expires);
+  record.proven = proven == "1";
   return record;
 }
 
@@ -392,9 +447,10 @@ bool is_string(const redisReply* r) { return r->type == REDIS_REPLY_STRING; }
 
 class RedisStore final : public Store {
  public:
-  RedisStore(asio::any_io_executor executor, RedisAddress address, const base::Clock& clock)
+  RedisStore(asio::any_io_executor executor, RedisAddress address, const base::Clock& clock, StoreLimits limits)
       : executor_(std::move(executor)),
         clock_(clock),
+        limits_(limits),
         description_("redis://" + host_port(address) + "/" + std::to_string(address.db)),
         connections_(std::make_shared<Connections>(std::move(address))),
         pool_(kWorkerThreads) {}
@@ -410,10 +466,12 @@ class RedisStore final : public Store {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(record.expires_at - now);
     const auto expiry_ms = std::max<std::int64_t>(1, left.count());
     std::vector<std::string> args{"EVAL",
-                                  kPutScript,
-                                  "2",
+                                  std::string(kScriptFunctions) + kPutBody,
+                                  "4",
                                   std::string(kColonyPrefix) + record.mesh_id,
                                   std::string(kLeaseIndex),
+                                  std::string(kSizes),
+                                  std::string(kBytes),
                                   record.wireguard_pubkey,
                                   encode(record),
                                   ns_text(record.last_seen),
@@ -421,7 +479,13 @@ class RedisStore final : public Store {
                                   ns_text(now),
                                   std::to_string(expiry_ms),
                                   ms_up(record.expires_at),
-                                  record.mesh_id};
+                                  record.mesh_id,
+                                  record.proven ? "1" : "0",
+                                  std::to_string(footprint(record)),
+                                  std::to_string(limits_.max_records),
+                                  std::to_string(limits_.max_bytes),
+                                  ms_down(now),
+                                  std::string(kColonyPrefix)};
     auto work = [connections = connections_, args = std::move(args)]() -> rpc::Result<PutResult> {
       auto reply = connections->run(args);
       if (!reply) return std::unexpected(std::move(reply.error()));
@@ -429,13 +493,16 @@ class RedisStore final : public Store {
       if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != REDIS_REPLY_INTEGER) {
         return std::unexpected(internal_error(connections->where(), "unexpected reply to the put script"));
       }
-      if (r->element[0]->integer == 1) return PutResult{.stored = true, .holder = std::nullopt};
-      if (r->elements != 4 || !is_string(r->element[1]) || !is_string(r->element[2]) || !is_string(r->element[3])) {
+      if (r->element[0]->integer == 1) return PutResult{.stored = true, .holder = std::nullopt, .full = false};
+      if (r->element[0]->integer == 2) return PutResult{.stored = false, .holder = std::nullopt, .full = true};
+      if (r->elements != 5 || !is_string(r->element[1]) || !is_string(r->element[2]) || !is_string(r->element[3]) ||
+          !is_string(r->element[4])) {
         return std::unexpected(internal_error(connections->where(), "unexpected reply to the put script"));
       }
-      auto holder = decode(reply_text(r->element[1]), reply_text(r->element[2]), reply_text(r->element[3]));
+      auto holder = decode(reply_text(r->element[1]), reply_text(r->element[2]), reply_text(r->element[3]),
+                           reply_text(r->element[4]));
       if (!holder) return std::unexpected(internal_error(connections->where(), "a stored record does not decode"));
-      return PutResult{.stored = false, .holder = std::move(holder)};
+      return PutResult{.stored = false, .holder = std::move(holder), .full = false};
     };
     auto result = co_await offload<PutResult>(std::move(work));
     co_return result;
@@ -443,20 +510,23 @@ class RedisStore final : public Store {
 
   rpc::Awaitable<rpc::Result<std::optional<ColonyRecord>>> get(std::string mesh_id) override {
     const auto now = clock_.now();
-    std::vector<std::string> args{"HMGET", std::string(kColonyPrefix) + mesh_id, "record", "last_seen", "expires_at"};
+    std::vector<std::string> args{"HMGET",     std::string(kColonyPrefix) + mesh_id, "record", "last_seen",
+                                  "expires_at", "proven"};
     auto work = [connections = connections_, args = std::move(args),
                  now]() -> rpc::Result<std::optional<ColonyRecord>> {
       auto reply = connections->run(args);
       if (!reply) return std::unexpected(std::move(reply.error()));
       const redisReply* r = reply->get();
-      if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+      if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
         return std::unexpected(internal_error(connections->where(), "unexpected reply to HMGET"));
       }
       if (!is_string(r->element[0])) return std::optional<ColonyRecord>();
       if (!is_string(r->element[1]) || !is_string(r->element[2])) {
         return std::unexpected(internal_error(connections->where(), "a stored record does not decode"));
       }
-      auto record = decode(reply_text(r->element[0]), reply_text(r->element[1]), reply_text(r->element[2]));
+      // Records written before proofs existed have no "proven": unproven.
+      const std::string_view proven = is_string(r->element[3]) ? reply_text(r->element[3]) : "0";
+      auto record = decode(reply_text(r->element[0]), reply_text(r->element[1]), reply_text(r->element[2]), proven);
       if (!record) return std::unexpected(internal_error(connections->where(), "a stored record does not decode"));
       if (!(now < record->expires_at)) return std::optional<ColonyRecord>();
       return record;
@@ -476,14 +546,39 @@ class RedisStore final : public Store {
 
   rpc::Awaitable<rpc::Result<std::size_t>> purge_expired() override {
     const auto now = clock_.now();
-    std::vector<std::string> args{"EVAL",         kPurgeScript,
-                                  "1",            std::string(kLeaseIndex),
-                                  ms_down(now),   ns_text(now),
+    std::vector<std::string> args{"EVAL",
+                                  std::string(kScriptFunctions) + kPurgeBody,
+                                  "3",
+                                  std::string(kLeaseIndex),
+                                  std::string(kSizes),
+                                  std::string(kBytes),
+                                  ms_down(now),
+                                  ns_text(now),
                                   std::string(kColonyPrefix)};
     auto work = [connections = connections_, args = std::move(args)]() -> rpc::Result<std::size_t> {
       return integer_reply(*connections, args);
     };
     auto result = co_await offload<std::size_t>(std::move(work));
+    co_return result;
+  }
+
+  rpc::Awaitable<rpc::Result<crypto::SecretKey>> shared_key(crypto::SecretKey candidate) override {
+    std::string text = candidate.to_base64();
+    std::vector<std::string> args{"EVAL", kSharedKeyScript, "1", std::string(kServerKey), text};
+    crypto::wipe(text);
+    auto work = [connections = connections_, args = std::move(args)]() mutable -> rpc::Result<crypto::SecretKey> {
+      auto reply = connections->run(args);
+      crypto::wipe(args.back());
+      if (!reply) return std::unexpected(std::move(reply.error()));
+      const redisReply* r = reply->get();
+      if (!is_string(r)) return std::unexpected(internal_error(connections->where(), "unexpected reply to the key script"));
+      auto key = crypto::SecretKey::from_base64(reply_text(r));
+      if (!key) {
+        return std::unexpected(internal_error(connections->where(), std::string(kServerKey) + " is not a key: " + key.error()));
+      }
+      return std::move(*key);
+    };
+    auto result = co_await offload<crypto::SecretKey>(std::move(work));
     co_return result;
   }
 
@@ -519,6 +614,7 @@ class RedisStore final : public Store {
 
   asio::any_io_executor executor_;
   const base::Clock& clock_;
+  const StoreLimits limits_;
   const std::string description_;
   std::shared_ptr<Connections> connections_;
   asio::thread_pool pool_;
@@ -591,8 +687,8 @@ std::expected<RedisAddress, std::string> parse_redis_url(std::string_view url) {
 }
 
 std::unique_ptr<Store> make_redis_store(boost::asio::any_io_executor executor, RedisAddress address,
-                                        const base::Clock& clock) {
-  return std::make_unique<RedisStore>(std::move(executor), std::move(address), clock);
+                                        const base::Clock& clock, StoreLimits limits) {
+  return std::make_unique<RedisStore>(std::move(executor), std::move(address), clock, limits);
 }
 
 }  // namespace coral::discovery

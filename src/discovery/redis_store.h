@@ -26,7 +26,8 @@ std::expected<RedisAddress, std::string> parse_redis_url(std::string_view url);
 
 // Redis calls run on a small pool of worker threads (hiredis is blocking);
 // results come back on `executor`.
+// `limits` are enforced inside the put script, so they hold across replicas.
 std::unique_ptr<Store> make_redis_store(boost::asio::any_io_executor executor, RedisAddress address,
-                                        const base::Clock& clock);
+                                        const base::Clock& clock, StoreLimits limits = {});
 
 }  // namespace coral::discovery

@@ -8,6 +8,7 @@
 #include <limits>
 #include <utility>
 
+#include "discovery/proof.h"
 #include "discovery/validation.h"
 
 namespace coral::discovery {
@@ -49,11 +50,85 @@ std::string quoted(const std::string& mesh_id) { return "\"" + mesh_id + "\""; }
 }  // namespace
 
 DiscoveryService::DiscoveryService(Store& store, const base::Clock& clock, ServiceOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)), started_(clock.now()) {}
+    : store_(store),
+      clock_(clock),
+      options_(std::move(options)),
+      started_(clock.now()),
+      limiter_(options_.source_limits) {}
+
+rpc::Awaitable<rpc::Result<const crypto::SecretKey*>> DiscoveryService::key() {
+  if (!options_.key) {
+    rpc::Result<crypto::SecretKey> shared = co_await store_.shared_key(crypto::SecretKey::generate());
+    if (!shared) co_return std::unexpected(std::move(shared.error()));
+    // Another call may have set it meanwhile: the store returns the same key.
+    if (!options_.key) options_.key = std::move(*shared);
+  }
+  co_return &*options_.key;
+}
+
+rpc::Status DiscoveryService::limit(const rpc::Context& context, std::string_view procedure) {
+  if (limiter_.allow(context.peer, clock_.now())) return {};
+  const SourceLimits& limits = options_.source_limits;
+  std::string rate = std::to_string(limits.per_second);
+  rate.erase(rate.find_last_not_of('0') + 1);
+  if (rate.ends_with('.')) rate.pop_back();
+  return rpc::fail(rpc::Code::resource_exhausted,
+                   std::string(procedure) + ": too many calls from this source (at most " + rate +
+                       " per second, bursts of " + std::to_string(limits.burst) +
+                       "; --register-rate, --register-burst); try again later");
+}
+
+rpc::Awaitable<rpc::Result<v1::GetRegistrationChallengeResponse>> DiscoveryService::GetRegistrationChallenge(
+    rpc::Context& context, const v1::GetRegistrationChallengeRequest& request) {
+  if (rpc::Status allowed = limit(context, "GetRegistrationChallenge"); !allowed) {
+    co_return std::unexpected(std::move(allowed.error()));
+  }
+  if (rpc::Status valid = validate_mesh_id(request.mesh_id()); !valid) co_return std::unexpected(std::move(valid.error()));
+  if (rpc::Status valid = validate_pubkey(request.wireguard_pubkey()); !valid) {
+    co_return std::unexpected(std::move(valid.error()));
+  }
+  const auto pubkey = crypto::PublicKey::from_base64(request.wireguard_pubkey());
+  if (!pubkey) co_return rpc::fail(rpc::Code::invalid_argument, "wireguard_pubkey: " + pubkey.error());
+  rpc::Result<const crypto::SecretKey*> server_key = co_await key();
+  if (!server_key) co_return std::unexpected(std::move(server_key.error()));
+
+  v1::GetRegistrationChallengeResponse response;
+  response.set_challenge(issue_challenge(**server_key, clock_.now(), request.mesh_id(), *pubkey));
+  response.set_discovery_pubkey((*server_key)->public_key().to_base64());
+  response.set_expires_in(static_cast<std::int32_t>(kChallengeLifetime.count()));
+  co_return response;
+}
 
 rpc::Awaitable<rpc::Result<v1::RegisterColonyResponse>> DiscoveryService::RegisterColony(
-    rpc::Context&, const v1::RegisterColonyRequest& request) {
+    rpc::Context& context, const v1::RegisterColonyRequest& request) {
+  if (rpc::Status allowed = limit(context, "RegisterColony"); !allowed) {
+    co_return std::unexpected(std::move(allowed.error()));
+  }
   if (rpc::Status valid = validate_registration(request); !valid) co_return std::unexpected(std::move(valid.error()));
+  if (const auto reserved = options_.reserved.find(request.mesh_id());
+      reserved != options_.reserved.end() && reserved->second != request.wireguard_pubkey()) {
+    co_return rpc::fail(rpc::Code::permission_denied,
+                        "mesh_id " + quoted(request.mesh_id()) + " is reserved for WireGuard key " + reserved->second +
+                            " by this discovery service (--reserve)");
+  }
+
+  bool proven = false;
+  if (!options_.accept_unproven || !request.challenge().empty() || !request.proof().empty()) {
+    rpc::Result<const crypto::SecretKey*> server_key = co_await key();
+    if (!server_key) co_return std::unexpected(std::move(server_key.error()));
+    if (auto verified = verify_registration(**server_key, clock_.now(), request); !verified) {
+      std::string message = "registration of mesh_id " + quoted(request.mesh_id()) + " refused: " +
+                            std::string(to_string(verified.error()));
+      if (verified.error() == ProofError::missing) {
+        message += "; this discovery service requires proof of possession of the WireGuard private key "
+                   "(GetRegistrationChallenge, then RegisterColony with challenge and proof): upgrade the colony";
+      } else if (verified.error() == ProofError::expired_challenge) {
+        message += "; get a new one with GetRegistrationChallenge";
+      }
+      co_return rpc::fail(rpc::Code::unauthenticated, std::move(message));
+    }
+    proven = true;
+  }
 
   const TimePoint now = clock_.now();
   ColonyRecord record{
@@ -66,11 +141,18 @@ rpc::Awaitable<rpc::Result<v1::RegisterColonyResponse>> DiscoveryService::Regist
       .metadata = {request.metadata().begin(), request.metadata().end()},
       .last_seen = now,
       .expires_at = now + options_.ttl,
+      .proven = proven,
   };
   std::sort(record.metadata.begin(), record.metadata.end());
 
   rpc::Result<PutResult> put = co_await store_.put(std::move(record));
   if (!put) co_return std::unexpected(std::move(put.error()));
+  if (!put->stored && put->full) {
+    co_return rpc::fail(rpc::Code::resource_exhausted,
+                        "discovery is full: storing mesh_id " + quoted(request.mesh_id()) +
+                            " would exceed its limits on colonies or bytes (--max-colonies, --max-store-bytes); "
+                            "try again when leases expire");
+  }
   if (!put->stored) {
     const TimePoint lease_end = put->holder ? put->holder->expires_at : now + options_.ttl;
     co_return rpc::fail(rpc::Code::already_exists,
@@ -107,6 +189,7 @@ rpc::Awaitable<rpc::Result<v1::LookupColonyResponse>> DiscoveryService::LookupCo
   auto& metadata = *response.mutable_metadata();
   for (auto& [key, value] : record.metadata) metadata[key] = std::move(value);
   set_timestamp(*response.mutable_last_seen(), record.last_seen);
+  response.set_proven(record.proven);
   co_return response;
 }
 

@@ -13,50 +13,10 @@ namespace {
 
 constexpr std::size_t kQuotedBytes = 64;
 
-// Quotes what a client sent, for an error message: escapes quotes, '\' and
-// anything unprintable, and shortens long values (bounding the message).
-std::string quote(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  const std::size_t shown = std::min(text.size(), kQuotedBytes);
-  for (char c : text.substr(0, shown)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  if (shown < text.size()) out += "... (" + std::to_string(text.size()) + " bytes)";
-  return out;
-}
-
 rpc::Status invalid(std::string message) { return rpc::fail(rpc::Code::invalid_argument, std::move(message)); }
 
 bool is_mesh_id_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-}
-
-rpc::Status validate_pubkey(std::string_view pubkey) {
-  static constexpr std::string_view kRule = "wireguard_pubkey: must be 32 bytes in base64 (44 characters)";
-  if (pubkey.empty()) return invalid(std::string(kRule) + ", got an empty string");
-  if (pubkey.size() > 2 * 44) return invalid(std::string(kRule) + ", got " + std::to_string(pubkey.size()) + " characters");
-  const auto key = base::base64_decode(pubkey);
-  if (!key) return invalid(std::string(kRule) + ", got " + quote(pubkey) + ", which is not base64");
-  if (key->size() != 32) return invalid(std::string(kRule) + ", got " + std::to_string(key->size()) + " bytes");
-  // One spelling per key: the takeover rule compares keys as text.
-  const std::string canonical = base::base64_encode(*key);
-  if (canonical != pubkey) {
-    return invalid(std::string(kRule) + " in canonical form (with '=' padding): \"" + canonical + "\", got " +
-                   quote(pubkey));
-  }
-  return {};
 }
 
 rpc::Status validate_mesh_ipv4(std::string_view address) {
@@ -143,6 +103,46 @@ rpc::Status validate_metadata(const v1::RegisterColonyRequest& request) {
 }
 
 }  // namespace
+
+// Quotes what a client sent, for an error message: escapes quotes, '\' and
+// anything unprintable, and shortens long values (bounding the message).
+std::string quote(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  const std::size_t shown = std::min(text.size(), kQuotedBytes);
+  for (char c : text.substr(0, shown)) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20 || byte >= 0x7f) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  if (shown < text.size()) out += "... (" + std::to_string(text.size()) + " bytes)";
+  return out;
+}
+
+rpc::Status validate_pubkey(std::string_view pubkey) {
+  static constexpr std::string_view kRule = "wireguard_pubkey: must be 32 bytes in base64 (44 characters)";
+  if (pubkey.empty()) return invalid(std::string(kRule) + ", got an empty string");
+  if (pubkey.size() > 2 * 44) return invalid(std::string(kRule) + ", got " + std::to_string(pubkey.size()) + " characters");
+  const auto key = base::base64_decode(pubkey);
+  if (!key) return invalid(std::string(kRule) + ", got " + quote(pubkey) + ", which is not base64");
+  if (key->size() != 32) return invalid(std::string(kRule) + ", got " + std::to_string(key->size()) + " bytes");
+  // One spelling per key: the takeover rule compares keys as text.
+  const std::string canonical = base::base64_encode(*key);
+  if (canonical != pubkey) {
+    return invalid(std::string(kRule) + " in canonical form (with '=' padding): \"" + canonical + "\", got " +
+                   quote(pubkey));
+  }
+  return {};
+}
 
 rpc::Status validate_mesh_id(std::string_view mesh_id) {
   if (mesh_id.empty() || mesh_id.size() > kMaxMeshIdBytes ||

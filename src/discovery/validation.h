@@ -3,6 +3,7 @@
 // invalid_argument naming the field and what is wrong with it.
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include "rpc/error.h"
@@ -21,6 +22,13 @@ inline constexpr std::size_t kMaxMetadataEntries = 32;
 inline constexpr std::size_t kMaxMetadataKeyBytes = 63;
 inline constexpr std::size_t kMaxMetadataValueBytes = 256;
 
+// Quotes what a client (or a discovery service) sent, for an error message:
+// escapes quotes, '\' and anything unprintable, and shortens values over 64
+// bytes (bounding the message).
+std::string quote(std::string_view text);
+
+// wireguard_pubkey: 32 bytes in canonical, padded base64.
+rpc::Status validate_pubkey(std::string_view pubkey);
 // mesh_id: 1-63 bytes of [a-z0-9-_.].
 rpc::Status validate_mesh_id(std::string_view mesh_id);
 // Every field of a registration. The RFD 005 fields are optional (older

@@ -23,6 +23,7 @@
 #include "coral/mesh/v1/mesh.coral.h"
 #include "crypto/keys.h"
 #include "discovery/client.h"
+#include "discovery/validation.h"
 #include "http/server.h"
 #include "mesh/host_transport.h"
 #include "proxy/forwarder.h"
@@ -62,6 +63,23 @@ struct Link {
   // stop (e.g. killed with -9) after 4 of its intervals.
   std::unique_ptr<asio::steady_timer> heartbeat_timer;
 };
+
+// The key discovery returned must be the one of the local config. The
+// error names both keys (public keys: what `wg show` prints).
+std::expected<void, std::string> check_pinned(const colony::ColonyConfig& config,
+                                              const discovery::v1::LookupColonyResponse& found,
+                                              const std::string& endpoint, const std::filesystem::path& file) {
+  const std::string pinned = config.wireguard.public_key.to_base64();
+  const auto announced = crypto::PublicKey::from_base64(found.wireguard_pubkey());
+  if (announced && *announced == config.wireguard.public_key) return {};
+  const std::string shown = announced ? announced->to_base64()
+                                      : "an invalid key (" + std::to_string(found.wireguard_pubkey().size()) + " bytes)";
+  return std::unexpected("discovery at " + endpoint + " answered for colony " + config.colony_id + " (mesh id " +
+                         config.discovery.mesh_id + ") with WireGuard key " + shown + ", but its local config " +
+                         file.string() + " pins key " + pinned +
+                         ": refusing to connect or to send it the colony secret. Someone else holds this mesh id in "
+                         "discovery (see: coral colony status " + config.colony_id + ")");
+}
 
 rpc::ChannelOptions colony_channel(const http::Target& target, http::Dialer dialer) {
   return rpc::h2c_proto_options(http::Url{target.host, target.port, {}}, std::move(dialer), std::chrono::seconds(5));
@@ -136,6 +154,28 @@ asio::awaitable<std::expected<std::unique_ptr<Link>, std::string>> ProxyRuntime:
   link->served.mesh_ipv4 = found->mesh_ipv4();
   link->served.mesh_ipv6 = found->mesh_ipv6();
   link->served.connect_port = static_cast<std::uint16_t>(found->connect_port());
+  if (config) {
+    // Discovery is untrusted (RFD 005, "Layer 1"): the local config pins
+    // the colony's key and its mesh addresses, and the colony secret only
+    // ever goes there.
+    if (auto pinned = check_pinned(*config, *found, endpoint, dir.colony_file(id)); !pinned) {
+      co_return Failure(pinned.error());
+    }
+    const std::string port = std::to_string(config->services.connect_port);
+    std::string pinned_ipv4 = base::format_ipv4(config->wireguard.mesh_ipv4);
+    std::string pinned_ipv6 = base::format_ipv6(config->wireguard.mesh_ipv6);
+    if (link->served.mesh_ipv4 != pinned_ipv4 || link->served.mesh_ipv6 != pinned_ipv6 ||
+        link->served.connect_port != config->services.connect_port) {
+      warnings.push_back("discovery at " + endpoint + " announced other mesh addresses for colony " + id + " (" +
+                         discovery::quote(found->mesh_ipv4()) + " / " +
+                         discovery::quote(found->mesh_ipv6()) + " port " +
+                         std::to_string(found->connect_port()) + ") than its local config; using the local config's (" +
+                         pinned_ipv4 + " / " + pinned_ipv6 + " port " + port + ")");
+    }
+    link->served.mesh_ipv4 = std::move(pinned_ipv4);
+    link->served.mesh_ipv6 = std::move(pinned_ipv6);
+    link->served.connect_port = config->services.connect_port;
+  }
   if (link->served.connect_port == 0 || (link->served.mesh_ipv4.empty() && link->served.mesh_ipv6.empty())) {
     co_return Failure("colony " + id + " registered no mesh address and Connect port with " + endpoint +
                       " (an older colony?)");

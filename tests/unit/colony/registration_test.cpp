@@ -9,7 +9,10 @@
 
 #include "service_fixtures.h"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -54,7 +57,7 @@ std::uint16_t free_port() {
 class DiscoveryServer {
  public:
   DiscoveryServer(asio::io_context& io, std::uint16_t port)
-      : io_(io), service_(*store_, clock_, discovery::ServiceOptions{.ttl = 300s, .version = "test"}),
+      : io_(io), service_(*store_, clock_, options()),
         rpc_(io.get_executor()), http_(io, rpc_) {
     rpc_.add(service_);
     rpc_.on_call([this](const rpc::CallRecord& call) {
@@ -69,6 +72,13 @@ class DiscoveryServer {
       co_await http_.shutdown(1s);
       co_return true;
     }());
+  }
+
+  static discovery::ServiceOptions options() {
+    discovery::ServiceOptions options;
+    options.ttl = 300s;
+    options.version = "test";
+    return options;
   }
 
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(http_.port()); }
@@ -102,8 +112,10 @@ std::unique_ptr<discovery::DiscoveryClient> client_for(asio::io_context& io, con
 class RunningLoop {
  public:
   RunningLoop(asio::io_context& io, discovery::DiscoveryClient& client, const ColonyConfig& config,
-              milliseconds interval)
-      : io_(io), loop_(io.get_executor(), client, registration_request(config, {"203.0.113.7:41820"}), interval) {
+              milliseconds interval, std::filesystem::path status_file = {})
+      : io_(io),
+        loop_(io.get_executor(), client, registration_request(config, {"203.0.113.7:41820"}), interval,
+              config.wireguard.private_key, status_file) {
     asio::co_spawn(io, loop_.run(), [this](std::exception_ptr) { finished_ = true; });
   }
   ~RunningLoop() { stop(); }
@@ -282,6 +294,136 @@ TEST_F(RegistrationTest, DiscoveryDownIsNotFatalWarnsOnceAndRecoveryIsLogged) {
   EXPECT_NE(outage.find("not reachable"), std::string::npos) << outage;
   EXPECT_NE(outage.find("mesh_id=my-shop-production"), std::string::npos) << outage;
   EXPECT_EQ(count(recovery, "msg=\"registered with discovery again\""), 1U) << recovery;
+}
+
+TEST_F(RegistrationTest, RegistersWithAProofOfPossession) {
+  asio::io_context io(1);
+  DiscoveryServer server(io, 0);
+  auto client = client_for(io, server.endpoint());
+  ASSERT_TRUE(client);
+  ::testing::internal::CaptureStderr();
+  {
+    RunningLoop loop(io, *client, registering_config(), 60s);
+    ASSERT_TRUE(run_until(io, [&] { return loop->registered(); }));
+    EXPECT_TRUE(loop->status().proven);
+    EXPECT_TRUE(loop.stop());
+  }
+  ::testing::internal::GetCapturedStderr();
+  const std::string mesh_id = "my-shop-production";
+  auto found = run(io, client->lookup(mesh_id));
+  ASSERT_TRUE(found && *found);
+  EXPECT_TRUE((*found)->proven());
+}
+
+// Issue 16: a squatter holds the mesh id (with its own key); the real
+// colony must say it is refused, and why, not "registered".
+TEST_F(RegistrationTest, ARefusedRegistrationIsReportedAsRefusedWithTheReason) {
+  asio::io_context io(1);
+  DiscoveryServer server(io, 0);
+  auto client = client_for(io, server.endpoint());
+  ASSERT_TRUE(client);
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("coral-registration-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path status_file = dir / "victim.registration";
+
+  ::testing::internal::CaptureStderr();
+  std::string logged;
+  {
+    RunningLoop squatter(io, *client, registering_config(), 60s);  // another key, same mesh id
+    ASSERT_TRUE(run_until(io, [&] { return squatter->registered(); }));
+    RunningLoop victim(io, *client, registering_config(), 60s, status_file);
+    ASSERT_TRUE(run_until(io, [&] { return victim->status().state == RegistrationState::refused; }));
+    EXPECT_FALSE(victim->registered());
+    EXPECT_EQ(victim->status().code, "already_exists");
+    EXPECT_NE(victim->status().reason.find("another WireGuard key"), std::string::npos) << victim->status().reason;
+
+    const auto written = read_registration_status(status_file);
+    ASSERT_TRUE(written);
+    EXPECT_EQ(written->state, RegistrationState::refused);
+    EXPECT_EQ(written->code, "already_exists");
+    EXPECT_EQ(written->reason, victim->status().reason);
+    EXPECT_EQ(written->mesh_id, "my-shop-production");
+    EXPECT_EQ(written->pid, static_cast<long>(::getpid()));
+    EXPECT_TRUE(victim.stop());
+    EXPECT_FALSE(std::filesystem::exists(status_file));  // the colony stopped: no state
+    EXPECT_TRUE(squatter.stop());
+  }
+  logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(logged.find("msg=\"discovery refused the registration; retrying\""), std::string::npos) << logged;
+  EXPECT_NE(logged.find("code=already_exists"), std::string::npos) << logged;
+  std::filesystem::remove_all(dir);
+}
+
+// A discovery service from before proofs: GetRegistrationChallenge is
+// unimplemented (the generated default), RegisterColony stores anything.
+class LegacyDiscovery final : public discovery::v1::DiscoveryServiceHandler {
+ public:
+  rpc::Awaitable<rpc::Result<discovery::v1::RegisterColonyResponse>> RegisterColony(
+      rpc::Context&, const discovery::v1::RegisterColonyRequest& request) override {
+    last = request;
+    discovery::v1::RegisterColonyResponse response;
+    response.set_success(true);
+    response.set_ttl(300);
+    co_return response;
+  }
+  discovery::v1::RegisterColonyRequest last;
+};
+
+TEST_F(RegistrationTest, AnOlderDiscoveryGetsARegistrationWithoutProofAndOneWarning) {
+  asio::io_context io(1);
+  LegacyDiscovery legacy;
+  rpc::Server rpc(io.get_executor());
+  rpc.add(legacy);
+  http::Server http(io, rpc);
+  ASSERT_TRUE(http.listen("127.0.0.1", 0));
+  http.start();
+  auto client = client_for(io, "http://127.0.0.1:" + std::to_string(http.port()));
+  ASSERT_TRUE(client);
+  ::testing::internal::CaptureStderr();
+  {
+    RunningLoop loop(io, *client, registering_config(), 100ms);
+    ASSERT_TRUE(run_until(io, [&] { return loop->registered(); }));
+    io.restart();
+    io.run_for(300ms);  // a few more rounds
+    EXPECT_TRUE(loop->registered());
+    EXPECT_FALSE(loop->status().proven);
+    EXPECT_TRUE(loop.stop());
+  }
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(count(logged, "does not check proofs of possession"), 1U) << logged;
+  EXPECT_TRUE(legacy.last.proof().empty());
+  EXPECT_EQ(legacy.last.mesh_id(), "my-shop-production");
+  run(io, [&]() -> asio::awaitable<bool> {
+    co_await http.shutdown(1s);
+    co_return true;
+  }());
+}
+
+TEST(RegistrationStatusFile, RoundTripsThroughYamlWithAwkwardReasons) {
+  RegistrationStatus status;
+  status.state = RegistrationState::refused;
+  status.code = "unauthenticated";
+  status.reason = "mesh_id \"x\": refused: a: b\nnewline # and 'quotes'";
+  status.discovery = "http://127.0.0.1:8080";
+  status.mesh_id = "x";
+  status.proven = true;
+  status.pid = 4242;
+  status.since = "2026-12-07T15:00:00Z";
+  const std::filesystem::path file = std::filesystem::temp_directory_path() /
+                                     ("coral-status-" + std::to_string(::getpid()) + ".registration");
+  ASSERT_TRUE(write_file_atomically(file, to_yaml(status)));
+  const auto read = read_registration_status(file);
+  std::filesystem::remove(file);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->state, status.state);
+  EXPECT_EQ(read->code, status.code);
+  EXPECT_EQ(read->reason, status.reason);
+  EXPECT_EQ(read->discovery, status.discovery);
+  EXPECT_EQ(read->proven, true);
+  EXPECT_EQ(read->pid, 4242);
+  EXPECT_EQ(read->since, status.since);
+  EXPECT_FALSE(read_registration_status(file));  // gone: nothing
 }
 
 }  // namespace

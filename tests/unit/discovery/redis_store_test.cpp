@@ -137,10 +137,10 @@ class RedisStoreTest : public ::testing::Test {
     address_.db = 0;
   }
 
-  std::unique_ptr<Store> make_store(int db = 0) {
+  std::unique_ptr<Store> make_store(int db = 0, StoreLimits limits = {}) {
     RedisAddress address = address_;
     address.db = db;
-    return make_redis_store(io_.get_executor(), address, clock_);
+    return make_redis_store(io_.get_executor(), address, clock_, limits);
   }
 
   template <class T>
@@ -557,6 +557,64 @@ TEST_F(RedisStoreTest, DestroyedWithCallsInFlight) {
   io_.run_for(2s);
   ASSERT_TRUE(*cell);
   EXPECT_TRUE(**cell);
+}
+
+// Issue 16: two replicas share the limits (they live in Redis).
+TEST_F(RedisStoreTest, LimitsHoldAcrossReplicasAndExpiredRecordsMakeRoom) {
+  const StoreLimits limits{.max_records = 3, .max_bytes = std::size_t{1} << 20};
+  auto a = make_store(0, limits);
+  auto b = make_store(0, limits);
+  EXPECT_TRUE(put_ok(*a, make_record("one", kKeyA, clock_.now(), 10s)).stored);
+  EXPECT_TRUE(put_ok(*b, make_record("two", kKeyA, clock_.now())).stored);
+  EXPECT_TRUE(put_ok(*a, make_record("three", kKeyA, clock_.now())).stored);
+  PutResult full = put_ok(*b, make_record("four", kKeyA, clock_.now()));
+  EXPECT_FALSE(full.stored);
+  EXPECT_TRUE(full.full);
+  EXPECT_FALSE(full.holder);
+  EXPECT_TRUE(put_ok(*b, make_record("two", kKeyA, clock_.now())).stored);  // a renewal fits
+  clock_.advance(11s);  // "one" expired: the put purges it to make room
+  EXPECT_TRUE(put_ok(*b, make_record("four", kKeyA, clock_.now())).stored);
+  EXPECT_FALSE(get_ok(*a, "one"));
+}
+
+TEST_F(RedisStoreTest, TheByteLimitCountsFootprints) {
+  const ColonyRecord sample = make_record("bytes-0", kKeyA, clock_.now());
+  const StoreLimits limits{.max_records = 100, .max_bytes = 2 * footprint(sample) + 10};
+  auto store = make_store(0, limits);
+  EXPECT_TRUE(put_ok(*store, make_record("bytes-0", kKeyA, clock_.now())).stored);
+  EXPECT_TRUE(put_ok(*store, make_record("bytes-1", kKeyA, clock_.now())).stored);
+  EXPECT_TRUE(put_ok(*store, make_record("bytes-2", kKeyA, clock_.now())).full);
+  clock_.advance(31s);
+  EXPECT_EQ(purge_ok(*store), 2U);
+  EXPECT_TRUE(put_ok(*store, make_record("bytes-2", kKeyA, clock_.now())).stored);
+}
+
+TEST_F(RedisStoreTest, AProvenRecordTakesOverAnUnprovenOneNotTheOtherWayRound) {
+  auto store = make_store();
+  EXPECT_TRUE(put_ok(*store, make_record("victim", kKeyA, clock_.now())).stored);  // unproven
+  ColonyRecord proven = make_record("victim", kKeyB, clock_.now());
+  proven.proven = true;
+  EXPECT_TRUE(put_ok(*store, proven).stored);
+  auto got = get_ok(*store, "victim");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->wireguard_pubkey, kKeyB);
+  EXPECT_TRUE(got->proven);
+  PutResult refused = put_ok(*store, make_record("victim", kKeyA, clock_.now()));
+  EXPECT_FALSE(refused.stored);
+  ASSERT_TRUE(refused.holder);
+  EXPECT_TRUE(refused.holder->proven);
+}
+
+TEST_F(RedisStoreTest, ReplicasShareOneStaticKey) {
+  auto a = make_store();
+  auto b = make_store();
+  const crypto::SecretKey first = crypto::SecretKey::generate();
+  auto from_a = run(a->shared_key(first));
+  auto from_b = run(b->shared_key(crypto::SecretKey::generate()));
+  ASSERT_TRUE(from_a && from_a->has_value());
+  ASSERT_TRUE(from_b && from_b->has_value());
+  EXPECT_TRUE(**from_a == first);
+  EXPECT_TRUE(**from_b == first);  // the second replica's candidate is not used
 }
 
 }  // namespace

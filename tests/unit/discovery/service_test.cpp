@@ -13,6 +13,7 @@
 
 #include "base/base64.h"
 #include "discovery/memory_store.h"
+#include "discovery/proof.h"
 
 namespace coral::discovery {
 namespace {
@@ -56,6 +57,7 @@ class UnavailableStore final : public Store {
   rpc::Awaitable<rpc::Result<std::optional<ColonyRecord>>> get(std::string) override { co_return outage(); }
   rpc::Awaitable<rpc::Result<std::size_t>> count_live() override { co_return outage(); }
   rpc::Awaitable<rpc::Result<std::size_t>> purge_expired() override { co_return outage(); }
+  rpc::Awaitable<rpc::Result<crypto::SecretKey>> shared_key(crypto::SecretKey) override { co_return outage(); }
   std::string describe() const override { return "redis://127.0.0.1:6390/0"; }
 
  private:
@@ -78,7 +80,18 @@ class DiscoveryServiceTest : public ::testing::Test {
 
   base::FakeClock clock_;
   std::unique_ptr<Store> store_ = make_memory_store(clock_);
-  DiscoveryService service_{*store_, clock_, ServiceOptions{.ttl = 300s, .version = "1.2.3"}};
+  // These tests are about leases: registrations without proofs (as older
+  // colonies send them) are accepted. proof_test.cpp and the tests below
+  // (ProvenRegistrationTest) require proofs.
+  static ServiceOptions lease_options() {
+    ServiceOptions options;
+    options.ttl = 300s;
+    options.version = "1.2.3";
+    options.accept_unproven = true;
+    options.source_limits.per_second = 0;
+    return options;
+  }
+  DiscoveryService service_{*store_, clock_, lease_options()};
   rpc::Context context_;
 };
 
@@ -256,6 +269,213 @@ TEST_F(UnavailableStoreTest, HealthStillAnswersDegradedWithTheReason) {
   EXPECT_EQ(response->version(), ServiceOptions{}.version);
   EXPECT_EQ(response->uptime_seconds(), 5);
   EXPECT_EQ(response->registered_colonies(), 0);
+}
+
+}  // namespace
+}  // namespace coral::discovery
+
+// --- issue 16: discovery must not decide where the colony secret goes ---
+
+namespace coral::discovery {
+namespace {
+
+// Proofs required (the default), small limits.
+class ProvenRegistrationTest : public ::testing::Test {
+ protected:
+  static ServiceOptions options(bool accept_unproven = false) {
+    ServiceOptions options;
+    options.accept_unproven = accept_unproven;
+    options.source_limits.per_second = 0;
+    return options;
+  }
+
+  rpc::Result<v1::GetRegistrationChallengeResponse> challenge(const std::string& mesh_id, const std::string& pubkey) {
+    v1::GetRegistrationChallengeRequest request;
+    request.set_mesh_id(mesh_id);
+    request.set_wireguard_pubkey(pubkey);
+    return run(service_->GetRegistrationChallenge(context_, request));
+  }
+  // A registration of `mesh_id` for `claimed` key, proven with `signer`.
+  v1::RegisterColonyRequest proven(const std::string& mesh_id, const crypto::SecretKey& signer,
+                                   const crypto::PublicKey& claimed) {
+    v1::RegisterColonyRequest request = rfd005_registration(mesh_id, claimed.to_base64());
+    const auto issued = challenge(mesh_id, claimed.to_base64());
+    EXPECT_TRUE(issued) << issued.error().message;
+    request.set_challenge(issued->challenge());
+    const auto discovery_key = crypto::PublicKey::from_base64(issued->discovery_pubkey());
+    EXPECT_TRUE(discovery_key);
+    const auto proof = registration_proof(signer, *discovery_key, request);
+    request.set_proof(proof->data(), proof->size());
+    return request;
+  }
+  v1::RegisterColonyRequest proven(const std::string& mesh_id, const crypto::SecretKey& key) {
+    return proven(mesh_id, key, key.public_key());
+  }
+  rpc::Result<v1::RegisterColonyResponse> register_colony(const v1::RegisterColonyRequest& request) {
+    return run(service_->RegisterColony(context_, request));
+  }
+  rpc::Result<v1::LookupColonyResponse> lookup(const std::string& mesh_id) {
+    v1::LookupColonyRequest request;
+    request.set_mesh_id(mesh_id);
+    return run(service_->LookupColony(context_, request));
+  }
+  void restart(ServiceOptions options, StoreLimits limits = {}) {
+    service_.reset();
+    store_ = make_memory_store(clock_, limits);
+    service_ = std::make_unique<DiscoveryService>(*store_, clock_, std::move(options));
+  }
+
+  base::FakeClock clock_;
+  std::unique_ptr<Store> store_ = make_memory_store(clock_);
+  std::unique_ptr<DiscoveryService> service_ = std::make_unique<DiscoveryService>(*store_, clock_, options());
+  rpc::Context context_ = [] {
+    rpc::Context context;
+    context.peer = "127.0.0.1:40000";
+    return context;
+  }();
+  crypto::SecretKey victim_ = crypto::SecretKey::generate();
+  crypto::SecretKey squatter_ = crypto::SecretKey::generate();
+};
+
+TEST_F(ProvenRegistrationTest, TheRealColonyRegistersAndLookupSaysProven) {
+  const auto response = register_colony(proven("victim", victim_));
+  ASSERT_TRUE(response) << response.error().message;
+  const auto found = lookup("victim");
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_EQ(found->wireguard_pubkey(), victim_.public_key().to_base64());
+  EXPECT_TRUE(found->proven());
+}
+
+TEST_F(ProvenRegistrationTest, ASquatterWithoutAProofIsRefused) {
+  const auto refused = register_colony(rfd005_registration("victim", victim_.public_key().to_base64()));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, rpc::Code::unauthenticated);
+  EXPECT_NE(refused.error().message.find("proof of possession"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(lookup("victim").error().code, rpc::Code::not_found);
+  // ... and the real colony then registers.
+  EXPECT_TRUE(register_colony(proven("victim", victim_)));
+}
+
+TEST_F(ProvenRegistrationTest, ASquatterWithTheRightPublicKeyButNotItsPrivateKeyIsRefused) {
+  const auto refused = register_colony(proven("victim", squatter_, victim_.public_key()));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, rpc::Code::unauthenticated);
+  EXPECT_NE(refused.error().message.find("does not hold the private key"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(lookup("victim").error().code, rpc::Code::not_found);
+}
+
+TEST_F(ProvenRegistrationTest, ASquattersRecordIsNotReplacedButSaysWhoHoldsIt) {
+  // A squatter with its own key can still hold a mesh id nobody holds
+  // (first come): members refuse it because their config pins the key, and
+  // the real colony is told why it is refused.
+  ASSERT_TRUE(register_colony(proven("victim", squatter_)));
+  const auto refused = register_colony(proven("victim", victim_));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, rpc::Code::already_exists);
+}
+
+TEST_F(ProvenRegistrationTest, WithAcceptUnprovenAProvenColonyTakesOverAnUnprovenSquatter) {
+  restart(options(/*accept_unproven=*/true));
+  ASSERT_TRUE(register_colony(rfd005_registration("victim", squatter_.public_key().to_base64())));
+  EXPECT_FALSE(lookup("victim")->proven());
+  const auto response = register_colony(proven("victim", victim_));
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(lookup("victim")->wireguard_pubkey(), victim_.public_key().to_base64());
+  EXPECT_TRUE(lookup("victim")->proven());
+  // An unproven one cannot take it back, nor a forged proof get in.
+  EXPECT_EQ(register_colony(rfd005_registration("victim", squatter_.public_key().to_base64())).error().code,
+            rpc::Code::already_exists);
+  EXPECT_EQ(register_colony(proven("victim", squatter_, victim_.public_key())).error().code,
+            rpc::Code::unauthenticated);
+}
+
+TEST_F(ProvenRegistrationTest, AReservedMeshIdCannotBeHeldFirstBySomeoneElse) {
+  ServiceOptions reserving = options();
+  reserving.reserved["victim"] = victim_.public_key().to_base64();
+  restart(reserving);
+  const auto refused = register_colony(proven("victim", squatter_));  // a valid proof, of its own key
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, rpc::Code::permission_denied);
+  EXPECT_NE(refused.error().message.find("reserved for WireGuard key " + victim_.public_key().to_base64()),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_TRUE(register_colony(proven("victim", victim_)));
+  EXPECT_TRUE(register_colony(proven("other", squatter_)));  // other mesh ids are first come
+}
+
+TEST_F(ProvenRegistrationTest, BeyondTheColonyLimitNewRecordsAreRefusedRenewalsAreNot) {
+  restart(options(true), StoreLimits{.max_records = 3, .max_bytes = std::size_t{1} << 20});
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(register_colony(rfd005_registration(id, kKeyA)));
+  const auto refused = register_colony(rfd005_registration("d", kKeyA));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, rpc::Code::resource_exhausted);
+  EXPECT_NE(refused.error().message.find("--max-colonies"), std::string::npos) << refused.error().message;
+  EXPECT_TRUE(register_colony(rfd005_registration("b", kKeyA)));  // a renewal
+  // Once leases expire there is room again.
+  clock_.advance(301s);
+  EXPECT_TRUE(register_colony(rfd005_registration("d", kKeyA)));
+}
+
+TEST_F(ProvenRegistrationTest, BeyondTheByteLimitNewRecordsAreRefused) {
+  v1::RegisterColonyRequest big = rfd005_registration("big-0", kKeyA);
+  big.mutable_metadata()->clear();
+  for (int i = 0; i < 32; ++i) (*big.mutable_metadata())["key-" + std::to_string(i)] = std::string(256, 'x');
+  const std::size_t per_record = 32 * (6 + 256);  // at least
+  restart(options(true), StoreLimits{.max_records = 1000, .max_bytes = 4 * per_record + 4 * 1024});
+  int stored = 0;
+  rpc::Result<v1::RegisterColonyResponse> last;
+  for (int i = 0; i < 20; ++i) {
+    big.set_mesh_id("big-" + std::to_string(i));
+    last = register_colony(big);
+    if (!last) break;
+    ++stored;
+  }
+  EXPECT_EQ(stored, 4);
+  ASSERT_FALSE(last);
+  EXPECT_EQ(last.error().code, rpc::Code::resource_exhausted);
+}
+
+TEST_F(ProvenRegistrationTest, ASourceOverItsRateIsRefusedOthersAreNot) {
+  ServiceOptions limited = options(true);
+  limited.source_limits = SourceLimits{.per_second = 1, .burst = 3, .max_sources = 16};
+  restart(limited);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(register_colony(rfd005_registration("r" + std::to_string(i), kKeyA)));
+  const auto refused = register_colony(rfd005_registration("r3", kKeyA));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, rpc::Code::resource_exhausted);
+  EXPECT_NE(refused.error().message.find("too many calls"), std::string::npos) << refused.error().message;
+  // Challenges count too.
+  EXPECT_EQ(challenge("r3", kKeyA).error().code, rpc::Code::resource_exhausted);
+  // Another source (and another /64 of IPv6) is not limited...
+  context_.peer = "127.0.0.2:40000";
+  EXPECT_TRUE(register_colony(rfd005_registration("r3", kKeyA)));
+  context_.peer = "[2001:db8:0:1::1]:40000";
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(register_colony(rfd005_registration("s" + std::to_string(i), kKeyA)));
+  context_.peer = "[2001:db8:0:1::2]:40001";  // same /64
+  EXPECT_FALSE(register_colony(rfd005_registration("s3", kKeyA)));
+  // ... and the first one may go on a second later.
+  context_.peer = "127.0.0.1:40001";
+  clock_.advance(1s);
+  EXPECT_TRUE(register_colony(rfd005_registration("r4", kKeyA)));
+}
+
+TEST(SourceLimiter, TracksBoundedSourcesAndForgetsIdleOnes) {
+  base::FakeClock clock;
+  SourceLimiter limiter(SourceLimits{.per_second = 10, .burst = 2, .max_sources = 2});
+  EXPECT_TRUE(limiter.allow("127.0.0.1:1", clock.now()));
+  EXPECT_TRUE(limiter.allow("127.0.0.2:1", clock.now()));
+  EXPECT_FALSE(limiter.allow("127.0.0.3:1", clock.now()));  // a third source while two are active
+  EXPECT_EQ(limiter.tracked(), 2U);
+  clock.advance(std::chrono::seconds(1));  // both buckets full again: forgotten
+  EXPECT_TRUE(limiter.allow("127.0.0.3:1", clock.now()));
+  EXPECT_EQ(limiter.tracked(), 1U);
+}
+
+TEST(SourceKey, IsTheAddressOrTheIpv6Slash64) {
+  EXPECT_EQ(source_key("127.0.0.1:5000"), "v4:127.0.0.1");
+  EXPECT_EQ(source_key("[::ffff:127.0.0.1]:5000"), "v4:127.0.0.1");
+  EXPECT_EQ(source_key("[2001:db8:1:2:3:4:5:6]:5000"), "v6:20010db800010002");
+  EXPECT_EQ(source_key("junk"), "?");
 }
 
 }  // namespace
