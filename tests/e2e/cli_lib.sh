@@ -64,3 +64,29 @@ bufcurl() {
   buf_rc=$?
   buf_err=$(cat "$E2E_WORK/buf.err")
 }
+
+# coral_binaries [BUILD_DIR | CORAL [CORAL-DISCOVERY]]: sets $CORAL and $DISC
+# (absolute) from the script's arguments (a build directory, default
+# $root/build/release; or the binaries), or from env CORAL_BIN and
+# CORAL_DISCOVERY; exits with "FAIL setup" when one is not executable.
+coral_binaries() {
+  local arg=${1:-$root/build/release} b
+  CORAL=${CORAL_BIN:-}
+  DISC=${CORAL_DISCOVERY:-}
+  if [[ -d $arg ]]; then
+    CORAL=${CORAL:-$arg/apps/coral}
+    DISC=${DISC:-$arg/apps/coral-discovery}
+  else
+    CORAL=${CORAL:-$arg}
+    DISC=${DISC:-${2:-$(dirname "$arg")/coral-discovery}}
+  fi
+  for b in "$CORAL" "$DISC"; do
+    if [[ ! -x $b ]]; then
+      echo "FAIL setup: $b is not an executable (build it: scripts/build release coral coral-discovery)"
+      echo "0 passed, 1 failed"
+      exit 1
+    fi
+  done
+  CORAL=$(readlink -f "$CORAL")
+  DISC=$(readlink -f "$DISC")
+}

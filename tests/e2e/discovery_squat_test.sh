@@ -29,23 +29,7 @@ root=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/e2e/cli_lib.sh
 . "$here/cli_lib.sh"
 
-arg=${1:-$root/build/release}
-if [[ -d $arg ]]; then
-  CORAL=$arg/apps/coral
-  DISC=$arg/apps/coral-discovery
-else
-  CORAL=$arg
-  DISC=${2:-$(dirname "$arg")/coral-discovery}
-fi
-for b in "$CORAL" "$DISC"; do
-  if [[ ! -x $b ]]; then
-    echo "FAIL setup: $b is not an executable (build it: scripts/build release coral coral-discovery)"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-done
-CORAL=$(readlink -f "$CORAL")
-DISC=$(readlink -f "$DISC")
+coral_binaries "$@"
 PY=/usr/bin/python3
 for tool in jq curl "$PY"; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }

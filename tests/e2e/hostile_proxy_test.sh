@@ -34,25 +34,7 @@ root=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/e2e/cli_lib.sh
 . "$here/cli_lib.sh"
 
-CORAL=${CORAL_BIN:-}
-DISC=${CORAL_DISCOVERY:-}
-arg=${1:-$root/build/release}
-if [[ -d $arg ]]; then
-  CORAL=${CORAL:-$arg/apps/coral}
-  DISC=${DISC:-$arg/apps/coral-discovery}
-else
-  CORAL=${CORAL:-$arg}
-  DISC=${DISC:-${2:-$(dirname "$arg")/coral-discovery}}
-fi
-for b in "$CORAL" "$DISC"; do
-  if [[ ! -x $b ]]; then
-    echo "FAIL setup: $b is not an executable (build it: scripts/build release coral coral-discovery)"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-done
-CORAL=$(readlink -f "$CORAL")
-DISC=$(readlink -f "$DISC")
+coral_binaries "$@"
 PY=/usr/bin/python3
 for tool in jq curl ss; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
