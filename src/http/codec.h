@@ -14,6 +14,7 @@
 // calls next_output() again.
 
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <functional>
 #include <memory>
@@ -84,6 +85,14 @@ class Codec {
   // read can open, so stopping reads for them would deadlock; the writer's
   // connection_queued_bytes() bounds them instead.
   virtual std::size_t buffered_output() const { return 0; }
+
+  // Response bytes waiting for the peer to take them, flow-control credit
+  // included (h1: buffered_output(); h2: every stream's queued body), and a
+  // count of response bytes the peer has taken so far. The I/O layer closes
+  // a connection whose peer takes nothing of a non-empty queue for a whole
+  // idle timeout (a client holding answers it never reads).
+  virtual std::size_t output_owed() const { return buffered_output(); }
+  virtual std::uint64_t output_taken() const { return 0; }
 
   // True while the application paused a request body that only a read would
   // deliver (h1 pause_body): the I/O layer stops reading until it changes,

@@ -25,6 +25,7 @@ std::string_view to_string(CloseReason reason) {
     case CloseReason::none: return "none";
     case CloseReason::idle_timeout: return "idle_timeout";
     case CloseReason::head_timeout: return "head_timeout";
+    case CloseReason::send_stall: return "send_stall";
     case CloseReason::evicted: return "evicted";
   }
   return "?";
@@ -164,6 +165,10 @@ Awaitable<void> Connection::watchdog() {
   // A busy connection (a response streaming while the client sends nothing)
   // is not idle: look again one idle period later.
   auto idle_check = last_read_ + options_.idle_timeout;
+  // Every idle period, whatever the peer sends (PINGs, say): output owed to
+  // the peer, of which it took nothing since the last check, is a stall.
+  auto stall_check = Clock::now() + options_.idle_timeout;
+  std::optional<std::uint64_t> taken_at_check;  // set while output was owed at the last check
   while (!closed_) {
     const auto now = Clock::now();
     if (head_since_ && now >= *head_since_ + options_.head_timeout) {
@@ -178,7 +183,17 @@ Awaitable<void> Connection::watchdog() {
       }
       idle_check = now + options_.idle_timeout;
     }
-    auto deadline = idle_check;
+    if (now >= stall_check) {
+      const bool owed = codec_->output_owed() > 0;
+      const std::uint64_t taken = codec_->output_taken();
+      if (owed && taken_at_check == taken) {
+        expire(CloseReason::send_stall);
+        break;
+      }
+      taken_at_check = owed ? std::optional(taken) : std::nullopt;
+      stall_check = now + options_.idle_timeout;
+    }
+    auto deadline = std::min(idle_check, stall_check);
     if (head_since_) deadline = std::min(deadline, *head_since_ + options_.head_timeout);
     co_await sleep_on(watch_timer_, deadline);
   }

@@ -45,6 +45,7 @@ enum class CloseReason : std::uint8_t {
   none,          // still open, or closed by the peer or by close()
   idle_timeout,  // silent for idle_timeout while idle or owed request bytes
   head_timeout,  // a request head took longer than head_timeout
+  send_stall,    // the peer took none of our queued output for idle_timeout
   evicted,       // closed to make room for a new connection (server at its cap)
 };
 std::string_view to_string(CloseReason reason);

@@ -196,6 +196,7 @@ class Server final : public H1ServerCodec {
     (void)pump();
     in_flight_.clear();
     std::swap(in_flight_, out_);
+    taken_ += in_flight_.size();
     if (!in_flight_.empty() && writer_depth_ == 0 && exchange_ && exchange_->drain_pending && !exchange_->over()) {
       exchange_->drain_pending = false;
       exchange_->handler->on_drained();
@@ -232,6 +233,11 @@ class Server final : public H1ServerCodec {
   }
 
   std::size_t buffered_output() const override { return out_.size(); }
+  // output_owed() is buffered_output(): what queues behind the write in
+  // progress. The chunk being written is not counted, as it goes out in one
+  // write of any size, and a slow but steady reader of a large answer makes
+  // no visible progress until it ends.
+  std::uint64_t output_taken() const override { return taken_; }
 
   bool read_paused() const override {
     return state_ != ConnState::upgraded && exchange_ && exchange_->body_paused && !exchange_->request_done &&
@@ -736,6 +742,7 @@ class Server final : public H1ServerCodec {
   std::size_t pos_ = 0;
   std::string out_;        // queued output
   std::string in_flight_;  // returned by the last next_output()
+  std::uint64_t taken_ = 0;  // bytes handed to the I/O layer, in all
 
   std::optional<RequestParser> parser_;  // the message being read
   PendingHead head_;

@@ -27,7 +27,9 @@ struct ServerStream final : ResponseWriter {
   std::size_t unconsumed = 0;        // request body bytes received while paused, credit owed to the peer
   mutable bool watching_connection = false;  // read connection_queued_bytes(): on_drained() when it falls
 
-  ServerStream(H2ServerCodec& c, std::int32_t stream_id) : codec(c), id(stream_id) {}
+  ServerStream(H2ServerCodec& c, std::int32_t stream_id, std::uint64_t& taken) : codec(c), id(stream_id) {
+    body.taken = &taken;
+  }
 
   // ResponseWriter
   void send_head(ResponseHead response, bool end_stream) override;
@@ -78,6 +80,8 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
     output_changed();
   }
   bool idle() const override { return streams_.empty(); }
+  std::size_t output_owed() const override { return queued_total(); }
+  std::uint64_t output_taken() const override { return taken_; }
   // The client's preface and SETTINGS, then each stream's header block.
   bool reading_head() const override {
     if (!settings_received_) return true;
@@ -142,7 +146,7 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
  private:
   void accept_upgrade(H2cUpgrade& upgrade) {
     const auto settings = base::base64_decode(upgrade.settings, base::Base64Alphabet::url);
-    auto stream = std::make_unique<ServerStream>(*this, 1);
+    auto stream = std::make_unique<ServerStream>(*this, 1, taken_);
     if (!settings || nghttp2_session_upgrade2(session_, reinterpret_cast<const std::uint8_t*>(settings->data()),
                                               settings->size(), upgrade.head.method == "HEAD",
                                               stream.get()) != 0) {
@@ -190,7 +194,7 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     auto& codec = self(user_data);
-    auto stream = std::make_unique<ServerStream>(codec, frame->hd.stream_id);
+    auto stream = std::make_unique<ServerStream>(codec, frame->hd.stream_id, codec.taken_);
     stream->head.version = Version::http2;
     nghttp2_session_set_stream_user_data(codec.session_, frame->hd.stream_id, stream.get());
     codec.streams_.emplace(frame->hd.stream_id, std::move(stream));
@@ -286,6 +290,7 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
   std::size_t max_header_bytes_;
   std::unordered_map<std::int32_t, std::unique_ptr<ServerStream>> streams_;
   std::size_t last_total_ = 0;  // queued_total() after the previous next_output()
+  std::uint64_t taken_ = 0;     // response body bytes nghttp2 pulled, all streams
   bool settings_received_ = false;  // the client's first SETTINGS (after its preface)
   bool failed_ = false;
 };

@@ -16,6 +16,7 @@ ssize_t read_send_buffer(nghttp2_session* session, std::int32_t stream_id, std::
   if (n > 0) {
     std::memcpy(buf, buffer.bytes.data() + buffer.offset, n);
     buffer.offset += n;
+    if (buffer.taken) *buffer.taken += n;
     if (buffer.size() == 0) {
       buffer.bytes.clear();
       buffer.offset = 0;

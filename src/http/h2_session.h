@@ -22,6 +22,7 @@ struct SendBuffer {
   bool has_trailers = false;
   Fields trailers;         // sent after the body when has_trailers
   bool drained = false;    // became empty after holding bytes: notify the producer
+  std::uint64_t* taken = nullptr;  // when set, counts the bytes nghttp2 pulled
 
   std::size_t size() const { return bytes.size() - offset; }
 };

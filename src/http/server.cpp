@@ -133,6 +133,7 @@ struct Server::Impl {
       switch (raw->close_reason()) {
         case CloseReason::head_timeout: ++stats.head_timeouts; break;
         case CloseReason::idle_timeout: ++stats.idle_timeouts; break;
+        case CloseReason::send_stall: ++stats.send_stalls; break;
         case CloseReason::evicted:  // counted when evicted
         case CloseReason::none: break;
       }

@@ -44,6 +44,7 @@ struct ServerStats {
   std::uint64_t evicted = 0;                // closed to make room: waited longest on their client
   std::uint64_t head_timeouts = 0;          // closed: a request head took too long
   std::uint64_t idle_timeouts = 0;          // closed: silent while idle or owing bytes
+  std::uint64_t send_stalls = 0;            // closed: took none of our queued output for idle_timeout
 };
 
 class Server {

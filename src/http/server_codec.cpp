@@ -63,6 +63,11 @@ class AutoServerCodec final : public ServerCodec {
     return switch_output_.size() + (current() ? current()->buffered_output() : 0);
   }
   bool read_paused() const override { return current() && current()->read_paused(); }
+  std::size_t output_owed() const override {
+    return switch_output_.size() + (current() ? current()->output_owed() : 0);
+  }
+  // Restarts from 0 when h1 hands over to h2: only changes matter.
+  std::uint64_t output_taken() const override { return current() ? current()->output_taken() : 0; }
   void connection_lost() override {
     if (current()) current()->connection_lost();
   }

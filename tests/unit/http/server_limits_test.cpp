@@ -233,6 +233,30 @@ TEST(ServerLimits, AnHttp2HeaderBlockLeftOpenIsClosedAtTheHeadDeadline) {
   EXPECT_EQ(s.server->stats().head_timeouts, 1u);
 }
 
+// HTTP/2 with a zero window: the answer waits for credit that never comes.
+// The connection is closed once the peer took nothing for an idle period.
+TEST(ServerLimits, AnHttp2PeerThatNeverGrantsCreditIsClosedAsStalled) {
+  ServerOptions options;
+  options.connection.idle_timeout = 300ms;
+  Served s(options);
+  auto socket = run(s.io, dial(s.port));
+  ASSERT_TRUE(socket);
+  std::string bytes = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  bytes += std::string("\x00\x00\x06\x04\x00\x00\x00\x00\x00" "\x00\x04\x00\x00\x00\x00", 15);  // INITIAL_WINDOW_SIZE 0
+  // GET / (":authority: t") on stream 1, ended.
+  bytes += std::string("\x00\x00\x06\x01\x05\x00\x00\x00\x01\x82\x86\x84\x41\x01t", 15);
+  const auto started = std::chrono::steady_clock::now();
+  auto closed = run(s.io, [&, socket = *socket]() -> asio::awaitable<bool> {
+    co_await asio::async_write(*socket, asio::buffer(bytes), asio::use_awaitable);
+    co_return co_await closed_by_peer(socket, 3s);
+  }());
+  ASSERT_TRUE(closed);
+  EXPECT_TRUE(*closed) << "a peer that takes none of its answer held the connection";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_EQ(s.server->stats().send_stalls, 1u) << "idle_timeouts " << s.server->stats().idle_timeouts
+                                               << ", head_timeouts " << s.server->stats().head_timeouts;
+}
+
 TEST(ServerLimits, APausedHttp1BodyStopsTheConnectionReadingUntilResumed) {
   Served s(ServerOptions{});
   auto socket = run(s.io, dial(s.port));
