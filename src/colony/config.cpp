@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/duration.h"
+#include "base/json_text.h"
 
 namespace coral::colony {
 namespace {
@@ -481,6 +482,12 @@ std::expected<void, std::string> validate_name(std::string_view name) {
     return byte < 0x20 || byte == 0x7f;
   });
   if (control) return Error("must not contain control characters, got " + quote(name));
+  // Sent to discovery as a protobuf string, which must be UTF-8.
+  for (std::string_view rest = name; !rest.empty();) {
+    const std::size_t length = base::utf8_sequence(rest);
+    if (length == 0) return Error("must be UTF-8 text; byte " + std::to_string(name.size() - rest.size() + 1) + " is not");
+    rest.remove_prefix(length);
+  }
   if (name.front() == ' ' || name.back() == ' ') return Error("must not start or end with a space, got " + quote(name));
   return {};
 }
@@ -496,6 +503,11 @@ std::expected<void, std::string> validate_discovery_endpoint(std::string_view en
   const std::string_view rest = endpoint.substr(kScheme.size());
   if (rest.find_first_of("?#") != std::string_view::npos) return invalid("a query or fragment is not allowed");
   if (rest.find_first_of(" \t\r\n") != std::string_view::npos) return invalid("spaces are not allowed");
+  const bool unprintable = std::any_of(rest.begin(), rest.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte >= 0x7f;
+  });
+  if (unprintable) return invalid("only printable ASCII is allowed (a host name, an IP address)");
   const std::string_view authority = rest.substr(0, rest.find('/'));
   if (authority.empty()) return invalid("no host");
   if (authority.find('@') != std::string_view::npos) return invalid("user info is not supported");

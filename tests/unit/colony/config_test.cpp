@@ -562,6 +562,24 @@ TEST_F(ConfigTest, ValueRunningIntoTheSecretIsNotQuoted) {
   }
 }
 
+// Found by colony_config_fuzz: an app name that is not UTF-8, or an
+// endpoint with control characters, loaded, and to_yaml wrote a file that
+// loaded as another config (and discovery's protobuf strings must be UTF-8).
+TEST_F(ConfigTest, NamesAreUtf8AndEndpointsPrintable) {
+  const std::string text = valid_yaml();
+  const fs::path bad_name = write("name.yaml", edit(text, "app_name", "my-\xcc\xccshop"));
+  const auto name_error = load(bad_name);
+  ASSERT_FALSE(name_error);
+  EXPECT_EQ(name_error.error(), bad_name.string() + ": app_name: must be UTF-8 text; byte 4 is not");
+  EXPECT_TRUE(load(write("accented.yaml", edit(text, "app_name", "caf\xc3\xa9"))));
+
+  const fs::path bad_endpoint = write("endpoint.yaml", edit(text, "endpoint", "\"http://local\\x02host:8080\""));
+  const auto endpoint_error = load(bad_endpoint);
+  ASSERT_FALSE(endpoint_error);
+  EXPECT_TRUE(contains(endpoint_error.error(), "discovery.endpoint: invalid URL")) << endpoint_error.error();
+  EXPECT_TRUE(contains(endpoint_error.error(), "only printable ASCII is allowed")) << endpoint_error.error();
+}
+
 TEST_F(ConfigTest, UnknownAndDuplicateFields) {
   const std::string text = valid_yaml();
   const fs::path typo = write("typo.yaml", edit(text, "connect_port", "9000\n    conect_port: 9001"));
