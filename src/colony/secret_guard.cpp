@@ -4,20 +4,11 @@
 
 namespace coral::colony {
 
-void SecretGuard::refill(Source& source, TimePoint now) {
-  source.tokens_before_refill = source.tokens;
-  if (now <= source.refilled) return;
-  const double earned = std::chrono::duration<double>(now - source.refilled) / kRefill;
-  source.tokens = std::min<double>(kBurst, source.tokens + earned);
-  source.refilled = now;
-}
-
 SecretGuard::Source& SecretGuard::source_for(std::string_view source, TimePoint now) {
   auto it = sources_.find(std::string(source));
   if (it != sources_.end()) return it->second;
   const std::string key = sources_.size() < kMaxSources ? std::string(source) : std::string(kOverflowSource);
-  auto [inserted, _] = sources_.try_emplace(key);
-  if (inserted->second.refilled == TimePoint{}) inserted->second.refilled = now;
+  auto [inserted, _] = sources_.try_emplace(key, Source{.bucket{base::TokenRate{kRefill, kBurst}, now}});
   return inserted->second;
 }
 
@@ -26,14 +17,13 @@ std::optional<SecretGuard::Duration> SecretGuard::check(std::string_view source,
   if (it == sources_.end() && sources_.size() >= kMaxSources) it = sources_.find(std::string(kOverflowSource));
   if (it == sources_.end()) return std::nullopt;  // never wrong: nothing to limit
   Source& state = it->second;
-  refill(state, now);
-  if (state.tokens >= 1) return std::nullopt;
-  // Refused: undo the refill of the time since the last attempt, so that a
-  // source that keeps trying earns nothing; a pause of kRefill does.
-  state.tokens = state.tokens_before_refill;
+  if (state.bucket.available(now) >= 1) return std::nullopt;
+  // Refused: the time since the last attempt earns nothing, so that a
+  // source that keeps trying stays refused; a pause of kRefill earns one.
+  state.bucket.forfeit(now);
   if (!state.window_start) state.window_start = now;
   ++state.limited;
-  const auto wait = std::chrono::duration_cast<Duration>(std::chrono::duration<double>((1 - state.tokens) * kRefill));
+  const auto wait = std::chrono::duration_cast<Duration>(state.bucket.until_next(now));
   return std::max<Duration>(wait, std::chrono::milliseconds(1));
 }
 
@@ -48,14 +38,12 @@ bool SecretGuard::report(Source& source, TimePoint now, std::uint64_t& counter) 
 
 bool SecretGuard::record_wrong_secret(std::string_view source, TimePoint now) {
   Source& state = source_for(source, now);
-  refill(state, now);
-  state.tokens = std::max(0.0, state.tokens - 1);
+  state.bucket.spend(now);
   return report(state, now, state.wrong);
 }
 
 bool SecretGuard::record_wrong_colony(std::string_view source, TimePoint now) {
   Source& state = source_for(source, now);
-  refill(state, now);
   return report(state, now, state.wrong_colony);
 }
 
@@ -71,8 +59,7 @@ std::vector<SecretGuard::Summary> SecretGuard::sweep(TimePoint now, bool close_a
       state.wrong_colony = 0;
       state.limited = 0;
     }
-    refill(state, now);
-    if (!state.window_start && state.tokens >= kBurst) {
+    if (!state.window_start && state.bucket.full(now)) {
       it = sources_.erase(it);
     } else {
       ++it;

@@ -31,6 +31,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/token_bucket.h"
+
 namespace coral::colony {
 
 class SecretGuard {
@@ -75,10 +77,8 @@ class SecretGuard {
 
  private:
   struct Source {
-    double tokens = kBurst;
-    double tokens_before_refill = kBurst;  // what refill() found
-    TimePoint refilled;
-    std::optional<TimePoint> window_start;  // set while a report window is open
+    base::TokenBucket<std::chrono::system_clock> bucket;  // wrong attempts left
+    std::optional<TimePoint> window_start{};  // set while a report window is open
     std::uint64_t wrong = 0;
     std::uint64_t wrong_colony = 0;
     std::uint64_t limited = 0;
@@ -86,7 +86,6 @@ class SecretGuard {
   // Opens a report window (true: report this one in full) or counts in it.
   static bool report(Source& source, TimePoint now, std::uint64_t& counter);
   Source& source_for(std::string_view source, TimePoint now);
-  static void refill(Source& source, TimePoint now);
 
   std::unordered_map<std::string, Source> sources_;
 };

@@ -1,8 +1,5 @@
 #include "discovery/source_limiter.h"
 
-#include <algorithm>
-#include <chrono>
-
 #include "base/address.h"
 
 namespace coral::discovery {
@@ -27,33 +24,13 @@ std::string source_key(std::string_view peer) {
   return "?";
 }
 
-bool SourceLimiter::allow(std::string_view peer, base::Clock::time_point now) {
-  if (limits_.per_second <= 0) return true;
-  if (now - last_sweep_ >= std::chrono::seconds(1) || now < last_sweep_) forget_idle(now);
-  std::string key = source_key(peer);
-  auto found = buckets_.find(key);
-  if (found == buckets_.end()) {
-    if (buckets_.size() >= limits_.max_sources) return false;
-    found = buckets_.emplace(std::move(key), Bucket{static_cast<double>(limits_.burst), now}).first;
-  }
-  Bucket& bucket = found->second;
-  const double elapsed = std::chrono::duration<double>(now - bucket.last).count();
-  if (elapsed > 0) {
-    bucket.tokens = std::min<double>(limits_.burst, bucket.tokens + elapsed * limits_.per_second);
-    bucket.last = now;
-  }
-  if (bucket.tokens < 1) return false;
-  bucket.tokens -= 1;
-  return true;
-}
+SourceLimiter::SourceLimiter(SourceLimits limits)
+    : unlimited_(limits.per_second <= 0),
+      buckets_({.rate = base::TokenRate::per_second(limits.per_second, limits.burst),
+                .max_keys = limits.max_sources}) {}
 
-void SourceLimiter::forget_idle(base::Clock::time_point now) {
-  last_sweep_ = now;
-  // Idle long enough to be full again: forgetting it changes nothing.
-  const auto refill = std::chrono::duration<double>(limits_.burst / limits_.per_second);
-  std::erase_if(buckets_, [&](const auto& entry) {
-    return std::chrono::duration<double>(now - entry.second.last) >= refill;
-  });
+bool SourceLimiter::allow(std::string_view peer, base::Clock::time_point now) {
+  return unlimited_ || buckets_.try_take(source_key(peer), now);
 }
 
 }  // namespace coral::discovery

@@ -9,12 +9,13 @@
 // tracked, and calls from new sources are refused while that many are
 // active. Not thread-safe: the io_context's thread only.
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "base/clock.h"
+#include "base/token_bucket.h"
 
 namespace coral::discovery {
 
@@ -26,24 +27,17 @@ struct SourceLimits {
 
 class SourceLimiter {
  public:
-  explicit SourceLimiter(SourceLimits limits) : limits_(limits) {}
+  explicit SourceLimiter(SourceLimits limits);
 
   // Whether a call from `peer` ("a.b.c.d:port", "[v6]:port", or a bare
   // address) may proceed at `now`; takes a token when it may. Peers that do
   // not parse share one bucket.
   bool allow(std::string_view peer, base::Clock::time_point now);
-  std::size_t tracked() const { return buckets_.size(); }
+  std::size_t tracked() const { return buckets_.tracked(); }
 
  private:
-  struct Bucket {
-    double tokens;
-    base::Clock::time_point last;
-  };
-  void forget_idle(base::Clock::time_point now);
-
-  SourceLimits limits_;
-  std::unordered_map<std::string, Bucket> buckets_;
-  base::Clock::time_point last_sweep_{};
+  bool unlimited_;
+  base::KeyedTokenBuckets<std::chrono::system_clock, std::string> buckets_;
 };
 
 // The bucket key of a peer: "v4:a.b.c.d", "v6:<first 8 bytes hex>", or "?".

@@ -23,6 +23,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "base/token_bucket.h"
 #include "http/h2_client_codec.h"
 #include "http/h2_codec.h"
 #include "http/h2_session.h"
@@ -32,41 +33,19 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// RST_STREAM budget: a token bucket (H2ClientOptions).
+// RST_STREAM budget: a token bucket (H2ClientOptions) on the injected clock.
 class ResetBudget {
  public:
   explicit ResetBudget(const H2ClientOptions& options)
-      : burst_(options.reset_burst),
-        interval_(std::chrono::duration_cast<SteadyClock::duration>(std::chrono::seconds(1)) /
-                  std::max<std::uint32_t>(options.resets_per_second, 1)),
-        now_(options.now ? options.now : [] { return SteadyClock::now(); }),
-        tokens_(burst_),
-        last_(now_()) {}
+      : now_(options.now ? options.now : [] { return SteadyClock::now(); }),
+        bucket_(base::TokenRate::per_second(std::max<std::uint32_t>(options.resets_per_second, 1), options.reset_burst),
+                now_()) {}
 
-  bool take() {
-    refill();
-    if (tokens_ == 0) return false;
-    --tokens_;
-    return true;
-  }
+  bool take() { return bucket_.try_take(now_()); }
+
  private:
-  void refill() {
-    const auto now = now_();
-    if (tokens_ >= burst_) {
-      last_ = now;
-      return;
-    }
-    const auto earned = (now - last_) / interval_;
-    if (earned <= 0) return;
-    tokens_ = std::uint32_t(std::min<std::int64_t>(burst_, std::int64_t(tokens_) + earned));
-    last_ += earned * interval_;
-  }
-
-  std::uint32_t burst_;
-  SteadyClock::duration interval_;
   std::function<SteadyClock::time_point()> now_;
-  std::uint32_t tokens_;
-  SteadyClock::time_point last_;
+  base::TokenBucket<SteadyClock> bucket_;
 };
 
 class H2ClientCodec;

@@ -5,10 +5,11 @@
 // wireguard-go's ratelimiter does, so that one address cannot spend all of
 // the engine's Diffie-Hellman time.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
 
+#include "base/token_bucket.h"
 #include "wireguard/constants.h"
 #include "wireguard/settings.h"
 
@@ -21,23 +22,18 @@ class HandshakeRateLimiter {
 
   // Whether a handshake message from `source` may be processed at `now`;
   // takes a token when it may.
-  bool allow(const IpAddress& source, Time now);
-  // Addresses with a bucket (idle ones are forgotten after a second).
-  std::size_t tracked() const { return buckets_.size(); }
+  bool allow(const IpAddress& source, Time now) { return buckets_.try_take(source, now); }
+  // Addresses with a bucket (forgotten once their bucket is full again,
+  // swept at most once a second).
+  std::size_t tracked() const { return buckets_.tracked(); }
 
  private:
-  struct Bucket {
-    // Tokens scaled by kTokenScale so that refills stay integral.
-    std::uint64_t tokens;
-    Time last;
-  };
   struct AddressHash {
     std::size_t operator()(const IpAddress& address) const;
   };
-  void forget_idle(Time now);
 
-  std::unordered_map<IpAddress, Bucket, AddressHash> buckets_;
-  Time last_sweep_{};
+  base::KeyedTokenBuckets<std::chrono::steady_clock, IpAddress, AddressHash> buckets_{
+      {.rate = base::TokenRate::per_second(kHandshakesPerSecond, kBurst)}};
 };
 
 }  // namespace coral::wireguard
