@@ -148,9 +148,16 @@ rpc::Awaitable<rpc::Result<v1::HeartbeatResponse>> MeshService::Heartbeat(rpc::C
   auto peer = registry_.heartbeat(request.peer_id(), request.wireguard_pubkey(), status);
   if (!peer) {
     if (peer.error().code != rpc::Code::not_found) {
-      log::warn("heartbeat refused", {{"peer_id", clipped(request.peer_id())},
-                                      {"remote", std::string(remote(context))},
-                                      {"error", peer.error().message}});
+      bool first = false;
+      {
+        std::lock_guard lock(guard_mutex_);
+        first = guard_.record_refused_heartbeat(source_address(context), registry_.clock().now());
+      }
+      if (first) {
+        log::warn("heartbeat refused", {{"peer_id", clipped(request.peer_id())},
+                                        {"remote", std::string(remote(context))},
+                                        {"error", peer.error().message}});
+      }
     }
     co_return std::unexpected(std::move(peer.error()));
   }
@@ -182,6 +189,13 @@ void MeshService::sweep(bool final) {
     summaries = guard_.sweep(registry_.clock().now(), final);
   }
   for (const auto& summary : summaries) {
+    if (summary.refused_heartbeats > 0) {
+      const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(summary.heartbeat_window).count();
+      log::warn("heartbeat refused " + std::to_string(summary.refused_heartbeats) + " more times from " +
+                    summary.source + " in the last " + std::to_string(seconds) + " s",
+                {{"remote", summary.source}});
+    }
+    if (summary.total() == 0) continue;
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(summary.window).count();
     log::warn("register refused " + std::to_string(summary.total()) + " more times from " + summary.source +
                   " in the last " + std::to_string(seconds) + " s",

@@ -27,9 +27,9 @@ std::optional<SecretGuard::Duration> SecretGuard::check(std::string_view source,
   return std::max<Duration>(wait, std::chrono::milliseconds(1));
 }
 
-bool SecretGuard::report(Source& source, TimePoint now, std::uint64_t& counter) {
-  if (!source.window_start) {
-    source.window_start = now;
+bool SecretGuard::report(std::optional<TimePoint>& window_start, TimePoint now, std::uint64_t& counter) {
+  if (!window_start) {
+    window_start = now;
     return true;
   }
   ++counter;
@@ -39,27 +39,42 @@ bool SecretGuard::report(Source& source, TimePoint now, std::uint64_t& counter) 
 bool SecretGuard::record_wrong_secret(std::string_view source, TimePoint now) {
   Source& state = source_for(source, now);
   state.bucket.spend(now);
-  return report(state, now, state.wrong);
+  return report(state.window_start, now, state.wrong);
 }
 
 bool SecretGuard::record_wrong_colony(std::string_view source, TimePoint now) {
   Source& state = source_for(source, now);
-  return report(state, now, state.wrong_colony);
+  return report(state.window_start, now, state.wrong_colony);
+}
+
+bool SecretGuard::record_refused_heartbeat(std::string_view source, TimePoint now) {
+  Source& state = source_for(source, now);
+  return report(state.heartbeat_window_start, now, state.refused_heartbeats);
 }
 
 std::vector<SecretGuard::Summary> SecretGuard::sweep(TimePoint now, bool close_all) {
   std::vector<Summary> summaries;
   for (auto it = sources_.begin(); it != sources_.end();) {
     Source& state = it->second;
+    Summary summary{.source = it->first};
     if (state.window_start && (close_all || now - *state.window_start >= kReportWindow)) {
-      const Summary summary{it->first, state.wrong, state.wrong_colony, state.limited, now - *state.window_start};
-      if (summary.total() > 0) summaries.push_back(summary);
+      summary.wrong = state.wrong;
+      summary.wrong_colony = state.wrong_colony;
+      summary.limited = state.limited;
+      summary.window = now - *state.window_start;
       state.window_start.reset();
       state.wrong = 0;
       state.wrong_colony = 0;
       state.limited = 0;
     }
-    if (!state.window_start && state.bucket.full(now)) {
+    if (state.heartbeat_window_start && (close_all || now - *state.heartbeat_window_start >= kReportWindow)) {
+      summary.refused_heartbeats = state.refused_heartbeats;
+      summary.heartbeat_window = now - *state.heartbeat_window_start;
+      state.heartbeat_window_start.reset();
+      state.refused_heartbeats = 0;
+    }
+    if (summary.total() > 0 || summary.refused_heartbeats > 0) summaries.push_back(summary);
+    if (!state.window_start && !state.heartbeat_window_start && state.bucket.full(now)) {
       it = sources_.erase(it);
     } else {
       ++it;

@@ -59,6 +59,9 @@ class SecretGuard {
   // way (a flood of them is a flood of log lines too), but not limited (it
   // guesses nothing).
   bool record_wrong_colony(std::string_view source, TimePoint now);
+  // A Heartbeat refused (a known peer id with another key): reported in a
+  // window of its own, the same way, and not limited.
+  bool record_refused_heartbeat(std::string_view source, TimePoint now);
 
   struct Summary {
     std::string source;
@@ -67,6 +70,8 @@ class SecretGuard {
     std::uint64_t limited = 0;       // Registers refused by the limit in the window
     std::uint64_t total() const { return wrong + wrong_colony + limited; }
     Duration window{};
+    std::uint64_t refused_heartbeats = 0;  // in the heartbeat window, after the line logged
+    Duration heartbeat_window{};
   };
   // Summaries of the windows that ended by `now` (only those with something
   // beyond the first line to say), and forgets idle sources. `close_all`
@@ -82,9 +87,11 @@ class SecretGuard {
     std::uint64_t wrong = 0;
     std::uint64_t wrong_colony = 0;
     std::uint64_t limited = 0;
+    std::optional<TimePoint> heartbeat_window_start{};  // set while a heartbeat report window is open
+    std::uint64_t refused_heartbeats = 0;
   };
   // Opens a report window (true: report this one in full) or counts in it.
-  static bool report(Source& source, TimePoint now, std::uint64_t& counter);
+  static bool report(std::optional<TimePoint>& window_start, TimePoint now, std::uint64_t& counter);
   Source& source_for(std::string_view source, TimePoint now);
 
   std::unordered_map<std::string, Source> sources_;

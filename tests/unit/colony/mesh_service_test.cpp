@@ -361,6 +361,31 @@ TEST_F(MeshServiceTest, HeartbeatRefusals) {
   EXPECT_EQ(bad_status.error().code, rpc::Code::invalid_argument);
 }
 
+// A flood of Heartbeats with a known peer id and another key: one line,
+// then a summary, as for Registers (before: one warning each).
+TEST_F(MeshServiceTest, RefusedHeartbeatsAreReportedInSummariesNotOneLineEach) {
+  const std::string key = new_pubkey();
+  auto registered = register_peer(request(key)).value();
+  const std::string other = new_pubkey();
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 1000; ++i) {
+    auto refused = heartbeat(registered.peer_id(), other);
+    ASSERT_FALSE(refused);
+    ASSERT_EQ(refused.error().code, rpc::Code::permission_denied);
+  }
+  EXPECT_TRUE(heartbeat(registered.peer_id(), key));  // the peer itself is not held up
+  clock_.advance(10s);
+  service_->sweep();
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  std::size_t lines = 0;
+  for (char c : logged) lines += c == '\n';
+  EXPECT_EQ(lines, 2U) << logged;
+  EXPECT_NE(logged.find("heartbeat refused"), std::string::npos) << logged;
+  EXPECT_NE(logged.find("heartbeat refused 999 more times from 127.0.0.1 in the last 10 s"), std::string::npos)
+      << logged;
+  EXPECT_EQ(logged.find("register refused"), std::string::npos) << logged;
+}
+
 TEST_F(MeshServiceTest, UnregisterReleasesTheAddressesForReuse) {
   const std::string a = new_pubkey();
   const std::string b = new_pubkey();
