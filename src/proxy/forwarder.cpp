@@ -4,6 +4,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "http/h1_serialize.h"
 #include "rpc/error_response.h"
@@ -87,11 +88,12 @@ struct ForwarderState {
   std::function<std::string()> health_json;
   Router router;
   ForwarderStats stats;
+  ForwarderOptions options;
 
   std::vector<std::string> upstream_errors;
 
   ForwarderState(asio::any_io_executor executor_, std::vector<Upstream> upstreams_,
-                 std::function<std::string()> health)
+                 std::function<std::string()> health, ForwarderOptions options_)
       : executor(std::move(executor_)),
         upstreams(std::move(upstreams_)),
         health_json(std::move(health)),
@@ -100,6 +102,7 @@ struct ForwarderState {
           for (const auto& upstream : upstreams) ids.push_back(upstream.colony_id);
           return ids;
         }()) {
+    options = options_;
     for (const auto& upstream : upstreams) {
       clients.push_back(std::make_unique<http::Client>(
           executor, http::ClientOptions{.version = http::Version::http2,
@@ -130,6 +133,7 @@ struct Exchange final : std::enable_shared_from_this<Exchange> {
   bool trailers_sent = false;
   bool body_paused = false;            // the downstream body is paused (pause_body)
   bool response_paused = false;        // the upstream response is paused (pause_response)
+  std::unique_ptr<asio::steady_timer> stall_timer;  // armed while response_paused
 
   Exchange(std::shared_ptr<ForwarderState> owner, std::size_t upstream_index, std::string type,
            http::ResponseWriter& writer)
@@ -213,13 +217,36 @@ struct Exchange final : std::enable_shared_from_this<Exchange> {
     if (!response_paused && upstream_open() && downstream->queued_bytes() > kResponseHighWatermark) {
       response_paused = true;
       upstream_writer->pause_response(true);
+      arm_stall_timer();
     }
   }
   // The client read what was queued for it.
   void on_downstream_drained() {
     if (!response_paused || !upstream_open()) return;
     response_paused = false;
+    if (stall_timer) stall_timer->cancel();
     upstream_writer->pause_response(false);
+  }
+  void arm_stall_timer() {
+    const auto timeout = forwarder->options.stalled_reader_timeout;
+    if (timeout.count() <= 0) return;
+    if (!stall_timer) stall_timer = std::make_unique<asio::steady_timer>(forwarder->executor);
+    stall_timer->expires_after(timeout);
+    stall_timer->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->on_stalled();
+    });
+  }
+  // The client read nothing of the paused response for the whole timeout.
+  void on_stalled() {
+    // Once the colony sent the whole answer it holds nothing for the stream.
+    if (!response_paused || !upstream_open()) return;
+    response_paused = false;
+    ++forwarder->stats.stalled;
+    // The colony drops what it holds for the stream; the client's stream is
+    // reset (on_upstream_reset does it, or here when the colony was done).
+    if (upstream_open()) upstream_writer->reset();
+    if (downstream) downstream->reset();
   }
   void on_upstream_trailers(http::Fields trailers) {
     flush_head(false);
@@ -308,8 +335,9 @@ asio::awaitable<void> Exchange::start(std::shared_ptr<Exchange> self, http::Requ
 }  // namespace
 
 Forwarder::Forwarder(asio::any_io_executor executor, std::vector<Upstream> upstreams,
-                     std::function<std::string()> health_json)
-    : impl_(std::make_shared<ForwarderState>(std::move(executor), std::move(upstreams), std::move(health_json))) {}
+                     std::function<std::string()> health_json, ForwarderOptions options)
+    : impl_(std::make_shared<ForwarderState>(std::move(executor), std::move(upstreams), std::move(health_json),
+                                             options)) {}
 
 const std::string& Forwarder::upstream_error(std::size_t index) const { return impl_->upstream_errors.at(index); }
 

@@ -24,12 +24,16 @@
 //   kResponseHighWatermark bytes of the response unread (a zero HTTP/2
 //   window, a slow reader), the colony's response is paused
 //   (RequestWriter::pause_response), and resumes once the client drained.
+//   A client that still reads nothing after stalled_reader_timeout has the
+//   response reset (its colony stream cancelled), so that the colony's
+//   queue for the connection shared by every client empties again.
 // - A client that resets its request (or goes away) cancels the upstream
 //   request; the h2 client codec cancels it without a frame when it was not
 //   sent yet, and without RST_STREAM when the request was complete (see
 //   http/h2_client_codec.cpp), so that one client's resets do not turn
 //   into a reset flood on the colony connection shared by every client.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -61,6 +65,17 @@ struct ForwarderStats {
   std::uint64_t failed = 0;  // answered by the proxy: colony unreachable, unknown colony
   std::uint64_t active = 0;  // requests whose downstream or upstream side is still open
   std::uint64_t canceled = 0;  // requests the client reset or left before the colony answered
+  std::uint64_t stalled = 0;   // responses reset because their client read nothing for stalled_reader_timeout
+};
+
+struct ForwarderOptions {
+  // A response paused because its client reads nothing (above) is reset,
+  // at both ends, when the client has still read nothing after this long:
+  // the rest of the answer waits in the colony, counted against the one
+  // connection every client shares, and the colony starts no new calls on
+  // it while it holds over 1 MiB of answers (rpc.md, "Backpressure"). Zero:
+  // never.
+  std::chrono::milliseconds stalled_reader_timeout{2000};
 };
 
 struct ForwarderState;
@@ -69,7 +84,7 @@ class Forwarder final : public http::Application {
  public:
   // `upstreams` in the router's order (the first is the default colony).
   Forwarder(boost::asio::any_io_executor executor, std::vector<Upstream> upstreams,
-            std::function<std::string()> health_json);
+            std::function<std::string()> health_json, ForwarderOptions options = {});
   ~Forwarder() override;
 
   std::unique_ptr<http::RequestHandler> on_request(http::RequestHead head, http::ResponseWriter& writer) override;

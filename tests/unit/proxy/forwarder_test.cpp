@@ -209,10 +209,13 @@ class ForwarderTest : public ::testing::Test {
   }
 
   void start_proxy(std::vector<Upstream> upstreams) {
-    forwarder_ = std::make_unique<Forwarder>(io_.get_executor(), std::move(upstreams), [this] {
-      ++health_calls_;
-      return health_json_;
-    });
+    forwarder_ = std::make_unique<Forwarder>(
+        io_.get_executor(), std::move(upstreams),
+        [this] {
+          ++health_calls_;
+          return health_json_;
+        },
+        forwarder_options_);
     proxy_ = std::make_unique<http::Server>(io_, *forwarder_);
     auto listening = proxy_->listen("127.0.0.1", 0);
     ASSERT_TRUE(listening) << listening.error();
@@ -339,6 +342,7 @@ class ForwarderTest : public ::testing::Test {
   asio::io_context io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
   std::vector<std::unique_ptr<Colony>> colonies_;
+  ForwarderOptions forwarder_options_;  // start_proxy() uses them
   std::unique_ptr<Forwarder> forwarder_;
   std::unique_ptr<http::Server> proxy_;
   std::vector<std::unique_ptr<rpc::HttpChannel>> channels_;
@@ -1207,6 +1211,62 @@ TEST_F(ForwarderBackpressureTest, UnreadResponsePausesTheColony) {
     return writer.ended;
   }, 5s));
   EXPECT_EQ(writer.body.size(), std::size_t(8 << 20));
+  handler.reset();
+  shut_down(colony);
+}
+
+// A client that reads nothing of a paused answer: after the timeout the
+// proxy resets its stream and cancels the colony's, which would otherwise
+// hold the rest of the answer against the connection every client shares.
+TEST_F(ForwarderBackpressureTest, ClientThatReadsNothingIsResetAfterTheTimeout) {
+  forwarder_options_.stalled_reader_timeout = 200ms;
+  CountingColony app;
+  app.response_bytes = 8 << 20;
+  http::Server colony(io_, app);
+  ASSERT_TRUE(colony.listen("127.0.0.1", 0));
+  colony.start();
+  start_proxy({upstream("alpha", colony.port())});
+  RecordingWriter writer;
+  auto handler = upload(writer);
+  handler->on_end();
+  ASSERT_TRUE(run_until([&] {
+    writer.unread = writer.body.size();  // the client reads nothing
+    return writer.was_reset;
+  }, 3s)) << "still waiting for the client after " << writer.body.size() << " bytes";
+  EXPECT_FALSE(writer.ended);
+  EXPECT_LE(writer.body.size(), std::size_t(3 << 19));
+  EXPECT_EQ(forwarder_->stats().stalled, 1u);
+  handler.reset();
+  EXPECT_TRUE(run_until([&] { return forwarder_->stats().active == 0; }, 2s));
+  shut_down(colony);
+}
+
+TEST_F(ForwarderBackpressureTest, ClientThatReadsSlowlyIsNotReset) {
+  forwarder_options_.stalled_reader_timeout = 200ms;
+  CountingColony app;
+  app.response_bytes = 4 << 20;
+  http::Server colony(io_, app);
+  ASSERT_TRUE(colony.listen("127.0.0.1", 0));
+  colony.start();
+  start_proxy({upstream("alpha", colony.port())});
+  RecordingWriter writer;
+  auto handler = upload(writer);
+  handler->on_end();
+  // Reads everything it was given every 100 ms: paused at times, never for the timeout.
+  auto next_read = std::chrono::steady_clock::now();
+  EXPECT_TRUE(run_until([&] {
+    if (std::chrono::steady_clock::now() >= next_read) {
+      writer.unread = 0;
+      handler->on_drained();
+      next_read += 100ms;
+    } else {
+      writer.unread = writer.body.size();
+    }
+    return writer.ended || writer.was_reset;
+  }, 10s));
+  EXPECT_FALSE(writer.was_reset);
+  EXPECT_EQ(writer.body.size(), std::size_t(4 << 20));
+  EXPECT_EQ(forwarder_->stats().stalled, 0u);
   handler.reset();
   shut_down(colony);
 }
