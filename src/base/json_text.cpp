@@ -29,8 +29,13 @@ std::size_t utf8_sequence(std::string_view text) {
   return length;
 }
 
-void append_json_string(std::string& out, std::string_view text) {
+void append_json_string(std::string& out, std::string_view text, JsonStringOptions options) {
   static constexpr char kHex[] = "0123456789abcdef";
+  const auto u00 = [&](unsigned c) {
+    out += "\\u00";
+    out += kHex[(c >> 4) & 0xF];
+    out += kHex[c & 0xF];
+  };
   out += '"';
   while (!text.empty()) {
     const unsigned char c = static_cast<unsigned char>(text[0]);
@@ -40,8 +45,18 @@ void append_json_string(std::string& out, std::string_view text) {
       // document.
       const std::size_t n = utf8_sequence(text);
       if (n == 0) {
-        out += kUtf8Replacement;
+        if (options.invalid_bytes_as_hex) {
+          out += "\\x";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xF];
+        } else {
+          out += options.escape_terminal_controls ? std::string_view("\\ufffd") : kUtf8Replacement;
+        }
         text.remove_prefix(1);
+      } else if (options.escape_terminal_controls && n == 2 && c == 0xC2 &&
+                 static_cast<unsigned char>(text[1]) <= 0x9F) {
+        u00(static_cast<unsigned char>(text[1]));  // U+0080-U+009F
+        text.remove_prefix(2);
       } else {
         out.append(text.substr(0, n));
         text.remove_prefix(n);
@@ -58,10 +73,8 @@ void append_json_string(std::string& out, std::string_view text) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
+        if (c < 0x20 || (options.escape_terminal_controls && c == 0x7f)) {
+          u00(c);
         } else {
           out += static_cast<char>(c);
         }

@@ -34,56 +34,11 @@ spdlog::level::level_enum to_spdlog(Level level) {
 // Client-supplied text reaches log fields (components, ids, peers' error
 // text). Nothing of it may reach the log raw that a terminal would act on:
 // C0 controls, DEL, C1 controls (U+0080-U+009F; 0x9b alone is CSI on some
-// terminals) and bytes that are not UTF-8. One escaper for both formats:
-//   C0, DEL, C1 code points  ->  \u00XX (JSON's own escape, also in text)
-//   a byte that is not UTF-8 ->  text: \xNN (the byte, for the reader);
-//                                JSON: \ufffd (the document stays valid)
+// terminals) and bytes that are not UTF-8 (text: \xNN, the byte, for the
+// reader; JSON: \ufffd, so that the document stays valid).
 void append_escaped(std::string& out, std::string_view text, Format format) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const auto u00 = [&](unsigned c) {
-    out += "\\u00";
-    out += kHex[(c >> 4) & 0xF];
-    out += kHex[c & 0xF];
-  };
-  out += '"';
-  while (!text.empty()) {
-    const auto c = static_cast<unsigned char>(text[0]);
-    if (c >= 0x80) {
-      const std::size_t n = base::utf8_sequence(text);
-      if (n == 0) {
-        if (format == Format::json) {
-          out += "\\ufffd";
-        } else {
-          out += "\\x";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        }
-        text.remove_prefix(1);
-      } else if (n == 2 && c == 0xC2 && static_cast<unsigned char>(text[1]) <= 0x9F) {
-        u00(static_cast<unsigned char>(text[1]));  // U+0080-U+009F
-        text.remove_prefix(2);
-      } else {
-        out.append(text.substr(0, n));
-        text.remove_prefix(n);
-      }
-      continue;
-    }
-    text.remove_prefix(1);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          u00(c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
+  base::append_json_string(out, text, {.escape_terminal_controls = true,
+                                       .invalid_bytes_as_hex = format == Format::text});
 }
 
 // Text values are quoted (and escaped) when they would not read back as one

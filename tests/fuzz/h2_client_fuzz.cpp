@@ -36,7 +36,7 @@ void start(http::ClientCodec& codec, std::vector<Call>& calls, bool with_body) {
   Call call;
   http::RequestHead head;
   head.method = "POST";
-  head.authority = "10.42.0.1:9000";
+  head.authority = "127.42.0.1:9000";
   head.path = "/coral.colony.v1.ColonyService/ListAgents";
   head.version = http::Version::http2;
   head.fields = {{"content-type", "application/grpc"}, {"te", "trailers"}};

@@ -53,15 +53,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fuzz::drain(*codec);
     }
   }
-  for (int round = 0; round < 12 && !app.live.empty(); ++round) {
-    app.tick();
-    fuzz::drain(*codec);
-  }
-  (void)codec->idle();
-  (void)codec->waiting_for_peer();
-  codec->connection_lost();
-  app.check_all_closed();
-  codec.reset();
-  fuzz::require(app.live.empty(), "the codec left request handlers behind");
+  fuzz::finish_server(app, std::move(codec));
   return 0;
 }

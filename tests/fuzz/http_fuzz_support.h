@@ -245,6 +245,21 @@ class ServerApp final : public http::Application {
   std::size_t requests = 0;
 };
 
+// The end of a server fuzz input: lets the open exchanges finish (bounded),
+// loses the connection, and checks that the codec left nothing open.
+inline void finish_server(ServerApp& app, std::unique_ptr<http::ServerCodec> codec) {
+  for (int round = 0; round < 12 && !app.live.empty(); ++round) {
+    app.tick();
+    drain(*codec);
+  }
+  (void)codec->idle();
+  (void)codec->waiting_for_peer();
+  codec->connection_lost();
+  app.check_all_closed();
+  codec.reset();
+  require(app.live.empty(), "the codec left request handlers behind");
+}
+
 // ---------------------------------------------------------------- client side
 
 class Response final : public http::ResponseHandler {

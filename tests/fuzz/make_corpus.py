@@ -126,25 +126,25 @@ wg_conf = {
 # a comment
 PrivateKey = {PRIVATE_A}
 ListenPort = 51820
-Address = 10.42.0.1/16, fd42::1/64
+Address = 127.42.0.1/16, fdc0:42::1/64
 Address = 10.43.0.1
 MTU = 1380
 FwMark = 0x2a
-DNS = 10.42.0.53
+DNS = 127.42.0.53
 PostUp = iptables -A FORWARD -i %i -j ACCEPT
 
 [Peer]
 PublicKey = {PUBLIC_1}
 PresharedKey = {PRESHARED}
 Endpoint = 192.0.2.1:51820
-AllowedIPs = 10.42.0.2/32, fd42::2/128
-AllowedIPs = 10.42.1.7/24
+AllowedIPs = 127.42.0.2/32, fdc0:42::2/128
+AllowedIPs = 127.42.1.7/24
 PersistentKeepalive = 25
 
 [Peer]
 PublicKey = {PUBLIC_2}
 Endpoint = [2001:db8::1]:51821
-AllowedIPs = 10.42.1.0/24, 0.0.0.0/0, ::/0
+AllowedIPs = 127.42.1.0/24, 0.0.0.0/0, ::/0
 PersistentKeepalive = off
 """,
     "minimal": f"[Interface]\nPrivateKey={PRIVATE_B}\n",
@@ -156,7 +156,7 @@ listenport=0
 mtu=65535
 [peer]
 publickey = {PUBLIC_1}
-allowedips = 10.42.0.2
+allowedips = 127.42.0.2
 endpoint = [::ffff:192.0.2.1]:1
 """,
     "wg_quick_keys": f"""[Interface]
@@ -182,7 +182,7 @@ SaveConfig = true
     "unknown_section": "[Interfaces]\nPrivateKey = x\n",
     "header_run_on": f"[Peer]PublicKey={PUBLIC_1}\n",
     "bad_numbers": f"[Interface]\nPrivateKey = {PRIVATE_A}\nMTU = 1279\nListenPort = 65536\n",
-    "bad_prefix": f"[Interface]\nPrivateKey = {PRIVATE_A}\n[Peer]\nPublicKey = {PUBLIC_1}\nAllowedIPs = 10.42.0.1/33,,fd42::/129\n",
+    "bad_prefix": f"[Interface]\nPrivateKey = {PRIVATE_A}\n[Peer]\nPublicKey = {PUBLIC_1}\nAllowedIPs = 127.42.0.1/33,,fdc0:42::/129\n",
     "bad_fwmark": f"[Interface]\nPrivateKey = {PRIVATE_A}\nFwMark = 0x1ffffffff\n",
 }
 
@@ -214,13 +214,13 @@ preshared_key={PRESHARED_HEX}
 endpoint=192.0.2.1:51820
 persistent_keepalive_interval=25
 replace_allowed_ips=true
-allowed_ip=10.42.0.2/32
-allowed_ip=fd42::2/128
-allowed_ip=10.42.1.0/24
+allowed_ip=127.42.0.2/32
+allowed_ip=fdc0:42::2/128
+allowed_ip=127.42.1.0/24
 public_key={PUBLIC_2_HEX}
 endpoint=[2001:db8::1]:51821
-allowed_ip=10.42.1.0/24
-allowed_ip=-10.42.9.0/24
+allowed_ip=127.42.1.0/24
+allowed_ip=-127.42.9.0/24
 
 """
 
@@ -310,12 +310,12 @@ pid_file = {
 
 PROXY_STATE = """colony_id: my-shop-production-a3f2e1
 listen: localhost:8000
-colony_mesh_ipv4: 10.42.0.1
-colony_mesh_ipv6: fd42::1
+colony_mesh_ipv4: 127.42.0.1
+colony_mesh_ipv6: fdc0:42::1
 colony_connect_port: 9000
-forwarding_to: 10.42.0.1:9000
-mesh_ipv4: 10.42.0.15
-mesh_ipv6: fd42::f
+forwarding_to: 127.42.0.1:9000
+mesh_ipv4: 127.42.0.15
+mesh_ipv6: fdc0:42::f
 transport: host
 status: connected
 pid: 12345
@@ -346,10 +346,10 @@ environment: production
 wireguard:
     private_key: cFSI0co/r3XHm3ObLQlVZF0+mMN05F+QyymspC9pd3I=
     public_key: 8rhmHSFo4QXcfXRO2PfDYqrqf73D99jeY0mB99nyQxE=
-    mesh_ipv4: 10.42.0.1
+    mesh_ipv4: 127.42.0.1
     mesh_ipv6: fd1d:d124:af1d::1
     listen_port: 41820
-    mesh_network_ipv4: 10.42.0.0/16
+    mesh_network_ipv4: 127.42.0.0/16
     mesh_network_ipv6: fd1d:d124:af1d::/64
 
 services:
@@ -378,8 +378,8 @@ colony_config = {
     "private_key_bad": COLONY.replace("cFSI0co/r3XHm3ObLQlVZF0+", "cFSI0co/r3XHm3ObLQlVZF0!"),
     "key_mismatch": COLONY.replace("8rhmHSFo", "9rhmHSFo"),
     "typo_field": COLONY.replace("connect_port", "conect_port"),
-    "bad_ip": COLONY.replace("mesh_ipv4: 10.42.0.1", "mesh_ipv4: 10.42.0"),
-    "ip_outside": COLONY.replace("mesh_ipv4: 10.42.0.1", "mesh_ipv4: 10.43.0.1"),
+    "bad_ip": COLONY.replace("mesh_ipv4: 127.42.0.1", "mesh_ipv4: 127.42.0"),
+    "ip_outside": COLONY.replace("mesh_ipv4: 127.42.0.1", "mesh_ipv4: 10.43.0.1"),
     "bad_interval": COLONY.replace("60s", "60 parsecs"),
     "bad_endpoint": COLONY.replace("http://localhost:8080", "ftp://x"),
     "tabs": COLONY.replace("    ", "\t"),
@@ -393,7 +393,7 @@ colony_config = {
 # proto_json_fuzz.cpp), & 0x80 = binary.
 proto_json = {
     "register_colony": (0, '{"meshId":"my-app-prod","wireguardPubkey":"8rhmHSFo4QXcfXRO2PfDYqrqf73D99jeY0mB99nyQxE=",'
-                           '"publicEndpoints":["192.0.2.1:41820"],"meshIpv4":"10.42.0.1","meshIpv6":"fd42::1",'
+                           '"publicEndpoints":["192.0.2.1:41820"],"meshIpv4":"127.42.0.1","meshIpv6":"fdc0:42::1",'
                            '"connectPort":9000,"metadata":{"region":"eu"}}'),
     "register_colony_snake": (0, '{"mesh_id":"x","connect_port":"9000","unknown":{"a":[1,2]}}'),
     "lookup": (1, '{"meshId":"my-app-prod"}'),
@@ -402,13 +402,13 @@ proto_json = {
     "health_response": (4, '{"status":"ok","uptimeSeconds":"12","registeredColonies":3}'),
     "mesh_register": (5, '{"colonyId":"c","componentName":"coral-proxy","wireguardPubkey":"AAAA",'
                          '"colonySecret":"s","metadata":{"k":"v"}}'),
-    "mesh_register_response": (6, '{"meshIpv4":"10.42.0.2","meshIpv6":"fd42::2","meshNetworkIpv4":"10.42.0.0/16",'
+    "mesh_register_response": (6, '{"meshIpv4":"127.42.0.2","meshIpv6":"fdc0:42::2","meshNetworkIpv4":"127.42.0.0/16",'
                                   '"colonyConnectPort":9000,"peerId":"p"}'),
     "heartbeat": (7, '{"peerId":"a","wireguardPubkey":"k","status":"healthy"}'),
     "heartbeat_response": (8, '{"nextHeartbeatBefore":"2026-11-24T23:24:28Z","heartbeatIntervalSeconds":30}'),
     "unregister": (9, '{"agentId":"a"}'),
     "status_response": (10, '{"colonyId":"c","status":"running","uptimeSeconds":"5","agentCount":1}'),
-    "agents": (11, '{"agents":[{"agentId":"a","componentName":"api","meshIpv4":"10.42.0.2","lastSeen":'
+    "agents": (11, '{"agents":[{"agentId":"a","componentName":"api","meshIpv4":"127.42.0.2","lastSeen":'
                    '"2026-01-01T00:00:00Z"}]}'),
     "topology": (12, '{"colonyId":"c","agents":[],"connections":[{"sourceId":"a","targetId":"b"}]}'),
     "ask": (13, '{"question":"why is it slow? \\u00e9\\ud83d\\ude00"}'),
@@ -476,7 +476,7 @@ http1_server = {
                                        "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"),
     "bad_chunk": (0x00, 0x03, "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
     "absolute_uri": (0x00, 0x02, "GET http://evil.example/../x HTTP/1.1\r\nHost: h\r\n\r\n"),
-    "connect_method": (0x00, 0x02, "CONNECT 10.42.0.1:9000 HTTP/1.1\r\nHost: 10.42.0.1:9000\r\n\r\n"),
+    "connect_method": (0x00, 0x02, "CONNECT 127.42.0.1:9000 HTTP/1.1\r\nHost: 127.42.0.1:9000\r\n\r\n"),
     "options_star": (0x00, 0x02, "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"),
     "bare_lf": (0x00, 0x01, "GET / HTTP/1.1\nHost: h\n\n"),
     "obs_fold": (0x00, 0x01, "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n"),
@@ -616,7 +616,7 @@ try:
     server.initiate_connection()
     server.receive_data(recorded_client)
     server.send_headers(1, [(":status", "200"), ("content-type", "application/grpc")])
-    server.send_data(1, envelope(b"\x0a\x0210.42.0.2"))
+    server.send_data(1, envelope(b"\x0a\x02127.42.0.2"))
     server.send_headers(1, [("grpc-status", "0"), ("grpc-message", "")], end_stream=True)
     h2_client["recorded_h2_server"] = bytes([1]) + op_raw(server.data_to_send())
 except ImportError:

@@ -1104,12 +1104,13 @@ class CountingColony final : public http::Application {
       writer.send_head(http::ResponseHead{200, {{"content-length", "2"}}}, false);
       writer.send_data(http::as_bytes("ok"), true);
     }
-    void on_reset() override {}
+    void on_reset() override { ++colony.resets; }
   };
   std::unique_ptr<http::RequestHandler> on_request(http::RequestHead, http::ResponseWriter& writer) override {
     return std::make_unique<Handler>(*this, writer);
   }
   std::size_t received = 0;
+  int resets = 0;  // requests the client (the proxy) cancelled
   std::size_t response_bytes = 0;  // answer with this many bytes (0: "ok")
 };
 
@@ -1124,6 +1125,22 @@ class ForwarderBackpressureTest : public ForwarderTest {
     return forwarder_->on_request(std::move(head), writer);
   }
   static std::string chunk() { return std::string(64 * 1024, 'u'); }
+
+  // A CountingColony answering `response_bytes`, serving, with the proxy in
+  // front of it.
+  struct LiveColony {
+    CountingColony app;
+    std::unique_ptr<http::Server> server;
+  };
+  std::unique_ptr<LiveColony> start_colony_and_proxy(std::size_t response_bytes = 0) {
+    auto colony = std::make_unique<LiveColony>();
+    colony->app.response_bytes = response_bytes;
+    colony->server = std::make_unique<http::Server>(io_, colony->app);
+    EXPECT_TRUE(colony->server->listen("127.0.0.1", 0));
+    colony->server->start();
+    start_proxy({upstream("alpha", colony->server->port())});
+    return colony;
+  }
 };
 
 // A colony that accepts the connection and never reads: the request body
@@ -1156,11 +1173,8 @@ TEST_F(ForwarderBackpressureTest, StalledColonyPausesTheClientsBody) {
 // held while dialling, paused above the watermark, and resumed once the
 // colony took everything (on_drained), before the request ends.
 TEST_F(ForwarderBackpressureTest, DrainResumesTheClientsBody) {
-  CountingColony app;
-  http::Server colony(io_, app);
-  ASSERT_TRUE(colony.listen("127.0.0.1", 0));
-  colony.start();
-  start_proxy({upstream("alpha", colony.port())});
+  auto colony = start_colony_and_proxy();
+  const CountingColony& app = colony->app;
   RecordingWriter writer;
   auto handler = upload(writer);
   const std::string data = chunk();
@@ -1177,7 +1191,7 @@ TEST_F(ForwarderBackpressureTest, DrainResumesTheClientsBody) {
   EXPECT_EQ(app.received, 9 * data.size());
   EXPECT_FALSE(writer.paused);
   handler.reset();
-  shut_down(colony);
+  shut_down(*colony->server);
 }
 
 // A client that does not read its response (a zero HTTP/2 window): the
@@ -1185,12 +1199,7 @@ TEST_F(ForwarderBackpressureTest, DrainResumesTheClientsBody) {
 // so it holds about the colony's stream window (1 MiB), not the 8 MiB
 // answer; the client's drain resumes it.
 TEST_F(ForwarderBackpressureTest, UnreadResponsePausesTheColony) {
-  CountingColony app;
-  app.response_bytes = 8 << 20;
-  http::Server colony(io_, app);
-  ASSERT_TRUE(colony.listen("127.0.0.1", 0));
-  colony.start();
-  start_proxy({upstream("alpha", colony.port())});
+  auto colony = start_colony_and_proxy(8 << 20);
   RecordingWriter writer;
   auto handler = upload(writer);
   handler->on_end();
@@ -1212,7 +1221,7 @@ TEST_F(ForwarderBackpressureTest, UnreadResponsePausesTheColony) {
   }, 5s));
   EXPECT_EQ(writer.body.size(), std::size_t(8 << 20));
   handler.reset();
-  shut_down(colony);
+  shut_down(*colony->server);
 }
 
 // A client that reads nothing of a paused answer: after the timeout the
@@ -1220,12 +1229,7 @@ TEST_F(ForwarderBackpressureTest, UnreadResponsePausesTheColony) {
 // hold the rest of the answer against the connection every client shares.
 TEST_F(ForwarderBackpressureTest, ClientThatReadsNothingIsResetAfterTheTimeout) {
   forwarder_options_.stalled_reader_timeout = 200ms;
-  CountingColony app;
-  app.response_bytes = 8 << 20;
-  http::Server colony(io_, app);
-  ASSERT_TRUE(colony.listen("127.0.0.1", 0));
-  colony.start();
-  start_proxy({upstream("alpha", colony.port())});
+  auto colony = start_colony_and_proxy(8 << 20);
   RecordingWriter writer;
   auto handler = upload(writer);
   handler->on_end();
@@ -1236,19 +1240,16 @@ TEST_F(ForwarderBackpressureTest, ClientThatReadsNothingIsResetAfterTheTimeout) 
   EXPECT_FALSE(writer.ended);
   EXPECT_LE(writer.body.size(), std::size_t(3 << 19));
   EXPECT_EQ(forwarder_->stats().stalled, 1u);
+  // The colony's stream is cancelled: it lets go of the rest of the answer.
+  EXPECT_TRUE(run_until([&] { return colony->app.resets == 1; }, 2s)) << "the colony's stream was not cancelled";
   handler.reset();
   EXPECT_TRUE(run_until([&] { return forwarder_->stats().active == 0; }, 2s));
-  shut_down(colony);
+  shut_down(*colony->server);
 }
 
 TEST_F(ForwarderBackpressureTest, ClientThatReadsSlowlyIsNotReset) {
   forwarder_options_.stalled_reader_timeout = 200ms;
-  CountingColony app;
-  app.response_bytes = 4 << 20;
-  http::Server colony(io_, app);
-  ASSERT_TRUE(colony.listen("127.0.0.1", 0));
-  colony.start();
-  start_proxy({upstream("alpha", colony.port())});
+  auto colony = start_colony_and_proxy(4 << 20);
   RecordingWriter writer;
   auto handler = upload(writer);
   handler->on_end();
@@ -1267,8 +1268,9 @@ TEST_F(ForwarderBackpressureTest, ClientThatReadsSlowlyIsNotReset) {
   EXPECT_FALSE(writer.was_reset);
   EXPECT_EQ(writer.body.size(), std::size_t(4 << 20));
   EXPECT_EQ(forwarder_->stats().stalled, 0u);
+  EXPECT_EQ(colony->app.resets, 0);
   handler.reset();
-  shut_down(colony);
+  shut_down(*colony->server);
 }
 
 // Rapid reset through the proxy: attackers open requests and reset them

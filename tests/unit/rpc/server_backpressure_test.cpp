@@ -13,35 +13,14 @@
 #include <boost/asio/io_context.hpp>
 
 #include "echo_service.h"
+#include "recording_writer.h"
 #include "rpc/server.h"
 
 namespace coral::rpc {
 namespace {
 
-// A stream of a connection whose other streams hold `connection_queued`.
-class CongestedWriter final : public http::ResponseWriter {
- public:
-  void send_head(http::ResponseHead head, bool) override { heads.push_back(head.status); }
-  void send_data(http::Bytes data, bool) override { queued += data.size(); }
-  void send_trailers(http::Fields) override {}
-  void reset() override {}
-  std::size_t queued_bytes() const override { return 0; }
-  std::size_t connection_queued_bytes() const override { return connection_queued + queued; }
-
-  std::vector<int> heads;
-  std::size_t queued = 0;
-  std::size_t connection_queued = 0;
-};
-
-http::RequestHead echo_request() {
-  http::RequestHead head;
-  head.method = "POST";
-  head.path = "/coral.testing.v1.EchoService/Echo";
-  head.fields = {{"content-type", "application/json"}};
-  head.version = http::Version::http2;
-  head.remote = "127.0.0.1:1";
-  return head;
-}
+using harness::RecordingWriter;
+using harness::echo_request;
 
 TEST(ServerBackpressure, ACallOnACongestedConnectionRunsOnlyOnceItDrains) {
   boost::asio::io_context io;
@@ -51,7 +30,7 @@ TEST(ServerBackpressure, ACallOnACongestedConnectionRunsOnlyOnceItDrains) {
   Server server(io.get_executor(), options);
   server.add(echo);
 
-  CongestedWriter writer;
+  RecordingWriter writer;
   writer.connection_queued = 2 << 20;  // other streams' answers, not taken
   auto handler = server.on_request(echo_request(), writer);
   const std::string body = R"({"text":"hello"})";
@@ -76,7 +55,7 @@ TEST(ServerBackpressure, AWaitingCallEndsAsCanceledWhenItsStreamGoes) {
   std::vector<Code> finished;
   server.on_call([&](const CallRecord& call) { finished.push_back(call.code); });
 
-  CongestedWriter writer;
+  RecordingWriter writer;
   writer.connection_queued = 64 << 20;
   auto handler = server.on_request(echo_request(), writer);
   const std::string body = R"({"text":"hello"})";

@@ -13,33 +13,14 @@
 #include <boost/asio/io_context.hpp>
 
 #include "echo_service.h"
+#include "recording_writer.h"
 #include "rpc/server.h"
 
 namespace coral::rpc {
 namespace {
 
-class RecordingWriter final : public http::ResponseWriter {
- public:
-  void send_head(http::ResponseHead head, bool) override { heads.push_back(head.status); }
-  void send_data(http::Bytes, bool) override { ++data; }
-  void send_trailers(http::Fields) override {}
-  void reset() override { ++resets; }
-  std::size_t queued_bytes() const override { return 0; }
-
-  std::vector<int> heads;
-  int data = 0;
-  int resets = 0;
-};
-
-http::RequestHead echo_request() {
-  http::RequestHead head;
-  head.method = "POST";
-  head.path = "/coral.testing.v1.EchoService/Echo";
-  head.fields = {{"content-type", "application/json"}};
-  head.version = http::Version::http2;
-  head.remote = "127.0.0.1:1";
-  return head;
-}
+using harness::RecordingWriter;
+using harness::echo_request;
 
 TEST(ServerLifetime, ACallWhoseStreamClosesBeforeItsCoroutineRunsEndsAsCanceled) {
   boost::asio::io_context io;
