@@ -47,6 +47,10 @@ struct PidFileState {
 
   // Somebody holds the lock: the daemon is alive (running or corrupt).
   bool held() const { return kind == Kind::running || kind == Kind::corrupt; }
+  // Who holds it, for messages: "pid N", or "its PID file is corrupt".
+  std::string holder_text() const {
+    return kind == Kind::running ? "pid " + std::to_string(pid) : std::string("its PID file is corrupt");
+  }
 };
 
 // What a PID file says, strictly: decimal digits (an optional trailing

@@ -83,9 +83,7 @@ void run_start(const StartFlags& flags, Context& context) {
   if (auto created = target->dir.create(); !created) return context.fail(created.error());
   const auto pid_path = target->dir.colony_pid_file(target->id);
   if (const auto state = base::read_pid_file(pid_path); state.held()) {
-    const std::string which = state.kind == base::PidFileState::Kind::running ? "pid " + std::to_string(state.pid)
-                                                                               : std::string("its PID file is corrupt");
-    return context.fail("colony " + target->id + " is already running (" + which + ")",
+    return context.fail("colony " + target->id + " is already running (" + state.holder_text() + ")",
                         "stop it with: coral colony stop " + target->id);
   }
 
@@ -106,7 +104,7 @@ void run_start(const StartFlags& flags, Context& context) {
   if (!pid_file) {
     // Held by a colony, or not writable at all (full, read-only): the hint
     // follows what is the case, not the error's text.
-    const bool held = base::read_pid_file(pid_path).kind == base::PidFileState::Kind::running;
+    const bool held = base::read_pid_file(pid_path).held();
     const auto colonies = target->dir.colonies_dir();
     return report_failure("colony " + target->id + ": " + pid_file.error(),
                           held ? "stop it with: coral colony stop " + target->id

@@ -99,8 +99,8 @@ void run_init(const InitFlags& given, Context& context) {
     auto lock = base::PidFile::acquire(pid_path);
     if (!lock) {
       const auto state = base::read_pid_file(pid_path);
-      if (state.kind == base::PidFileState::Kind::running) {
-        return context.fail("colony " + config->colony_id + " is running (pid " + std::to_string(state.pid) +
+      if (state.held()) {
+        return context.fail("colony " + config->colony_id + " is running (" + state.holder_text() +
                                 "): --force would replace its keys and secret and delete its peers underneath it",
                             "stop it first: coral colony stop " + config->colony_id);
       }

@@ -410,7 +410,7 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
     if (!lock) {
       // Held by a proxy, or not writable (full, read-only): the hint follows
       // what is the case.
-      if (base::read_pid_file(pid_path).kind == base::PidFileState::Kind::running) {
+      if (base::read_pid_file(pid_path).held()) {
         co_return Failure("a proxy for " + id + " is " + lock.error() + "; stop it with: coral proxy stop " + id);
       }
       const std::string hint = colony::storage_hint(colony::probe_writable(impl->dir.proxies_dir()),
