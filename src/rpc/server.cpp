@@ -36,6 +36,20 @@ struct Server::Shared {
   ServerOptions options;
   std::unordered_map<std::string, Method> methods;  // by "/pkg.Service/Method"
   std::function<void(const CallRecord&)> observer;
+  // The size of each unary method's recent answers: the largest, decaying
+  // by a quarter with each smaller one, so that one large answer makes the
+  // method "large" for a few calls. Absent until its first answer.
+  std::unordered_map<const Method*, std::size_t> answer_bytes;
+
+  void record_answer(const Method* method, std::size_t bytes) {
+    auto [it, inserted] = answer_bytes.try_emplace(method, bytes);
+    if (!inserted) it->second = std::max(bytes, it->second - it->second / 4);
+  }
+  bool answers_small(const Method* method) const {
+    if (options.small_answer_bytes == 0 || method->kind != MethodKind::unary) return false;
+    const auto it = answer_bytes.find(method);
+    return it != answer_bytes.end() && it->second <= options.small_answer_bytes;
+  }
 };
 
 namespace {
@@ -377,7 +391,8 @@ Awaitable<void> Call::run([[maybe_unused]] std::shared_ptr<Call> self, std::uniq
   std::unique_ptr<Message> response;
   // A connection whose client takes none of its answers gets no new ones
   // produced: the handler runs once there is room (or the call ends).
-  co_await wait_for_room();
+  // Methods known to answer small are let through (see small_answer_bytes).
+  if (!shared_->answers_small(method_)) co_await wait_for_room();
   if (finished_) co_return;
   try {
     if (method_->kind == MethodKind::unary) {
@@ -445,6 +460,7 @@ void Call::respond_unary(const Message& response) {
   if (!writer_) return finish(Code::canceled);
   if (enveloped(wire_)) {
     // gRPC and gRPC-Web unary: one message, then the status.
+    shared_->record_answer(method_, bytes->size());
     bool compressed = false;
     const std::string payload = encode_payload(*bytes, compressed);
     std::string body;
@@ -453,6 +469,7 @@ void Call::respond_unary(const Message& response) {
     writer_->send_data(http::as_bytes(body), false);
     return end_stream(nullptr);
   }
+  shared_->record_answer(method_, bytes->size());
   bool compressed = false;
   const std::string body = encode_payload(*bytes, compressed);
   http::ResponseHead head{200, {{"content-type", connect_content_type(false, encoding_)},

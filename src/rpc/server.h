@@ -33,6 +33,12 @@ struct ServerOptions {
   // grants no flow-control credit makes us hold about this much, not one
   // response per stream.
   std::size_t connection_high_watermark = 1024 * 1024;
+  // A unary call whose method's recent answers were all at most this big
+  // starts even while its connection is congested: a connection shared by
+  // many clients (a proxy's) keeps serving small calls while one client's
+  // unread large answers hold it above the watermark. Costs at most
+  // max_concurrent_streams × this per connection. 0 turns it off.
+  std::size_t small_answer_bytes = 16 * 1024;
 };
 
 // One finished call, for access and audit logs.

@@ -12,7 +12,11 @@
 #      it does directly; differing values are still refused (400);
 #   3. uploads to a stalled colony (SIGSTOP: it reads nothing) are paused,
 #      not buffered: the proxy's RSS stays bounded. This one needs the
-#      server codecs' ResponseWriter::pause_body (a no-op before it landed).
+#      server codecs' ResponseWriter::pause_body (a no-op before it landed);
+#   4. a client that opens 512 ListAgents streams through the proxy and
+#      reads nothing, with answers larger than the stream window (8,000
+#      agents, ~1.2 MB): another client's GetStatus calls through the same
+#      proxy (one colony connection) are answered, each within 1 s.
 #
 # Usage: tests/e2e/hostile_proxy_test.sh [BUILD_DIR | CORAL CORAL-DISCOVERY]
 #        (default build/release; env CORAL_BIN, CORAL_DISCOVERY)
@@ -36,6 +40,7 @@ root=$(cd "$here/../.." && pwd)
 
 coral_binaries "$@"
 PY=/usr/bin/python3
+TOOLS=$here/tools
 for tool in jq curl ss; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
 done
@@ -211,5 +216,38 @@ e2e_result "uploads to a stalled colony: proxy RSS grows by less than 32 MB ($rs
 answers() { call "$PROXY/$COLONY_SVC/GetStatus" '{}'; [[ -z $(why_success) ]]; }
 e2e_wait 5 answers
 e2e_result "after the uploads: GetStatus through the proxy works again" "$(why_success)"
+
+# ======================== 4. zero window through the proxy, large answers
+# The unread answers wait in the colony, counted against the proxy's one
+# colony connection; before the small-answer rule (rpc small_answer_bytes)
+# the colony started no call on it, GetStatus included, until the proxy
+# reset the stalled streams (2 s later).
+$PY "$TOOLS/h2_hostile.py" register 127.45.0.1 "$CPORT" "$CORAL_CONFIG_DIR/colonies/$A.yaml" \
+  --count 8000 --seconds 120 >"$E2E_WORK/register.out" 2>&1
+echo "  $(cat "$E2E_WORK/register.out")"
+call "$PROXY/$COLONY_SVC/ListAgents" '{}'
+listed=$(printf '%s' "$body" | jq '.agents | length' 2>/dev/null)
+e2e_result "8000 agents registered; ListAgents through the proxy lists them" \
+  "$( ((${listed:-0} >= 8000)) || echo "listed ${listed:-none}: $(why_success)")"
+call "$PROXY/$COLONY_SVC/GetStatus" '{}'
+timeout 40 $PY "$TOOLS/h2_hostile.py" zero-window 127.0.0.1 "$PPORT" /$COLONY_SVC/ListAgents \
+  --connections 2 --streams 256 --seconds 10 >"$E2E_WORK/zw.out" 2>&1 &
+attacker=$!
+sleep 2
+times=() slow=0 failed=0
+for ((i = 0; i < 5; i++)); do
+  r=$(curl -sS -o /dev/null --max-time 5 -w '%{http_code} %{time_total}' -H 'Content-Type: application/json' \
+    -d '{}' "$PROXY/$COLONY_SVC/GetStatus" 2>/dev/null)
+  times+=("${r#* }")
+  [[ $r == 200\ * ]] || ((failed++))
+  awk -v t="${r#* }" 'BEGIN { exit !(t >= 1.0) }' && ((slow++))
+  sleep 1
+done
+wait "$attacker"
+echo "  zero window through the proxy: $(cat "$E2E_WORK/zw.out"); GetStatus took ${times[*]} s"
+e2e_result "zero window through the proxy: another client's 5 GetStatus calls answered, each within 1 s" \
+  "$( ((failed == 0 && slow == 0)) || echo "$failed failed, $slow slow: ${times[*]} s")"
+e2e_wait 10 answers
+e2e_result "after the zero-window attack: GetStatus through the proxy works" "$(why_success)"
 
 e2e_summary

@@ -47,6 +47,45 @@ TEST(ServerBackpressure, ACallOnACongestedConnectionRunsOnlyOnceItDrains) {
   EXPECT_EQ(writer.heads.front(), 200);
 }
 
+// Answers one Echo of `text` on an uncongested connection, then starts a
+// second call on a connection holding 2 MiB: true when its head was sent.
+bool second_call_answered_while_congested(const std::string& first_text) {
+  boost::asio::io_context io;
+  testing::EchoService echo;
+  ServerOptions options;
+  options.connection_high_watermark = 1 << 20;
+  Server server(io.get_executor(), options);
+  server.add(echo);
+  {
+    RecordingWriter writer;
+    auto handler = server.on_request(echo_request(), writer);
+    const std::string body = R"({"text":")" + first_text + R"("})";
+    handler->on_body(http::as_bytes(body));
+    handler->on_end();
+    io.run_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(writer.heads.size(), 1U);
+  }
+  RecordingWriter writer;
+  writer.connection_queued = 2 << 20;
+  auto handler = server.on_request(echo_request(), writer);
+  const std::string body = R"({"text":"again"})";
+  handler->on_body(http::as_bytes(body));
+  handler->on_end();
+  io.restart();
+  io.run_for(std::chrono::milliseconds(200));
+  return !writer.heads.empty();
+}
+
+// A proxy carries every client's calls on one connection: one client's
+// unread large answers must not hold up another's small ones.
+TEST(ServerBackpressure, AMethodKnownToAnswerSmallRunsOnACongestedConnection) {
+  EXPECT_TRUE(second_call_answered_while_congested("hello"));
+}
+
+TEST(ServerBackpressure, AMethodThatAnsweredLargeStillWaits) {
+  EXPECT_FALSE(second_call_answered_while_congested(std::string(64 * 1024, 'x')));
+}
+
 TEST(ServerBackpressure, AWaitingCallEndsAsCanceledWhenItsStreamGoes) {
   boost::asio::io_context io;
   testing::EchoService echo;
