@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
   http::ServerOptions server_options;
   std::string head_timeout_text = "10s";
   std::string idle_timeout_text = "60s";
+  std::string body_grace_text = "10s";
   app.add_option("--max-connections", server_options.max_connections,
                  "connections served at once; over it the longest-waiting (idle or slow) one is closed, or the new one")
       ->capture_default_str()
@@ -137,6 +138,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--idle-timeout", idle_timeout_text,
                  "close a connection that sends nothing for this long while idle or mid-request")
+      ->capture_default_str();
+  app.add_option("--min-body-rate", server_options.connection.min_body_rate,
+                 "bytes per second a request body must average once --body-rate-grace has passed (0: no minimum); "
+                 "a client trickling a body byte by byte is closed")
+      ->capture_default_str();
+  app.add_option("--body-rate-grace", body_grace_text, "time a request body may take before --min-body-rate applies")
       ->capture_default_str();
   app.add_option("--key-file", key_file,
                  "file with this service's static X25519 private key (base64, as `wg genkey` writes; mode 0600) that "
@@ -186,6 +193,9 @@ int main(int argc, char** argv) {
   if (!idle_timeout || idle_timeout->count() <= 0) return fail("--idle-timeout: must be a positive duration");
   server_options.connection.head_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*head_timeout);
   server_options.connection.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*idle_timeout);
+  const auto body_grace = base::parse_duration(body_grace_text);
+  if (!body_grace || body_grace->count() < 0) return fail("--body-rate-grace: must be a duration");
+  server_options.connection.body_rate_grace = std::chrono::duration_cast<std::chrono::milliseconds>(*body_grace);
   const auto max_bytes = parse_byte_size(max_bytes_text);
   if (!max_bytes) return fail("--max-store-bytes: " + max_bytes.error());
   const discovery::StoreLimits limits{.max_records = max_colonies, .max_bytes = *max_bytes};

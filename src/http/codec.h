@@ -77,6 +77,13 @@ class Codec {
   // client cannot hold it by trickling a head byte by byte.
   virtual bool reading_head() const { return false; }
 
+  // True while a request's head is complete and its body is owed by the
+  // peer and not paused by us (h1: the request in progress; h2: any stream
+  // whose body is open and not paused). The I/O layer closes a connection
+  // whose client sends such a body slower than its minimum rate, so a
+  // client cannot hold it by trickling a body byte by byte.
+  virtual bool reading_body() const { return false; }
+
   // Response bytes the codec holds that the I/O layer could write at once.
   // While the sum of these and the bytes being written exceeds its high
   // watermark, the I/O layer stops reading (TCP backpressure: no new

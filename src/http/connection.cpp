@@ -26,6 +26,7 @@ std::string_view to_string(CloseReason reason) {
     case CloseReason::idle_timeout: return "idle_timeout";
     case CloseReason::head_timeout: return "head_timeout";
     case CloseReason::send_stall: return "send_stall";
+    case CloseReason::slow_body: return "slow_body";
     case CloseReason::evicted: return "evicted";
   }
   return "?";
@@ -93,8 +94,13 @@ Awaitable<void> Connection::read_gate() {
   while (!closed_ && !may_read()) co_await sleep_on(gate_timer_, Clock::time_point::max());
 }
 
-void Connection::after_receive() {
+void Connection::after_receive(std::size_t bytes, bool body_owed) {
   last_read_ = Clock::now();
+  if (body_owed) body_bytes_ += bytes;
+  if (!body_tick_ && options_.min_body_rate > 0 && codec_->reading_body()) {
+    body_tick_ = last_read_;
+    watch_timer_.cancel();  // the watchdog starts ticking
+  }
   if (!codec_->reading_head()) {
     head_since_.reset();
   } else if (!head_since_) {
@@ -111,8 +117,9 @@ Awaitable<void> Connection::read_loop() {
     if (closed_) break;
     auto n = co_await stream_->read_some(read_buffer_);
     if (!n) break;
+    const bool body_owed = codec_->reading_body();
     auto received = codec_->receive(std::span(read_buffer_.data(), *n));
-    after_receive();
+    after_receive(*n, body_owed);
     wake_timer_.cancel();
     // The codec queued its last words (400, GOAWAY); the writer flushes
     // them and closes because wants_close() is now true.
@@ -157,7 +164,26 @@ std::optional<Clock::time_point> Connection::waiting_since() const {
   if (head_since_) return head_since_;
   // Idle, or an h2 connection whose preface has not come yet.
   if (codec_->idle() || codec_->reading_head()) return last_read_;
+  // Owed request bytes with nothing of ours to send: a trickled body.
+  if (codec_->reading_body() && codec_->output_owed() == 0 && writing_ == 0) return last_read_;
   return std::nullopt;
+}
+
+bool Connection::body_too_slow(Clock::time_point now) {
+  if (!body_tick_) return false;
+  if (!codec_->reading_body()) {
+    body_tick_.reset();  // that body is complete (or paused for good): start again with the next
+    body_time_ = {};
+    body_bytes_ = 0;
+    return false;
+  }
+  if (may_read()) body_time_ += now - *body_tick_;
+  body_tick_ = now;
+  if (body_time_ < options_.body_rate_grace) return false;
+  const double seconds = std::chrono::duration<double>(body_time_).count();
+  if (double(body_bytes_) >= seconds * double(options_.min_body_rate)) return false;
+  expire(CloseReason::slow_body);
+  return true;
 }
 
 Awaitable<void> Connection::watchdog() {
@@ -183,6 +209,7 @@ Awaitable<void> Connection::watchdog() {
       }
       idle_check = now + options_.idle_timeout;
     }
+    if (body_too_slow(now)) break;
     if (now >= stall_check) {
       const bool owed = codec_->output_owed() > 0;
       const std::uint64_t taken = codec_->output_taken();
@@ -195,6 +222,7 @@ Awaitable<void> Connection::watchdog() {
     }
     auto deadline = std::min(idle_check, stall_check);
     if (head_since_) deadline = std::min(deadline, *head_since_ + options_.head_timeout);
+    if (body_tick_) deadline = std::min(deadline, now + std::chrono::seconds(1));
     co_await sleep_on(watch_timer_, deadline);
   }
 }

@@ -34,6 +34,13 @@ struct ConnectionOptions {
   // A request head (Codec::reading_head) must be complete this long after
   // its first byte arrived, however steadily it trickles in.
   std::chrono::milliseconds head_timeout{10'000};
+  // While a request body is owed (Codec::reading_body, and we are reading),
+  // it must arrive at this average rate once body_rate_grace has passed,
+  // however steadily it trickles in (as Kestrel's MinRequestBodyDataRate).
+  // Time while we stop reading (a paused body, output above the watermark)
+  // does not count. 0 turns the check off.
+  std::size_t min_body_rate = 240;  // bytes per second
+  std::chrono::milliseconds body_rate_grace{10'000};
   // Output not yet taken by the peer above which reading stops, and below
   // which it resumes.
   std::size_t output_high_watermark = 256 * 1024;
@@ -46,6 +53,7 @@ enum class CloseReason : std::uint8_t {
   idle_timeout,  // silent for idle_timeout while idle or owed request bytes
   head_timeout,  // a request head took longer than head_timeout
   send_stall,    // the peer took none of our queued output for idle_timeout
+  slow_body,     // a request body came slower than min_body_rate
   evicted,       // closed to make room for a new connection (server at its cap)
 };
 std::string_view to_string(CloseReason reason);
@@ -64,9 +72,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed() const { return closed_; }
   CloseReason close_reason() const { return close_reason_; }
   // Since when this connection has been waiting on its client with nothing
-  // of ours in progress: still sending a request head, or idle (nothing
-  // received yet counts). nullopt while a request is being served, and once
-  // closed. A server over its connection cap closes the one waiting longest.
+  // of ours in progress: still sending a request head, idle (nothing
+  // received yet counts), or owing request bytes while we owe it nothing
+  // (since its last byte). nullopt while a request is being served and
+  // answered, and once closed. A server over its connection cap closes the
+  // one waiting longest.
   std::optional<std::chrono::steady_clock::time_point> waiting_since() const;
   const ByteStream& stream() const { return *stream_; }
   // Closes the stream at once; open streams are reset.
@@ -83,7 +93,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Waits until reading is allowed (see the file comment).
   Awaitable<void> read_gate();
   bool may_read();
-  void after_receive();
+  void after_receive(std::size_t bytes, bool body_owed);
+  // The minimum body rate check, once per tick while a body is owed; true
+  // when the connection was closed for it.
+  bool body_too_slow(std::chrono::steady_clock::time_point now);
   void loop_ended();
 
   boost::asio::any_io_executor executor_;
@@ -98,6 +111,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::byte> read_buffer_;
   std::chrono::steady_clock::time_point last_read_;
   std::optional<std::chrono::steady_clock::time_point> head_since_;  // first byte of the head in progress
+  // The body rate: time spent owed a body while reading, and what came in it.
+  std::optional<std::chrono::steady_clock::time_point> body_tick_;  // last tick while a body was owed
+  std::chrono::steady_clock::duration body_time_{};
+  std::uint64_t body_bytes_ = 0;
   std::size_t writing_ = 0;     // bytes of the write in progress
   bool output_blocked_ = false;  // above the high watermark, not yet below the low one
   bool closed_ = false;

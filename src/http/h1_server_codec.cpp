@@ -239,6 +239,11 @@ class Server final : public H1ServerCodec {
   // no visible progress until it ends.
   std::uint64_t output_taken() const override { return taken_; }
 
+  bool reading_body() const override {
+    return state_ != ConnState::upgraded && state_ != ConnState::closed && exchange_ && !exchange_->request_done &&
+           !exchange_->body_paused && !exchange_->over();
+  }
+
   bool read_paused() const override {
     return state_ != ConnState::upgraded && exchange_ && exchange_->body_paused && !exchange_->request_done &&
            !exchange_->over();

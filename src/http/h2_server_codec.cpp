@@ -90,6 +90,12 @@ class H2ServerCodec final : public ServerCodec, h2::Session {
     }
     return false;
   }
+  bool reading_body() const override {
+    for (const auto& [id, stream] : streams_) {
+      if (stream->handler && !stream->request_ended && !stream->closed && !stream->body_paused) return true;
+    }
+    return false;
+  }
   bool waiting_for_peer() const override {
     for (const auto& [id, stream] : streams_) {
       if (!stream->request_ended) return true;

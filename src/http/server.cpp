@@ -134,6 +134,7 @@ struct Server::Impl {
         case CloseReason::head_timeout: ++stats.head_timeouts; break;
         case CloseReason::idle_timeout: ++stats.idle_timeouts; break;
         case CloseReason::send_stall: ++stats.send_stalls; break;
+        case CloseReason::slow_body: ++stats.slow_bodies; break;
         case CloseReason::evicted:  // counted when evicted
         case CloseReason::none: break;
       }

@@ -45,6 +45,7 @@ struct ServerStats {
   std::uint64_t head_timeouts = 0;          // closed: a request head took too long
   std::uint64_t idle_timeouts = 0;          // closed: silent while idle or owing bytes
   std::uint64_t send_stalls = 0;            // closed: took none of our queued output for idle_timeout
+  std::uint64_t slow_bodies = 0;            // closed: sent a request body slower than min_body_rate
 };
 
 class Server {

@@ -63,6 +63,7 @@ class AutoServerCodec final : public ServerCodec {
     return switch_output_.size() + (current() ? current()->buffered_output() : 0);
   }
   bool read_paused() const override { return current() && current()->read_paused(); }
+  bool reading_body() const override { return current() && current()->reading_body(); }
   std::size_t output_owed() const override {
     return switch_output_.size() + (current() ? current()->output_owed() : 0);
   }

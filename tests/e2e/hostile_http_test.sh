@@ -8,7 +8,8 @@
 #   2. slowloris: thousands of half-sent request heads against discovery;
 #      those over --max-connections are closed at once, a normal request is
 #      answered meanwhile, and memory returns near its baseline after;
-#   3. a request head sent one byte at a time is closed at the head deadline.
+#   3. a request head sent one byte at a time is closed at the head deadline;
+#      a body trickled so (its head complete) once the body-rate grace is over.
 # usage: hostile_http_test.sh CORAL CORAL-DISCOVERY
 # Environment: E2E_KEEP=1 keeps the work directory; AGENTS (3000) sets how
 # many agents ListAgents returns; FLOOD (3000) the slowloris connections.
@@ -57,6 +58,7 @@ ok_call() {
 
 # ------------------------------------------------------------------ servers
 disc_flags=(--max-connections "$CAP" --request-head-timeout 2s)
+"$DISC" --help 2>/dev/null | grep -q -- --body-rate-grace && disc_flags+=(--body-rate-grace 2s)
 if ! "$DISC" --help 2>/dev/null | grep -q -- --max-connections; then
   # A build from before these flags (to show that the checks fail on it).
   echo "note: $DISC has no --max-connections / --request-head-timeout; started without them"
@@ -150,6 +152,10 @@ trickle=$(timeout 30 "$PY" "$TOOLS/slowloris.py" trickle 127.0.0.1 "$DPORT" --in
 secs=$(sed -n 's/^closed_after=\([0-9]*\).*/\1/p' <<<"$trickle")
 e2e_result "a head trickled one byte every 0.5 s is closed at the 2 s head deadline" \
   "$([[ -n $secs ]] && ((secs <= 4)) || echo "$trickle")"
+trickle=$(timeout 30 "$PY" "$TOOLS/slowloris.py" trickle 127.0.0.1 "$DPORT" --body --interval 0.5 --seconds 10)
+secs=$(sed -n 's/^closed_after=\([0-9]*\).*/\1/p' <<<"$trickle")
+e2e_result "a body trickled one byte every 0.5 s (head complete) is closed after the 2 s body-rate grace" \
+  "$([[ -n $secs ]] && ((secs <= 5)) || echo "$trickle")"
 e2e_result "discovery still serves after the attacks" "$(ok_call "$HEALTH" '{}' || echo "Health failed")"
 
 e2e_summary

@@ -9,8 +9,9 @@
       where open counts connections still open at the end and closed_early
       those the server closed within 1 s of connecting (refused over a cap).
 
-  slowloris.py trickle HOST PORT --interval S --seconds T
-      One connection sending its request head one byte every S seconds.
+  slowloris.py trickle HOST PORT --interval S --seconds T [--body]
+      One connection sending its request head one byte every S seconds
+      (--body: a complete head, then its 100,000-byte body so).
       Prints "closed_after=SECONDS" when the server closed it, or
       "open_after=SECONDS" when it was still open after T seconds.
 
@@ -94,6 +95,10 @@ def trickle(args):
     deadline = start + args.seconds
     head = HEAD + b"X-Slow: " + b"a" * 1000
     i = 0
+    if args.body:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100000\r\n\r\n")
+        head = b"x" * 100000
     while time.monotonic() < deadline:
         try:
             if i < len(head):
@@ -129,6 +134,7 @@ def main():
     t.add_argument("port", type=int)
     t.add_argument("--interval", type=float, default=1)
     t.add_argument("--seconds", type=float, default=10)
+    t.add_argument("--body", action="store_true")
     args = parser.parse_args()
     if args.mode == "flood":
         flood(args)

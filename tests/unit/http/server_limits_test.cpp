@@ -1,6 +1,7 @@
 // http::Server and Connection against hostile clients, over real loopback
-// sockets: the connection cap, the request-head deadline, and a paused
-// request body that stops the connection from reading (issue 16 §3).
+// sockets: the connection cap, the request-head deadline, the minimum
+// request-body rate, and a paused request body that stops the connection
+// from reading (issue 16 §3).
 
 #include <gtest/gtest.h>
 
@@ -255,6 +256,110 @@ TEST(ServerLimits, AnHttp2PeerThatNeverGrantsCreditIsClosedAsStalled) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
   EXPECT_EQ(s.server->stats().send_stalls, 1u) << "idle_timeouts " << s.server->stats().idle_timeouts
                                                << ", head_timeouts " << s.server->stats().head_timeouts;
+}
+
+// Sends `head`, then `body` in pieces of `piece` bytes every `every`
+// (bounded by the body's size), then reads the answer; true when the peer
+// closed the connection before the body was all sent.
+asio::awaitable<bool> trickle_body(std::shared_ptr<tcp::socket> socket, std::string head, std::size_t body,
+                                   std::size_t piece, std::chrono::milliseconds every, std::string& answer) {
+  boost::system::error_code ec;
+  co_await asio::async_write(*socket, asio::buffer(head), asio::redirect_error(asio::use_awaitable, ec));
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (std::size_t sent = 0; sent < body && !ec; sent += piece) {
+    const std::string chunk(std::min(piece, body - sent), 'b');
+    co_await asio::async_write(*socket, asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || socket->available(ec) > 0) break;  // an answer (or EOF) came early
+    timer.expires_after(every);
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (ec) co_return true;
+  answer = co_await send_request(socket, "");
+  co_return !answer.ends_with("ok");
+}
+
+// A complete head, then a body trickled at 20 bytes/s: below the minimum
+// rate once the grace period is over, the connection is closed, although
+// it is never silent for an idle period.
+TEST(ServerLimits, ARequestBodyTrickledBelowTheMinimumRateIsClosed) {
+  ServerOptions options;
+  options.connection.min_body_rate = 240;
+  options.connection.body_rate_grace = 500ms;
+  options.connection.idle_timeout = 10s;
+  Served s(options);
+  auto socket = run(s.io, dial(s.port));
+  ASSERT_TRUE(socket);
+  const auto started = std::chrono::steady_clock::now();
+  std::string answer;
+  auto closed = run(s.io, trickle_body(*socket, "POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 100\r\n\r\n", 100, 1,
+                                       50ms, answer));
+  ASSERT_TRUE(closed);
+  EXPECT_TRUE(*closed) << "a body trickled at 20 bytes/s was served: " << answer;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  EXPECT_EQ(s.server->stats().slow_bodies, 1u);
+}
+
+// The same rule lets a steady upload (2,000 bytes/s) through.
+TEST(ServerLimits, ARequestBodyAboveTheMinimumRateIsServed) {
+  ServerOptions options;
+  options.connection.min_body_rate = 240;
+  options.connection.body_rate_grace = 300ms;
+  Served s(options);
+  auto socket = run(s.io, dial(s.port));
+  ASSERT_TRUE(socket);
+  std::string answer;
+  auto closed = run(s.io, trickle_body(*socket, "POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 2000\r\n\r\n", 2000,
+                                       100, 50ms, answer));
+  ASSERT_TRUE(closed);
+  EXPECT_FALSE(*closed);
+  EXPECT_TRUE(answer.ends_with("ok")) << answer;
+  EXPECT_EQ(s.app.body_bytes, 2000u);
+  EXPECT_EQ(s.server->stats().slow_bodies, 0u);
+}
+
+// A body we paused is our delay, not the client's: no rate applies.
+TEST(ServerLimits, APausedBodyIsNotHeldToTheMinimumRate) {
+  ServerOptions options;
+  options.connection.min_body_rate = 240;
+  options.connection.body_rate_grace = 200ms;
+  Served s(options);
+  auto socket = run(s.io, dial(s.port));
+  ASSERT_TRUE(socket);
+  ASSERT_TRUE(run(s.io, [&]() -> asio::awaitable<bool> {
+    co_await asio::async_write(**socket, asio::buffer(std::string("POST /pause HTTP/1.1\r\nhost: t\r\ncontent-length: 10\r\n\r\n12")),
+                               asio::use_awaitable);
+    co_return true;
+  }()));
+  ASSERT_TRUE(run_until(s.io, [&] { return s.app.paused != nullptr; }));
+  run_until(s.io, [] { return false; }, 1s);
+  EXPECT_EQ(s.server->stats().slow_bodies, 0u);
+  EXPECT_EQ(s.server->connection_count(), 1u);
+  s.app.paused->pause_body(false);
+  auto answer = run(s.io, send_request(*socket, "34567890"));
+  ASSERT_TRUE(answer);
+  EXPECT_TRUE(answer->ends_with("ok")) << *answer;
+}
+
+// At the cap, a connection trickling a body (nothing of ours to send) is
+// waiting on its client like an idle one: a new client takes its place.
+TEST(ServerLimits, AtTheCapATrickledBodyMakesRoom) {
+  ServerOptions options;
+  options.max_connections = 1;
+  Served s(options);
+  auto slow = run(s.io, dial(s.port));
+  ASSERT_TRUE(slow);
+  ASSERT_TRUE(run(s.io, [&]() -> asio::awaitable<bool> {
+    co_await asio::async_write(**slow, asio::buffer(std::string("POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 10\r\n\r\n1")),
+                               asio::use_awaitable);
+    co_return true;
+  }()));
+  ASSERT_TRUE(run_until(s.io, [&] { return s.server->connection_count() == 1 && s.app.body_bytes == 1; }));
+  auto normal = run(s.io, dial(s.port));
+  ASSERT_TRUE(normal);
+  auto answer = run(s.io, send_request(*normal, "GET / HTTP/1.1\r\nhost: t\r\n\r\n"));
+  ASSERT_TRUE(answer);
+  EXPECT_TRUE(answer->ends_with("ok")) << "a normal client was locked out: " << *answer;
+  EXPECT_EQ(s.server->stats().evicted, 1u);
 }
 
 TEST(ServerLimits, APausedHttp1BodyStopsTheConnectionReadingUntilResumed) {
