@@ -117,7 +117,8 @@ struct ProxyRuntime::Impl {
   // registers again when the colony no longer knows the peer.
   asio::awaitable<void> keep_heartbeating(Link& link);
   void write_state(Link& link);
-  asio::awaitable<void> leave(Link& link);
+  // Unregisters; says how that went (for the stop report, state.h).
+  asio::awaitable<StopReport> leave(Link& link);
   std::string health() const;
 };
 
@@ -338,8 +339,9 @@ void ProxyRuntime::Impl::write_state(Link& link) {
   }
 }
 
-asio::awaitable<void> ProxyRuntime::Impl::leave(Link& link) {
-  if (link.peer_id.empty()) co_return;
+asio::awaitable<StopReport> ProxyRuntime::Impl::leave(Link& link) {
+  StopReport report{.pid = getpid(), .unregister = StopReport::Unregister::not_registered, .error = {}};
+  if (link.peer_id.empty()) co_return report;
   rpc::HttpChannel channel(io.get_executor(), colony_channel(link.target, link.transport->dialer()));
   mv1::MeshServiceClient client(channel);
   mv1::UnregisterRequest request;
@@ -347,7 +349,14 @@ asio::awaitable<void> ProxyRuntime::Impl::leave(Link& link) {
   request.set_wireguard_pubkey(link.pubkey);
   const rpc::CallOptions call{.timeout = std::chrono::seconds(3), .headers = {}};
   auto done = co_await client.Unregister(request, call);
-  if (!done) log::warn("unregister failed", {{"colony_id", link.served.colony_id}, {"error", done.error().message}});
+  if (!done) {
+    log::warn("unregister failed", {{"colony_id", link.served.colony_id}, {"error", done.error().message}});
+    report.unregister = StopReport::Unregister::failed;
+    report.error = done.error().message;
+  } else {
+    report.unregister = StopReport::Unregister::unregistered;
+  }
+  co_return report;
 }
 
 std::string ProxyRuntime::Impl::health() const {
@@ -492,7 +501,13 @@ asio::awaitable<void> ProxyRuntime::shutdown(std::chrono::milliseconds grace) {
   for (auto& link : impl_->links) {
     std::error_code ec;
     std::filesystem::remove(link->state_file, ec);
-    co_await impl_->leave(*link);
+    const StopReport report = co_await impl_->leave(*link);
+    // Written while the PID file is still held: `coral proxy stop` reads it
+    // once the lock is released.
+    const auto report_file = stop_report_file(impl_->dir.proxies_dir(), link->served.colony_id);
+    if (auto written = colony::write_file_atomically(report_file, to_yaml(report)); !written) {
+      log::warn("cannot record how the proxy stopped", {{"error", written.error()}});
+    }
   }
   for (auto& link : impl_->links) link->pid_file.reset();
 }
