@@ -10,6 +10,7 @@
 #include "cli/terminal.h"
 #include "colony/config.h"
 #include "colony/config_dir.h"
+#include "colony/registration.h"
 
 namespace coral::cli {
 
@@ -114,7 +115,8 @@ void run_init(const InitFlags& given, Context& context) {
                                                             dir->colonies_dir()));
   }
   // A replaced colony has new keys and a new secret: its peers' assignments
-  // belong to the old one.
+  // belong to the old one, and so does what discovery last answered the old
+  // key (`coral colony status` would show it as this colony's).
   bool state_removed = false;
   if (flags.force) {
     const auto state = dir->colony_state(config->colony_id);
@@ -122,6 +124,8 @@ void run_init(const InitFlags& given, Context& context) {
       std::error_code ec;
       state_removed |= std::filesystem::remove(state.string() + suffix, ec);
     }
+    std::error_code ec;
+    state_removed |= std::filesystem::remove(colony::registration_status_file(*dir, config->colony_id), ec);
   }
   if (auto used = dir->use(config->colony_id); !used) return context.fail(used.error());
 
