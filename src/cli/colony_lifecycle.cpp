@@ -100,24 +100,24 @@ std::string mesh_address_hint(const ColonyTarget& target) {
 
 void run_start(const StartFlags& flags, Context& context) {
   const auto level = log::parse_level(flags.log_level);
-  if (!level) return context.fail("--log-level: " + level.error());
+  if (!level) return context.usage("--log-level: " + level.error());
   const auto format = log::parse_format(flags.log_format);
-  if (!format) return context.fail("--log-format: " + format.error());
+  if (!format) return context.usage("--log-format: " + format.error());
   const auto grace = base::parse_duration(flags.grace);
-  if (!grace) return context.fail("--grace: " + grace.error());
+  if (!grace) return context.usage("--grace: " + grace.error());
   const auto heartbeat = base::parse_duration(flags.heartbeat_interval);
-  if (!heartbeat) return context.fail("--heartbeat-interval: " + heartbeat.error());
+  if (!heartbeat) return context.usage("--heartbeat-interval: " + heartbeat.error());
   if (*heartbeat < std::chrono::seconds(1) || *heartbeat > std::chrono::hours(1) ||
       *heartbeat % std::chrono::seconds(1) != std::chrono::milliseconds(0)) {
-    return context.fail("--heartbeat-interval: must be whole seconds between 1s and 1h, got " + flags.heartbeat_interval);
+    return context.usage("--heartbeat-interval: must be whole seconds between 1s and 1h, got " + flags.heartbeat_interval);
   }
   for (const auto& endpoint : flags.public_endpoints) {
     if (auto parsed = base::parse_host_port(endpoint); !parsed) {
-      return context.fail("--public-endpoint \"" + endpoint + "\": " + parsed.error());
+      return context.usage("--public-endpoint \"" + endpoint + "\": " + parsed.error());
     }
   }
   if (flags.transport != "host") {
-    return context.fail("--transport " + flags.transport + ": unknown transport",
+    return context.usage("--transport " + flags.transport + ": unknown transport",
                         "this build has the host transport (--transport host)");
   }
   auto target = resolve_colony(context, flags.colony_id, ConfigUse::required, "coral colony start <colony-id>");
@@ -174,7 +174,7 @@ void run_start(const StartFlags& flags, Context& context) {
 
 void run_stop(const StopFlags& flags, Context& context) {
   const auto timeout = base::parse_duration(flags.timeout);
-  if (!timeout) return context.fail("--timeout: " + timeout.error());
+  if (!timeout) return context.usage("--timeout: " + timeout.error());
   auto target = resolve_colony(context, flags.colony_id, ConfigUse::unloaded, "coral colony stop <colony-id>");
   if (!target) return;
   const auto& id = target->id;

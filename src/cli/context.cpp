@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/app.h"
 #include "cli/suggest.h"
 
 namespace coral::cli {
@@ -44,6 +45,8 @@ void fail_unknown_colony(Context& context, const colony::ConfigDir& dir, const s
   context.fail("no colony '" + id + "' in " + dir.colonies_dir().string() + (ids ? did_you_mean(id, *ids) : std::string()),
                known);
 }
+
+void Context::usage(std::string_view message, std::string_view hint) { fail(message, hint, kExitUsage); }
 
 std::optional<ColonyTarget> resolve_colony(Context& context, const std::string& colony_id, ConfigUse use,
                                            std::string_view name_it) {

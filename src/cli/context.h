@@ -27,6 +27,8 @@ struct Context {
   std::expected<colony::ConfigDir, std::string> config_dir() const;
   // Prints "error: <message>" (and "  <hint>") to stderr; exit code 1 unless given.
   void fail(std::string_view message, std::string_view hint = {}, int code = 1);
+  // fail() for bad usage (a flag value the command rejects): exit 2.
+  void usage(std::string_view message, std::string_view hint = {});
 };
 
 // The colony a command acts on: the one named, else the current one. The

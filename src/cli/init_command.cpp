@@ -80,11 +80,11 @@ std::expected<colony::NewColonyOptions, std::string> new_colony_options(const In
 void run_init(const InitFlags& given, Context& context) {
   InitFlags flags = given;
   auto app = ask_if_missing(flags.app, "--app", "Application name", "");
-  if (!app) return context.fail(app.error(), "e.g. coral init --app my-shop --env production");
+  if (!app) return context.usage(app.error(), "e.g. coral init --app my-shop --env production");
   auto env = ask_if_missing(flags.env, "--env", "Environment", "development");
-  if (!env) return context.fail(env.error(), "e.g. coral init --app my-shop --env production");
+  if (!env) return context.usage(env.error(), "e.g. coral init --app my-shop --env production");
   auto options = new_colony_options(flags);
-  if (!options) return context.fail(options.error());
+  if (!options) return context.usage(options.error());
   auto config = colony::new_colony(*app, *env, *options);
   if (!config) return context.fail(config.error());
 

@@ -62,17 +62,17 @@ void run_proxy_start(const ProxyStartFlags& flags, Context& context) {
   options.discovery = flags.discovery;
   options.prefer_ipv6 = flags.ipv6;
   options.allow_remote = flags.allow_remote;
-  if (!flags.listen.empty() && flags.port >= 0) return context.fail("give --listen or --port, not both");
+  if (!flags.listen.empty() && flags.port >= 0) return context.usage("give --listen or --port, not both");
   if (!flags.listen.empty()) {
     auto listen = base::parse_host_port(flags.listen, {.allow_port_zero = true});
-    if (!listen) return context.fail("--listen \"" + flags.listen + "\": " + listen.error());
+    if (!listen) return context.usage("--listen \"" + flags.listen + "\": " + listen.error());
     options.listen_host = listen->host;
     options.listen_port = listen->port;
   } else if (flags.port >= 0) {
     options.listen_port = static_cast<std::uint16_t>(flags.port);
   }
   if (!flags.allow_remote && !proxy::is_loopback_host(options.listen_host)) {
-    return context.fail("--listen " + flags.listen + " is not a loopback address",
+    return context.usage("--listen " + flags.listen + " is not a loopback address",
                         "anyone who reaches it reaches the colony; add --allow-remote if that is what you want");
   }
   if (flags.allow_remote && !proxy::is_loopback_host(options.listen_host)) {
@@ -80,9 +80,9 @@ void run_proxy_start(const ProxyStartFlags& flags, Context& context) {
               << ": anyone who can reach this address can call the colony through the proxy\n";
   }
   const auto level = log::parse_level(flags.log_level);
-  if (!level) return context.fail("--log-level: " + level.error());
+  if (!level) return context.usage("--log-level: " + level.error());
   const auto grace = base::parse_duration(flags.grace);
-  if (!grace) return context.fail("--grace: " + grace.error());
+  if (!grace) return context.usage("--grace: " + grace.error());
   auto dir = context.config_dir();
   if (!dir) return context.fail(dir.error());
   if (auto created = dir->create(); !created) return context.fail(created.error());
@@ -186,7 +186,7 @@ void report_unregistering(const std::filesystem::path& proxies_dir, const std::v
 
 void run_proxy_stop(Context& context, const std::vector<std::string>& colony_ids, const std::string& timeout_text) {
   const auto timeout = base::parse_duration(timeout_text);
-  if (!timeout) return context.fail("--timeout: " + timeout.error());
+  if (!timeout) return context.usage("--timeout: " + timeout.error());
   for (const auto& colony_id : colony_ids) {
     if (auto valid = colony::validate_colony_id(colony_id); !valid) {
       return context.fail("colony id \"" + colony_id + "\": " + valid.error());

@@ -77,6 +77,11 @@ run "$DISC" --lsten 127.0.0.1:0
 run "$DISC" --ttl 0s
 [[ -z $why ]] && { why=$(why_usage "--ttl"); [[ -n $why ]] && why="coral-discovery --ttl 0s: $why"; }
 e2e_result "unknown flags on all three binaries (coral-discovery --lsten was exit 109) -> 'error: ...' on stderr, exit 2" "$why"
+coral colony start --log-level loud
+why=$(why_usage "--log-level")
+coral proxy stop x --timeout soon
+[[ -z $why ]] && why=$(why_usage "--timeout")
+e2e_result "a flag value a command rejects (colony start --log-level loud, proxy stop --timeout soon) -> exit 2 (was 1)" "$why"
 
 # ------------------------------------------------------------ completion
 coral completion bash
