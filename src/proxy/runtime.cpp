@@ -427,6 +427,10 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
       co_return Failure("cannot lock " + pid_path.string() + ": " + lock.error() + (hint.empty() ? "" : "; " + hint));
     }
     locks.push_back(std::make_unique<base::PidFile>(std::move(*lock)));
+    // A stop report an earlier proxy left that no `coral proxy stop` read
+    // (it was stopped by a signal from elsewhere): it is not about us.
+    std::error_code ec;
+    std::filesystem::remove(stop_report_file(impl->dir.proxies_dir(), id), ec);
   }
 
   for (std::size_t i = 0; i < impl->options.colonies.size(); ++i) {
