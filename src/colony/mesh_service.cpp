@@ -6,6 +6,7 @@
 
 #include "base/address.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "crypto/keys.h"
 
 namespace coral::colony {
@@ -26,6 +27,11 @@ void set_timestamp(google::protobuf::Timestamp& out, TimePoint time) {
 std::string clipped(std::string_view text) {
   if (text.size() <= 64) return std::string(text);
   return std::string(text.substr(0, 64)) + "...";
+}
+
+// What a peer sent, quoted for an error message: escaped, cut after 64 bytes.
+std::string shown(std::string_view text) {
+  return base::quote(text, base::QuoteOptions{.max_bytes = 64, .cut_names_size = false, .keep_utf8 = false});
 }
 
 // (Not a ?: expression: its type would be a temporary std::string.)
@@ -65,7 +71,7 @@ rpc::Awaitable<rpc::Result<v1::RegisterResponse>> MeshService::Register(rpc::Con
                                                    {"remote", std::string(remote(context))}});
     }
     co_return rpc::fail(rpc::Code::not_found,
-                        "this is colony \"" + config.colony_id + "\", not \"" + clipped(request.colony_id()) + "\"");
+                        "this is colony " + base::quote(config.colony_id) + ", not " + shown(request.colony_id()));
   }
   {
     std::lock_guard lock(guard_mutex_);
@@ -143,7 +149,7 @@ rpc::Awaitable<rpc::Result<v1::HeartbeatResponse>> MeshService::Heartbeat(rpc::C
   std::string status = request.status().empty() ? "healthy" : request.status();
   if (!is_reported_status(status)) {
     co_return rpc::fail(rpc::Code::invalid_argument,
-                        "status: must be healthy, degraded or unhealthy, got \"" + clipped(status) + "\"");
+                        "status: must be healthy, degraded or unhealthy, got " + shown(status));
   }
   auto peer = registry_.heartbeat(request.peer_id(), request.wireguard_pubkey(), status);
   if (!peer) {
