@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <utility>
 
+#include <google/protobuf/util/time_util.h>
+
 #include "base/address.h"
 #include "base/log.h"
 #include "base/text.h"
@@ -16,11 +18,8 @@ namespace v1 = coral::mesh::v1;
 using TimePoint = base::Clock::time_point;
 
 void set_timestamp(google::protobuf::Timestamp& out, TimePoint time) {
-  const auto since_epoch = time.time_since_epoch();
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
-  out.set_seconds(seconds.count());
-  out.set_nanos(static_cast<std::int32_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count()));
+  out = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count());
 }
 
 // Untrusted text in a log field: at most 64 bytes (the log escapes it).

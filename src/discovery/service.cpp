@@ -8,6 +8,8 @@
 #include <limits>
 #include <utility>
 
+#include <google/protobuf/util/time_util.h>
+
 #include "discovery/proof.h"
 #include "discovery/validation.h"
 
@@ -17,10 +19,8 @@ namespace {
 using TimePoint = base::Clock::time_point;
 
 void set_timestamp(google::protobuf::Timestamp& out, TimePoint time) {
-  const auto since_epoch = time.time_since_epoch();
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
-  out.set_seconds(seconds.count());
-  out.set_nanos(static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count()));
+  out = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count());
 }
 
 // RFC 3339 in UTC, whole seconds, rounded up: "2026-11-24T21:40:00Z". Up,
