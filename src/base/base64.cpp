@@ -47,7 +47,12 @@ std::string base64_encode(std::string_view data, Base64Alphabet alphabet, bool p
 
 std::optional<std::string> base64_decode(std::string_view text, Base64Alphabet alphabet) {
   const auto& table = alphabet == Base64Alphabet::url ? kUrlReverse : kStandardReverse;
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  // Padding only as padding: one or two '=' that complete the last group
+  // of four (what is left over is checked below).
+  if (text.ends_with('=')) {
+    if (text.size() % 4 != 0) return std::nullopt;
+    text.remove_suffix(text.ends_with("==") ? 2 : 1);
+  }
   if (text.size() % 4 == 1) return std::nullopt;
   std::string out;
   out.reserve(text.size() * 3 / 4);

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "base/text.h"
+
 namespace coral::base {
 namespace {
 
@@ -61,7 +63,7 @@ std::uint32_t mask4(unsigned prefix_length) {
 }
 
 std::unexpected<std::string> invalid(std::string_view text, std::string_view why) {
-  return std::unexpected("invalid CIDR \"" + std::string(text) + "\": " + std::string(why));
+  return std::unexpected("invalid CIDR " + base::quote(text) + ": " + std::string(why));
 }
 
 }  // namespace
@@ -84,11 +86,11 @@ std::expected<Cidr, std::string> Cidr::parse(std::string_view text) {
   }
   if (v6) {
     const auto bytes = parse_ipv6(address);
-    if (!bytes) return invalid(text, "\"" + std::string(address) + "\" is not an IPv6 address");
+    if (!bytes) return invalid(text, base::quote(address) + " is not an IPv6 address");
     return make6(*bytes, prefix_length, text);
   }
   const auto bytes = parse_ipv4(address);
-  if (!bytes) return invalid(text, "\"" + std::string(address) + "\" is not an IPv4 or IPv6 address");
+  if (!bytes) return invalid(text, base::quote(address) + " is not an IPv4 or IPv6 address");
   return make4(*bytes, prefix_length, text);
 }
 

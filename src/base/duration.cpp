@@ -2,11 +2,13 @@
 
 #include <charconv>
 
+#include "base/text.h"
+
 namespace coral::base {
 
 std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string_view text) {
   auto invalid = [&](std::string why) {
-    return std::unexpected("invalid duration \"" + std::string(text) + "\": " + why);
+    return std::unexpected("invalid duration " + base::quote(text) + ": " + why);
   };
   if (text.empty()) return invalid("empty");
   std::chrono::milliseconds total{0};
@@ -33,7 +35,7 @@ std::expected<std::chrono::milliseconds, std::string> parse_duration(std::string
     } else if (unit == "h") {
       total += std::chrono::hours(number);
     } else {
-      return invalid("unknown unit \"" + std::string(unit) + "\" (use ms, s, m or h)");
+      return invalid("unknown unit " + base::quote(unit) + " (use ms, s, m or h)");
     }
   }
   return total;

@@ -1,5 +1,7 @@
 #include "base/json_text.h"
 
+#include "base/text.h"
+
 namespace coral::base {
 
 std::size_t utf8_sequence(std::string_view text) {
@@ -29,12 +31,26 @@ std::size_t utf8_sequence(std::string_view text) {
   return length;
 }
 
+std::string replace_invalid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const std::size_t n = utf8_sequence(text);
+    if (n == 0) {
+      out += kUtf8Replacement;
+      text.remove_prefix(1);
+    } else {
+      out.append(text.substr(0, n));
+      text.remove_prefix(n);
+    }
+  }
+  return out;
+}
+
 void append_json_string(std::string& out, std::string_view text, JsonStringOptions options) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const auto u00 = [&](unsigned c) {
+  const auto u00 = [&](unsigned char c) {
     out += "\\u00";
-    out += kHex[(c >> 4) & 0xF];
-    out += kHex[c & 0xF];
+    append_hex(out, c);
   };
   out += '"';
   while (!text.empty()) {
@@ -47,8 +63,7 @@ void append_json_string(std::string& out, std::string_view text, JsonStringOptio
       if (n == 0) {
         if (options.invalid_bytes_as_hex) {
           out += "\\x";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
+          append_hex(out, c);
         } else {
           out += options.escape_terminal_controls ? std::string_view("\\ufffd") : kUtf8Replacement;
         }

@@ -14,6 +14,10 @@ inline constexpr std::string_view kUtf8Replacement = "\xEF\xBF\xBD";  // U+FFFD
 // no overlongs, no surrogates, nothing above U+10FFFF), or 0.
 std::size_t utf8_sequence(std::string_view text);
 
+// `text` with each byte that is not part of well-formed UTF-8 replaced by
+// U+FFFD; control characters are kept.
+std::string replace_invalid_utf8(std::string_view text);
+
 struct JsonStringOptions {
   // Also escape what a terminal would act on besides C0: DEL and the C1
   // controls (U+0080-U+009F) as \u00XX, and U+FFFD for broken bytes as

@@ -1,6 +1,7 @@
 #include "base/log.h"
 
 #include "base/json_text.h"
+#include "base/text.h"
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -74,13 +75,13 @@ std::expected<Level, std::string> parse_level(std::string_view name) {
   if (name == "info") return Level::info;
   if (name == "warn" || name == "warning") return Level::warn;
   if (name == "error") return Level::error;
-  return std::unexpected("unknown log level \"" + std::string(name) + "\" (debug, info, warn, error)");
+  return std::unexpected("unknown log level " + base::quote(name) + " (debug, info, warn, error)");
 }
 
 std::expected<Format, std::string> parse_format(std::string_view name) {
   if (name == "text") return Format::text;
   if (name == "json") return Format::json;
-  return std::unexpected("unknown log format \"" + std::string(name) + "\" (text, json)");
+  return std::unexpected("unknown log format " + base::quote(name) + " (text, json)");
 }
 
 std::string format_line(Format format, Level level, std::string_view message, std::initializer_list<Field> fields) {

@@ -1,14 +1,12 @@
 #include "cli/proxy_probe.h"
 
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
-
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "base/address.h"
 #include "http/client.h"
+#include "proxy/health.h"
 #include "proxy/router.h"
 
 namespace coral::cli {
@@ -50,29 +48,15 @@ struct Collect final : http::ResponseHandler {
 };
 
 std::expected<ProxyHealth, std::string> parse_health(const std::string& body) {
-  google::protobuf::Struct root;
-  if (!google::protobuf::util::JsonStringToMessage(body, &root).ok()) {
-    return std::unexpected("its health endpoint did not answer JSON");
-  }
-  const auto& fields = root.fields();
-  const auto number = [&](const char* key) -> long long {
-    const auto it = fields.find(key);
-    return it == fields.end() ? 0 : static_cast<long long>(it->second.number_value());
-  };
+  auto document = proxy::read_health_json(body);
+  if (!document) return std::unexpected("its health endpoint did not answer JSON");
   ProxyHealth health;
-  health.pid = number("pid");
-  health.uptime_seconds = number("uptime_seconds");
-  health.requests = number("requests");
-  health.failed = number("failed");
-  if (const auto it = fields.find("colonies"); it != fields.end()) {
-    for (const auto& value : it->second.list_value().values()) {
-      const auto& colony = value.struct_value().fields();
-      const auto text = [&](const char* key) {
-        const auto found = colony.find(key);
-        return found == colony.end() ? std::string() : found->second.string_value();
-      };
-      health.colonies.push_back({text("colony_id"), text("forwarding_to"), text("status")});
-    }
+  health.pid = document->pid();
+  health.uptime_seconds = document->uptime_seconds();
+  health.requests = static_cast<long long>(document->requests());
+  health.failed = static_cast<long long>(document->failed());
+  for (const auto& colony : document->colonies()) {
+    health.colonies.push_back({colony.colony_id(), colony.forwarding_to(), colony.status()});
   }
   return health;
 }

@@ -5,17 +5,16 @@
 #include <limits>
 #include <utility>
 
+#include <google/protobuf/util/time_util.h>
+
 namespace coral::colony {
 namespace {
 
 using TimePoint = base::Clock::time_point;
 
 void set_timestamp(google::protobuf::Timestamp& out, TimePoint time) {
-  const auto since_epoch = time.time_since_epoch();
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
-  out.set_seconds(seconds.count());
-  out.set_nanos(static_cast<std::int32_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count()));
+  out = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count());
 }
 
 void fill_agent(v1::Agent& agent, const Peer& peer, std::string_view health) {

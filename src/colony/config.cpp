@@ -18,6 +18,7 @@
 
 #include "base/duration.h"
 #include "base/json_text.h"
+#include "base/text.h"
 
 namespace coral::colony {
 namespace {
@@ -37,21 +38,8 @@ bool runs_on(std::string_view text) {
 
 std::string quote(std::string_view text) {
   if (runs_on(text)) return "(a value that runs into the lines after it: check its quotes and indentation)";
-  std::string out = "\"";
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte == 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+  return base::quote(text, base::QuoteOptions{.max_bytes = std::string_view::npos, .cut_names_size = false,
+                                              .keep_utf8 = true});
 }
 
 std::string system_error(int error) { return std::generic_category().message(error); }
@@ -60,16 +48,6 @@ bool is_id_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'
 
 bool is_secret_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (const std::uint8_t b : bytes) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 15];
-  }
-  return out;
 }
 
 // "<field>: <why>" for the field checks of validate().
@@ -659,7 +637,7 @@ std::expected<void, std::string> write_file_atomically(const std::filesystem::pa
   std::array<std::uint8_t, 6> random{};
   crypto::random_bytes(random);
   // Hidden, and not ending in .yaml, so that nothing lists it as a colony.
-  TempFile temp{(directory / ("." + path.filename().string() + ".tmp-" + hex(random))).string()};
+  TempFile temp{(directory / ("." + path.filename().string() + ".tmp-" + base::hex(random))).string()};
 
   const int fd =
       ::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, static_cast<mode_t>(mode));
@@ -750,7 +728,7 @@ std::expected<ColonyConfig, std::string> new_colony(std::string_view app_name, s
   } else {
     std::array<std::uint8_t, 3> suffix{};
     crypto::random_bytes(suffix);
-    config.colony_id = colony_id_prefix(app_name, environment) + "-" + hex(suffix);
+    config.colony_id = colony_id_prefix(app_name, environment) + "-" + base::hex(suffix);
   }
 
   WireGuardConfig& wg = config.wireguard;

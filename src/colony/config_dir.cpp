@@ -14,6 +14,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "base/text.h"
+
 namespace coral::colony {
 namespace {
 
@@ -25,14 +27,8 @@ constexpr std::string_view kCurrentKey = "current_colony";
 std::string system_error(int error) { return std::generic_category().message(error); }
 
 std::string quote(std::string_view text) {
-  // Appended piece by piece: g++ 12 at -O3 misreads "\"" + std::string
-  // (a -Wrestrict false positive, GCC bug 105329).
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  out += text;
-  out += '"';
-  return out;
+  return base::quote(text, base::QuoteOptions{.max_bytes = std::string_view::npos, .cut_names_size = false,
+                                              .keep_utf8 = true});
 }
 
 // mkdir -p with mode 0700 for what it creates.

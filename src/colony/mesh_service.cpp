@@ -4,8 +4,11 @@
 #include <cstdint>
 #include <utility>
 
+#include <google/protobuf/util/time_util.h>
+
 #include "base/address.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "crypto/keys.h"
 
 namespace coral::colony {
@@ -15,17 +18,19 @@ namespace v1 = coral::mesh::v1;
 using TimePoint = base::Clock::time_point;
 
 void set_timestamp(google::protobuf::Timestamp& out, TimePoint time) {
-  const auto since_epoch = time.time_since_epoch();
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
-  out.set_seconds(seconds.count());
-  out.set_nanos(static_cast<std::int32_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count()));
+  out = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count());
 }
 
 // Untrusted text in a log field: at most 64 bytes (the log escapes it).
 std::string clipped(std::string_view text) {
   if (text.size() <= 64) return std::string(text);
   return std::string(text.substr(0, 64)) + "...";
+}
+
+// What a peer sent, quoted for an error message: escaped, cut after 64 bytes.
+std::string shown(std::string_view text) {
+  return base::quote(text, base::QuoteOptions{.max_bytes = 64, .cut_names_size = false, .keep_utf8 = false});
 }
 
 // (Not a ?: expression: its type would be a temporary std::string.)
@@ -65,7 +70,7 @@ rpc::Awaitable<rpc::Result<v1::RegisterResponse>> MeshService::Register(rpc::Con
                                                    {"remote", std::string(remote(context))}});
     }
     co_return rpc::fail(rpc::Code::not_found,
-                        "this is colony \"" + config.colony_id + "\", not \"" + clipped(request.colony_id()) + "\"");
+                        "this is colony " + base::quote(config.colony_id) + ", not " + shown(request.colony_id()));
   }
   {
     std::lock_guard lock(guard_mutex_);
@@ -143,7 +148,7 @@ rpc::Awaitable<rpc::Result<v1::HeartbeatResponse>> MeshService::Heartbeat(rpc::C
   std::string status = request.status().empty() ? "healthy" : request.status();
   if (!is_reported_status(status)) {
     co_return rpc::fail(rpc::Code::invalid_argument,
-                        "status: must be healthy, degraded or unhealthy, got \"" + clipped(status) + "\"");
+                        "status: must be healthy, degraded or unhealthy, got " + shown(status));
   }
   auto peer = registry_.heartbeat(request.peer_id(), request.wireguard_pubkey(), status);
   if (!peer) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/address.h"
+#include "base/text.h"
 #include "crypto/keys.h"
 
 namespace coral::colony {
@@ -25,13 +26,7 @@ std::unexpected<rpc::Error> store_failure(std::string_view what, const std::stri
 
 std::string peer_id_for(std::string_view wireguard_pubkey) {
   const auto digest = crypto::blake2b_256(wireguard_pubkey);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "peer-";
-  for (std::size_t i = 0; i < 6; ++i) {
-    id += kHex[digest[i] >> 4];
-    id += kHex[digest[i] & 0x0f];
-  }
-  return id;
+  return "peer-" + base::hex(std::span(digest).first(6));
 }
 
 std::string_view peer_health(const Peer& peer, base::Clock::time_point now, std::chrono::seconds heartbeat_interval) {

@@ -9,21 +9,10 @@
 #include <cstdlib>
 #include <utility>
 
+#include "crypto/sodium.h"
+
 namespace coral::crypto {
 namespace {
-
-void ensure_sodium() {
-  // sodium_init picks the fastest implementations for this CPU; without it
-  // libsodium still works, on its reference code.
-  static const bool ready = [] {
-    if (sodium_init() < 0) {
-      std::fputs("coral: libsodium failed to initialize\n", stderr);
-      std::abort();
-    }
-    return true;
-  }();
-  (void)ready;
-}
 
 // OpenSSL failures here mean no memory or a broken library; nothing can go
 // on without the cipher.

@@ -8,24 +8,10 @@
 #include <optional>
 
 #include "base/base64.h"
+#include "crypto/sodium.h"
 
 namespace coral::crypto {
 namespace {
-
-void ensure_sodium() {
-  // sodium_init is itself idempotent and thread-safe; the static only saves
-  // the call on every use.
-  static const bool ready = [] {
-    if (sodium_init() < 0) {
-      // Can't happen on Linux with getrandom; nothing here can go on
-      // without randomness.
-      std::fputs("coral: libsodium failed to initialize\n", stderr);
-      std::abort();
-    }
-    return true;
-  }();
-  (void)ready;
-}
 
 bool all_zero(const KeyBytes& bytes) { return sodium_is_zero(bytes.data(), bytes.size()) == 1; }
 

@@ -79,6 +79,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "coral/discovery/v1/discovery.pb.h"
 
 namespace coral::discovery {
@@ -630,7 +631,7 @@ bool valid_hostname(std::string_view host) {
 
 std::expected<RedisAddress, std::string> parse_redis_url(std::string_view url) {
   auto bad = [&](std::string_view why) {
-    return std::unexpected("invalid --store \"" + std::string(url) + "\": " + std::string(why));
+    return std::unexpected("invalid --store " + base::quote(url) + ": " + std::string(why));
   };
   constexpr std::string_view kScheme = "redis://";
   if (!url.starts_with(kScheme)) return bad("expected redis://HOST:PORT/DB");
@@ -657,7 +658,7 @@ std::expected<RedisAddress, std::string> parse_redis_url(std::string_view url) {
     in6_addr ignored{};
     if (host.empty()) return bad("host is missing");
     if (inet_pton(AF_INET6, std::string(host).c_str(), &ignored) != 1) {
-      return bad("\"" + std::string(host) + "\" is not an IPv6 address");
+      return bad(base::quote(host) + " is not an IPv6 address");
     }
   } else {
     const auto colon = authority.find(':');
@@ -667,7 +668,7 @@ std::expected<RedisAddress, std::string> parse_redis_url(std::string_view url) {
     host = authority.substr(0, colon);
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
     if (host.empty()) return bad("host is missing");
-    if (!valid_hostname(host)) return bad("host \"" + std::string(host) + "\" has characters a host name cannot have");
+    if (!valid_hostname(host)) return bad("host " + base::quote(host) + " has characters a host name cannot have");
   }
   address.host = std::string(host);
 
@@ -679,7 +680,7 @@ std::expected<RedisAddress, std::string> parse_redis_url(std::string_view url) {
   if (db_text && !db_text->empty()) {
     auto db = parse_int(*db_text);
     if (!db || *db < 0 || *db > std::numeric_limits<int>::max()) {
-      return bad("database must be a number (0, 1, ...), not \"" + std::string(*db_text) + "\"");
+      return bad("database must be a number (0, 1, ...), not " + base::quote(*db_text));
     }
     address.db = static_cast<int>(*db);
   }

@@ -8,6 +8,8 @@
 #include <limits>
 #include <utility>
 
+#include <google/protobuf/util/time_util.h>
+
 #include "discovery/proof.h"
 #include "discovery/validation.h"
 
@@ -17,10 +19,8 @@ namespace {
 using TimePoint = base::Clock::time_point;
 
 void set_timestamp(google::protobuf::Timestamp& out, TimePoint time) {
-  const auto since_epoch = time.time_since_epoch();
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
-  out.set_seconds(seconds.count());
-  out.set_nanos(static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count()));
+  out = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count());
 }
 
 // RFC 3339 in UTC, whole seconds, rounded up: "2026-11-24T21:40:00Z". Up,
@@ -45,7 +45,6 @@ To clamp_to(From value) {
   return static_cast<To>(value);
 }
 
-std::string quoted(const std::string& mesh_id) { return "\"" + mesh_id + "\""; }  // validated: no escaping needed
 
 }  // namespace
 
@@ -108,7 +107,7 @@ rpc::Awaitable<rpc::Result<v1::RegisterColonyResponse>> DiscoveryService::Regist
   if (const auto reserved = options_.reserved.find(request.mesh_id());
       reserved != options_.reserved.end() && reserved->second != request.wireguard_pubkey()) {
     co_return rpc::fail(rpc::Code::permission_denied,
-                        "mesh_id " + quoted(request.mesh_id()) + " is reserved for WireGuard key " + reserved->second +
+                        "mesh_id " + quote(request.mesh_id()) + " is reserved for WireGuard key " + reserved->second +
                             " by this discovery service (--reserve)");
   }
 
@@ -117,7 +116,7 @@ rpc::Awaitable<rpc::Result<v1::RegisterColonyResponse>> DiscoveryService::Regist
     rpc::Result<const crypto::SecretKey*> server_key = co_await key();
     if (!server_key) co_return std::unexpected(std::move(server_key.error()));
     if (auto verified = verify_registration(**server_key, clock_.now(), request); !verified) {
-      std::string message = "registration of mesh_id " + quoted(request.mesh_id()) + " refused: " +
+      std::string message = "registration of mesh_id " + quote(request.mesh_id()) + " refused: " +
                             std::string(to_string(verified.error()));
       if (verified.error() == ProofError::missing) {
         message += "; this discovery service requires proof of possession of the WireGuard private key "
@@ -149,14 +148,14 @@ rpc::Awaitable<rpc::Result<v1::RegisterColonyResponse>> DiscoveryService::Regist
   if (!put) co_return std::unexpected(std::move(put.error()));
   if (!put->stored && put->full) {
     co_return rpc::fail(rpc::Code::resource_exhausted,
-                        "discovery is full: storing mesh_id " + quoted(request.mesh_id()) +
+                        "discovery is full: storing mesh_id " + quote(request.mesh_id()) +
                             " would exceed its limits on colonies or bytes (--max-colonies, --max-store-bytes); "
                             "try again when leases expire");
   }
   if (!put->stored) {
     const TimePoint lease_end = put->holder ? put->holder->expires_at : now + options_.ttl;
     co_return rpc::fail(rpc::Code::already_exists,
-                        "mesh_id " + quoted(request.mesh_id()) + " is registered by another WireGuard key until " +
+                        "mesh_id " + quote(request.mesh_id()) + " is registered by another WireGuard key until " +
                             rfc3339_utc(lease_end) + "; it can be taken over after that lease expires");
   }
 
@@ -176,7 +175,7 @@ rpc::Awaitable<rpc::Result<v1::LookupColonyResponse>> DiscoveryService::LookupCo
   if (!found) co_return std::unexpected(std::move(found.error()));
   if (!found->has_value()) {
     co_return rpc::fail(rpc::Code::not_found,
-                        "colony " + quoted(request.mesh_id()) + " is not registered (or its lease expired)");
+                        "colony " + quote(request.mesh_id()) + " is not registered (or its lease expired)");
   }
 
   ColonyRecord& record = **found;

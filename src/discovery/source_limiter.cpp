@@ -1,6 +1,7 @@
 #include "discovery/source_limiter.h"
 
 #include "base/address.h"
+#include "base/text.h"
 
 namespace coral::discovery {
 
@@ -13,13 +14,7 @@ std::string source_key(std::string_view peer) {
     if (base::is_ipv4_mapped(*v6)) {
       return "v4:" + base::format_ipv4(base::Ipv4Bytes{(*v6)[12], (*v6)[13], (*v6)[14], (*v6)[15]});
     }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string key = "v6:";
-    for (int i = 0; i < 8; ++i) {
-      key += kHex[(*v6)[i] >> 4];
-      key += kHex[(*v6)[i] & 15];
-    }
-    return key;
+    return "v6:" + base::hex(std::span(*v6).first(8));
   }
   return "?";
 }

@@ -6,6 +6,7 @@
 
 #include "base/address.h"
 #include "base/base64.h"
+#include "base/text.h"
 #include "coral/discovery/v1/discovery.pb.h"
 
 namespace coral::discovery {
@@ -107,25 +108,7 @@ rpc::Status validate_metadata(const v1::RegisterColonyRequest& request) {
 // Quotes what a client sent, for an error message: escapes quotes, '\' and
 // anything unprintable, and shortens long values (bounding the message).
 std::string quote(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  const std::size_t shown = std::min(text.size(), kQuotedBytes);
-  for (char c : text.substr(0, shown)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  if (shown < text.size()) out += "... (" + std::to_string(text.size()) + " bytes)";
-  return out;
+  return base::quote(text, base::QuoteOptions{.max_bytes = kQuotedBytes, .cut_names_size = true, .keep_utf8 = false});
 }
 
 rpc::Status validate_pubkey(std::string_view pubkey) {

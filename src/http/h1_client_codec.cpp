@@ -285,7 +285,7 @@ class Client final : public ClientCodec {
       return;
     }
     Fields& fields = parser_->is_header_done() ? trailers_ : response_.fields;
-    fields.push_back({h1::lowercase(name), std::string(value)});
+    fields.push_back({base::to_lower(name), std::string(value)});
   }
 
   void on_header(error_code& ec) {

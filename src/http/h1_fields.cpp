@@ -5,21 +5,6 @@
 
 namespace coral::http::h1 {
 
-std::string lowercase(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  const auto is_ows = [](char c) { return c == ' ' || c == '\t'; };
-  while (!text.empty() && is_ows(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_ows(text.back())) text.remove_suffix(1);
-  return text;
-}
-
 bool has_token(std::string_view list, std::string_view token) {
   bool found = false;
   for_each_token(list, [&](std::string_view element) {
@@ -43,7 +28,7 @@ void strip_connection_fields(Fields& fields) {
   for (const Field& field : fields) {
     if (field.name != "connection") continue;
     for_each_token(field.value, [&](std::string_view token) {
-      options.push_back(lowercase(token));
+      options.push_back(base::to_lower(token));
       return true;
     });
   }

@@ -14,10 +14,8 @@
 
 namespace coral::http::h1 {
 
-std::string lowercase(std::string_view text);
-
 // Strips optional whitespace (SP / HTAB) from both ends (RFC 9110 section 5.6.3).
-std::string_view trim(std::string_view text);
+using base::trim;
 
 // Calls `visit(token)` for each non-empty element of a comma-separated list
 // (RFC 9110 section 5.6.1), trimmed. `visit` returns false to stop early.

@@ -392,7 +392,7 @@ class Server final : public H1ServerCodec {
       ec = beast_http::error::header_limit;
       return;
     }
-    std::string lower = h1::lowercase(name);
+    std::string lower = base::to_lower(name);
     if (lower == "host") {
       ++head_.host_count;
       head_.host = value;
@@ -688,7 +688,7 @@ class Server final : public H1ServerCodec {
     }
     const std::size_t colon = target.find("://");
     if (colon == std::string_view::npos || colon == 0) return false;
-    const std::string scheme = h1::lowercase(target.substr(0, colon));
+    const std::string scheme = base::to_lower(target.substr(0, colon));
     if (scheme != "http" && scheme != "https") return false;
     target.remove_prefix(colon + 3);
     const std::size_t path_start = target.find_first_of("/?");

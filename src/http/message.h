@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/text.h"
+
 namespace coral::http {
 
 // One header or trailer field. Codecs always deliver names in lower case
@@ -41,6 +43,6 @@ struct ResponseHead {
 };
 
 // Case-insensitive ASCII comparison, for values such as content types.
-bool iequals(std::string_view a, std::string_view b);
+using base::iequals;
 
 }  // namespace coral::http

@@ -2,11 +2,13 @@
 
 #include <charconv>
 
+#include "base/text.h"
+
 namespace coral::http {
 
 std::expected<Url, std::string> parse_url(std::string_view text) {
   auto invalid = [&](std::string_view why) {
-    return std::unexpected("invalid URL \"" + std::string(text) + "\": " + std::string(why));
+    return std::unexpected("invalid URL " + base::quote(text) + ": " + std::string(why));
   };
   constexpr std::string_view kScheme = "http://";
   if (!text.starts_with(kScheme)) return invalid("only http:// is supported");

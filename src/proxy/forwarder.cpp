@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "base/text.h"
+#include "http/h1_fields.h"
 #include "http/h1_serialize.h"
 #include "rpc/error_response.h"
 
@@ -17,17 +19,10 @@ void remove_hop_by_hop(http::Fields& fields) {
   std::vector<std::string> named;  // fields the Connection header lists
   for (const auto& field : fields) {
     if (field.name != "connection") continue;
-    std::string_view rest = field.value;
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      std::string_view token = rest.substr(0, comma);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-      std::string lower(token);
-      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-      if (!lower.empty()) named.push_back(std::move(lower));
-    }
+    http::h1::for_each_token(field.value, [&](std::string_view token) {
+      named.push_back(base::to_lower(token));
+      return true;
+    });
   }
   std::erase_if(fields, [&](const http::Field& field) {
     const std::string& name = field.name;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/text.h"
+
 namespace coral::proxy {
 
 Router::Router(std::vector<std::string> colonies) : colonies_(std::move(colonies)) {}
@@ -23,7 +25,7 @@ std::expected<Route, std::string> Router::route(const http::RequestHead& head) c
     if (it == colonies_.end()) {
       std::string served;
       for (const auto& id : colonies_) served += (served.empty() ? "" : ", ") + id;
-      return std::unexpected("this proxy does not serve colony \"" + std::string(*named) + "\" (it serves " + served +
+      return std::unexpected("this proxy does not serve colony " + base::quote(*named) + " (it serves " + served +
                              ")");
     }
     return Route{static_cast<std::size_t>(it - colonies_.begin()), head.path, Route::By::header};

@@ -8,7 +8,6 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "base/address.h"
-#include "base/json_text.h"
 #include "base/log.h"
 #include "base/memory.h"
 #include "base/pid_file.h"
@@ -17,6 +16,7 @@
 #include "http/server.h"
 #include "member/membership.h"
 #include "proxy/forwarder.h"
+#include "proxy/health.h"
 #include "proxy/state.h"
 
 namespace coral::proxy {
@@ -124,35 +124,32 @@ std::string ProxyRuntime::Impl::health() const {
   const auto& stats = forwarder->stats();
   const auto uptime =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
-  std::string out = "{\"status\":\"ok\",\"pid\":" + std::to_string(getpid()) + ",\"listen\":";
-  base::append_json_string(out, listen);
-  out += ",\"started_at\":";
-  base::append_json_string(out, started_at);
-  out += ",\"uptime_seconds\":" + std::to_string(uptime) + ",\"requests\":" + std::to_string(stats.requests) +
-         ",\"failed\":" + std::to_string(stats.failed) + ",\"active\":" + std::to_string(stats.active) +
-         ",\"canceled\":" + std::to_string(stats.canceled) + ",\"colonies\":[";
+  proxy::v1::ProxyHealth out;
+  out.set_status("ok");
+  out.set_pid(static_cast<std::uint32_t>(getpid()));
+  out.set_listen(listen);
+  out.set_started_at(started_at);
+  out.set_uptime_seconds(static_cast<std::uint32_t>(uptime));
+  out.set_requests(static_cast<double>(stats.requests));
+  out.set_failed(static_cast<double>(stats.failed));
+  out.set_active(static_cast<std::uint32_t>(stats.active));
+  out.set_canceled(static_cast<double>(stats.canceled));
   for (std::size_t i = 0; i < links.size(); ++i) {
     links[i]->refresh();
     const ServedColony& served = links[i]->served;
     const std::string& error = forwarder->upstream_error(i);
-    if (i > 0) out += ",";
-    out += "{";
-    for (const auto& [key, value] : {std::pair<std::string_view, const std::string&>{"colony_id", served.colony_id},
-                                     {"forwarding_to", served.forwarding_to},
-                                     {"colony_mesh_ipv4", served.mesh_ipv4},
-                                     {"colony_mesh_ipv6", served.mesh_ipv6},
-                                     {"mesh_ipv4", served.proxy_mesh_ipv4},
-                                     {"mesh_ipv6", served.proxy_mesh_ipv6},
-                                     {"discovery", served.discovery}}) {
-      out += "\"" + std::string(key) + "\":";
-      base::append_json_string(out, value);
-      out += ",";
-    }
-    out += "\"colony_connect_port\":" + std::to_string(served.connect_port) + ",\"status\":";
-    base::append_json_string(out, error.empty() ? "connected" : "unreachable: " + error);
-    out += "}";
+    proxy::v1::ColonyHealth& colony = *out.add_colonies();
+    colony.set_colony_id(served.colony_id);
+    colony.set_forwarding_to(served.forwarding_to);
+    colony.set_colony_mesh_ipv4(served.mesh_ipv4);
+    colony.set_colony_mesh_ipv6(served.mesh_ipv6);
+    colony.set_mesh_ipv4(served.proxy_mesh_ipv4);
+    colony.set_mesh_ipv6(served.proxy_mesh_ipv6);
+    colony.set_discovery(served.discovery);
+    colony.set_colony_connect_port(served.connect_port);
+    colony.set_status(error.empty() ? "connected" : "unreachable: " + error);
   }
-  return out + "]}";
+  return write_health_json(out);
 }
 
 ProxyRuntime::ProxyRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -1,6 +1,8 @@
 #include "rpc/protocol_connect.h"
 
+#include "base/base64.h"
 #include "base/json_text.h"
+#include "base/text.h"
 
 #include <array>
 #include <cstdint>
@@ -13,22 +15,8 @@ namespace {
 // ---------------------------------------------------------------------------
 // Text helpers
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = lower(c);
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  constexpr std::string_view kSpace = " \t";
-  const auto first = text.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(kSpace);
-  return text.substr(first, last - first + 1);
-}
-
+using base::to_lower;
+using base::trim;
 
 void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
@@ -312,13 +300,6 @@ bool read_error_object(JsonReader& reader, WireError& out) {
 // ---------------------------------------------------------------------------
 // Query strings
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // application/x-www-form-urlencoded decoding: %XX and '+' for space.
 std::optional<std::string> query_unescape(std::string_view text) {
   std::string out;
@@ -329,10 +310,10 @@ std::optional<std::string> query_unescape(std::string_view text) {
       out += ' ';
     } else if (c == '%') {
       if (text.size() - i < 3) return std::nullopt;
-      const int high = hex_value(text[i + 1]);
-      const int low = hex_value(text[i + 2]);
-      if (high < 0 || low < 0) return std::nullopt;
-      out += static_cast<char>(high * 16 + low);
+      const auto high = base::hex_digit(text[i + 1]);
+      const auto low = base::hex_digit(text[i + 2]);
+      if (!high || !low) return std::nullopt;
+      out += static_cast<char>(*high * 16 + *low);
       i += 2;
     } else {
       out += c;
@@ -344,7 +325,6 @@ std::optional<std::string> query_unescape(std::string_view text) {
 // The inverse, as Go's url.QueryEscape does it (connect-go's GET client):
 // unreserved characters stay, space becomes '+', the rest %XX.
 void append_query_escaped(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   for (const char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -354,74 +334,9 @@ void append_query_escaped(std::string& out, std::string_view text) {
       out += '+';
     } else {
       out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
+      base::append_hex(out, c, base::HexCase::upper);
     }
   }
-}
-
-constexpr std::string_view kBase64Url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-void append_base64url(std::string& out, std::string_view data) {
-  const auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(data[i])); };
-  std::size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    const std::uint32_t v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
-    out += kBase64Url[(v >> 18) & 63];
-    out += kBase64Url[(v >> 12) & 63];
-    out += kBase64Url[(v >> 6) & 63];
-    out += kBase64Url[v & 63];
-  }
-  if (data.size() - i == 1) {
-    const std::uint32_t v = byte(i) << 16;
-    out += kBase64Url[(v >> 18) & 63];
-    out += kBase64Url[(v >> 12) & 63];
-  } else if (data.size() - i == 2) {
-    const std::uint32_t v = (byte(i) << 16) | (byte(i + 1) << 8);
-    out += kBase64Url[(v >> 18) & 63];
-    out += kBase64Url[(v >> 12) & 63];
-    out += kBase64Url[(v >> 6) & 63];
-  }
-}
-
-// URL-safe alphabet, padding optional (but only as padding). Leftover bits
-// in the last character are ignored, as Go's decoder does.
-std::optional<std::string> decode_base64url(std::string_view text) {
-  if (text.size() % 4 == 0) {
-    for (int i = 0; i < 2 && !text.empty() && text.back() == '='; ++i) text.remove_suffix(1);
-  }
-  if (text.size() % 4 == 1) return std::nullopt;
-  static constexpr auto kTable = [] {
-    std::array<std::int8_t, 256> table{};
-    table.fill(-1);
-    for (std::size_t i = 0; i < kBase64Url.size(); ++i) {
-      table[static_cast<unsigned char>(kBase64Url[i])] = static_cast<std::int8_t>(i);
-    }
-    return table;
-  }();
-  std::string out;
-  out.reserve(text.size() / 4 * 3 + 2);
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (const char ch : text) {
-    const int v = kTable[static_cast<unsigned char>(ch)];
-    if (v < 0) return std::nullopt;
-    bits = (bits << 6) | static_cast<std::uint32_t>(v);
-    if (++count == 4) {
-      out += static_cast<char>((bits >> 16) & 0xFF);
-      out += static_cast<char>((bits >> 8) & 0xFF);
-      out += static_cast<char>(bits & 0xFF);
-      bits = 0;
-      count = 0;
-    }
-  }
-  if (count == 2) {
-    out += static_cast<char>((bits >> 4) & 0xFF);
-  } else if (count == 3) {
-    out += static_cast<char>((bits >> 10) & 0xFF);
-    out += static_cast<char>((bits >> 2) & 0xFF);
-  }
-  return out;
 }
 
 }  // namespace
@@ -605,7 +520,7 @@ Result<ConnectGetRequest> parse_connect_get_query(std::string_view query) {
   else return fail(Code::invalid_argument, "invalid message encoding: \"" + sanitize(*encoding, 32) + "\"");
   if (!message) return fail(Code::invalid_argument, "missing message query parameter");
   if (base64 && *base64 == "1") {
-    auto decoded = decode_base64url(*message);
+    auto decoded = base::base64_decode(*message, base::Base64Alphabet::url);
     if (!decoded) return fail(Code::invalid_argument, "invalid base64 in message query parameter");
     request.message = std::move(*decoded);
   } else {
@@ -628,7 +543,7 @@ std::string encode_connect_get_query(std::string_view message_bytes, Encoding en
     append_query_escaped(out, *compression);
   }
   out += "&message=";
-  if (binary) append_base64url(out, message_bytes);
+  if (binary) out += base::base64_encode(message_bytes, base::Base64Alphabet::url, false);
   else append_query_escaped(out, message_bytes);
   return out;
 }

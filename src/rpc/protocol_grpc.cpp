@@ -2,31 +2,13 @@
 
 #include <cstdint>
 
+#include "base/text.h"
+
 namespace coral::rpc {
 namespace {
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = lower(c);
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  constexpr std::string_view kSpace = " \t";
-  const auto first = text.find_first_not_of(kSpace);
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(kSpace);
-  return text.substr(first, last - first + 1);
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using base::to_lower;
+using base::trim;
 
 // RFC 9110 tchar.
 bool is_token_char(char c) {
@@ -124,15 +106,13 @@ std::string format_grpc_timeout(std::chrono::milliseconds timeout) {
 }
 
 std::string grpc_percent_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(text.size());
   for (const char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c > 0x7E || c == '%') {
       out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
+      base::append_hex(out, c, base::HexCase::upper);
     } else {
       out += ch;
     }
@@ -145,10 +125,10 @@ std::string grpc_percent_decode(std::string_view text) {
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%' && text.size() - i >= 3) {
-      const int high = hex_value(text[i + 1]);
-      const int low = hex_value(text[i + 2]);
-      if (high >= 0 && low >= 0) {
-        out += static_cast<char>(high * 16 + low);
+      const auto high = base::hex_digit(text[i + 1]);
+      const auto low = base::hex_digit(text[i + 2]);
+      if (high && low) {
+        out += static_cast<char>(*high * 16 + *low);
         i += 2;
         continue;
       }
@@ -201,7 +181,7 @@ Status grpc_status_from_trailers(const http::Fields& trailers_or_headers) {
 std::string encode_grpc_web_trailers(const http::Fields& trailers) {
   std::string out;
   for (const http::Field& field : trailers) {
-    for (const char c : field.name) out += lower(c);
+    for (const char c : field.name) out += to_lower(c);
     out += ": ";
     for (const char c : field.value) out += (c == '\r' || c == '\n' || c == '\0') ? ' ' : c;
     out += "\r\n";

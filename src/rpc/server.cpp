@@ -19,6 +19,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "base/text.h"
 #include "rpc/compression.h"
 #include "rpc/envelope.h"
 #include "rpc/message_codec.h"
@@ -232,7 +233,7 @@ Status Call::negotiate() {
   const bool streaming = method_->kind == MethodKind::server_streaming;
   if (!parse_grpc_content_type(content_type) && !parse_connect_content_type(content_type)) {
     reject_media_type();
-    return rpc::fail(Code::invalid_argument, "unsupported content type \"" + std::string(content_type) + "\"");
+    return rpc::fail(Code::invalid_argument, "unsupported content type " + base::quote(content_type));
   }
   if (wire_ == Wire::connect_unary && streaming) {
     reject_media_type();

@@ -8,6 +8,7 @@
 #include <optional>
 #include <system_error>
 
+#include "base/text.h"
 #include "wireguard/text.h"
 
 namespace coral::wireguard {
@@ -24,12 +25,7 @@ constexpr std::array<std::string_view, 5> kPeerKeys = {"PublicKey", "PresharedKe
 // wg's char_is_space: the C locale's isspace.
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
+using base::iequals;
 
 // Levenshtein distance, ignoring case; the names compared are short.
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -40,7 +36,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     row[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1)});
+      const bool same = base::to_lower(a[i - 1]) == base::to_lower(b[j - 1]);
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
       diagonal = above;
     }
   }

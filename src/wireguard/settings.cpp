@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/text.h"
+
 namespace coral::wireguard {
 namespace {
 
@@ -45,7 +47,7 @@ std::expected<AddressAndLength, std::string> split_prefix(std::string_view text,
   const std::size_t slash = text.find('/');
   const std::string_view address_text = text.substr(0, slash);
   const auto address = IpAddress::parse(address_text);
-  if (!address) return std::unexpected("\"" + std::string(address_text) + "\" is not an IPv4 or IPv6 address");
+  if (!address) return std::unexpected(base::quote(address_text) + " is not an IPv4 or IPv6 address");
   const unsigned max = address->is_ipv4() ? 32 : 128;
   if (slash == std::string_view::npos) {
     if (require_length) return std::unexpected("the prefix length is missing");
@@ -90,7 +92,7 @@ std::string IpAddress::to_string() const { return is_ipv4() ? base::format_ipv4(
 
 std::expected<InterfaceAddress, std::string> InterfaceAddress::parse(std::string_view text) {
   auto parts = split_prefix(text, /*require_length=*/false);
-  if (!parts) return std::unexpected("invalid address \"" + std::string(text) + "\": " + parts.error());
+  if (!parts) return std::unexpected("invalid address " + base::quote(text) + ": " + parts.error());
   return InterfaceAddress{parts->address, parts->prefix_length};
 }
 
@@ -116,13 +118,13 @@ std::string Endpoint::to_string() const {
 
 std::expected<ParsedAllowedIp, std::string> parse_allowed_ip(std::string_view text, bool require_length) {
   auto parts = split_prefix(text, require_length);
-  if (!parts) return std::unexpected("invalid prefix \"" + std::string(text) + "\": " + parts.error());
+  if (!parts) return std::unexpected("invalid prefix " + base::quote(text) + ": " + parts.error());
   IpAddress network = parts->address;
   const bool host_bits = mask(network.bytes.data(), network.is_ipv4() ? 4 : 16, parts->prefix_length);
   auto prefix = network.is_ipv4() ? base::Cidr::ipv4(network.ipv4(), parts->prefix_length)
                                   : base::Cidr::ipv6(network.bytes, parts->prefix_length);
   // The length is in range and the host bits are clear: Cidr agrees.
-  if (!prefix) return std::unexpected("invalid prefix \"" + std::string(text) + "\": " + prefix.error());
+  if (!prefix) return std::unexpected("invalid prefix " + base::quote(text) + ": " + prefix.error());
   return ParsedAllowedIp{*prefix, host_bits};
 }
 

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <type_traits>
 
+#include "base/text.h"
 #include "wireguard/text.h"
 
 namespace coral::wireguard::uapi {
@@ -14,33 +15,6 @@ constexpr std::string_view kSet = "set=1\n";
 static_assert(kGet.size() == kSet.size());
 constexpr std::size_t kOperationLineBytes = kGet.size();
 
-// Hex text of a key (lowercase, as wireguard-go writes). Secret: wipe it.
-std::string to_hex(const crypto::KeyBytes& key) {
-  constexpr std::string_view kDigits = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * key.size());
-  for (std::uint8_t byte : key) {
-    hex += kDigits[byte >> 4];
-    hex += kDigits[byte & 0xf];
-  }
-  return hex;
-}
-
-// Exactly 64 hex digits, either case (Go's hex.DecodeString). Writes into
-// `out`; nothing of the input goes into errors.
-bool from_hex(std::string_view text, crypto::KeyBytes& out) {
-  if (text.size() != 2 * out.size()) return false;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const auto byte = parse_hex(text.substr(2 * i, 2), 0xff);
-    if (!byte) {
-      out.fill(0);
-      return false;
-    }
-    out[i] = static_cast<std::uint8_t>(*byte);
-  }
-  return true;
-}
-
 bool all_zero(const crypto::KeyBytes& key) {
   return std::all_of(key.begin(), key.end(), [](std::uint8_t b) { return b == 0; });
 }
@@ -48,10 +22,7 @@ bool all_zero(const crypto::KeyBytes& key) {
 // Keeps the stack copy of a key's bytes from outliving its use.
 struct WipeKeyBytes {
   crypto::KeyBytes& bytes;
-  ~WipeKeyBytes() {
-    volatile std::uint8_t* p = bytes.data();
-    for (std::size_t i = 0; i < bytes.size(); ++i) p[i] = 0;
-  }
+  ~WipeKeyBytes() { crypto::wipe(bytes); }
 };
 
 // The protocol's keys are lowercase words joined by '_'. A key made of
@@ -101,7 +72,7 @@ class SetParser {
  private:
   std::expected<void, SetFailure> public_key(std::string_view value) {
     crypto::KeyBytes bytes{};
-    if (!from_hex(value, bytes)) return fail(SetError::invalid_value, "public_key: must be 64 hex digits");
+    if (!base::from_hex(value, bytes)) return fail(SetError::invalid_value, "public_key: must be 64 hex digits");
     in_peer_ = true;
     ops_.emplace_back(SelectPeer{crypto::PublicKey(bytes)});
     return {};
@@ -111,7 +82,7 @@ class SetParser {
     if (key == "private_key") {
       crypto::KeyBytes bytes{};
       WipeKeyBytes wipe{bytes};
-      if (!from_hex(value, bytes)) return fail(SetError::invalid_value, "private_key: must be 64 hex digits");
+      if (!base::from_hex(value, bytes)) return fail(SetError::invalid_value, "private_key: must be 64 hex digits");
       // wireguard-go's FromMaybeZeroHex: zero means "no key" and stays zero.
       if (!all_zero(bytes)) crypto::clamp(bytes);
       ops_.emplace_back(SetPrivateKey{crypto::SecretKey(bytes)});
@@ -150,7 +121,7 @@ class SetParser {
     if (key == "preshared_key") {
       crypto::KeyBytes bytes{};
       WipeKeyBytes wipe{bytes};
-      if (!from_hex(value, bytes)) return fail(SetError::invalid_value, "preshared_key: must be 64 hex digits");
+      if (!base::from_hex(value, bytes)) return fail(SetError::invalid_value, "preshared_key: must be 64 hex digits");
       ops_.emplace_back(SetPresharedKey{crypto::SecretKey(bytes)});
       return {};
     }
@@ -359,7 +330,7 @@ std::string format_errno_response(int errno_value) {
 std::string format_get_response(const DeviceSnapshot& snapshot) {
   std::string out;
   const auto key_line = [&out](std::string_view name, const crypto::KeyBytes& key) {
-    std::string hex = to_hex(key);
+    std::string hex = base::hex(key);  // lowercase, as wireguard-go writes
     out.append(name).append("=").append(hex).append("\n");
     crypto::wipe(hex);
   };
@@ -397,7 +368,7 @@ std::string format_get_response(const DeviceSnapshot& snapshot) {
 std::string format_set_request(std::span<const SetOperation> ops) {
   std::string out(kSet);
   const auto key_line = [&out](std::string_view name, const crypto::KeyBytes& key) {
-    std::string hex = to_hex(key);
+    std::string hex = base::hex(key);  // lowercase, as wireguard-go writes
     out.append(name).append("=").append(hex).append("\n");
     crypto::wipe(hex);
   };

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "base/text.h"
 #include "crypto/aead.h"
 #include "crypto/keys.h"
 #include "wireguard/cookie.h"
@@ -48,16 +49,6 @@ using Bytes = std::vector<std::uint8_t>;
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "record_handshake: %s\n", what.c_str());
   std::exit(1);
-}
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const std::uint8_t byte : bytes) {
-    out += kHex[byte >> 4];
-    out += kHex[byte & 15];
-  }
-  return out;
 }
 
 crypto::SecretKey secret_arg(const std::map<std::string, std::string>& args, const std::string& name) {
@@ -174,7 +165,7 @@ Bytes echo_request() {
   return packet;
 }
 
-void print(const char* key, std::span<const std::uint8_t> value) { std::printf("%s = %s\n", key, hex(value).c_str()); }
+void print(const char* key, std::span<const std::uint8_t> value) { std::printf("%s = %s\n", key, base::hex(value).c_str()); }
 
 }  // namespace
 

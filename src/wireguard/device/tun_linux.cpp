@@ -23,6 +23,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 
 #include "base/log.h"
+#include "base/text.h"
 #include "wireguard/device/tun_offload.h"
 
 namespace coral::wireguard::device {
@@ -247,7 +248,7 @@ std::string address_failure(const std::string& name, const InterfaceAddress& add
 }  // namespace
 
 std::expected<void, std::string> check_interface_name(std::string_view name) {
-  const std::string quoted = "interface name \"" + std::string(name) + "\"";
+  const std::string quoted = "interface name " + base::quote(name);
   if (name.empty()) return std::unexpected("the interface name is empty");
   if (name.size() > kMaxInterfaceNameBytes) {
     return std::unexpected(quoted + " is longer than " + std::to_string(kMaxInterfaceNameBytes) + " bytes");

@@ -21,6 +21,18 @@ TEST(Base64, RejectsMalformedInput) {
   EXPECT_FALSE(base64_decode("Z"));
   EXPECT_FALSE(base64_decode("-_8"));  // URL alphabet in standard mode
   EXPECT_FALSE(base64_decode("Zm 9v"));
+  // '=' only as padding that completes a group of four.
+  EXPECT_EQ(base64_decode("Zm8="), "fo");
+  EXPECT_FALSE(base64_decode("Zm8=="));
+  EXPECT_FALSE(base64_decode("Zg="));
+  EXPECT_FALSE(base64_decode("Zg==="));
+  EXPECT_FALSE(base64_decode("Zm9v=="));
+  EXPECT_FALSE(base64_decode("Z==="));
+  EXPECT_FALSE(base64_decode("Zg==Zg=="));
+  EXPECT_FALSE(base64_decode("a=b="));
+  EXPECT_FALSE(base64_decode("aGVsbG8==", Base64Alphabet::url));
+  EXPECT_EQ(base64_decode("aGVsbG8=", Base64Alphabet::url), "hello");
+  EXPECT_EQ(base64_decode("aGVsbG8", Base64Alphabet::url), "hello");
 }
 
 TEST(Base64, RoundTripsEveryByte) {

@@ -5,18 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "base/text.h"
+
 namespace coral::crypto {
 namespace {
-
-std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const std::uint8_t byte : bytes) {
-    out += kHex[byte >> 4];
-    out += kHex[byte & 15];
-  }
-  return out;
-}
 
 // The inputs of the tables below, as the Python that computed them made
 // them: data byte i is i % 251, key byte i is (0x80 + 3i) & 0xff.
@@ -37,7 +29,7 @@ std::span<const std::uint8_t> text(std::string_view s) {
 }
 
 TEST(Blake2s, Rfc7693AppendixB) {
-  EXPECT_EQ(to_hex(blake2s_256(text("abc"))), "508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982");
+  EXPECT_EQ(base::hex(blake2s_256(text("abc"))), "508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982");
 }
 
 struct HashVector {
@@ -77,7 +69,7 @@ TEST(Blake2s, KeyedAndVariableLengthKnownAnswers) {
     const auto key = test_key(v.key_bytes);
     std::vector<std::uint8_t> out(v.out_bytes);
     blake2s(out, data, key);
-    EXPECT_EQ(to_hex(out), v.digest) << "data " << v.data_bytes << " key " << v.key_bytes << " out " << v.out_bytes;
+    EXPECT_EQ(base::hex(out), v.digest) << "data " << v.data_bytes << " key " << v.key_bytes << " out " << v.out_bytes;
   }
 }
 
@@ -96,7 +88,7 @@ TEST(Blake2s, ChunkedUpdatesEqualOneShot) {
       hash.update({});  // empty updates change nothing
       std::vector<std::uint8_t> out(v.out_bytes);
       hash.finish(out);
-      EXPECT_EQ(to_hex(out), v.digest) << "data " << v.data_bytes << " chunk " << chunk;
+      EXPECT_EQ(base::hex(out), v.digest) << "data " << v.data_bytes << " chunk " << chunk;
     }
   }
 }
@@ -161,7 +153,7 @@ TEST(HmacBlake2s, KnownAnswers) {
   for (const HmacVector& v : kHmacVectors) {
     const auto key = test_key(v.key_bytes);
     const auto data = test_data(v.data_bytes);
-    EXPECT_EQ(to_hex(hmac_blake2s(key, data)), v.mac) << "key " << v.key_bytes << " data " << v.data_bytes;
+    EXPECT_EQ(base::hex(hmac_blake2s(key, data)), v.mac) << "key " << v.key_bytes << " data " << v.data_bytes;
     HmacBlake2s mac(key);
     std::span<const std::uint8_t> rest(data);
     while (!rest.empty()) {
@@ -169,7 +161,7 @@ TEST(HmacBlake2s, KnownAnswers) {
       mac.update(rest.first(take));
       rest = rest.subspan(take);
     }
-    EXPECT_EQ(to_hex(mac.finish()), v.mac);
+    EXPECT_EQ(base::hex(mac.finish()), v.mac);
   }
 }
 
@@ -178,13 +170,13 @@ TEST(HmacBlake2s, KnownAnswers) {
 // IDENTIFIER)).
 TEST(Blake2s, WireGuardInitialChainKeyAndHash) {
   const Blake2sDigest chain_key = blake2s_256(text("Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"));
-  EXPECT_EQ(to_hex(chain_key), "60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36");
+  EXPECT_EQ(base::hex(chain_key), "60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36");
   Blake2s hash;
   hash.update(chain_key);
   hash.update(text("WireGuard v1 zx2c4 Jason@zx2c4.com"));
   Blake2sDigest initial_hash{};
   hash.finish(initial_hash);
-  EXPECT_EQ(to_hex(initial_hash), "2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3");
+  EXPECT_EQ(base::hex(initial_hash), "2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3");
 }
 
 }  // namespace

@@ -6,15 +6,14 @@
 #include <string>
 
 #include "base/base64.h"
+#include "base/text.h"
 
 namespace coral::crypto {
 namespace {
 
 KeyBytes from_hex(std::string_view hex) {
   KeyBytes bytes{};
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    bytes[i] = static_cast<std::uint8_t>(std::stoi(std::string(hex.substr(2 * i, 2)), nullptr, 16));
-  }
+  EXPECT_TRUE(base::from_hex(hex, bytes)) << hex;
   return bytes;
 }
 
@@ -210,20 +209,10 @@ TEST(Keys, RandomBytesFillTheBuffer) {
   EXPECT_NE(a, (std::array<std::uint8_t, 64>{}));
 }
 
-std::string to_hex(const std::array<std::uint8_t, 32>& bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const std::uint8_t byte : bytes) {
-    out += kHex[byte >> 4];
-    out += kHex[byte & 15];
-  }
-  return out;
-}
-
 // BLAKE2b-256 known answers (b2sum -l 256, and RFC 7693's "abc" input).
 TEST(Keys, Blake2b256KnownAnswers) {
-  EXPECT_EQ(to_hex(blake2b_256("")), "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
-  EXPECT_EQ(to_hex(blake2b_256("abc")), "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
+  EXPECT_EQ(base::hex(blake2b_256("")), "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
+  EXPECT_EQ(base::hex(blake2b_256("abc")), "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
   // Every byte counts, NUL included.
   EXPECT_NE(blake2b_256(std::string("abc\0", 4)), blake2b_256("abc"));
 }

@@ -21,6 +21,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "base/base64.h"
 #include "coral/testing/v1/echo.coral.h"
 #include "echo_service.h"
 #include "test_harness.h"
@@ -149,25 +150,7 @@ std::string percent_encode(std::string_view text) {
 }
 
 // Unpadded base64url, as Connect GET sends binary messages.
-std::string base64url(std::string_view data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    const std::uint32_t n = (std::uint32_t(std::uint8_t(data[i])) << 16) | (std::uint32_t(std::uint8_t(data[i + 1])) << 8) |
-                            std::uint8_t(data[i + 2]);
-    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
-  }
-  if (i + 1 == data.size()) {
-    const std::uint32_t n = std::uint32_t(std::uint8_t(data[i])) << 16;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-  } else if (i + 2 == data.size()) {
-    const std::uint32_t n = (std::uint32_t(std::uint8_t(data[i])) << 16) | (std::uint32_t(std::uint8_t(data[i + 1])) << 8);
-    for (int shift : {18, 12, 6}) out += kAlphabet[(n >> shift) & 63];
-  }
-  return out;
-}
+std::string base64url(std::string_view data) { return base::base64_encode(data, base::Base64Alphabet::url, false); }
 
 // A gRPC envelope header announcing `length` bytes, with no payload.
 std::string envelope_header(std::uint8_t flags, std::uint32_t length) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "base/text.h"
 #include "crypto/aead.h"
 #include "crypto/blake2s.h"
 
@@ -17,16 +18,6 @@ using Bytes = std::vector<std::uint8_t>;
 using namespace std::chrono_literals;
 
 const Time kStart = Time() + 5000s;
-
-std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const std::uint8_t byte : bytes) {
-    out += kHex[byte >> 4];
-    out += kHex[byte & 15];
-  }
-  return out;
-}
 
 // A serialized initiation with arbitrary contents and zero MACs.
 std::array<std::uint8_t, kInitiationBytes> initiation_bytes(std::uint32_t sender_index, std::uint8_t fill = 0x33) {
@@ -69,8 +60,8 @@ TEST(Cookie, Mac1AndMac2KnownAnswers) {
 
   CookieGenerator generator(responder);
   generator.add_macs(message, kStart);
-  EXPECT_EQ(to_hex(std::span(message).subspan(116, 16)), "7ea916cbe0cb886578e9ba0ce7bb11e7");
-  EXPECT_EQ(to_hex(std::span(message).subspan(132, 16)), std::string(32, '0'));  // no cookie yet
+  EXPECT_EQ(base::hex(std::span(message).subspan(116, 16)), "7ea916cbe0cb886578e9ba0ce7bb11e7");
+  EXPECT_EQ(base::hex(std::span(message).subspan(132, 16)), std::string(32, '0'));  // no cookie yet
   EXPECT_TRUE(CookieChecker(responder).check_mac1(message));
 
   // A cookie reply made by hand (not by CookieChecker): XChaCha20-Poly1305
@@ -90,8 +81,8 @@ TEST(Cookie, Mac1AndMac2KnownAnswers) {
   ASSERT_TRUE(generator.consume_reply(reply, kStart));
 
   generator.add_macs(message, kStart + 1s);
-  EXPECT_EQ(to_hex(std::span(message).subspan(116, 16)), "7ea916cbe0cb886578e9ba0ce7bb11e7");
-  EXPECT_EQ(to_hex(std::span(message).subspan(132, 16)), "d2801a17afc6d316ff53e0e355f58d5a");
+  EXPECT_EQ(base::hex(std::span(message).subspan(116, 16)), "7ea916cbe0cb886578e9ba0ce7bb11e7");
+  EXPECT_EQ(base::hex(std::span(message).subspan(132, 16)), "d2801a17afc6d316ff53e0e355f58d5a");
 }
 
 TEST(Cookie, Mac1FromTheGeneratorVerifiesAtTheChecker) {

@@ -4,22 +4,14 @@
 
 #include <string>
 
+#include "base/text.h"
+
 namespace coral::wireguard {
 namespace {
 
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
 using std::chrono::system_clock;
-
-std::string to_hex(const Tai64n& bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const std::uint8_t byte : bytes) {
-    out += kHex[byte >> 4];
-    out += kHex[byte & 15];
-  }
-  return out;
-}
 
 system_clock::time_point at(std::int64_t unix_seconds, std::int64_t nanos) {
   return system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(seconds(unix_seconds)) +
@@ -29,11 +21,11 @@ system_clock::time_point at(std::int64_t unix_seconds, std::int64_t nanos) {
 // Computed as wireguard-go's tai64n.stamp does: (0x400000000000000a + unix
 // seconds) big-endian, then nanoseconds with the low 24 bits cleared.
 TEST(Tai64n, KnownAnswers) {
-  EXPECT_EQ(to_hex(tai64n(at(0, 0))), "400000000000000a00000000");
-  EXPECT_EQ(to_hex(tai64n(at(1700000000, 123456789))), "400000006553f10a07000000");
-  EXPECT_EQ(to_hex(tai64n(at(1700000000, 999999999))), "400000006553f10a3b000000");
+  EXPECT_EQ(base::hex(tai64n(at(0, 0))), "400000000000000a00000000");
+  EXPECT_EQ(base::hex(tai64n(at(1700000000, 123456789))), "400000006553f10a07000000");
+  EXPECT_EQ(base::hex(tai64n(at(1700000000, 999999999))), "400000006553f10a3b000000");
   // Half a second before the epoch: one second less, 0.5 s of nanoseconds.
-  EXPECT_EQ(to_hex(tai64n(at(-1, 500000000))), "40000000000000091d000000");
+  EXPECT_EQ(base::hex(tai64n(at(-1, 500000000))), "40000000000000091d000000");
 }
 
 TEST(Tai64n, LaterTimesCompareLaterAcrossByteBoundaries) {
