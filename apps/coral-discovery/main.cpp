@@ -254,8 +254,8 @@ int main(int argc, char** argv) {
   });
   http::Server server(io, rpc, server_options);
   if (auto listening = server.listen(listen->host, listen->port); !listening) {
-    log::error("cannot listen", {{"error", listening.error()}});
-    std::cerr << "coral-discovery: cannot listen on " << listening.error() << "\n";
+    log::error("cannot listen", {{"error", listening.error().message()}});
+    std::cerr << "coral-discovery: cannot listen on " << listening.error().message() << "\n";
     return 1;
   }
   server.start();

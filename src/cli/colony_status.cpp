@@ -57,7 +57,7 @@ asio::awaitable<void> ask_colony(const colony::ColonyConfig& config, StatusRepor
   auto transport = mesh::make_host_transport(executor, {.connect_timeout = kCallTimeout});
   for (const std::string& host :
        {base::format_ipv4(config.wireguard.mesh_ipv4), base::format_ipv6(config.wireguard.mesh_ipv6)}) {
-    const http::Target target{host, config.services.connect_port};
+    const net::Target target{host, config.services.connect_port};
     rpc::HttpChannel channel(executor, rpc::h2c_proto_options(http::Url{host, config.services.connect_port, {}},
                                                               transport->dialer(), kCallTimeout));
     cv1::ColonyServiceClient client(channel);

@@ -120,7 +120,7 @@ struct Channel {
 };
 
 Channel open_channel(asio::any_io_executor executor, const Route& route, const std::string& colony_id) {
-  auto options = rpc::h2c_proto_options(route.url, route.transport ? route.transport->dialer() : http::Dialer{},
+  auto options = rpc::h2c_proto_options(route.url, route.transport ? route.transport->dialer() : net::Dialer{},
                                         kCallTimeout);
   Channel channel{std::make_unique<rpc::HttpChannel>(executor, std::move(options)),
                   rpc::CallOptions{.timeout = kCallTimeout, .headers = {}}};

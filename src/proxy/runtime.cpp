@@ -26,6 +26,7 @@
 #include "discovery/validation.h"
 #include "http/server.h"
 #include "mesh/host_transport.h"
+#include "net/dialer.h"
 #include "proxy/forwarder.h"
 #include "proxy/state.h"
 #include "rpc/http_channel.h"
@@ -52,7 +53,7 @@ std::string now_rfc3339() {
 struct Link {
   ServedColony served;
   std::unique_ptr<mesh::Transport> transport;
-  http::Target target;
+  net::Target target;
   std::string peer_id;    // set when registered
   std::string pubkey;
   std::unique_ptr<base::PidFile> pid_file;
@@ -81,8 +82,12 @@ std::expected<void, std::string> check_pinned(const colony::ColonyConfig& config
                          "discovery (see: coral colony status " + config.colony_id + ")");
 }
 
-rpc::ChannelOptions colony_channel(const http::Target& target, http::Dialer dialer) {
-  return rpc::h2c_proto_options(http::Url{target.host, target.port, {}}, std::move(dialer), std::chrono::seconds(5));
+// How long connecting to a colony's mesh address may take: the transport's
+// dials and the channels' (dial errors name it: "timed out after 5000 ms").
+constexpr std::chrono::milliseconds kConnectTimeout{5000};
+
+rpc::ChannelOptions colony_channel(const net::Target& target, net::Dialer dialer) {
+  return rpc::h2c_proto_options(http::Url{target.host, target.port, {}}, std::move(dialer), kConnectTimeout);
 }
 
 }  // namespace
@@ -185,7 +190,7 @@ asio::awaitable<std::expected<std::unique_ptr<Link>, std::string>> ProxyRuntime:
   progress(" ↳ Colony endpoint: " + (endpoints.empty() ? std::string("none announced") : endpoints) +
            " (mesh IPs: " + link->served.mesh_ipv4 + " / " + link->served.mesh_ipv6 + ")");
 
-  link->transport = mesh::make_host_transport(io.get_executor());
+  link->transport = mesh::make_host_transport(io.get_executor(), {.connect_timeout = kConnectTimeout});
   progress(" ↳ Mesh transport: host (this host reaches the colony's mesh addresses)");
   // IPv4 first (or IPv6 with --ipv6); the other family when the first
   // cannot be reached and the other can.
@@ -196,10 +201,10 @@ asio::awaitable<std::expected<std::unique_ptr<Link>, std::string>> ProxyRuntime:
     if (!address->empty()) candidates.push_back(*address);
   }
   std::string unreachable;
-  link->target = http::Target{candidates.front(), link->served.connect_port};
+  link->target = net::Target{candidates.front(), link->served.connect_port};
   auto dial = link->transport->dialer();
   for (const auto& candidate : candidates) {
-    const http::Target probe{candidate, link->served.connect_port};
+    const net::Target probe{candidate, link->served.connect_port};
     auto stream = co_await dial(probe);
     if (stream) {
       (*stream)->close();
@@ -207,12 +212,13 @@ asio::awaitable<std::expected<std::unique_ptr<Link>, std::string>> ProxyRuntime:
       unreachable.clear();
       break;
     }
-    progress(" ↳ " + probe.authority() + " is not reachable: " + stream.error());
-    if (unreachable.empty()) unreachable = probe.authority() + ": " + stream.error();
+    const std::string why = net::describe_dial_error(probe, stream.error(), kConnectTimeout);
+    progress(" ↳ " + probe.authority() + " is not reachable: " + why);
+    if (unreachable.empty()) unreachable = probe.authority() + ": " + why;
     // Refused: the colony's host answered, the colony is down; the other
     // family would not help (and must not be tried blindly: a ULA that is
     // on no interface here would leave the machine by the default route).
-    if (stream.error().find("refused") != std::string::npos) break;
+    if (stream.error() == std::errc::connection_refused) break;
   }
   if (!unreachable.empty()) {
     warnings.push_back("colony " + id + " is not reachable yet (" + unreachable +
@@ -440,8 +446,8 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
   impl->server = std::make_unique<http::Server>(io, *impl->forwarder);
   if (auto listening = impl->server->listen(impl->options.listen_host, impl->options.listen_port); !listening) {
     for (auto& link : impl->links) co_await impl->leave(*link);
-    co_return Failure("cannot listen on " + listening.error() +
-                      (listening.error().find("in use") != std::string::npos
+    co_return Failure("cannot listen on " + listening.error().message() +
+                      (listening.error().code == std::errc::address_in_use
                            ? " (another proxy? see: coral proxy list; or choose another port with --port)"
                            : ""));
   }

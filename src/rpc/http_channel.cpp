@@ -80,7 +80,7 @@ struct HttpChannel::Exchange final : http::ResponseHandler {
   std::string failure;  // set by on_reset
 };
 
-ChannelOptions h2c_proto_options(http::Url url, http::Dialer dialer, std::chrono::milliseconds connect_timeout) {
+ChannelOptions h2c_proto_options(http::Url url, net::Dialer dialer, std::chrono::milliseconds connect_timeout) {
   return ChannelOptions{.url = std::move(url),
                         .version = http::Version::http2,
                         .encoding = Encoding::proto,
@@ -98,7 +98,7 @@ HttpChannel::HttpChannel(asio::any_io_executor executor, ChannelOptions options)
 HttpChannel::~HttpChannel() = default;
 
 std::string HttpChannel::describe() const {
-  return "http://" + http::Target{options_.url.host, options_.url.port}.authority() + options_.url.path_prefix;
+  return "http://" + net::Target{options_.url.host, options_.url.port}.authority() + options_.url.path_prefix;
 }
 
 namespace {
@@ -144,7 +144,7 @@ Awaitable<Result<std::shared_ptr<HttpChannel::Exchange>>> HttpChannel::start(std
   if (options.timeout) exchange->arm_deadline(*options.timeout);
   // A named target: g++ 12 mishandles temporaries inside co_await
   // expressions (destroying them twice).
-  const http::Target target{options_.url.host, options_.url.port};
+  const net::Target target{options_.url.host, options_.url.port};
   auto writer = co_await client_.start(target, std::move(head), body.empty(), exchange);
   if (!writer) {
     exchange->deadline.cancel();
