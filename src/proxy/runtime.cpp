@@ -27,6 +27,7 @@
 #include "http/server.h"
 #include "mesh/host_transport.h"
 #include "net/dialer.h"
+#include "proxy/address_choice.h"
 #include "proxy/forwarder.h"
 #include "proxy/state.h"
 #include "rpc/http_channel.h"
@@ -200,26 +201,12 @@ asio::awaitable<std::expected<std::unique_ptr<Link>, std::string>> ProxyRuntime:
                                                : std::array{&link->served.mesh_ipv4, &link->served.mesh_ipv6}) {
     if (!address->empty()) candidates.push_back(*address);
   }
-  std::string unreachable;
-  link->target = net::Target{candidates.front(), link->served.connect_port};
-  auto dial = link->transport->dialer();
-  for (const auto& candidate : candidates) {
-    const net::Target probe{candidate, link->served.connect_port};
-    auto stream = co_await dial(probe);
-    if (stream) {
-      (*stream)->close();
-      link->target = probe;
-      unreachable.clear();
-      break;
-    }
-    const std::string why = net::describe_dial_error(probe, stream.error(), kConnectTimeout);
-    progress(" ↳ " + probe.authority() + " is not reachable: " + why);
-    if (unreachable.empty()) unreachable = probe.authority() + ": " + why;
-    // Refused: the colony's host answered, the colony is down; the other
-    // family would not help (and must not be tried blindly: a ULA that is
-    // on no interface here would leave the machine by the default route).
-    if (stream.error() == std::errc::connection_refused) break;
-  }
+  // Named: g++ 12 mishandles temporaries around co_await.
+  const net::Dialer dial = link->transport->dialer();
+  const AddressChoice choice =
+      co_await choose_address(dial, candidates, link->served.connect_port, kConnectTimeout, progress);
+  link->target = choice.target;
+  const std::string& unreachable = choice.unreachable;
   if (!unreachable.empty()) {
     warnings.push_back("colony " + id + " is not reachable yet (" + unreachable +
                        "); calls fail until it is, then the proxy connects by itself");
