@@ -23,6 +23,10 @@ struct ChannelOptions {
   std::size_t max_message_bytes = 4 * 1024 * 1024; // largest response message
   std::chrono::milliseconds connect_timeout{10'000};
   net::Dialer dialer;                             // empty: TCP
+  // Names the server in the errors that say it could not be reached or the
+  // connection failed ("discovery service at http://localhost:8080 is not
+  // reachable: connection refused"); empty: describe().
+  std::string unreachable_name = {};
 };
 
 // What coral's own clients use: Connect, binary proto, h2c with prior
@@ -44,6 +48,8 @@ class HttpChannel final : public Channel {
 
   // "http://host:port": names the server in error messages.
   std::string describe() const;
+  // ChannelOptions::unreachable_name, or describe().
+  std::string unreachable_name() const;
 
  private:
   struct Exchange;
