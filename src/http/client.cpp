@@ -104,9 +104,9 @@ RequestWriter* Client::try_start(const net::Target& target, RequestHead& head, b
   return &codec->start_request(std::move(head), end_stream, std::move(handler));
 }
 
-net::Awaitable<std::expected<RequestWriter*, std::string>> Client::start(const net::Target& target, RequestHead head,
-                                                                    bool end_stream,
-                                                                    std::shared_ptr<ResponseHandler> handler) {
+net::Awaitable<std::expected<RequestWriter*, std::string>> Client::start(const net::Target& target,
+                                                                         RequestHead head, bool end_stream,
+                                                                         std::shared_ptr<ResponseHandler> handler) {
   auto impl = impl_;
   auto codec = co_await impl->acquire(target);
   if (!codec) co_return std::unexpected(codec.error());

@@ -37,8 +37,8 @@ class Client {
   // response. On failure (cannot connect) the handler is not called; the
   // error is for people ("Connection refused", net::describe_dial_error).
   net::Awaitable<std::expected<RequestWriter*, std::string>> start(const net::Target& target, RequestHead head,
-                                                              bool end_stream,
-                                                              std::shared_ptr<ResponseHandler> handler);
+                                                                   bool end_stream,
+                                                                   std::shared_ptr<ResponseHandler> handler);
   // The same, without waiting: when a connection to `target` can take the
   // request right now, starts it and returns its writer; otherwise returns
   // nullptr and leaves `head` as it was (then use start()). Saves a

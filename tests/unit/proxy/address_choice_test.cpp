@@ -49,8 +49,10 @@ struct ScriptedDialer {
   std::vector<std::string> dialed;
   bool closed = false;
 
+  using Dialed = std::expected<std::unique_ptr<net::ByteStream>, std::error_code>;
+
   net::Dialer dialer() {
-    return [this](const net::Target& target) -> net::Awaitable<std::expected<std::unique_ptr<net::ByteStream>, std::error_code>> {
+    return [this](const net::Target& target) -> net::Awaitable<Dialed> {
       dialed.push_back(target.authority());
       if (const auto error = errors.find(target.host); error != errors.end() && error->second) {
         co_return std::unexpected(error->second);

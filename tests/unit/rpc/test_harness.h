@@ -125,7 +125,9 @@ class TestServer {
       calls_.push_back(RecordedCall{std::string(record.procedure), record.protocol, record.code, record.duration});
     });
     http_ = std::make_unique<http::Server>(*io_, *rpc_, http_options);
-    if (auto listening = http_->listen("127.0.0.1", 0); !listening) throw std::runtime_error(listening.error().message());
+    if (auto listening = http_->listen("127.0.0.1", 0); !listening) {
+      throw std::runtime_error(listening.error().message());
+    }
     http_->start();
     port_ = http_->port();
     thread_ = std::thread([this] { io_->run(); });
