@@ -36,43 +36,21 @@ exit status.
 EOF
 }
 
-case ${1:-} in
-  -h|--help) usage; exit 0 ;;
-  "") ;;
-  *) usage >&2; exit 2 ;;
-esac
-
-die() { echo "allocator.sh: $*" >&2; exit 2; }
-
-ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) || die "not inside the coral git tree"
-cd "$ROOT" || die "cd $ROOT"
-
-REPS=${REPS:-10}
-MIN_TIME=${MIN_TIME:-0.2}
-GOAL=${GOAL:-1.5}
-SKIP_BUILD=${SKIP_BUILD:-0}
-BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
-LOCK=${LOCK:-/tmp/coral-bench.lock}
-LOCK_WAIT=${LOCK_WAIT:-1800}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup "$@"
+defaults REPS=10 MIN_TIME=0.2 GOAL=1.5
 
 [[ $REPS =~ ^[0-9]+$ ]] && ((REPS >= 1 && REPS <= 1000)) || die "REPS must be 1-1000 (got '$REPS')"
-[[ $LOCK_WAIT =~ ^[0-9]+$ ]] || die "LOCK_WAIT must be a non-negative integer (got '$LOCK_WAIT')"
 [[ $MIN_TIME =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "MIN_TIME must be a number of seconds (got '$MIN_TIME')"
 [[ $GOAL =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "GOAL must be a number (got '$GOAL')"
 command -v python3 >/dev/null || die "python3 is needed (apt-get install python3)"
-command -v flock >/dev/null || die "flock is needed (util-linux)"
 
-if [[ $SKIP_BUILD != 1 ]]; then
-  echo "=== scripts/build release coral-allocator-bench" >&2
-  scripts/build release coral-allocator-bench >&2 || die "build failed"
-fi
+bench_run_dir allocator
+RAW=$RUN/raw.json
+[[ $SKIP_BUILD == 1 ]] || build_targets "$RUN/build.log" coral-allocator-bench
 BIN=$BUILD_DIR/bench/coral-allocator-bench
 [[ -x $BIN ]] || die "$BIN is missing (build it, or set BUILD_DIR)"
-
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RUN=$ROOT/build/bench/$STAMP-allocator
-mkdir -p "$RUN" || die "cannot create $RUN"
-RAW=$RUN/raw.json
 
 echo "=== $BIN: $REPS reps x ${MIN_TIME}s per case, interleaved (waiting for $LOCK)" >&2
 # A bounded run: the benchmark takes about cases x REPS x (MIN_TIME + setup).

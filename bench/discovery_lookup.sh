@@ -60,42 +60,15 @@ status.
 EOF
 }
 
-case ${1:-} in
-  -h|--help) usage; exit 0 ;;
-  "") ;;
-  *) usage >&2; exit 2 ;;
-esac
-
-die() { echo "discovery_lookup.sh: $*" >&2; exit 2; }
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
-ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) || die "not inside the coral git tree"
-cd "$ROOT" || die "cd $ROOT"
-
-COLONIES=${COLONIES:-100000}
-STORES=${STORES:-memory redis}
-DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-2}
-REPS=${REPS:-3}
-PREWARM=${PREWARM:-3}
-HEALTH=${HEALTH:-1}
-PROTO=${PROTO:-0}
-LOAD_CONCURRENCY=${LOAD_CONCURRENCY:-128}
-LOAD_TIMEOUT=${LOAD_TIMEOUT:-900}
-SKIP_BUILD=${SKIP_BUILD:-0}
-BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
-LOCK=${LOCK:-/tmp/coral-bench.lock}
-LOCK_WAIT=${LOCK_WAIT:-1800}
-QUIET_PCT=${QUIET_PCT:-20}
-QUIET_WAIT=${QUIET_WAIT:-180}
+bench_setup "$@"
+h2load_knobs
+defaults COLONIES=100000 "STORES=memory redis" HEALTH=1 LOAD_CONCURRENCY=128 LOAD_TIMEOUT=900
 HOST=127.0.0.1
 PREFIX=bench-colony-
 
-for knob in COLONIES DURATION WARMUP REPS PREWARM LOAD_CONCURRENCY LOAD_TIMEOUT LOCK_WAIT QUIET_PCT QUIET_WAIT; do
-  [[ ${!knob} =~ ^[0-9]+$ ]] || die "$knob must be a non-negative integer (got '${!knob}')"
-done
-((DURATION >= 1 && REPS >= 1)) || die "DURATION and REPS must be >= 1"
+uint_knobs COLONIES LOAD_CONCURRENCY LOAD_TIMEOUT
 ((COLONIES >= 1 && COLONIES <= 10000000)) || die "COLONIES must be 1-10000000"
 ((LOAD_CONCURRENCY >= 1 && LOAD_CONCURRENCY <= 256)) || die "LOAD_CONCURRENCY must be 1-256"
 for s in $STORES; do [[ $s == memory || $s == redis ]] || die "STORES: unknown store '$s' (memory, redis)"; done
@@ -107,45 +80,30 @@ DISCOVERY_BIN=$BUILD_DIR/apps/coral-discovery
 LOAD_BIN=$BUILD_DIR/bench/coral-discovery-load
 BASE_BIN=$BUILD_DIR/bench/coral-rpc-bench-server
 
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RUN=$ROOT/build/bench/$STAMP-discovery
-mkdir -p "$RUN" || die "mkdir $RUN"
+bench_run_dir discovery
 
 # ------------------------------------------------------------------ processes
-# Every process this script starts is recorded here and stopped by PID on exit.
-declare -A PID=()      # server name -> pid
+# Every process this script starts is recorded in PID (server name -> pid)
+# and stopped by PID on exit.
 H2LOAD_PID=
 LOADER_PID=
 cleanup() {
   [[ -n $H2LOAD_PID ]] && stop_pid "$H2LOAD_PID"
   [[ -n $LOADER_PID ]] && stop_pid "$LOADER_PID"
-  local s
   # Discovery servers before redis-server, so they do not log a Redis outage.
-  for s in disc-memory disc-redis base redis; do [[ -n ${PID[$s]:-} ]] && stop_pid "${PID[$s]}"; done
-  return 0
+  stop_named disc-memory disc-redis base redis
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps cleanup
 
 # ---------------------------------------------------------------- 1. prepare
 log "prepare (results: $RUN)"
-need_apt=()
-command -v h2load >/dev/null || need_apt+=(nghttp2-client)
-command -v curl >/dev/null || need_apt+=(curl)
-[[ " $STORES " == *" redis "* ]] && { command -v redis-server >/dev/null && command -v redis-cli >/dev/null || need_apt+=(redis-server redis-tools); }
-if ((${#need_apt[@]})); then
-  [[ $SKIP_BUILD == 1 ]] && die "missing ${need_apt[*]} (SKIP_BUILD=1: not installing)"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"; } >"$RUN/apt.log" 2>&1 ||
-    die "apt-get install ${need_apt[*]} failed (see $RUN/apt.log)"
-fi
+need_tool h2load nghttp2-client
+need_tool curl curl
+[[ " $STORES " == *" redis "* ]] && { command -v redis-server >/dev/null && command -v redis-cli >/dev/null || NEED_APT+=(redis-server redis-tools); }
+install_needed
 
 if [[ $SKIP_BUILD != 1 ]]; then
-  log "build coral-discovery, coral-discovery-load, coral-rpc-bench-server (scripts/build release)"
-  scripts/build release coral-discovery coral-discovery-load coral-rpc-bench-server >"$RUN/build.log" 2>&1 || {
-    tail -40 "$RUN/build.log" >&2
-    die "build failed (log: $RUN/build.log)"
-  }
+  build_targets "$RUN/build.log" coral-discovery coral-discovery-load coral-rpc-bench-server
 fi
 for b in "$DISCOVERY_BIN" "$LOAD_BIN" "$BASE_BIN"; do
   [[ -x $b ]] || die "$b missing (build: scripts/build release coral-discovery coral-discovery-load coral-rpc-bench-server)"
@@ -159,37 +117,27 @@ printf '{"colonyId":"reef-1"}' >"$RUN/getstatus.json" # as in rpc_unary.sh
 
 CLK_TCK=$(getconf CLK_TCK)
 {
-  echo "date (UTC): $(date -u '+%Y-%m-%d %H:%M:%S')"
-  echo "machine: $(uname -srm), $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-  echo "os: $(. /etc/os-release && echo "$PRETTY_NAME")"
+  env_common
   echo "coral: $BUILD_DIR, tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src proto apps bench ':!bench/*.sh' ':!bench/*.md' 2>/dev/null && [[ -z $(git ls-files --others --exclude-standard src proto apps bench) ]] || echo ' + uncommitted changes in src/, proto/, apps/ or bench/')"
   echo "h2load: $(h2load --version | head -1)"
   [[ " $STORES " == *" redis "* ]] && echo "redis: $(redis-server --version)"
+  # shellcheck disable=SC2153 # HEALTH: a knob (defaults)
   echo "knobs: COLONIES=$COLONIES LOOKUP_ID=$LOOKUP_ID STORES='$STORES' DURATION=$DURATION WARMUP=$WARMUP REPS=$REPS PREWARM=$PREWARM HEALTH=$HEALTH PROTO=$PROTO LOAD_CONCURRENCY=$LOAD_CONCURRENCY, CLK_TCK=$CLK_TCK"
 } >"$RUN/env.txt"
 cat "$RUN/env.txt" >&2
 
 # ------------------------------------------------------------------ 2. helpers
-CRASHES=0   # processes found dead; each makes the exit status 1
+# CRASHES (lib.sh): processes found dead; each makes the exit status 1
 FAILURES=0  # setup steps that failed (load, preflight, counts); each makes it 1
 NOTES=$RUN/notes.txt
 : >"$NOTES"
-declare -A PORT=() LOGF=() DOWN=()
+declare -A PORT=()
 declare -A LABEL=([disc-memory]="coral-discovery (memory)" [disc-redis]="coral-discovery (redis)" [base]="coral-rpc-bench-server" [redis]="redis-server")
 
-reap_dead() { # reap_dead NAME: if the process has exited, notes how and forgets its PID
-  local s=$1 rc
-  [[ -n ${PID[$s]:-} ]] || return 0
-  alive "$s" && return 0
-  wait "${PID[$s]}" 2>/dev/null; rc=$?
-  CRASHES=$((CRASHES + 1))
-  DOWN[$s]=1
-  note "${LABEL[$s]}: pid ${PID[$s]} had exited (status $rc$( ((rc > 128)) && echo ", signal $((rc - 128))")); log tail (${LOGF[$s]}):"
-  tail -20 "${LOGF[$s]}" | tee -a "$NOTES" >&2
-  unset "PID[$s]"
-}
-rss_bytes() { # VmRSS of PID in bytes
-  awk '/^VmRSS:/ { print $2 * 1024; exit }' "/proc/$1/status" 2>/dev/null
+rss_bytes() { # VmRSS of PID in bytes ("" when it is gone)
+  local kb
+  kb=$(rss_kb "$1")
+  [[ -n $kb && $kb != 0 ]] && echo $((kb * 1024))
 }
 redis_used() { # used_memory of the redis-server, bytes
   redis-cli -h "$HOST" -p "${PORT[redis]}" info memory 2>/dev/null | tr -d '\r' | awk -F: '/^used_memory:/ { print $2; exit }'
@@ -204,25 +152,6 @@ call() { # call SERVER PATH BODYFILE OUT: one Connect JSON call with curl (h2c);
 LOOKUP_PATH=/coral.discovery.v1.DiscoveryService/LookupColony
 HEALTH_PATH=/coral.discovery.v1.DiscoveryService/Health
 GETSTATUS_PATH=/coral.colony.v1.ColonyService/GetStatus
-
-# start_port_file NAME CMD...: starts a coral server that writes its bound port
-# (--port-file is appended) and waits for the port file (at most 10 s).
-start_port_file() {
-  local s=$1 i
-  shift
-  LOGF[$s]=$RUN/server-$s.log
-  rm -f "$RUN/$s.port"
-  "$@" --port-file "$RUN/$s.port" >"${LOGF[$s]}" 2>&1 &
-  PID[$s]=$!
-  for ((i = 0; i < 100; i++)); do
-    [[ -s $RUN/$s.port ]] && break
-    alive "$s" || { reap_dead "$s"; return 1; }
-    sleep 0.1
-  done
-  [[ -s $RUN/$s.port ]] || { note "${LABEL[$s]}: no port file after 10 s"; return 1; }
-  PORT[$s]=$(tr -dc 0-9 <"$RUN/$s.port")
-  return 0
-}
 
 # wait_200 NAME PATH BODY: until a call answers 200 (at most 5 s); keeps the body
 wait_200() {
@@ -288,18 +217,17 @@ load_store() {
   RSS0[$st]=$(rss_bytes "${PID[$s]}")
   if [[ $st == redis ]]; then RUSED0[$st]=$(redis_used); RRSS0[$st]=$(rss_bytes "${PID[redis]}"); fi
 
-  local lk t0 rc
-  exec {lk}>>"$LOCK" || die "cannot open $LOCK"
-  flock -w "$LOCK_WAIT" "$lk" || die "waited ${LOCK_WAIT}s for $LOCK"
+  local t0 rc
+  take_lock
   wait_quiet || note "load $st: started although the machine was busy (${BUSY_PCT}% of a core)"
   log "load $COLONIES colonies into the $st store (coral-discovery-load, concurrency $LOAD_CONCURRENCY)"
   t0=$(now_us)
   "$LOAD_BIN" "$(url_of "$s" "")" "$COLONIES" --concurrency "$LOAD_CONCURRENCY" --prefix "$PREFIX" \
-    --timeout "$LOAD_TIMEOUT" >"$RUN/load-$st.txt" 2>&1 {lk}>&- &
+    --timeout "$LOAD_TIMEOUT" >"$RUN/load-$st.txt" 2>&1 {LK}>&- &
   LOADER_PID=$!
   wait "$LOADER_PID"; rc=$?
   LOADER_PID=
-  flock -u "$lk"; exec {lk}>&-
+  drop_lock
   LOAD_S[$st]=$(awk -v a="$t0" -v b="$(now_us)" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')
   cat "$RUN/load-$st.txt" >&2
   alive "$s" || reap_dead "$s"
@@ -355,12 +283,11 @@ HEALTH_J=(-H 'content-type: application/json' -d "$RUN/health.json")
 STATUS_J=(-H 'content-type: application/json' -d "$RUN/getstatus.json")
 
 # A run: CASE on TARGET. Cases: <method>-<encoding>-<concurrency>.
-declare -A CASE_BODY=([lookup-json-c16m16]=LOOKUP_J [lookup-json-c1m1]=LOOKUP_J [lookup-proto-c16m16]=LOOKUP_P
-  [health-json-c16m16]=HEALTH_J [getstatus-json-c16m16]=STATUS_J [getstatus-json-c1m1]=STATUS_J)
+declare -A CASE_ARGS=([lookup-json-c16m16]="LOOKUP_J -c16 -m16" [lookup-json-c1m1]="LOOKUP_J -c1 -m1"
+  [lookup-proto-c16m16]="LOOKUP_P -c16 -m16" [health-json-c16m16]="HEALTH_J -c16 -m16"
+  [getstatus-json-c16m16]="STATUS_J -c16 -m16" [getstatus-json-c1m1]="STATUS_J -c1 -m1")
 declare -A CASE_PATH=([lookup-json-c16m16]=$LOOKUP_PATH [lookup-json-c1m1]=$LOOKUP_PATH [lookup-proto-c16m16]=$LOOKUP_PATH
   [health-json-c16m16]=$HEALTH_PATH [getstatus-json-c16m16]=$GETSTATUS_PATH [getstatus-json-c1m1]=$GETSTATUS_PATH)
-declare -A CASE_CONC=([lookup-json-c16m16]="-c16 -m16" [lookup-json-c1m1]="-c1 -m1" [lookup-proto-c16m16]="-c16 -m16"
-  [health-json-c16m16]="-c16 -m16" [getstatus-json-c16m16]="-c16 -m16" [getstatus-json-c1m1]="-c1 -m1")
 # Order within a rep: per concurrency, the baseline, then each store, so that
 # drift and other load hit them alike.
 RUNS=()
@@ -369,113 +296,33 @@ if [[ $HEALTH == 1 ]]; then for t in "${TARGETS[@]}"; do [[ $t != base ]] && RUN
 if [[ $PROTO == 1 ]]; then for t in "${TARGETS[@]}"; do [[ $t != base ]] && RUNS+=("lookup-proto-c16m16 $t"); done; fi
 for t in "${TARGETS[@]}"; do [[ $t == base ]] && RUNS+=("getstatus-json-c1m1 base") || RUNS+=("lookup-json-c1m1 $t"); done
 
-RAW=$RUN/runs.tsv
-printf 'case\ttarget\trep\tok\treq_s\tmean_us\tp50_us\tp90_us\tp99_us\tmax_us\tsucceeded\terrors\tnon200\tstatus0\tcpu_ticks\tcpu_window_reqs\tcpu_us_per_req\tredis_ticks\tredis_us_per_req\twait_s\th2load_cpu_pct\tother_cpu_pct\tnote\n' >"$RAW"
+raw_start target cpu_ticks cpu_window_reqs cpu_us_per_req redis_ticks redis_us_per_req wait_s h2load_cpu_pct other_cpu_pct
 
 # run_one CASE TARGET REP: one h2load run under the lock, with the server's
 # (and for the Redis store redis-server's) CPU sampled after the warm-up and
-# after h2load exits; appends a row to RAW.
+# after h2load exits (h2load_measure); appends a row to RAW.
 run_one() {
-  local c=$1 s=$2 rep=$3 out=$RUN/$1-$2-$3 lk t0 t1 c1 c2 r1=-1 r2=-1 rc pid why=
-  local -n body=${CASE_BODY[$c]}
-  local conc
-  read -ra conc <<<"${CASE_CONC[$c]}"
+  local c=$1 s=$2 rep=$3 out=$RUN/$1-$2-$3
+  h2load_args "$c"
   alive "$s" || reap_dead "$s"
   [[ $s == disc-redis ]] && { alive redis || reap_dead redis; }
   if [[ -n ${DOWN[$s]:-} || ($s == disc-redis && -n ${DOWN[redis]:-}) ]]; then
-    printf '%s\t%s\t%s\t0\t\t\t\t\t\t\t0\t0\t0\t0\t\t\t\t\t\t\t\t\tserver down\n' "$c" "$s" "$rep" >>"$RAW"
+    down_row "$c" "$s" "$rep" "server down"
     echo "$c $s rep $rep: skipped (server down)" >&2
     return
   fi
-  pid=${PID[$s]}
-  exec {lk}>>"$LOCK" || die "cannot open $LOCK"
-  t0=$(date +%s)
-  flock -w "$LOCK_WAIT" "$lk" || die "waited ${LOCK_WAIT}s for $LOCK"
-  if ! wait_quiet; then
-    why+="machine busy (${BUSY_PCT}% of a core) after waiting ${QUIET_WAIT}s; "
-    note "$c $s rep $rep: started although the machine was busy (${BUSY_PCT}% of a core)"
-  fi
-  local busy_note=$why; why=
-  local waited=$(($(date +%s) - t0))
-  times >"$out.times0"
-  local w0 b0 c0 r0=0; w0=$(now_us); b0=$(busy_ticks); c0=$(cpu_ticks "$pid")
-  [[ $s == disc-redis ]] && r0=$(cpu_ticks "${PID[redis]}")
-  timeout $((WARMUP + DURATION + 60)) h2load "${body[@]}" "${conc[@]}" -D "$DURATION" --warm-up-time="$WARMUP" \
-    --log-file="$out.reqlog" "$(url_of "$s" "${CASE_PATH[$c]}")" >"$out.txt" 2>&1 {lk}>&- &
-  H2LOAD_PID=$!
-  sleep "$WARMUP.5"           # main phase starts ~WARMUP s after h2load connects
-  t1=$(now_us); c1=$(cpu_ticks "$pid")
-  [[ $s == disc-redis ]] && r1=$(cpu_ticks "${PID[redis]}")
-  wait "$H2LOAD_PID"; rc=$?
-  H2LOAD_PID=
-  times >"$out.times1"
-  local w1 b1; w1=$(now_us); b1=$(busy_ticks)
-  c2=$(cpu_ticks "$pid")
-  local rend=0
-  if [[ $s == disc-redis ]]; then r2=$(cpu_ticks "${PID[redis]}"); rend=$r2; fi
-  flock -u "$lk"; exec {lk}>&-
-
-  alive "$s" || { why+="server died during the run; "; reap_dead "$s"; }
-  if [[ $s == disc-redis ]]; then alive redis || { why+="redis-server died during the run; "; reap_dead redis; }; fi
-  ((rc == 0)) || why+="h2load exit status $rc; "
-  ((c1 >= 0 && c2 >= 0)) || why+="no /proc stat; "
-  [[ -f $out.reqlog ]] || : >"$out.reqlog"
-  local rps ok errs n3xx
-  rps=$(awk '/^finished in/ {print $4; exit}' "$out.txt")
-  ok=$(awk '/^requests:/ {print $8; exit}' "$out.txt")
-  errs=$(awk '/^requests:/ {print $10 + $12 + $14; exit}' "$out.txt")
-  n3xx=$(awk '/^status codes:/ {print $5 + $7 + $9; exit}' "$out.txt")
-  [[ -n $rps && -n $ok ]] || { why+="no h2load summary; "; rps=${rps:-0}; ok=${ok:-0}; errs=${errs:-0}; }
-  ((ok > 0)) || why+="no request succeeded; "
-  ((errs == 0)) || why+="$errs failed/errored/timed-out requests; "
-  ((${n3xx:-0} == 0)) || why+="$n3xx non-2xx responses; "
-  # Per-request log (main phase only): start_us <TAB> status <TAB> duration_us.
-  # Status 0: a request that straddled the warm-up/main boundary; left out.
-  awk -F'\t' -v t1="$t1" -v dt="$((c2 - c1))" -v rdt="$((r2 - r1))" -v tck="$CLK_TCK" '
-    $2 == 200 { lat[++n] = $3; sum += $3; if ($1 + $3 >= t1) win++; if (!first || $1 < first) first = $1; next }
-    $2 == 0 { st0++; next }
-    { bad++ }
-    END {
-      printf "%d\t%d\t%d\t%d\t%s\t%s\t%s\n", n, bad, st0, win, (n ? sprintf("%.0f", sum / n) : "-"),
-        (win ? sprintf("%.1f", dt * 1e6 / tck / win) : "-"), (win ? sprintf("%.1f", rdt * 1e6 / tck / win) : "-")
-      print ((first && t1 < first) ? "cpu window began before the main phase" : "")
-    }' "$out.reqlog" >"$out.stats"
-  local n bad st0 win cpu_req rcpu_req mean cpunote
-  IFS=$'\t' read -r n bad st0 win mean cpu_req rcpu_req <"$out.stats"
-  [[ $mean == - ]] && mean=
-  [[ $cpu_req == - ]] && cpu_req=
-  [[ $rcpu_req == - || $s != disc-redis ]] && rcpu_req=
-  cpunote=$(sed -n 2p "$out.stats")
-  rm -f "$out.stats"
-  ((bad == 0)) || why+="$bad non-200 responses in the request log; "
-  ((n > 0)) || why+="no status-200 entry in the request log; "
-  local pcts
-  pcts=$(awk -F'\t' '$2 == 200 {print $3}' "$out.reqlog" | sort -n | awk '
-    { d[NR] = $1 }
-    function pct(p,  k) { k = int(p * NR + 0.999999); if (k < 1) k = 1; return d[k] }
-    END { if (NR) printf "%d\t%d\t%d\t%d", pct(.5), pct(.9), pct(.99), d[NR]; else printf "\t\t\t" }')
-  gzip -f "$out.reqlog"
-  local client_pct
-  client_pct=$(cat "$out.times0" "$out.times1" | awk -v wall="$((w1 - w0))" '
-    function sec(x,  m) { m = x; sub(/m.*/, "", m); sub(/^[0-9]+m/, "", x); sub(/s$/, "", x); return m * 60 + x }
-    NR == 2 { a = sec($1) + sec($2) } NR == 4 { b = sec($1) + sec($2) }
-    END { printf "%.0f", (wall > 0 ? (b - a) * 1e8 / wall : 0) }')
-  rm -f "$out.times0" "$out.times1"
-  # Everything else on the machine, in % of one core: busy time minus the
-  # server's (and redis-server's) and h2load's. Near 0 on a quiet machine.
-  local other_pct own=$(($(cpu_ticks "$pid") - c0))
-  [[ $s == disc-redis ]] && own=$((own + rend - r0))
-  other_pct=$(awk -v b="$((b1 - b0 - own))" -v tck="$CLK_TCK" -v wall="$((w1 - w0))" -v cli="$client_pct" \
-    'BEGIN { printf "%.0f", (wall > 0 ? b * 1e8 / tck / wall - cli : 0) }')
-  local okflag=1; [[ -n $why ]] && okflag=0
-  local rticks=; [[ $s == disc-redis ]] && rticks=$((r2 - r1))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-    "$c" "$s" "$rep" "$okflag" "$rps" "$mean" "$pcts" "$ok" "$errs" "$bad" "$st0" \
-    "$((c2 - c1))" "$win" "$cpu_req" "$rticks" "$rcpu_req" "$waited" "$client_pct" "$other_pct" "${why}${busy_note}${cpunote}" >>"$RAW"
-  printf '%-20s %-11s rep %s: %8s req/s  mean %6s us  p99 %6s us  cpu %6s us/req%s  h2load %3s%%  other %3s%%%s\n' \
-    "$c" "$s" "$rep" "$rps" "$mean" "$(cut -f3 <<<"$pcts")" "$cpu_req" "${rcpu_req:+ (+redis $rcpu_req)}" "$client_pct" "$other_pct" \
-    "${why:+  FAILED: $why}" >&2
-  if [[ -n $why ]]; then note "$c $s rep $rep FAILED: $why(h2load output: $out.txt)"; fi
+  SAMPLE=("${PID[$s]}") IDLE=()
+  [[ $s == disc-redis ]] && SAMPLE+=("${PID[redis]}")
+  h2load_run "$out" "$(url_of "$s" "${CASE_PATH[$c]}")" "$c $s rep $rep" "${ARGS[@]}"
+  alive "$s" || { WHY+="server died during the run; "; reap_dead "$s"; }
+  if [[ $s == disc-redis ]]; then alive redis || { WHY+="redis-server died during the run; "; reap_dead redis; }; fi
+  h2load_results "$out"
+  local rticks="" rcpu_req=""
+  [[ $s == disc-redis ]] && { rticks=$((TICKS2[1] - TICKS1[1])); rcpu_req=${CPU_REQ[1]:-}; }
+  raw_row "$c" "$s" "$rep" "$((TICKS2[0] - TICKS1[0]))" "$WIN" "${CPU_REQ[0]:-}" "$rticks" "$rcpu_req" "$WAITED" "$CLIENT_PCT" "$OTHER_PCT"
+  report_run "$c $s rep $rep" "$out" \
+    '%-20s %-11s rep %s: %8s req/s  mean %6s us  p99 %6s us  cpu %6s us/req%s  h2load %3s%%  other %3s%%' \
+    "$c" "$s" "$rep" "$RPS" "$MEAN" "$(cut -f3 <<<"$PCTS")" "${CPU_REQ[0]:-}" "${rcpu_req:+ (+redis $rcpu_req)}" "$CLIENT_PCT" "$OTHER_PCT"
 }
 
 if ((PREWARM > 0)); then
@@ -483,10 +330,8 @@ if ((PREWARM > 0)); then
   for t in "${TARGETS[@]}"; do
     alive "$t" || continue
     if [[ $t == base ]]; then c=getstatus-json-c16m16; else c=lookup-json-c16m16; fi
-    declare -n wargs=${CASE_BODY[$c]}
-    flock -w "$LOCK_WAIT" "$LOCK" timeout $((PREWARM + 30)) h2load -c16 -m16 -D "$PREWARM" "${wargs[@]}" \
-      "$(url_of "$t" "${CASE_PATH[$c]}")" >"$RUN/prewarm-$t.txt" 2>&1
-    unset -n wargs
+    h2load_args "$c"
+    prewarm "$RUN/prewarm-$t.txt" "$(url_of "$t" "${CASE_PATH[$c]}")" "${ARGS[@]}"
   done
 fi
 
@@ -515,10 +360,7 @@ for st in $STORES; do
     "${LIVE[$st]:-}" >>"$MEM"
 done
 
-for s in disc-memory disc-redis base redis; do
-  reap_dead "$s"
-  [[ -n ${PID[$s]:-} ]] && { stop_pid "${PID[$s]}"; unset "PID[$s]"; }
-done
+stop_all disc-memory disc-redis base redis
 log "servers stopped"
 # coral-discovery logs at warn level: anything it logged is worth a look.
 for st in $STORES; do
@@ -528,28 +370,15 @@ done
 # ----------------------------------------------------------------- 5. summary
 SUMMARY=$RUN/summary.md
 summarize() {
-  awk -F'\t' -v colonies="$COLONIES" '
-    function med(list,  n, a, i, j, t) {
-      n = split(list, a, " "); if (!n) return ""
-      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    function add(arr, k, v) { if (v == "") return; if (k in arr) arr[k] = arr[k] " " v; else arr[k] = v }
-    function fmt(x, d, unit) { return x == "" ? "–" : sprintf("%." d "f", x) unit }
-    function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "" : a / b }
+  awk -F'\t' -v colonies="$COLONIES" "$AWK_STATS"'
     function conc(c) { return c ~ /c16m16$/ ? "c16m16" : "c1m1" }
     FNR == 1 { next }
     FILENAME ~ /memory.tsv$/ { bpc[$1] = $9; rbpc[$1] = $12; next }
     {
-      k = $1 SUBSEP $2; if (!(k in seen)) { order[++nk] = k }; seen[k] = 1; runs[k]++
-      add(rpsall, k, $4 ? sprintf("%.0f", $5) : "failed")
-      if (!$4) { failed[k]++; next }
+      k = $1 SUBSEP $2; if (!(k in seen)) { order[++nk] = k }
+      if (!count_run(k)) next
       add(rps, k, $5); add(mean, k, $6); add(p50, k, $7); add(p99, k, $9); add(cpu, k, $17); add(rcpu, k, $19); add(cli, k, $21)
-      if ($22 != "") {
-        add(oth, "all", $22); if ($22 + 0 > othmax) othmax = $22 + 0
-        if ($22 + 0 > 15) { nbusy++; busy = busy (busy ? ", " : "") $1 " " $2 " #" $3 " (" $22 "%)" }
-      }
-      nruns++
+      note_other($22, $1 " " $2 " #" $3)
     }
     END {
       store["base"] = "none (baseline)"; store["disc-memory"] = "memory"; store["disc-redis"] = "redis"
@@ -564,9 +393,8 @@ summarize() {
         k = order[i]; split(k, kk, SUBSEP); c = kk[1]; t = kk[2]
         if (t != sl[j]) continue
         st = t; sub(/^disc-/, "", st)
-        all = rpsall[k]; gsub(/ /, ", ", all)
         base = M["getstatus-json-" conc(c), "base"]
-        printf "| %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s | %d of %d |\n", store[t], cname[c], fmt(M[c, t], 0), all,
+        printf "| %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s | %d of %d |\n", store[t], cname[c], fmt(M[c, t], 0), all_reps(k),
           (t == "base" ? "1.00×" : fmt(ratio(M[c, t], base), 2, "×")),
           fmt(med(mean[k]), 0), fmt(med(p50[k]), 0), fmt(med(p99[k]), 0), fmt(med(cpu[k]), 1),
           (t == "disc-redis" ? fmt(med(rcpu[k]), 1) : "–"), fmt(med(cli[k]), 0, "%"),
@@ -591,9 +419,8 @@ summarize() {
           fmt(ratio(M["lookup-json-" cc, "disc-memory"], M["getstatus-json-" cc, "base"]), 2, "×"),
           fmt(ratio(M["lookup-json-" cc, "disc-redis"], M["getstatus-json-" cc, "base"]), 2, "×")
       }
-      printf "\nOther processes used a median of %s%% and at most %s%% of one core during the runs%s.\n", fmt(med(oth["all"]), 0), othmax + 0,
-        (othmax > 15 ? " (WARNING: the machine was not quiet; rerun when it is)" : "")
-      if (nbusy) printf "Runs disturbed by more than 15%% of a core of other load: %d of %d: %s.\n", nbusy, nruns, busy
+      print ""
+      print_other()
     }' "$MEM" "$RAW"
 }
 memory_table() {
@@ -627,11 +454,6 @@ memory_table() {
   echo
   echo "coral-discovery VmRSS after each rep (MiB): $(awk -F'\t' 'NR > 1 { a[$2] = a[$2] (a[$2] ? ", " : "") sprintf("%.1f", $3 / 1048576) } END { for (s in a) printf "%s%s: %s", (n++ ? "; " : ""), s, a[s] }' "$RSSREP")"
   ((CRASHES)) && { echo; echo "**A process exited unexpectedly $CRASHES time(s)**; see the notes and server-*.log."; }
-  if [[ -s $NOTES ]]; then echo; echo "### Notes"; echo; sed 's/^/    /' "$NOTES"; fi
+  notes_section
 } >"$SUMMARY"
-echo
-cat "$SUMMARY"
-nfail=$(awk -F'\t' 'NR > 1 && !$4' "$RAW" | wc -l)
-echo
-echo "results: $RUN ($(tail -n +2 "$RAW" | wc -l) runs, $nfail failed, $FAILURES setup failures, $CRASHES process exits)"
-exit $((nfail + CRASHES + FAILURES > 0))
+bench_finish "$FAILURES setup failures, $CRASHES process exits" $((CRASHES + FAILURES))

@@ -44,14 +44,11 @@ Environment knobs (defaults in brackets):
   SKIP_BUILD   1: do not build or install anything, use what is there [0]
   BUILD_DIR    where coral and coral-discovery are (apps/) [build/release]
   SHARED_DIR   where anchors/ lives [$(git rev-parse --show-toplevel)/../shared]
-  LOCK         lock file every h2load run holds [/tmp/coral-bench.lock]
-  LOCK_WAIT    longest wait for that lock per run, seconds [1800]
-  QUIET_PCT    a run starts only when the rest of the machine uses at most
-               this % of one core (1 s sample, with the lock held) [20]
-  QUIET_WAIT   longest wait for that per run, seconds; then it runs anyway
-               and the summary says so [180]
   MAX_STARTS   starts allowed per process (the colony and each proxy are
                restarted when found dead; each death is a failure) [8]
+EOF
+  usage_lock_knobs
+  cat <<'EOF'
 
 Goals (printed as MET / NOT MET; they do not change the exit status):
   coral proxy req/s >= 2x the Go reference's (-c16 -m16)
@@ -67,43 +64,18 @@ any failed, 2 on bad usage or setup.
 EOF
 }
 
-case ${1:-} in
-  -h|--help) usage; exit 0 ;;
-  "") ;;
-  *) usage >&2; exit 2 ;;
-esac
-
-die() { echo "proxy.sh: $*" >&2; exit 2; }
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
-ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) || die "not inside the coral git tree"
-cd "$ROOT" || die "cd $ROOT"
-
-DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-2}
-REPS=${REPS:-3}
-PREWARM=${PREWARM:-3}
-PROTO=${PROTO:-0}
-SKIP_BUILD=${SKIP_BUILD:-0}
-BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
-SHARED_DIR=${SHARED_DIR:-$ROOT/../shared}
-LOCK=${LOCK:-/tmp/coral-bench.lock}
-LOCK_WAIT=${LOCK_WAIT:-1800}
-QUIET_PCT=${QUIET_PCT:-20}
-QUIET_WAIT=${QUIET_WAIT:-180}
-MAX_STARTS=${MAX_STARTS:-8}
+bench_setup "$@"
+h2load_knobs
+defaults SHARED_DIR="$ROOT/../shared" MAX_STARTS=8
 HOST=127.0.0.1      # discovery, the proxies and h2load's side
 MESH_HOST=127.42.0.1 # the colony's mesh IPv4 address (host transport)
 COLONY=bench-proxy
 RPC_PATH=/coral.colony.v1.ColonyService/GetStatus
 
-for knob in DURATION WARMUP REPS PREWARM LOCK_WAIT QUIET_PCT QUIET_WAIT MAX_STARTS; do
-  [[ ${!knob} =~ ^[0-9]+$ ]] || die "$knob must be a non-negative integer (got '${!knob}')"
-done
-((DURATION >= 1 && REPS >= 1)) || die "DURATION and REPS must be >= 1"
+uint_knobs MAX_STARTS
 [[ $PROTO == 0 || $PROTO == 1 ]] || die "PROTO must be 0 or 1"
-command -v flock >/dev/null || die "flock is needed (util-linux)"
 
 [[ -d $SHARED_DIR/anchors/go-reference ]] ||
   die "anchors not found under SHARED_DIR=$SHARED_DIR (expected anchors/go-reference); set SHARED_DIR"
@@ -114,56 +86,33 @@ BUILD_DIR=$(cd "$BUILD_DIR" 2>/dev/null && pwd || echo "$BUILD_DIR")
 CORAL=$BUILD_DIR/apps/coral
 DISCOVERY=$BUILD_DIR/apps/coral-discovery
 
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RUN=$ROOT/build/bench/$STAMP-proxy
-mkdir -p "$RUN" || die "mkdir $RUN"
+bench_run_dir proxy
 export CORAL_CONFIG_DIR=$RUN/config
 
 # ------------------------------------------------------------------ processes
-# Every process this script starts is recorded here and stopped by PID on
-# exit. The colony and coral's proxy daemonize: their PIDs come from their PID
-# files; stop_pid works on them too (kill -0 / TERM / KILL by PID).
-declare -A PID=()      # process name -> pid
+# Every process this script starts is recorded in PID (process name -> pid)
+# and stopped by PID on exit. The colony and coral's proxy daemonize
+# (DAEMON): their PIDs come from their PID files; stop_pid works on them too
+# (kill -0 / TERM / KILL by PID).
+DAEMON=([colony]=1 [coral]=1)
 H2LOAD_PID=
 cleanup() {
   [[ -n $H2LOAD_PID ]] && stop_pid "$H2LOAD_PID"
-  local s
   # The proxies first (coral's unregisters from the colony), discovery last.
-  for s in coral go nghttpx colony discovery; do [[ -n ${PID[$s]:-} ]] && stop_pid "${PID[$s]}"; done
-  return 0
+  stop_named coral go nghttpx colony discovery
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps cleanup
 
 # ---------------------------------------------------------------- 1. prepare
 log "prepare (results: $RUN)"
-need_apt=()
-command -v h2load >/dev/null || need_apt+=(nghttp2-client)
-command -v nghttpx >/dev/null || need_apt+=(nghttp2-proxy)
-command -v curl >/dev/null || need_apt+=(curl)
-if ((${#need_apt[@]})); then
-  [[ $SKIP_BUILD == 1 ]] && die "missing ${need_apt[*]} (SKIP_BUILD=1: not installing)"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"; } >"$RUN/apt.log" 2>&1 ||
-    die "apt-get install ${need_apt[*]} failed (see $RUN/apt.log)"
-fi
+need_tool h2load nghttp2-client
+need_tool nghttpx nghttp2-proxy
+need_tool curl curl
+install_needed
 
 if [[ $SKIP_BUILD != 1 ]]; then
-  if [[ $BUILD_DIR == "$ROOT/build/release" ]]; then
-    log "build coral, coral-discovery (scripts/build release)"
-    scripts/build release coral coral-discovery >"$RUN/build-coral.log" 2>&1
-  else
-    log "build coral, coral-discovery ($BUILD_DIR)"
-    cmake --build "$BUILD_DIR" --target coral coral-discovery >"$RUN/build-coral.log" 2>&1
-  fi || {
-    tail -40 "$RUN/build-coral.log" >&2
-    die "building coral failed (log: $RUN/build-coral.log)"
-  }
-  if [[ ! -x $GO_PROXY || -n $(find "$GO_SRC/src/proxy" -newer "$GO_PROXY" -name '*.go' 2>/dev/null) ]]; then
-    log "build the Go reference proxy ($GO_SRC/build.sh build/anchors)"
-    "$GO_SRC/build.sh" "$ROOT/build/anchors" >"$RUN/build-go.log" 2>&1 ||
-      die "go-reference build.sh failed (log: $RUN/build-go.log)"
-  fi
+  build_targets "$RUN/build-coral.log" coral coral-discovery
+  build_go_anchor "$GO_PROXY" "reference proxy"
 fi
 [[ -x $CORAL && -x $DISCOVERY ]] || die "$CORAL or $DISCOVERY missing (build: scripts/build release coral coral-discovery, or set BUILD_DIR)"
 [[ -x $GO_PROXY ]] || die "$GO_PROXY missing (build: $GO_SRC/build.sh build/anchors)"
@@ -173,9 +122,7 @@ printf '{}' >"$RUN/getstatus.json"
 
 CLK_TCK=$(getconf CLK_TCK)
 {
-  echo "date (UTC): $(date -u '+%Y-%m-%d %H:%M:%S'), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "machine: $(uname -srm), $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-  echo "os: $(. /etc/os-release && echo "$PRETTY_NAME")"
+  env_common load
   echo "coral: $BUILD_DIR, tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src proto apps 2>/dev/null && [[ -z $(git ls-files --others --exclude-standard src proto apps) ]] || echo ' + uncommitted changes in src/, proto/ or apps/')"
   echo "h2load: $(h2load --version | head -1); nghttpx: $(nghttpx --version | head -1)"
   echo "go proxy: built with $(go version 2>/dev/null | cut -d' ' -f3) ($GO_PROXY)"
@@ -184,23 +131,16 @@ CLK_TCK=$(getconf CLK_TCK)
 cat "$RUN/env.txt" >&2
 
 # ------------------------------------------------------------------ 2. helpers
-CRASHES=0   # processes found dead; each makes the exit status 1
+# CRASHES (lib.sh): processes found dead; each makes the exit status 1
 NOTES=$RUN/notes.txt
 : >"$NOTES"
 TARGETS=(direct coral go nghttpx)
 declare -A LABEL=([direct]="direct (colony)" [coral]="coral proxy" [go]="Go ReverseProxy (h2c)" [nghttpx]="nghttpx"
   [colony]="coral colony" [discovery]="coral-discovery")
-declare -A PORT=() LOGF=() STARTS=([colony]=0 [coral]=0 [go]=0 [nghttpx]=0 [discovery]=0)
+declare -A PORT=() STARTS=([colony]=0 [coral]=0 [go]=0 [nghttpx]=0 [discovery]=0)
 COLONY_LOG=$CORAL_CONFIG_DIR/colonies/$COLONY.log
 PROXY_LOG=$CORAL_CONFIG_DIR/proxies/$COLONY.log
 
-free_port() { # free_port HOST: a port nothing listens on now (bash's /dev/tcp connect fails on free ports)
-  local p
-  for p in $(shuf -i 20000-29999 -n 30); do
-    timeout 1 bash -c "exec 3<>/dev/tcp/$1/$p" 2>/dev/null || { echo "$p"; return 0; }
-  done
-  return 1
-}
 url() { # url TARGET: where h2load sends its requests
   case $1 in
     direct) echo "http://$MESH_HOST:${PORT[colony]}$RPC_PATH" ;;
@@ -211,16 +151,6 @@ proc_of() { [[ $1 == direct ]] && echo colony || echo "$1"; } # the process serv
 call() { # call TARGET OUT: one GetStatus (Connect JSON) with curl; prints the HTTP status
   curl -s --http2-prior-knowledge --max-time 5 -o "$2" -w '%{http_code}' \
     -H 'content-type: application/json' --data-binary @"$RUN/getstatus.json" "$(url "$1")"
-}
-reap_dead() { # reap_dead NAME: if the process has exited, notes how and forgets its PID
-  local s=$1 rc=
-  [[ -n ${PID[$s]:-} ]] || return 0
-  alive "$s" && return 0
-  wait "${PID[$s]}" 2>/dev/null && rc=0 || rc=$?
-  CRASHES=$((CRASHES + 1))
-  note "${LABEL[$s]}: pid ${PID[$s]} had exited$([[ $s == go || $s == nghttpx || $s == discovery ]] && echo " (status $rc)"); log tail (${LOGF[$s]}):"
-  tail -20 "${LOGF[$s]}" 2>/dev/null | tee -a "$NOTES" >&2
-  unset "PID[$s]"
 }
 wait_200() { # wait_200 TARGET: until GetStatus through it answers 200 (at most 10 s); keeps the reply
   local t=$1 p i code=
@@ -238,19 +168,9 @@ wait_200() { # wait_200 TARGET: until GetStatus through it answers 200 (at most 
 }
 
 start_discovery() {
-  local i
   STARTS[discovery]=$((STARTS[discovery] + 1))
   LOGF[discovery]=$RUN/server-discovery.${STARTS[discovery]}.log
-  rm -f "$RUN/discovery.port"
-  "$DISCOVERY" --listen "$HOST:0" --port-file "$RUN/discovery.port" --ttl 3600s --log-level warn >"${LOGF[discovery]}" 2>&1 &
-  PID[discovery]=$!
-  for ((i = 0; i < 100; i++)); do
-    [[ -s $RUN/discovery.port ]] && break
-    alive discovery || { reap_dead discovery; return 1; }
-    sleep 0.1
-  done
-  [[ -s $RUN/discovery.port ]] || { note "coral-discovery: no port file after 10 s"; return 1; }
-  PORT[discovery]=$(tr -dc 0-9 <"$RUN/discovery.port")
+  start_port_file discovery "$DISCOVERY" --listen "$HOST:0" --ttl 3600s --log-level warn || return 1
   log "coral-discovery up, pid ${PID[discovery]}, $HOST:${PORT[discovery]}"
 }
 
@@ -263,7 +183,7 @@ init_colony() {
 
 start_colony() { # coral colony start --daemon; waits until GetStatus answers 200 directly
   ((STARTS[colony] < MAX_STARTS)) || { note "colony: not restarting again (started ${STARTS[colony]} times)"; return 1; }
-  port_busy_on "$MESH_HOST" "${PORT[colony]}" && { note "something already listens on $MESH_HOST:${PORT[colony]}"; return 1; }
+  port_busy "${PORT[colony]}" "$MESH_HOST" && { note "something already listens on $MESH_HOST:${PORT[colony]}"; return 1; }
   STARTS[colony]=$((STARTS[colony] + 1))
   LOGF[colony]=$COLONY_LOG
   "$CORAL" colony start "$COLONY" --daemon --log-level warn >"$RUN/start-colony.${STARTS[colony]}.txt" 2>&1 ||
@@ -339,7 +259,6 @@ start_target() { # start_target TARGET: starts the proxy and waits until GetStat
   wait_200 "$t" || return 1
   log "${LABEL[$t]} up, pid ${PID[$t]}, $HOST:${PORT[$t]}"
 }
-port_busy_on() { timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 
 ensure_up() { # ensure_up TARGET: restarts a process that died (its exit is noted); at most MAX_STARTS starts each
   local t=$1 p
@@ -377,126 +296,35 @@ declare -A CASE_TITLE=(
   [json-c1m1]="Connect JSON unary, h2c, h2load -c1 -m1 (latency)"
   [proto-c16m16]="Connect proto unary (empty body), h2c, h2load -c16 -m16")
 
-h2load_args() { # h2load_args CASE: fills ARGS with the case's body + concurrency flags
-  local spec=${CASE_ARGS[$1]}
-  local -n body=${spec%% *}
-  local conc
-  read -ra conc <<<"${spec#* }"
-  ARGS=("${body[@]}" "${conc[@]}")
-}
-
-RAW=$RUN/runs.tsv
-printf 'case\ttarget\trep\tok\treq_s\tmean_us\tp50_us\tp90_us\tp99_us\tmax_us\tsucceeded\terrors\tnon200\tstatus0\tproxy_ticks\tcpu_window_reqs\tproxy_us_per_req\tcolony_ticks\tcolony_us_per_req\tidle_ticks\twait_s\th2load_cpu_pct\tother_cpu_pct\tnote\n' >"$RAW"
+raw_start target proxy_ticks cpu_window_reqs proxy_us_per_req colony_ticks colony_us_per_req idle_ticks wait_s h2load_cpu_pct other_cpu_pct
 
 # run_one CASE TARGET REP: one h2load run under the lock, with the proxy's and
-# the colony's CPU sampled after the warm-up and after h2load exits; appends a
-# row to RAW. For direct, the "proxy" columns stay empty.
+# the colony's CPU sampled after the warm-up and after h2load exits
+# (h2load_measure); appends a row to RAW. For direct, the "proxy" columns stay
+# empty.
 run_one() {
-  local c=$1 t=$2 rep=$3 out=$RUN/$1-$2-$3 lk t0 t1 c1=0 c2=0 k1 k2 rc o why=
-  local -A idle1=()
+  local c=$1 t=$2 rep=$3 out=$RUN/$1-$2-$3 o
   h2load_args "$c"
   if ! ensure_up "$t"; then
-    printf '%s\t%s\t%s\t0\t\t\t\t\t\t\t0\t0\t0\t0\t\t\t\t\t\t\t\t\t\t%s\n' "$c" "$t" "$rep" "process down" >>"$RAW"
+    down_row "$c" "$t" "$rep" "process down"
     echo "$c ${LABEL[$t]} rep $rep: skipped (process down)" >&2
     return
   fi
-  local ppid=${PID[$(proc_of "$t")]} cpid=${PID[colony]}
-  exec {lk}>>"$LOCK" || die "cannot open $LOCK"
-  t0=$(date +%s)
-  flock -w "$LOCK_WAIT" "$lk" || die "waited ${LOCK_WAIT}s for $LOCK"
-  if ! wait_quiet; then
-    why+="machine busy (${BUSY_PCT}% of a core) after waiting ${QUIET_WAIT}s; "
-    note "$c ${LABEL[$t]} rep $rep: started although the machine was busy (${BUSY_PCT}% of a core)"
-  fi
-  local busy_note=$why; why=
-  local waited=$(($(date +%s) - t0))
-  for o in coral go nghttpx; do [[ $o != "$t" ]] && alive "$o" && idle1[$o]=$(cpu_ticks "${PID[$o]}"); done
-  times >"$out.times0"         # children's CPU so far (h2load's is added when it is reaped)
-  local w0 b0 c0 k0; w0=$(now_us); b0=$(busy_ticks); c0=$(cpu_ticks "$ppid"); k0=$(cpu_ticks "$cpid")
-  timeout $((WARMUP + DURATION + 60)) h2load "${ARGS[@]}" -D "$DURATION" --warm-up-time="$WARMUP" \
-    --log-file="$out.reqlog" "$(url "$t")" >"$out.txt" 2>&1 {lk}>&- &
-  H2LOAD_PID=$!
-  sleep "$WARMUP.5"           # main phase starts ~WARMUP s after h2load connects
-  t1=$(now_us); c1=$(cpu_ticks "$ppid"); k1=$(cpu_ticks "$cpid")
-  wait "$H2LOAD_PID"; rc=$?
-  H2LOAD_PID=
-  times >"$out.times1"
-  local w1 b1; w1=$(now_us); b1=$(busy_ticks)
-  c2=$(cpu_ticks "$ppid"); k2=$(cpu_ticks "$cpid")
-  local idle=0 d
-  for o in "${!idle1[@]}"; do
-    alive "$o" || continue
-    d=$(($(cpu_ticks "${PID[$o]}") - ${idle1[$o]})); ((d > idle)) && idle=$d
-  done
-  flock -u "$lk"; exec {lk}>&-
-
-  alive colony || { why+="the colony died during the run; "; reap_dead colony; }
-  if [[ $t != direct ]]; then alive "$t" || { why+="the proxy died during the run; "; reap_dead "$t"; }; fi
-  ((rc == 0)) || why+="h2load exit status $rc; "
-  ((c1 >= 0 && c2 >= 0 && k1 >= 0 && k2 >= 0)) || why+="no /proc stat; "
-  [[ -f $out.reqlog ]] || : >"$out.reqlog"
-  # h2load summary: "finished in 12.00s, N req/s, ..."; "requests: N total, N started,
-  # N done, N succeeded, N failed, N errored, N timeout"; "status codes: N 2xx, N 3xx, N 4xx, N 5xx"
-  local rps ok errs n3xx
-  rps=$(awk '/^finished in/ {print $4; exit}' "$out.txt")
-  ok=$(awk '/^requests:/ {print $8; exit}' "$out.txt")
-  errs=$(awk '/^requests:/ {print $10 + $12 + $14; exit}' "$out.txt")
-  n3xx=$(awk '/^status codes:/ {print $5 + $7 + $9; exit}' "$out.txt")
-  [[ -n $rps && -n $ok ]] || { why+="no h2load summary; "; rps=${rps:-0}; ok=${ok:-0}; errs=${errs:-0}; }
-  ((ok > 0)) || why+="no request succeeded; "
-  ((errs == 0)) || why+="$errs failed/errored/timed-out requests ($(awk '/^requests:/ {print $10, $11, $12, $13, $14, $15; exit}' "$out.txt")); "
-  ((${n3xx:-0} == 0)) || why+="$n3xx non-2xx responses; "
-  # Per-request log (main phase only): start_us <TAB> status <TAB> duration_us.
-  # Status 0 marks a request that straddled the warm-up/main boundary (h2load
-  # counts it as succeeded): left out of the latency figures, not an error.
-  # CPU: ticks from t1 to h2load's exit over the requests completed in that
-  # window (all main phase; checked against the first logged request).
-  awk -F'\t' -v t1="$t1" -v dt="$((c2 - c1))" -v kdt="$((k2 - k1))" -v tck="$CLK_TCK" '
-    $2 == 200 { n++; sum += $3; if ($1 + $3 >= t1) win++; if (!first || $1 < first) first = $1; next }
-    $2 == 0 { st0++; next }
-    { bad++ }
-    END {
-      printf "%d\t%d\t%d\t%d\t%s\t%s\t%s\n", n, bad, st0, win, (n ? sprintf("%.0f", sum / n) : "-"),
-        (win ? sprintf("%.1f", dt * 1e6 / tck / win) : "-"), (win ? sprintf("%.1f", kdt * 1e6 / tck / win) : "-")
-      print ((first && t1 < first) ? "cpu window began before the main phase" : "")
-    }' "$out.reqlog" >"$out.stats"
-  local n bad st0 win mean pcpu kcpu cpunote
-  IFS=$'\t' read -r n bad st0 win mean pcpu kcpu <"$out.stats"
-  [[ $mean == - ]] && mean=
-  [[ $pcpu == - || $t == direct ]] && pcpu=
-  [[ $kcpu == - ]] && kcpu=
-  cpunote=$(sed -n 2p "$out.stats")
-  rm -f "$out.stats"
-  ((bad == 0)) || why+="$bad non-200 responses in the request log; "
-  ((n > 0)) || why+="no status-200 entry in the request log; "
-  local pcts
-  pcts=$(awk -F'\t' '$2 == 200 {print $3}' "$out.reqlog" | sort -n | awk '
-    { d[NR] = $1 }
-    function pct(p,  k) { k = int(p * NR + 0.999999); if (k < 1) k = 1; return d[k] }
-    END { if (NR) printf "%d\t%d\t%d\t%d", pct(.5), pct(.9), pct(.99), d[NR]; else printf "\t\t\t" }')
-  gzip -f "$out.reqlog"
-  # h2load's CPU (user+sys) as a share of one core over its wall time.
-  local client_pct
-  client_pct=$(cat "$out.times0" "$out.times1" | awk -v wall="$((w1 - w0))" '
-    function sec(x,  m) { m = x; sub(/m.*/, "", m); sub(/^[0-9]+m/, "", x); sub(/s$/, "", x); return m * 60 + x }
-    NR == 2 { a = sec($1) + sec($2) } NR == 4 { b = sec($1) + sec($2) }
-    END { printf "%.0f", (wall > 0 ? (b - a) * 1e8 / wall : 0) }')
-  rm -f "$out.times0" "$out.times1"
-  # Everything else on the machine, in % of one core: busy time minus the
-  # colony's, the proxy's and h2load's. Near 0 on a quiet machine.
-  local own=$((k2 - k0)) other_pct
-  [[ $t != direct ]] && own=$((own + c2 - c0))
-  other_pct=$(awk -v b="$((b1 - b0 - own))" -v tck="$CLK_TCK" -v wall="$((w1 - w0))" -v cli="$client_pct" \
-    'BEGIN { printf "%.0f", (wall > 0 ? b * 1e8 / tck / wall - cli : 0) }')
-  local okflag=1; [[ -n $why ]] && okflag=0
-  local pticks=; [[ $t != direct ]] && pticks=$((c2 - c1))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-    "$c" "$t" "$rep" "$okflag" "$rps" "$mean" "$pcts" "$ok" "$errs" "$bad" "$st0" \
-    "$pticks" "$win" "$pcpu" "$((k2 - k1))" "$kcpu" "$idle" "$waited" "$client_pct" "$other_pct" "${why}${busy_note}${cpunote}" >>"$RAW"
-  printf '%-13s %-22s rep %s: %8s req/s  p50 %6s us  p99 %6s us  proxy cpu %6s us/req  colony cpu %6s us/req  h2load %3s%%  other %3s%%%s\n' \
-    "$c" "${LABEL[$t]}" "$rep" "$rps" "$(cut -f1 <<<"$pcts")" "$(cut -f3 <<<"$pcts")" "${pcpu:--}" "$kcpu" "$client_pct" "$other_pct" \
-    "${why:+  FAILED: $why}" >&2
-  if [[ -n $why ]]; then note "$c ${LABEL[$t]} rep $rep FAILED: $why(h2load output: $out.txt)"; fi
+  # SAMPLE: the colony, then the proxy (direct: the colony alone)
+  SAMPLE=("${PID[colony]}") IDLE=()
+  [[ $t != direct ]] && SAMPLE+=("${PID[$t]}")
+  for o in coral go nghttpx; do [[ $o != "$t" ]] && alive "$o" && IDLE+=("${PID[$o]}"); done
+  h2load_run "$out" "$(url "$t")" "$c ${LABEL[$t]} rep $rep" "${ARGS[@]}"
+  alive colony || { WHY+="the colony died during the run; "; reap_dead colony; }
+  if [[ $t != direct ]]; then alive "$t" || { WHY+="the proxy died during the run; "; reap_dead "$t"; }; fi
+  h2load_results "$out"
+  local pticks="" pcpu=""
+  [[ $t != direct ]] && { pticks=$((TICKS2[1] - TICKS1[1])); pcpu=${CPU_REQ[1]:-}; }
+  raw_row "$c" "$t" "$rep" "$pticks" "$WIN" "$pcpu" "$((TICKS2[0] - TICKS1[0]))" "${CPU_REQ[0]:-}" "$IDLE_TICKS" \
+    "$WAITED" "$CLIENT_PCT" "$OTHER_PCT"
+  report_run "$c ${LABEL[$t]} rep $rep" "$out" \
+    '%-13s %-22s rep %s: %8s req/s  p50 %6s us  p99 %6s us  proxy cpu %6s us/req  colony cpu %6s us/req  h2load %3s%%  other %3s%%' \
+    "$c" "${LABEL[$t]}" "$rep" "$RPS" "$(cut -f1 <<<"$PCTS")" "$(cut -f3 <<<"$PCTS")" "${pcpu:--}" "${CPU_REQ[0]:-}" "$CLIENT_PCT" "$OTHER_PCT"
 }
 
 # Unrecorded pre-warm (allocators, connection pools, Go's heap) so rep 1 is not the coldest.
@@ -504,8 +332,7 @@ if ((PREWARM > 0)); then
   log "pre-warm: ${PREWARM}s of h2load -c16 -m16 per target (not recorded)"
   for t in "${TARGETS[@]}"; do
     ensure_up "$t" || continue
-    flock -w "$LOCK_WAIT" "$LOCK" timeout $((PREWARM + 30)) h2load -c16 -m16 -D "$PREWARM" "${J[@]}" \
-      "$(url "$t")" >"$RUN/prewarm-$t.txt" 2>&1
+    prewarm "$RUN/prewarm-$t.txt" "$(url "$t")" -c16 -m16 "${J[@]}"
   done
 fi
 
@@ -522,10 +349,7 @@ if alive coral; then
   curl -s --max-time 5 "http://$HOST:${PORT[coral]}/-/coral/proxy/health" >"$RUN/coral-proxy-health.json"
   log "coral proxy health: $(head -c 400 "$RUN/coral-proxy-health.json")"
 fi
-for s in coral go nghttpx colony discovery; do
-  reap_dead "$s"
-  [[ -n ${PID[$s]:-} ]] && { stop_pid "${PID[$s]}"; unset "PID[$s]"; }
-done
+stop_all coral go nghttpx colony discovery
 log "processes stopped"
 PROXY_COUNTS=
 if [[ -s $RUN/coral-proxy-health.json ]]; then
@@ -547,35 +371,23 @@ done
 SUMMARY=$RUN/summary.md
 summarize() {
   awk -F'\t' -v cases="${CASES[*]}" \
-      -v title_j16="${CASE_TITLE[json-c16m16]}" -v title_j1="${CASE_TITLE[json-c1m1]}" -v title_p16="${CASE_TITLE[proto-c16m16]}" '
-    function med(list,  n, a, i, j, t) {
-      n = split(list, a, " "); if (!n) return ""
-      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    function add(arr, k, v) { if (v == "") return; if (k in arr) arr[k] = arr[k] " " v; else arr[k] = v }
-    function fmt(x, d, unit) { return x == "" ? "–" : sprintf("%." d "f", x) unit }
+      -v title_j16="${CASE_TITLE[json-c16m16]}" -v title_j1="${CASE_TITLE[json-c1m1]}" -v title_p16="${CASE_TITLE[proto-c16m16]}" "$AWK_STATS"'
     function sfmt(x, d, unit) { return x == "" ? "–" : sprintf("%+." d "f", x) unit }
-    function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "" : a / b }
     function diff(a, b) { return (a == "" || b == "") ? "" : a - b }
     function verdict(ok, have) { return have ? (ok ? "MET" : "NOT MET") : "NO DATA" }
     NR == 1 { next }
     {
-      k = $1 SUBSEP $2; seen[k] = 1; runs[k]++
-      add(rpsall, k, $4 ? sprintf("%.0f", $5) : "failed")
+      k = $1 SUBSEP $2
+      ok = count_run(k)
       if ($12 + 0 > 0) {
         errsum[k] += $12
         errruns[k] = errruns[k] (errruns[k] ? ", " : "") "rep " $3 ": " $12 ($24 ~ /colony died/ ? ", the colony died during that run" : "")
       }
-      if (!$4) { failed[k]++; next }   # medians: successful runs only
+      if (!ok) next   # medians: successful runs only
       add(rps, k, $5); add(mean, k, $6); add(p50, k, $7); add(p99, k, $9)
       add(pcpu, k, $17); add(kcpu, k, $19); add(cli, k, $22)
       if ($20 + 0 > idle) idle = $20 + 0
-      if ($23 != "") {
-        add(oth, "all", $23); if ($23 + 0 > othmax) othmax = $23 + 0
-        if ($23 + 0 > 15) { nbusy++; busy = busy (busy ? ", " : "") $1 " " $2 " #" $3 " (" $23 "%)" }
-      }
-      nruns++
+      note_other($23, $1 " " $2 " #" $3)
     }
     END {
       title["json-c16m16"] = title_j16; title["json-c1m1"] = title_j1; title["proto-c16m16"] = title_p16
@@ -588,14 +400,12 @@ summarize() {
           M[c, s, "rps"] = med(rps[k]); M[c, s, "p50"] = med(p50[k]); M[c, s, "p99"] = med(p99[k])
           M[c, s, "mean"] = med(mean[k]); M[c, s, "pcpu"] = med(pcpu[k]); M[c, s, "kcpu"] = med(kcpu[k])
         }
-        printf "### %s\n\n", title[c]
-        print "| target | req/s (median) | req/s (all reps) | × direct | mean / p50 / p99 µs | added p50 / p99 µs | proxy CPU ms / 1000 req | colony CPU ms / 1000 req | h2load CPU | failed runs |"
-        print "|---|---:|---|---:|---|---|---:|---:|---:|---:|"
+        table(title[c], "| target | req/s (median) | req/s (all reps) | × direct | mean / p50 / p99 µs | added p50 / p99 µs | proxy CPU ms / 1000 req | colony CPU ms / 1000 req | h2load CPU | failed runs |",
+          "|---|---:|---|---:|---|---|---:|---:|---:|---:|")
         for (j = 1; j <= ns; j++) {
           s = sl[j]; k = c SUBSEP s
           if (!(k in seen)) continue
-          all = rpsall[k]; gsub(/ /, ", ", all)
-          printf "| %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s | %d of %d |\n", label[s], fmt(M[c, s, "rps"], 0), all,
+          printf "| %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s | %d of %d |\n", label[s], fmt(M[c, s, "rps"], 0), all_reps(k),
             fmt(ratio(M[c, s, "rps"], M[c, "direct", "rps"]), 2, "×"),
             fmt(M[c, s, "mean"], 0), fmt(M[c, s, "p50"], 0), fmt(M[c, s, "p99"], 0),
             (s == "direct" ? "–" : sfmt(diff(M[c, s, "p50"], M[c, "direct", "p50"]), 0) " / " sfmt(diff(M[c, s, "p99"], M[c, "direct", "p99"]), 0)),
@@ -629,9 +439,7 @@ summarize() {
         if (errsum[k]) printf "- **%s, %s: %d failed/errored/timed-out requests** (%s)\n", label[sl[j]], cl[i], errsum[k], errruns[k]
       }
       printf "\nIdle proxies used at most %d clock ticks during any run (all stay up; one gets traffic).\n", idle
-      printf "Other processes used a median of %s%% and at most %s%% of one core during the runs%s.\n", fmt(med(oth["all"]), 0), othmax + 0,
-        (othmax > 15 ? " (WARNING: the machine was not quiet; rerun when it is)" : "")
-      if (nbusy) printf "Runs disturbed by more than 15%% of a core of other load: %d of %d: %s.\n", nbusy, nruns, busy
+      print_other()
     }' "$RAW"
 }
 {
@@ -650,11 +458,6 @@ summarize() {
   echo
   echo "$PROXY_COUNTS."
   ((CRASHES)) && { echo; echo "**A process exited unexpectedly $CRASHES time(s)**; see the notes and the logs."; }
-  if [[ -s $NOTES ]]; then echo; echo "### Notes"; echo; sed 's/^/    /' "$NOTES"; fi
+  notes_section
 } >"$SUMMARY"
-echo
-cat "$SUMMARY"
-nfail=$(awk -F'\t' 'NR > 1 && !$4' "$RAW" | wc -l)
-echo
-echo "results: $RUN ($(tail -n +2 "$RAW" | wc -l) runs, $nfail failed, $CRASHES process exits)"
-exit $((nfail + CRASHES > 0))
+bench_finish "$CRASHES process exits" "$CRASHES"

@@ -35,67 +35,31 @@ status. Traffic stays on 127.42.0.1.
 USAGE
 }
 
-case ${1:-} in
-  -h|--help) usage; exit 0 ;;
-  "") ;;
-  *) usage >&2; exit 2 ;;
-esac
-
-die() { echo "register.sh: $*" >&2; exit 2; }
-
-ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) || die "not inside the coral git tree"
-cd "$ROOT" || die "cd $ROOT"
-COUNT=${COUNT:-60000}
-BUCKET=${BUCKET:-10000}
-BASELINE=${BASELINE:-20000}
-CONCURRENCY=${CONCURRENCY:-64}
-GOAL=${GOAL:-0.8}
-SKIP_BUILD=${SKIP_BUILD:-0}
-BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
-LOCK=${LOCK:-/tmp/coral-bench.lock}
-LOCK_WAIT=${LOCK_WAIT:-1800}
-for knob in COUNT BUCKET BASELINE CONCURRENCY LOCK_WAIT; do
-  [[ ${!knob} =~ ^[0-9]+$ ]] && ((${!knob} >= 1)) || die "$knob must be a positive integer (got '${!knob}')"
-done
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup "$@"
+defaults COUNT=60000 BUCKET=10000 BASELINE=20000 CONCURRENCY=64 GOAL=0.8
+uint_knobs COUNT BUCKET BASELINE CONCURRENCY
+((COUNT >= 1 && BUCKET >= 1 && BASELINE >= 1 && CONCURRENCY >= 1)) || die "COUNT, BUCKET, BASELINE and CONCURRENCY must be >= 1"
 ((COUNT <= 65533)) || die "COUNT must be at most 65533 (the peers of a /16)"
 [[ $GOAL =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "GOAL must be a number (got '$GOAL')"
-command -v flock >/dev/null || die "flock is needed (util-linux)"
 
-if [[ $SKIP_BUILD != 1 ]]; then
-  echo "=== scripts/build release coral coral-register-load" >&2
-  scripts/build release coral coral-register-load >&2 || die "build failed"
-fi
+bench_run_dir register
+[[ $SKIP_BUILD == 1 ]] || build_targets "$RUN/build.log" coral coral-register-load
 CORAL=$BUILD_DIR/apps/coral
 LOAD=$BUILD_DIR/bench/coral-register-load
 [[ -x $CORAL && -x $LOAD ]] || die "$CORAL or $LOAD is missing (build them, or set BUILD_DIR)"
 
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RUN=$ROOT/build/bench/$STAMP-register
-mkdir -p "$RUN" || die "cannot create $RUN"
 export CORAL_CONFIG_DIR=$RUN/config
 COLONY_PID=
-cleanup() {
-  local i
-  if [[ -n $COLONY_PID ]] && kill -0 "$COLONY_PID" 2>/dev/null; then
-    kill -TERM "$COLONY_PID"
-    for ((i = 0; i < 100; i++)); do kill -0 "$COLONY_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$COLONY_PID" 2>/dev/null
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup() { [[ -n $COLONY_PID ]] && stop_pid "$COLONY_PID" TERM 10; }
+bench_traps cleanup
 
-# A port free on 127.42.0.1 now (bash's /dev/tcp connect fails on free ports).
-PORT=
-for candidate in $(shuf -i 20000-29999 -n 20); do
-  if ! timeout 1 bash -c "exec 3<>/dev/tcp/127.42.0.1/$candidate" 2>/dev/null; then PORT=$candidate; break; fi
-done
-[[ -n $PORT ]] || die "no free port found on 127.42.0.1"
+COLONY_PORT=$(free_port 127.42.0.1) || die "no free port found on 127.42.0.1"
 
 run() {
   "$CORAL" init --app bench --env register --colony-id bench-register --mesh-ipv4-net 127.42.0.0/16 \
-    --mesh-ipv6-net fdc0:42::/64 --connect-port "$PORT" --discovery http://127.0.0.1:9 >"$RUN/init.txt" ||
+    --mesh-ipv6-net fdc0:42::/64 --connect-port "$COLONY_PORT" --discovery http://127.0.0.1:9 >"$RUN/init.txt" ||
     { echo "register.sh: coral init failed" >&2; return 1; }
   # Discovery is not part of this benchmark (it would only log that port 9 refuses).
   sed -i 's/auto_register: true/auto_register: false/' "$CORAL_CONFIG_DIR/colonies/bench-register.yaml"
@@ -105,7 +69,7 @@ run() {
   local secret
   secret=$(sed -n 's/^colony_secret: //p' "$CORAL_CONFIG_DIR/colonies/bench-register.yaml")
   echo "=== coral-register-load: $BASELINE GetStatus, then $COUNT new peers and again (colony pid $COLONY_PID)" >&2
-  CORAL_COLONY_SECRET=$secret timeout 1800 "$LOAD" "http://127.42.0.1:$PORT" bench-register "$COUNT" \
+  CORAL_COLONY_SECRET=$secret timeout 1800 "$LOAD" "http://127.42.0.1:$COLONY_PORT" bench-register "$COUNT" \
     --concurrency "$CONCURRENCY" --bucket "$BUCKET" --baseline "$BASELINE" >"$RUN/load.txt" 2>&1
   local status=$?
   # The colony's resident memory and state size with COUNT peers.
@@ -116,14 +80,13 @@ run() {
 }
 
 echo "=== waiting for $LOCK" >&2
-exec 9>"$LOCK"
-flock -w "$LOCK_WAIT" 9 || die "the lock $LOCK stayed busy for $LOCK_WAIT s"
+take_lock # held until the end
 run
 status=$?
 {
   echo "## MeshService.Register benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  echo "    coral colony (host transport, 127.42.0.1:$PORT), one h2c connection, concurrency $CONCURRENCY"
+  echo "    coral colony (host transport, 127.42.0.1:$COLONY_PORT), one h2c connection, concurrency $CONCURRENCY"
   echo
   sed 's/^/    /' "$RUN/load.txt"
   echo

@@ -33,12 +33,9 @@ Environment knobs (defaults in brackets):
   CORAL_BIN    coral server binary [build/release/bench/coral-rpc-bench-server]
   PROTO        1: add the Connect proto cases [0]
   SHARED_DIR   where anchors/ lives [$(git rev-parse --show-toplevel)/../shared]
-  LOCK         lock file every h2load run holds [/tmp/coral-bench.lock]
-  LOCK_WAIT    longest wait for that lock per run, seconds [1800]
-  QUIET_PCT    a run starts only when the rest of the machine uses at most
-               this % of one core (1 s sample, with the lock held) [20]
-  QUIET_WAIT   longest wait for that per run, seconds; then it runs anyway
-               and the summary says so [180]
+EOF
+  usage_lock_knobs
+  cat <<'EOF'
 
 Quick check of the script: DURATION=2 WARMUP=1 REPS=1 bench/rpc_unary.sh
 Raw results go to build/bench/<UTC stamp>/ (summary.md, runs.tsv, h2load
@@ -48,40 +45,15 @@ Goals are printed as MET / NOT MET and do not change the exit status.
 EOF
 }
 
-case ${1:-} in
-  -h|--help) usage; exit 0 ;;
-  "") ;;
-  *) usage >&2; exit 2 ;;
-esac
-
-die() { echo "rpc_unary.sh: $*" >&2; exit 2; }
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
-ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) || die "not inside the coral git tree"
-cd "$ROOT" || die "cd $ROOT"
-
-DURATION=${DURATION:-10}
-WARMUP=${WARMUP:-2}
-REPS=${REPS:-3}
-PREWARM=${PREWARM:-3}
-PORT_CORAL=${PORT_CORAL:-18191}
-PORT_NODE=${PORT_NODE:-18192}
-PORT_GO=${PORT_GO:-18193}
-SKIP_BUILD=${SKIP_BUILD:-0}
-PROTO=${PROTO:-0}
-LOCK=${LOCK:-/tmp/coral-bench.lock}
-LOCK_WAIT=${LOCK_WAIT:-1800}
-QUIET_PCT=${QUIET_PCT:-20}
-QUIET_WAIT=${QUIET_WAIT:-180}
-SHARED_DIR=${SHARED_DIR:-$ROOT/../shared}
+bench_setup "$@"
+h2load_knobs
+defaults PORT_CORAL=18191 PORT_NODE=18192 PORT_GO=18193 SHARED_DIR="$ROOT/../shared"
 HOST=127.0.0.1
 RPC_PATH=/coral.colony.v1.ColonyService/GetStatus
 
-for knob in DURATION WARMUP REPS PREWARM PORT_CORAL PORT_NODE PORT_GO LOCK_WAIT QUIET_PCT QUIET_WAIT; do
-  [[ ${!knob} =~ ^[0-9]+$ ]] || die "$knob must be a non-negative integer (got '${!knob}')"
-done
-((DURATION >= 1 && REPS >= 1)) || die "DURATION and REPS must be >= 1"
+uint_knobs PORT_CORAL PORT_NODE PORT_GO
 ((PORT_CORAL != PORT_NODE && PORT_NODE != PORT_GO && PORT_CORAL != PORT_GO)) || die "PORT_CORAL, PORT_NODE and PORT_GO must differ"
 
 [[ -d $SHARED_DIR/anchors/connect-node && -d $SHARED_DIR/anchors/go-reference ]] ||
@@ -92,47 +64,29 @@ GO_SRC=$SHARED_DIR/anchors/go-reference
 CORAL_BIN=${CORAL_BIN:-$ROOT/build/release/bench/coral-rpc-bench-server}
 GO_BIN=$ROOT/build/anchors/backend
 
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RUN=$ROOT/build/bench/$STAMP
-mkdir -p "$RUN" || die "mkdir $RUN"
+bench_run_dir
 
 # ------------------------------------------------------------------ processes
-# Every process this script starts is recorded here and stopped by PID on exit.
-declare -A PID=()      # server name -> pid
+# Every process this script starts is recorded in PID (server name -> pid)
+# and stopped by PID on exit.
 H2LOAD_PID=
 cleanup() {
   [[ -n $H2LOAD_PID ]] && stop_pid "$H2LOAD_PID"
-  local s
-  for s in "${!PID[@]}"; do stop_pid "${PID[$s]}"; done
+  stop_named "${!PID[@]}"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps cleanup
 
 # ---------------------------------------------------------------- 1. prepare
 log "prepare (results: $RUN)"
-need_apt=()
-command -v h2load >/dev/null || need_apt+=(nghttp2-client)
-command -v curl >/dev/null || need_apt+=(curl)
-if ((${#need_apt[@]})); then
-  [[ $SKIP_BUILD == 1 ]] && die "missing ${need_apt[*]} (SKIP_BUILD=1: not installing)"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"; } >"$RUN/apt.log" 2>&1 ||
-    die "apt-get install ${need_apt[*]} failed (see $RUN/apt.log)"
-fi
+need_tool h2load nghttp2-client
+need_tool curl curl
+install_needed
 command -v node >/dev/null || die "node not found (connect-node needs Node >= 20)"
 [[ $(node -p 'process.versions.node.split(".")[0]') -ge 20 ]] || die "node $(node --version) < 20"
 
 if [[ $SKIP_BUILD != 1 ]]; then
-  log "build coral-rpc-bench-server (scripts/build release)"
-  scripts/build release coral-rpc-bench-server >"$RUN/build-coral.log" 2>&1 || {
-    tail -40 "$RUN/build-coral.log" >&2
-    die "building coral-rpc-bench-server failed (log: $RUN/build-coral.log)"
-  }
-  if [[ ! -x $GO_BIN || -n $(find "$GO_SRC/src/backend" -newer "$GO_BIN" -name '*.go' 2>/dev/null) ]]; then
-    log "build the Go backend ($GO_SRC/build.sh build/anchors)"
-    "$GO_SRC/build.sh" "$ROOT/build/anchors" >"$RUN/build-go.log" 2>&1 ||
-      die "go-reference build.sh failed (log: $RUN/build-go.log)"
-  fi
+  build_targets "$RUN/build-coral.log" coral-rpc-bench-server
+  build_go_anchor "$GO_BIN" backend
   if [[ ! -x $NODE_DIR/node_modules/.bin/buf || ! -f $NODE_DIR/gen/coral/colony/v1/colony_pb.js ]]; then
     log "install connect-node (npm ci + buf generate in $NODE_DIR)"
     (cd "$NODE_DIR" && npm ci --no-audit --no-fund && PATH=$NODE_DIR/node_modules/.bin:$PATH buf generate) \
@@ -150,9 +104,7 @@ printf '\x0a\x06reef-1' >"$RUN/getstatus.bin" # GetStatusRequest{colony_id:"reef
 
 CLK_TCK=$(getconf CLK_TCK)
 {
-  echo "date (UTC): $(date -u '+%Y-%m-%d %H:%M:%S')"
-  echo "machine: $(uname -srm), $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-  echo "os: $(. /etc/os-release && echo "$PRETTY_NAME")"
+  env_common
   echo "coral: $CORAL_BIN, tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src proto bench ':!bench/*.sh' ':!bench/*.md' 2>/dev/null || echo ' + uncommitted changes in src/, proto/ or the bench server')"
   echo "h2load: $(h2load --version | head -1)"
   echo "node: $(node --version), connect-node $(node -p "require('$NODE_DIR/node_modules/@connectrpc/connect-node/package.json').version" 2>/dev/null)"
@@ -166,7 +118,7 @@ SERVERS=(coral node go)
 declare -A LABEL=([coral]=coral [node]=connect-node [go]=go-h2c)
 declare -A PORT=([coral]=$PORT_CORAL [node]=$PORT_NODE [go]=$PORT_GO)
 declare -A STARTS=([coral]=0 [node]=0 [go]=0)
-CRASHES=0 # servers found dead (during or between runs); each makes the exit status 1
+# CRASHES (lib.sh): servers found dead (during or between runs); each makes the exit status 1
 NOTES=$RUN/notes.txt
 : >"$NOTES"
 
@@ -178,6 +130,7 @@ start_server() { # start_server NAME: starts it, waits until GetStatus answers 2
   port_busy "$p" && die "something already listens on $HOST:$p (set PORT_${s^^})"
   STARTS[$s]=$((STARTS[$s] + 1))
   local logf=$RUN/server-$s.${STARTS[$s]}.log
+  LOGF[$s]=$logf
   case $s in
     coral) "$CORAL_BIN" --listen "$HOST:$p" --port-file "$RUN/coral.port" >"$logf" 2>&1 & ;;
     node) env -C "$NODE_DIR" HOST="$HOST" PORT="$p" node server.mjs >"$logf" 2>&1 & ;;
@@ -194,16 +147,6 @@ start_server() { # start_server NAME: starts it, waits until GetStatus answers 2
   [[ $code == 200 ]] || { note "$s: GetStatus never answered 200 (last status $code)"; return 1; }
   log "${LABEL[$s]} up, pid ${PID[$s]}, $(wc -c <"$RUN/preflight-$s.body") B reply: $(head -c 120 "$RUN/preflight-$s.body")"
   return 0
-}
-reap_dead() { # reap_dead NAME: if the server has exited, notes how and forgets its PID
-  local s=$1 rc
-  [[ -n ${PID[$s]:-} ]] || return 0
-  alive "$s" && return 0
-  wait "${PID[$s]}" 2>/dev/null; rc=$?
-  CRASHES=$((CRASHES + 1))
-  note "${LABEL[$s]}: pid ${PID[$s]} had exited (status $rc$( ((rc > 128)) && echo ", signal $((rc - 128))")); log tail ($RUN/server-$s.${STARTS[$s]}.log):"
-  tail -20 "$RUN/server-$s.${STARTS[$s]}.log" | tee -a "$NOTES" >&2
-  unset "PID[$s]"
 }
 ensure_up() { # ensure_up NAME: restarts a server that died (its crash is noted)
   alive "$1" && return 0
@@ -232,121 +175,27 @@ declare -A CASE_TITLE=(
   [proto-c1m1]="Connect proto unary, h2c, h2load -c1 -m1")
 [[ $PROTO == 1 ]] && CASES+=(proto-c16m16 proto-c1m1)
 
-h2load_args() { # h2load_args CASE: fills ARGS with the case's body + concurrency flags
-  local spec=${CASE_ARGS[$1]}
-  local -n body=${spec%% *}
-  local conc
-  read -ra conc <<<"${spec#* }"
-  ARGS=("${body[@]}" "${conc[@]}")
-}
-
-RAW=$RUN/runs.tsv
-printf 'case\tserver\trep\tok\treq_s\tmean_us\tp50_us\tp90_us\tp99_us\tmax_us\tsucceeded\terrors\tnon200\tstatus0\tcpu_ticks\tcpu_window_reqs\tcpu_us_per_req\tidle_ticks\twait_s\th2load_cpu_pct\tother_cpu_pct\tnote\n' >"$RAW"
+raw_start server cpu_ticks cpu_window_reqs cpu_us_per_req idle_ticks wait_s h2load_cpu_pct other_cpu_pct
 
 # run_one CASE SERVER REP: one h2load run under the lock, with the server's
-# CPU sampled after the warm-up and after h2load exits; appends a row to RAW.
+# CPU sampled after the warm-up and after h2load exits (h2load_measure);
+# appends a row to RAW.
 run_one() {
-  local c=$1 s=$2 rep=$3 out=$RUN/$1-$2-$3 lk t0 t1 c1 c2 rc o pid why=
-  local -A idle1=()
+  local c=$1 s=$2 rep=$3 out=$RUN/$1-$2-$3 o
   h2load_args "$c"
   if ! ensure_up "$s"; then
-    printf '%s\t%s\t%s\t0\t\t\t\t\t\t\t0\t0\t0\t0\t\t\t\t\t\t\t\tserver down\n' "$c" "$s" "$rep" >>"$RAW"
+    down_row "$c" "$s" "$rep" "server down"
     return
   fi
-  pid=${PID[$s]}
-  exec {lk}>>"$LOCK" || die "cannot open $LOCK"
-  t0=$(date +%s)
-  flock -w "$LOCK_WAIT" "$lk" || die "waited ${LOCK_WAIT}s for $LOCK"
-  if ! wait_quiet; then
-    why+="machine busy (${BUSY_PCT}% of a core) after waiting ${QUIET_WAIT}s; "
-    note "$c ${LABEL[$s]} rep $rep: started although the machine was busy (${BUSY_PCT}% of a core)"
-  fi
-  local waited=$(($(date +%s) - t0))
-  for o in "${SERVERS[@]}"; do [[ $o != "$s" ]] && alive "$o" && idle1[$o]=$(cpu_ticks "${PID[$o]}"); done
-  times >"$out.times0"         # children's CPU so far (h2load's is added when it is reaped)
-  local w0 b0 c0; w0=$(now_us); b0=$(busy_ticks); c0=$(cpu_ticks "$pid")
-  timeout $((WARMUP + DURATION + 60)) h2load "${ARGS[@]}" -D "$DURATION" --warm-up-time="$WARMUP" \
-    --log-file="$out.reqlog" "$(url "$s")" >"$out.txt" 2>&1 {lk}>&- &
-  H2LOAD_PID=$!
-  sleep "$WARMUP.5"           # main phase starts ~WARMUP s after h2load connects
-  t1=$(now_us); c1=$(cpu_ticks "$pid")
-  wait "$H2LOAD_PID"; rc=$?
-  H2LOAD_PID=
-  times >"$out.times1"
-  local w1 b1; w1=$(now_us); b1=$(busy_ticks)
-  c2=$(cpu_ticks "$pid")
-  local idle=0 d
-  for o in "${!idle1[@]}"; do
-    d=$(($(cpu_ticks "${PID[$o]}") - ${idle1[$o]})); ((d > idle)) && idle=$d
-  done
-  flock -u "$lk"; exec {lk}>&-
-
-  local busy_note=$why; why=
-  alive "$s" || why+="server died during the run; "
-  ((rc == 0)) || why+="h2load exit status $rc; "
-  ((c1 >= 0 && c2 >= 0)) || why+="no /proc stat; "
-  [[ -f $out.reqlog ]] || : >"$out.reqlog"
-  # h2load summary: "finished in 12.00s, N req/s, ..."; "requests: N total, N started,
-  # N done, N succeeded, N failed, N errored, N timeout"; "status codes: N 2xx, N 3xx, N 4xx, N 5xx"
-  local rps ok errs n3xx
-  rps=$(awk '/^finished in/ {print $4; exit}' "$out.txt")
-  ok=$(awk '/^requests:/ {print $8; exit}' "$out.txt")
-  errs=$(awk '/^requests:/ {print $10 + $12 + $14; exit}' "$out.txt")
-  n3xx=$(awk '/^status codes:/ {print $5 + $7 + $9; exit}' "$out.txt")
-  [[ -n $rps && -n $ok ]] || { why+="no h2load summary; "; rps=${rps:-0}; ok=${ok:-0}; errs=${errs:-0}; }
-  ((ok > 0)) || why+="no request succeeded; "
-  ((errs == 0)) || why+="$errs failed/errored/timed-out requests; "
-  ((${n3xx:-0} == 0)) || why+="$n3xx non-2xx responses; "
-  # Per-request log (main phase only): start_us <TAB> status <TAB> duration_us.
-  # Status 0 marks a request that straddled the warm-up/main boundary (h2load
-  # counts it as succeeded): left out of the latency figures, not an error.
-  # Latency: status 200 only. CPU: ticks from t1 to h2load's exit over the
-  # requests that completed in that window (all main phase, since t1 is after
-  # the main phase began; checked against the first logged request).
-  awk -F'\t' -v t1="$t1" -v dt="$((c2 - c1))" -v tck="$CLK_TCK" '
-    $2 == 200 { lat[++n] = $3; sum += $3; if ($1 + $3 >= t1) win++; if (!first || $1 < first) first = $1; next }
-    $2 == 0 { st0++; next }
-    { bad++ }
-    END {
-      printf "%d\t%d\t%d\t%d\t%s\t%s\n", n, bad, st0, win, (n ? sprintf("%.0f", sum / n) : "-"),
-        (win ? sprintf("%.1f", dt * 1e6 / tck / win) : "-")
-      print ((first && t1 < first) ? "cpu window began before the main phase" : "")
-    }' "$out.reqlog" >"$out.stats"
-  local n bad st0 win cpu_req mean cpunote
-  IFS=$'\t' read -r n bad st0 win mean cpu_req <"$out.stats"
-  [[ $mean == - ]] && mean=
-  [[ $cpu_req == - ]] && cpu_req=
-  cpunote=$(sed -n 2p "$out.stats")
-  rm -f "$out.stats"
-  ((bad == 0)) || why+="$bad non-200 responses in the request log; "
-  ((n > 0)) || why+="no status-200 entry in the request log; "
-  local pcts
-  pcts=$(awk -F'\t' '$2 == 200 {print $3}' "$out.reqlog" | sort -n | awk '
-    { d[NR] = $1 }
-    function pct(p,  k) { k = int(p * NR + 0.999999); if (k < 1) k = 1; return d[k] }
-    END { if (NR) printf "%d\t%d\t%d\t%d", pct(.5), pct(.9), pct(.99), d[NR]; else printf "\t\t\t" }')
-  gzip -f "$out.reqlog"
-  # h2load's CPU (user+sys) as a share of one core over its wall time; the few
-  # short helpers run between the two `times` calls add a few ms at most.
-  local client_pct
-  client_pct=$(cat "$out.times0" "$out.times1" | awk -v wall="$((w1 - w0))" '
-    function sec(x,  m) { m = x; sub(/m.*/, "", m); sub(/^[0-9]+m/, "", x); sub(/s$/, "", x); return m * 60 + x }
-    NR == 2 { a = sec($1) + sec($2) } NR == 4 { b = sec($1) + sec($2) }
-    END { printf "%.0f", (wall > 0 ? (b - a) * 1e8 / wall : 0) }')
-  rm -f "$out.times0" "$out.times1"
-  # Everything else on the machine during the run, in % of one core: busy
-  # time minus the server's and h2load's. Near 0 on a quiet machine.
-  local other_pct
-  other_pct=$(awk -v b="$((b1 - b0 - ($(cpu_ticks "$pid") - c0)))" -v tck="$CLK_TCK" -v wall="$((w1 - w0))" -v cli="$client_pct" \
-    'BEGIN { printf "%.0f", (wall > 0 ? b * 1e8 / tck / wall - cli : 0) }')
-  local okflag=1; [[ -n $why ]] && okflag=0
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-    "$c" "$s" "$rep" "$okflag" "$rps" "$mean" "$pcts" "$ok" "$errs" "$bad" "$st0" \
-    "$((c2 - c1))" "$win" "$cpu_req" "$idle" "$waited" "$client_pct" "$other_pct" "${why}${busy_note}${cpunote}" >>"$RAW"
-  printf '%-13s %-12s rep %s: %8s req/s  mean %6s us  p99 %6s us  cpu %6s us/req  h2load %3s%%  other %3s%%%s\n' \
-    "$c" "${LABEL[$s]}" "$rep" "$rps" "$mean" "$(cut -f3 <<<"$pcts")" "$cpu_req" "$client_pct" "$other_pct" \
-    "${why:+  FAILED: $why}" >&2
-  if [[ -n $why ]]; then note "$c ${LABEL[$s]} rep $rep FAILED: $why(h2load output: $out.txt)"; fi
+  SAMPLE=("${PID[$s]}") IDLE=()
+  for o in "${SERVERS[@]}"; do [[ $o != "$s" ]] && alive "$o" && IDLE+=("${PID[$o]}"); done
+  h2load_run "$out" "$(url "$s")" "$c ${LABEL[$s]} rep $rep" "${ARGS[@]}"
+  alive "$s" || WHY+="server died during the run; "
+  h2load_results "$out"
+  raw_row "$c" "$s" "$rep" "$((TICKS2[0] - TICKS1[0]))" "$WIN" "${CPU_REQ[0]:-}" "$IDLE_TICKS" "$WAITED" "$CLIENT_PCT" "$OTHER_PCT"
+  report_run "$c ${LABEL[$s]} rep $rep" "$out" \
+    '%-13s %-12s rep %s: %8s req/s  mean %6s us  p99 %6s us  cpu %6s us/req  h2load %3s%%  other %3s%%' \
+    "$c" "${LABEL[$s]}" "$rep" "$RPS" "$MEAN" "$(cut -f3 <<<"$PCTS")" "${CPU_REQ[0]:-}" "$CLIENT_PCT" "$OTHER_PCT"
 }
 
 # Unrecorded pre-warm (JIT, heap sizing, allocator) so rep 1 is not the coldest.
@@ -357,8 +206,7 @@ if ((PREWARM > 0)); then
       [[ $b == P && ($PROTO != 1 || $s == go) ]] && continue
       declare -n wargs=$b
       ensure_up "$s" || continue
-      flock -w "$LOCK_WAIT" "$LOCK" timeout $((PREWARM + 30)) h2load -c16 -m16 -D "$PREWARM" "${wargs[@]}" \
-        "$(url "$s")" >"$RUN/prewarm-$s-$b.txt" 2>&1
+      prewarm "$RUN/prewarm-$s-$b.txt" "$(url "$s")" -c16 -m16 "${wargs[@]}"
       unset -n wargs
     done
   done
@@ -371,10 +219,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
   done
 done
 
-for s in "${SERVERS[@]}"; do
-  reap_dead "$s"
-  [[ -n ${PID[$s]:-} ]] && { stop_pid "${PID[$s]}"; unset "PID[$s]"; }
-done
+stop_all "${SERVERS[@]}"
 log "servers stopped"
 
 # ----------------------------------------------------------------- 4. summary
@@ -382,27 +227,14 @@ SUMMARY=$RUN/summary.md
 summarize() {
   awk -F'\t' -v cases="${CASES[*]}" \
       -v title_j16="${CASE_TITLE[json-c16m16]}" -v title_j1="${CASE_TITLE[json-c1m1]}" \
-      -v title_p16="${CASE_TITLE[proto-c16m16]}" -v title_p1="${CASE_TITLE[proto-c1m1]}" '
-    function med(list,  n, a, i, j, t) {
-      n = split(list, a, " "); if (!n) return ""
-      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    function add(arr, k, v) { if (v == "") return; if (k in arr) arr[k] = arr[k] " " v; else arr[k] = v }
-    function fmt(x, d, unit) { return x == "" ? "–" : sprintf("%." d "f", x) unit }
-    function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "" : a / b }
+      -v title_p16="${CASE_TITLE[proto-c16m16]}" -v title_p1="${CASE_TITLE[proto-c1m1]}" "$AWK_STATS"'
     NR == 1 { next }
     {
-      k = $1 SUBSEP $2; seen[k] = 1; runs[k]++
-      add(rpsall, k, $4 ? sprintf("%.0f", $5) : "failed")
-      if (!$4) { failed[k]++; next }   # medians: successful runs only
+      k = $1 SUBSEP $2
+      if (!count_run(k)) next   # medians: successful runs only
       add(rps, k, $5); add(mean, k, $6); add(p50, k, $7); add(p99, k, $9); add(cpu, k, $17); add(cli, k, $20)
       if ($18 + 0 > idle) idle = $18 + 0
-      if ($21 != "") {
-        add(oth, "all", $21); if ($21 + 0 > othmax) othmax = $21 + 0
-        if ($21 + 0 > 15) { nbusy++; busy = busy (busy ? ", " : "") $1 " " $2 " #" $3 " (" $21 "%)" }
-      }
-      nruns++
+      note_other($21, $1 " " $2 " #" $3)
     }
     END {
       title["json-c16m16"] = title_j16; title["json-c1m1"] = title_j1
@@ -411,15 +243,13 @@ summarize() {
       nc = split(cases, cl, " "); ns = split("coral node go", sl, " ")
       for (i = 1; i <= nc; i++) {
         c = cl[i]
-        printf "### %s\n\n", title[c]
-        print "| server | req/s (median) | req/s (all reps) | × connect-node | mean / p50 / p99 µs | CPU µs/request | h2load CPU | failed runs |"
-        print "|---|---:|---|---:|---|---:|---:|---:|"
+        table(title[c], "| server | req/s (median) | req/s (all reps) | × connect-node | mean / p50 / p99 µs | CPU µs/request | h2load CPU | failed runs |",
+          "|---|---:|---|---:|---|---:|---:|---:|")
         for (j = 1; j <= ns; j++) {
           s = sl[j]; k = c SUBSEP s
           if (!(k in seen)) continue
           M[c, s, "rps"] = med(rps[k]); M[c, s, "p99"] = med(p99[k]); M[c, s, "cpu"] = med(cpu[k])
-          all = rpsall[k]; gsub(/ /, ", ", all)
-          printf "| %s | %s | %s | %s | %s / %s / %s | %s | %s | %d of %d |\n", label[s], fmt(M[c, s, "rps"], 0), all,
+          printf "| %s | %s | %s | %s | %s / %s / %s | %s | %s | %d of %d |\n", label[s], fmt(M[c, s, "rps"], 0), all_reps(k),
             fmt(ratio(M[c, s, "rps"], med(rps[c SUBSEP "node"])), 2, "×"),
             fmt(med(mean[k]), 0), fmt(med(p50[k]), 0), fmt(M[c, s, "p99"], 0), fmt(M[c, s, "cpu"], 1),
             fmt(med(cli[k]), 0, "%"), failed[k] + 0, runs[k]
@@ -452,9 +282,7 @@ summarize() {
           fmt(ratio(M[c, "node", "cpu"], M[c, "coral", "cpu"]), 2), fmt(ratio(M[c, "go", "cpu"], M[c, "coral", "cpu"]), 2), c
       }
       printf "\nIdle servers used at most %d clock ticks during any run (all three stay up; one gets traffic).\n", idle
-      printf "Other processes used a median of %s%% and at most %s%% of one core during the runs%s.\n", fmt(med(oth["all"]), 0), othmax + 0,
-        (othmax > 15 ? " (WARNING: the machine was not quiet; rerun when it is)" : "")
-      if (nbusy) printf "Runs disturbed by more than 15%% of a core of other load: %d of %d: %s.\n", nbusy, nruns, busy
+      print_other()
     }' "$RAW"
 }
 {
@@ -469,11 +297,6 @@ summarize() {
   echo
   summarize
   ((CRASHES)) && { echo; echo "**A server exited unexpectedly $CRASHES time(s)**; see the notes and server-*.log."; }
-  if [[ -s $NOTES ]]; then echo; echo "### Notes"; echo; sed 's/^/    /' "$NOTES"; fi
+  notes_section
 } >"$SUMMARY"
-echo
-cat "$SUMMARY"
-nfail=$(awk -F'\t' 'NR > 1 && !$4' "$RAW" | wc -l)
-echo
-echo "results: $RUN ($(tail -n +2 "$RAW" | wc -l) runs, $nfail failed, $CRASHES server exits)"
-exit $((nfail + CRASHES > 0))
+bench_finish "$CRASHES server exits" "$CRASHES"

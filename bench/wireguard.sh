@@ -45,12 +45,9 @@ Environment knobs (defaults in brackets):
   BUILD_DIR    where apps/coral is [build/release]
   CORAL_BIN    the coral binary [BUILD_DIR/apps/coral]
   WG_CORE_BENCH  coral's micro-benchmark [BUILD_DIR/bench/coral-wireguard-bench]
-  LOCK         lock file every run holds [/tmp/coral-bench.lock]
-  LOCK_WAIT    longest wait for that lock per run, seconds [1800]
-  QUIET_PCT    a run starts only when the machine uses at most this % of one
-               core (1 s sample, lock held) [20]
-  QUIET_WAIT   longest wait for that per run, seconds; then it runs anyway
-               and the summary says so [180]
+EOF
+  usage_lock_knobs
+  cat <<'EOF'
 
 Goal (printed as MET / NOT MET; it does not change the exit status):
   coral<->coral TCP 1 stream (IPv4) >= 3x wireguard-go<->wireguard-go, same run
@@ -64,41 +61,15 @@ every run succeeded, 1 if any failed, 2 on bad usage or setup.
 EOF
 }
 
-case ${1:-} in
-  -h|--help) usage; exit 0 ;;
-  "") ;;
-  *) usage >&2; exit 2 ;;
-esac
-
-die() { echo "wireguard.sh: $*" >&2; exit 2; }
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=bench/lib.sh
-source "$HERE/lib.sh"
-# shellcheck source=tests/e2e/lib.sh
-source "$HERE/../tests/e2e/lib.sh"  # e2e_wait, for wg_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # and tests/e2e/lib.sh (e2e_wait, stop_pid, for wg_lib.sh)
 # shellcheck source=tests/e2e/wg_lib.sh
-source "$HERE/../tests/e2e/wg_lib.sh"
-
-ROOT=$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null) || die "not inside the coral git tree"
-cd "$ROOT" || die "cd $ROOT"
+source "$BENCH_DIR/../tests/e2e/wg_lib.sh"
+bench_setup "$@"
 ((EUID == 0)) || die "needs root (network namespaces, TUN devices): sudo $0"
 
-DURATION=${DURATION:-10}
-REPS=${REPS:-3}
-PINGS=${PINGS:-100}
-FAMILIES=${FAMILIES:-4}
-CONFIGS=${CONFIGS:-veth wggo-wggo coral-wggo coral-coral}
-CRYPTO_SECS=${CRYPTO_SECS:-3}
-CRYPTO_CPU=${CRYPTO_CPU:-1}
-SKIP_BUILD=${SKIP_BUILD:-0}
-BUILD_DIR=${BUILD_DIR:-$ROOT/build/release}
-LOCK=${LOCK:-/tmp/coral-bench.lock}
-LOCK_WAIT=${LOCK_WAIT:-1800}
-QUIET_PCT=${QUIET_PCT:-20}
-QUIET_WAIT=${QUIET_WAIT:-180}
-for knob in DURATION REPS PINGS CRYPTO_SECS CRYPTO_CPU LOCK_WAIT QUIET_PCT QUIET_WAIT; do
-  [[ ${!knob} =~ ^[0-9]+$ ]] || die "$knob must be a non-negative integer (got '${!knob}')"
-done
+defaults DURATION=10 REPS=3 PINGS=100 FAMILIES=4 "CONFIGS=veth wggo-wggo coral-wggo coral-coral" CRYPTO_SECS=3 CRYPTO_CPU=1
+uint_knobs DURATION REPS PINGS CRYPTO_SECS CRYPTO_CPU
 ((DURATION >= 1 && REPS >= 1 && PINGS >= 1 && CRYPTO_SECS >= 1)) || die "DURATION, REPS, PINGS and CRYPTO_SECS must be >= 1"
 for f in $FAMILIES; do [[ $f == 4 || $f == 6 ]] || die "FAMILIES: 4 and/or 6 (got '$FAMILIES')"; done
 for c in $CONFIGS; do [[ $c == @(veth|wggo-wggo|coral-wggo|coral-coral) ]] || die "CONFIGS: unknown '$c'"; done
@@ -107,9 +78,7 @@ BUILD_DIR=$(cd "$BUILD_DIR" 2>/dev/null && pwd || echo "$BUILD_DIR")
 CORAL=${CORAL_BIN:-$BUILD_DIR/apps/coral}
 WG_CORE_BENCH=${WG_CORE_BENCH:-$BUILD_DIR/bench/coral-wireguard-bench}
 
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-RUN=$ROOT/build/bench/$STAMP-wireguard
-mkdir -p "$RUN" || die "mkdir $RUN"
+bench_run_dir wireguard
 umask 077
 
 # ------------------------------------------------------------------ processes
@@ -121,37 +90,23 @@ cleanup() {
   [[ -n $IPERF_PID ]] && stop_pid "$IPERF_PID"
   wg_cleanup
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps cleanup
 
 # ---------------------------------------------------------------- 1. prepare
 log "prepare (results: $RUN)"
-need_apt=()
-command -v wireguard-go >/dev/null || need_apt+=(wireguard-go)
-command -v wg >/dev/null || need_apt+=(wireguard-tools)
-command -v iperf3 >/dev/null || need_apt+=(iperf3)
-command -v ping >/dev/null || need_apt+=(iputils-ping)
-command -v jq >/dev/null || need_apt+=(jq)
-command -v openssl >/dev/null || need_apt+=(openssl)
-if ((${#need_apt[@]})); then
-  [[ $SKIP_BUILD == 1 ]] && die "missing ${need_apt[*]} (SKIP_BUILD=1: not installing)"
-  # --no-install-recommends: wireguard-tools recommends a whole kernel image.
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"; } \
-    >"$RUN/apt.log" 2>&1 || die "apt-get install ${need_apt[*]} failed (see $RUN/apt.log)"
-fi
+need_tool wireguard-go wireguard-go
+need_tool wg wireguard-tools
+need_tool iperf3 iperf3
+need_tool ping iputils-ping
+need_tool jq jq
+need_tool openssl openssl
+# --no-install-recommends: wireguard-tools recommends a whole kernel image.
+install_needed --no-install-recommends
 [[ -c /dev/net/tun ]] || die "no /dev/net/tun"
-command -v flock >/dev/null || die "flock is needed (util-linux)"
 command -v taskset >/dev/null || die "taskset is needed (util-linux)"
 
 if [[ $SKIP_BUILD != 1 && -z ${CORAL_BIN:-} ]]; then
-  if [[ $BUILD_DIR == "$ROOT/build/release" ]]; then
-    log "build coral and coral-wireguard-bench (scripts/build release ...)"
-    scripts/build release coral coral-wireguard-bench >"$RUN/build-coral.log" 2>&1
-  else
-    log "build coral and coral-wireguard-bench ($BUILD_DIR)"
-    cmake --build "$BUILD_DIR" --target coral coral-wireguard-bench >"$RUN/build-coral.log" 2>&1
-  fi || { tail -40 "$RUN/build-coral.log" >&2; die "building coral failed (log: $RUN/build-coral.log)"; }
+  build_targets "$RUN/build-coral.log" coral coral-wireguard-bench
 fi
 HAVE_CORAL=0
 if [[ -x $CORAL ]] && wg_has_coral "$CORAL"; then HAVE_CORAL=1; fi
@@ -159,15 +114,12 @@ HAVE_CORE_BENCH=0
 [[ -x $WG_CORE_BENCH ]] && HAVE_CORE_BENCH=1
 
 CLK_TCK=$(getconf CLK_TCK)
-HOST=127.0.0.1 # (bench/lib.sh's port_busy; unused here)
 NOTES=$RUN/notes.txt
 : >"$NOTES"
 ((HAVE_CORAL)) || note "coral: $CORAL has no 'coral wg up': the coral configurations are left out"
 ((HAVE_CORE_BENCH)) || note "coral's WireGuard micro-benchmark $WG_CORE_BENCH does not exist: left out (set WG_CORE_BENCH)"
 {
-  echo "date (UTC): $(date -u '+%Y-%m-%d %H:%M:%S'), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "machine: $(uname -srm), $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-  echo "os: $(. /etc/os-release && echo "$PRETTY_NAME")"
+  env_common load
   echo "coral: $CORAL$( ((HAVE_CORAL)) || echo " (no 'coral wg up')"), tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src apps 2>/dev/null && [[ -z $(git ls-files --others --exclude-standard src apps) ]] || echo ' + uncommitted changes in src/ or apps/')"
   echo "wireguard-go $(dpkg-query -W -f='${Version}' wireguard-go 2>/dev/null), wireguard-tools $(dpkg-query -W -f='${Version}' wireguard-tools 2>/dev/null), $(iperf3 --version | head -1 | awk '{print $1, $2}'), $(openssl version | awk '{print $1, $2}')"
   echo "knobs: DURATION=$DURATION REPS=$REPS PINGS=$PINGS FAMILIES='$FAMILIES' CONFIGS='$CONFIGS' CRYPTO_SECS=$CRYPTO_SECS CRYPTO_CPU=$CRYPTO_CPU QUIET_PCT=$QUIET_PCT, CLK_TCK=$CLK_TCK"
@@ -214,13 +166,12 @@ wg_ticks() { # CPU ticks of the running WireGuard peers together (0 when none)
 # measure CONFIG FAMILY CASE REP: one run under the lock, after the quiet
 # wait; appends a row to RAW.
 measure() {
-  local cfg=$1 fam=$2 c=$3 rep=$4 out lk t0 waited w0 w1 b0 b1 k0 k1 d0 d1 dst why="" busy_note=""
+  local cfg=$1 fam=$2 c=$3 rep=$4 out t0 waited w0 w1 b0 b1 k0 k1 d0 d1 dst why="" busy_note=""
   local value="" unit="" retr="" cores="" other="" own_pct=0 rc
   if [[ $cfg == veth ]]; then dst=${WG_VIP[B]}; elif [[ $fam == 4 ]]; then dst=${WG_M4[B]}; else dst=${WG_M6[B]}; fi
   out=$RUN/$cfg-ip$fam-$c-$rep
-  exec {lk}>>"$LOCK" || die "cannot open $LOCK"
   t0=$SECONDS
-  wg_fg flock -w "$LOCK_WAIT" "$lk" || die "waited ${LOCK_WAIT}s for $LOCK"
+  take_lock wg_fg
   if ! wait_quiet; then
     busy_note="machine busy (${BUSY_PCT}% of a core) after waiting ${QUIET_WAIT}s; "
     note "$cfg IPv$fam $c rep $rep: started although the machine was busy (${BUSY_PCT}% of a core)"
@@ -230,16 +181,16 @@ measure() {
   case $c in
     tcp*)
       wg_fg ip netns exec "${WG_NS[A]}" timeout $((DURATION + 30)) iperf3 -c "$dst" -p 5201 -t "$DURATION" -P "${c#tcp}" -J \
-        --connect-timeout 5000 >"$out.json" 2>&1 {lk}>&-
+        --connect-timeout 5000 >"$out.json" 2>&1 {LK}>&-
       rc=$?
       ;;
     ping)
-      wg_fg ip netns exec "${WG_NS[A]}" timeout $((PINGS / 50 + 30)) ping -n -q -c "$PINGS" -i 0.01 -W 2 "$dst" >"$out.txt" 2>&1 {lk}>&-
+      wg_fg ip netns exec "${WG_NS[A]}" timeout $((PINGS / 50 + 30)) ping -n -q -c "$PINGS" -i 0.01 -W 2 "$dst" >"$out.txt" 2>&1 {LK}>&-
       rc=$?
       ;;
   esac
   w1=$(now_us); b1=$(busy_ticks); k1=$(wg_ticks); d1=$(udp_drops_b)
-  flock -u "$lk"; exec {lk}>&-
+  drop_lock
 
   local wall_s
   wall_s=$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')
@@ -326,17 +277,16 @@ done
 CRYPTO=$RUN/crypto.tsv
 printf 'name\trep\tvalue\tunit\tother_pct\n' >"$CRYPTO"
 crypto_run() { # crypto_run NAME REP CMD...: one single-core run under the lock
-  local name=$1 rep=$2 lk out b0 b1 w0 w1
+  local name=$1 rep=$2 out b0 b1 w0 w1
   shift 2
   out=$RUN/crypto-$name-$rep.txt
-  exec {lk}>>"$LOCK" || die "cannot open $LOCK"
-  wg_fg flock -w "$LOCK_WAIT" "$lk" || die "waited ${LOCK_WAIT}s for $LOCK"
+  take_lock wg_fg
   wait_quiet || note "crypto $name rep $rep: started although the machine was busy (${BUSY_PCT}% of a core)"
   w0=$(now_us); b0=$(busy_ticks)
-  wg_fg timeout $((CRYPTO_SECS * 10 + 60)) taskset -c "$CRYPTO_CPU" "$@" >"$out" 2>"$out.err" {lk}>&-
+  wg_fg timeout $((CRYPTO_SECS * 10 + 60)) taskset -c "$CRYPTO_CPU" "$@" >"$out" 2>"$out.err" {LK}>&-
   local rc=$?
   w1=$(now_us); b1=$(busy_ticks)
-  flock -u "$lk"; exec {lk}>&-
+  drop_lock
   # the benchmark itself keeps one core busy: other = busy - 100 %
   local other
   other=$(awk -v b="$((b1 - b0))" -v hz="$CLK_TCK" -v w="$((w1 - w0))" 'BEGIN { v = b / hz / (w / 1e6) * 100 - 100; printf "%.0f", (v < 0 ? 0 : v) }')
@@ -359,15 +309,7 @@ done
 # ----------------------------------------------------------------- 4. summary
 SUMMARY=$RUN/summary.md
 summarize() {
-  awk -F'\t' -v fams="$FAMILIES" -v have_coral="$HAVE_CORAL" -v crypto="$CRYPTO" '
-    function med(list,  n, a, i, j, t) {
-      n = split(list, a, " "); if (!n) return ""
-      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    function add(arr, k, v) { if (v == "") return; if (k in arr) arr[k] = arr[k] " " v; else arr[k] = v }
-    function fmt(x, d, unit) { return x == "" ? "–" : sprintf("%." d "f", x) unit }
-    function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "" : a / b }
+  awk -F'\t' -v fams="$FAMILIES" -v have_coral="$HAVE_CORAL" -v crypto="$CRYPTO" "$AWK_STATS"'
     function pct(r) { return r == "" ? "–" : sprintf("%.1f%%", r * 100) }
     function verdict(ok, have) { return have ? (ok ? "MET" : "NOT MET") : "NOT MEASURED" }
     FNR == 1 { next }
@@ -468,7 +410,7 @@ summarize() {
   echo "WireGuard CPU = utime+stime of both peer processes over the run / wall time (2.0 = both cores of a 2-CPU VM)."
   echo
   summarize
-  if [[ -s $NOTES ]]; then echo; echo "### Notes"; echo; sed 's/^/    /' "$NOTES"; fi
+  notes_section
 } >"$SUMMARY"
 echo
 cat "$SUMMARY"

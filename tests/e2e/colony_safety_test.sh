@@ -17,21 +17,11 @@
 # PID files on exit, however the script exits.
 set -uo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck source=tests/e2e/lib.sh
-. "$here/lib.sh"
 # shellcheck source=tests/e2e/cli_lib.sh
-. "$here/cli_lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" # sources lib.sh; sets here (tests/e2e) and root
 
 coral_binaries "$@"
-PY=/usr/bin/python3
-for tool in jq curl "$PY"; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool is not installed"
-    exit 77
-  fi
-done
+e2e_need jq curl "$PY"
 
 T=10
 MESH_SVC=coral.mesh.v1.MeshService
@@ -40,37 +30,14 @@ COLONY_SVC=coral.colony.v1.ColonyService
 e2e_init
 export CORAL_CONFIG_DIR=$E2E_WORK/config
 
-is_coral() { [[ $(readlink "/proc/$1/exe" 2>/dev/null) == "$CORAL" ]]; }
-gone() { [[ ! -e /proc/$1 || $(ps -o stat= -p "$1" 2>/dev/null) == Z* ]]; }
+e2e_daemons # stops the colonies and proxies by their PID files on exit
 pid_in() { tr -dc 0-9 2>/dev/null <"$1"; }
-safety_cleanup() {
-  local status=$? file pid i
-  for file in "$CORAL_CONFIG_DIR"/colonies/*.pid "$CORAL_CONFIG_DIR"/proxies/*.pid; do
-    [[ -f $file ]] || continue
-    pid=$(pid_in "$file")
-    if [[ -z $pid ]] || ! is_coral "$pid" || gone "$pid"; then continue; fi
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do gone "$pid" && break; sleep 0.1; done
-    gone "$pid" || kill -KILL "$pid" 2>/dev/null
-  done
-  for file in "$CORAL_CONFIG_DIR"/colonies/*.log "$CORAL_CONFIG_DIR"/proxies/*.log; do
-    [[ -f $file ]] && ln -sf "$file" "$E2E_WORK/daemon-${file##*/}"
-  done
-  (exit "$status")
-  e2e_cleanup
-}
-trap safety_cleanup EXIT
 
 yaml_of() { echo "$CORAL_CONFIG_DIR/colonies/$1.yaml"; }
 secret_of() { sed -n 's/^colony_secret: *//p' "$(yaml_of "$1")"; }
-fatal() {
-  e2e_fail "$1" "$2"
-  e2e_summary
-  exit 1
-}
 
 e2e_start_server disc "$DISC" --listen 127.0.0.1:0 2>"$E2E_WORK/start.err" ||
-  fatal "start coral-discovery" "$(cat "$E2E_WORK/start.err")"
+  e2e_fatal "start coral-discovery" "$(cat "$E2E_WORK/start.err")"
 DBASE=http://127.0.0.1:$E2E_PORT
 # new_colony ID [INIT-ARGS]: a colony on loopback; sets CPORT.
 new_colony() {
@@ -79,7 +46,7 @@ new_colony() {
   CPORT=$(free_port 127.42.0.1)
   coral init --app shop --env e2e --colony-id "$id" --mesh-ipv4-net 127.42.0.0/16 --discovery "$DBASE" \
     --register-interval 1s --connect-port "$CPORT" "$@"
-  ((rc == 0)) || fatal "init $id" "exit $rc: $err"
+  ((rc == 0)) || e2e_fatal "init $id" "exit $rc: $err"
 }
 
 # ============================================ 1. a typo'd colony_secret line
@@ -111,7 +78,7 @@ COLONY=http://127.42.0.1:$CPORT
 LOG=$CORAL_CONFIG_DIR/colonies/$ID.log
 DB=$CORAL_CONFIG_DIR/colonies/$ID.db
 coral colony start "$ID" --daemon --heartbeat-interval 1s
-((rc == 0)) || fatal "colony start $ID --daemon" "exit $rc: $out $err"
+((rc == 0)) || e2e_fatal "colony start $ID --daemon" "exit $rc: $out $err"
 
 register() { # register SECRET KEY KIND [CURL-ARGS]
   local secret=$1 pubkey=$2 kind=$3
@@ -120,7 +87,7 @@ register() { # register SECRET KEY KIND [CURL-ARGS]
     "{\"colony_id\":\"$ID\",\"colony_secret\":\"$secret\",\"wireguard_pubkey\":\"$pubkey\",\"component_name\":\"c\",\"kind\":\"$kind\"}" "$@"
 }
 register "$SECRET" "$(key agent-one)" PEER_KIND_AGENT
-[[ $http == 200 ]] || fatal "Register an agent" "$(why_success)"
+[[ $http == 200 ]] || e2e_fatal "Register an agent" "$(why_success)"
 
 cp "$(yaml_of "$ID")" "$E2E_WORK/main.yaml"
 sqlite3 "$DB" .dump >"$E2E_WORK/main.before" 2>/dev/null

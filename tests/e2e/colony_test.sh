@@ -23,20 +23,11 @@
 # however the script exits.
 set -uo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck source=tests/e2e/lib.sh
-. "$here/lib.sh"
 # shellcheck source=tests/e2e/cli_lib.sh
-. "$here/cli_lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" # sources lib.sh; sets here (tests/e2e) and root
 
 coral_binaries "$@"
-for tool in jq curl python3; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool is not installed"
-    exit 77
-  fi
-done
+e2e_need jq curl python3
 cd "$root" || exit 1 # buf curl resolves --schema from here
 
 BUF=${CORAL_BUF:-$root/tests/interop/node/node_modules/.bin/buf}
@@ -49,33 +40,11 @@ e2e_init
 export CORAL_CONFIG_DIR=$E2E_WORK/config
 BAD_DIR=$E2E_WORK/bad # corrupt copies of the colony's file
 NS_DIR=$E2E_WORK/ns   # the colony of the network namespace
-NETNS=""
 
-# ------------------------------------------------------------------ cleanup
-# lib.sh stops what e2e_start started; the colonies are daemons: stop every
-# colony whose PID file is in one of our config directories (if that PID is
-# still a coral process), then delete the network namespace.
-is_coral() { [[ $(readlink "/proc/$1/exe" 2>/dev/null) == "$CORAL" ]]; }
-gone() { [[ ! -e /proc/$1 || $(ps -o stat= -p "$1" 2>/dev/null) == Z* ]]; }
-colony_cleanup() {
-  local status=$? file pid i
-  for file in "$E2E_WORK"/*/colonies/*.pid; do
-    [[ -f $file ]] || continue
-    pid=$(tr -dc 0-9 <"$file")
-    if [[ -z $pid ]] || ! is_coral "$pid" || gone "$pid"; then continue; fi
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do gone "$pid" && break; sleep 0.1; done
-    gone "$pid" || kill -KILL "$pid" 2>/dev/null
-  done
-  [[ -n $NETNS ]] && ip netns del "$NETNS" 2>/dev/null
-  # the colonies' logs are printed with the others' on failure
-  for file in "$E2E_WORK"/*/colonies/*.log; do
-    [[ -f $file ]] && ln -sf "$file" "$E2E_WORK/colony-$(basename "$(dirname "$(dirname "$file")")")-${file##*/}"
-  done
-  (exit "$status")
-  e2e_cleanup
-}
-trap colony_cleanup EXIT
+# lib.sh stops what e2e_start started; the colonies are daemons: on exit,
+# every colony whose PID file is in one of our config directories is stopped
+# (if that PID is still a coral process), then the network namespace deleted.
+e2e_daemons
 
 # ------------------------------------------------------------------ helpers
 # yget FILE KEY: the value of KEY ("colony_id", "wireguard.mesh_ipv4") in a
@@ -280,7 +249,7 @@ why=""
 if ((rc != 0)); then why="exit status $rc: $out $err"
 elif [[ $out != *"✓ Colony $ID running (pid $PID)"* ]]; then why="stdout does not say running (pid $PID): $out"
 elif [[ $out != *"127.42.0.1:$CPORT"* ]]; then why="stdout does not name 127.42.0.1:$CPORT: $out"
-elif ! is_coral "$PID"; then why="pid $PID (PID file) is not a coral process"
+elif ! is_ours "$PID"; then why="pid $PID (PID file) is not a coral process"
 elif [[ $(mode_of "$LOG") != 600 ]]; then why="log $LOG mode $(mode_of "$LOG")"
 fi
 e2e_result "start --daemon: exit 0 once serving, prints ✓ running (pid N) = PID file, log 0600" "$why"
@@ -319,8 +288,7 @@ if [[ ! -x $BUF ]]; then
   e2e_skip "buf curl" "$BUF missing (run npm ci in tests/interop/node)"
 else
   for protocol in connect grpc grpcweb; do
-    flags=(--protocol "$protocol")
-    [[ $protocol == grpc ]] && flags+=(--http2-prior-knowledge)
+    buf_flags "$protocol"
     bufcurl "${flags[@]}" -d '{}' "$COLONY/$COLONY_SVC/GetStatus"
     body=$buf_out
     why=""
@@ -479,7 +447,7 @@ bad_config() {
   elif [[ $err != *"$BAD"* ]]; then why="the message does not name $BAD: $err"
   elif [[ $err != *"$needle"* ]]; then why="the message does not name '$needle': $err"
   elif ! cmp -s "$BAD" "$E2E_WORK/bad.orig"; then why="the file was changed"
-  elif [[ -n $(pid_of "$BAD_DIR" "$ID") ]] && is_coral "$(pid_of "$BAD_DIR" "$ID")"; then why="a colony runs"
+  elif [[ -n $(pid_of "$BAD_DIR" "$ID") ]] && is_ours "$(pid_of "$BAD_DIR" "$ID")"; then why="a colony runs"
   fi
   e2e_result "bad config: $name -> start fails naming file and field, file unchanged" "$why"
 }
@@ -641,23 +609,9 @@ e2e_result "--log-format json --log-level debug: JSON lines, a debug 'call' line
 # ============================================ 8. IPv6 in a network namespace
 ns_checks() {
   local ns=coral-e2e-$$ nid=e2e-v6 npid dport
-  if ((EUID != 0)); then e2e_skip "ipv6 (network namespace)" "needs root for ip netns"; return; fi
-  if ! command -v ip >/dev/null; then e2e_skip "ipv6 (network namespace)" "ip (iproute2) is not installed"; return; fi
-  if ! ip netns add "$ns" 2>"$E2E_WORK/ns.err"; then
-    e2e_skip "ipv6 (network namespace)" "ip netns add: $(cat "$E2E_WORK/ns.err")"
-    return
-  fi
-  NETNS=$ns
-  if ! ip -n "$ns" link set lo up || ! ip -n "$ns" addr add fdc0:42::1/128 dev lo; then
-    e2e_fail "ipv6: set up lo in $ns" "ip failed"
-    return
-  fi
   # a discovery inside the namespace, on [::1]
-  if ! e2e_start_server nsdisc ip netns exec "$ns" "$DISC" --listen '[::1]:0' 2>"$E2E_WORK/start.err"; then
-    e2e_fail "ipv6: coral-discovery on [::1] in $ns" "$(cat "$E2E_WORK/start.err")"
-    return
-  fi
-  dport=$E2E_PORT
+  v6_netns "$ns" fdc0:42::1 || return
+  dport=$NS_DPORT
   local -x CORAL_CONFIG_DIR=$NS_DIR
   coral init --app shop --env v6 --colony-id "$nid" --mesh-ipv4-net 127.42.0.0/16 --mesh-ipv6-net fdc0:42::/64 \
     --discovery "http://[::1]:$dport" --register-interval 1s

@@ -22,18 +22,11 @@
 # Usage: tests/e2e/discovery_squat_test.sh [BUILD_DIR | CORAL DISCOVERY PROXY]
 
 set -u
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck source=tests/e2e/lib.sh
-. "$here/lib.sh"
 # shellcheck source=tests/e2e/cli_lib.sh
-. "$here/cli_lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" # sources lib.sh; sets here (tests/e2e) and root
 
 coral_binaries "$@"
-PY=/usr/bin/python3
-for tool in jq curl "$PY"; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
-done
+e2e_need jq curl "$PY"
 
 T=10
 SVC=coral.discovery.v1.DiscoveryService
@@ -42,47 +35,23 @@ VDIR=$E2E_WORK/victim   # the real colony's machine
 SDIR=$E2E_WORK/squatter # the squatter's
 export CORAL_CONFIG_DIR=$VDIR
 
-is_coral() { [[ $(readlink "/proc/$1/exe" 2>/dev/null) == "$CORAL" ]]; }
-gone() { [[ ! -e /proc/$1 || $(ps -o stat= -p "$1" 2>/dev/null) == Z* ]]; }
-# The colonies and proxies are daemons: stop each by the PID in its file,
-# if that PID is still our coral binary.
-squat_cleanup() {
-  local status=$? file pid i
-  for file in "$VDIR"/colonies/*.pid "$SDIR"/colonies/*.pid "$VDIR"/proxies/*.pid; do
-    [[ -f $file ]] || continue
-    pid=$(tr -dc 0-9 <"$file")
-    if [[ -z $pid ]] || ! is_coral "$pid" || gone "$pid"; then continue; fi
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do gone "$pid" && break; sleep 0.1; done
-    gone "$pid" || kill -KILL "$pid" 2>/dev/null
-  done
-  for file in "$VDIR"/colonies/*.log "$SDIR"/colonies/*.log; do
-    [[ -f $file ]] && ln -sf "$file" "$E2E_WORK/colony-$(basename "$(dirname "$(dirname "$file")")")-${file##*/}"
-  done
-  (exit "$status")
-  e2e_cleanup
-}
-trap squat_cleanup EXIT
-fatal() {
-  e2e_fail "$1" "$2"
-  e2e_summary
-  exit 1
-}
+# The colonies and proxies are daemons: on exit, each is stopped by the PID
+# in its file, if that PID is still our coral binary.
+e2e_daemons
 yval() { sed -n "s/^ *$2: *//p" "$1" | head -n 1 | sed -e 's/^"\(.*\)"$/\1/'; } # yval FILE KEY (second level)
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 
 # ------------------------------------------------------------ discovery
 e2e_start_server disc "$DISC" --listen 127.0.0.1:0 2>"$E2E_WORK/start.err" ||
-  fatal "start coral-discovery" "$(cat "$E2E_WORK/start.err")"
+  e2e_fatal "start coral-discovery" "$(cat "$E2E_WORK/start.err")"
 DBASE=http://127.0.0.1:$E2E_PORT
 
 # ====================================================== 1. proof of possession
 V_PORT=$(free_port 127.42.0.1)
 coral init --app shop --env prod --colony-id victim --mesh-ipv4-net 127.42.0.0/16 --discovery "$DBASE" \
   --register-interval 1s --connect-port "$V_PORT"
-((rc == 0)) || fatal "init the victim colony" "exit $rc: $err"
+((rc == 0)) || e2e_fatal "init the victim colony" "exit $rc: $err"
 VKEY=$(yval "$VDIR/colonies/victim.yaml" public_key)
-[[ ${#VKEY} == 44 ]] || fatal "victim's public key" "got '$VKEY'"
+[[ ${#VKEY} == 44 ]] || e2e_fatal "victim's public key" "got '$VKEY'"
 reg_json() { # reg_json KEY IPV4 PORT [EXTRA]: a registration of mesh id victim
   echo "{\"mesh_id\":\"victim\",\"wireguard_pubkey\":\"$1\",\"mesh_ipv4\":\"$2\",\"mesh_ipv6\":\"fdc0:77::1\",\"connect_port\":$3${4:-}}"
 }
@@ -111,10 +80,10 @@ e2e_result "... and nothing was stored (lookup -> not_found)" "$(why_error not_f
 S_PORT=$(free_port 127.43.0.1)
 CORAL_CONFIG_DIR=$SDIR coral init --app shop --env prod --colony-id victim --mesh-ipv4-net 127.43.0.0/16 \
   --discovery "$DBASE" --register-interval 1s --connect-port "$S_PORT"
-((rc == 0)) || fatal "init the squatter colony" "exit $rc: $err"
+((rc == 0)) || e2e_fatal "init the squatter colony" "exit $rc: $err"
 SKEY=$(yval "$SDIR/colonies/victim.yaml" public_key)
 CORAL_CONFIG_DIR=$SDIR coral colony start victim --daemon
-((rc == 0)) || fatal "start the squatter colony" "exit $rc: $out $err"
+((rc == 0)) || e2e_fatal "start the squatter colony" "exit $rc: $out $err"
 squatter_holds() {
   call "$DBASE/$SVC/LookupColony" '{"mesh_id":"victim"}'
   [[ $http == 200 && $(j .wireguardPubkey) == "$SKEY" ]]
@@ -124,7 +93,7 @@ e2e_result "a squatter with its own key registers the mesh id first (proven)" \
   "$([[ $(j .wireguardPubkey) == "$SKEY" && $(j .proven) == true ]] || echo "$body")"
 
 coral colony start victim --daemon
-((rc == 0)) || fatal "start the victim colony" "exit $rc: $out $err"
+((rc == 0)) || e2e_fatal "start the victim colony" "exit $rc: $out $err"
 refused() {
   coral colony status victim
   [[ $out == *"REFUSED"* ]]
@@ -153,7 +122,7 @@ registered() {
 # The squatter's lease (300 s) outlives it: a fresh discovery shows the rest.
 e2e_stop disc
 e2e_start_server disc "$DISC" --listen "127.0.0.1:${DBASE##*:}" 2>"$E2E_WORK/start.err" ||
-  fatal "restart coral-discovery" "$(cat "$E2E_WORK/start.err")"
+  e2e_fatal "restart coral-discovery" "$(cat "$E2E_WORK/start.err")"
 e2e_wait 15 registered
 e2e_result "the real colony registers (proven) and colony status says registered" \
   "$([[ $out == *"registered at $DBASE as victim"* && $out != *unproven* ]] || echo "$out $err")"
@@ -162,7 +131,7 @@ e2e_result "the real colony registers (proven) and colony status says registered
 # A discovery that stores unproven records (as for older colonies), where
 # the squatter announces its fake colony.
 e2e_start_server lax "$DISC" --listen 127.0.0.1:0 --accept-unproven 2>"$E2E_WORK/start.err" ||
-  fatal "start coral-discovery --accept-unproven" "$(cat "$E2E_WORK/start.err")"
+  e2e_fatal "start coral-discovery --accept-unproven" "$(cat "$E2E_WORK/start.err")"
 LAX=http://127.0.0.1:$E2E_PORT
 FAKE_PORT=$(free_port 127.42.77.1)
 FAKE_LOG=$E2E_WORK/fake-colony.connections
@@ -192,7 +161,7 @@ while True:
     c.close()
 ' "$FAKE_PORT" "$FAKE_LOG"
 fake_up() { (exec 3<>"/dev/tcp/127.42.77.1/$FAKE_PORT") 2>/dev/null; }
-e2e_wait 5 fake_up || fatal "fake colony on 127.42.77.1:$FAKE_PORT" "$(cat "$E2E_WORK/fake.log")"
+e2e_wait 5 fake_up || e2e_fatal "fake colony on 127.42.77.1:$FAKE_PORT" "$(cat "$E2E_WORK/fake.log")"
 sleep 2.5 # the probe's connection is logged after its 2 s read timeout
 : >"$FAKE_LOG"
 
@@ -212,7 +181,7 @@ e2e_result "... and the squatter's address got no connection (no Register, no se
 
 # An operator who knows the colony's key reserves its mesh id.
 e2e_start_server res "$DISC" --listen 127.0.0.1:0 --accept-unproven --reserve "victim=$VKEY" \
-  2>"$E2E_WORK/start.err" || fatal "start coral-discovery --reserve" "$(cat "$E2E_WORK/start.err")"
+  2>"$E2E_WORK/start.err" || e2e_fatal "start coral-discovery --reserve" "$(cat "$E2E_WORK/start.err")"
 RES=http://127.0.0.1:$E2E_PORT
 call "$RES/$SVC/RegisterColony" "$(reg_json "$SKEY" 127.42.77.1 "$FAKE_PORT")"
 why=$(why_error permission_denied 403)
@@ -223,7 +192,7 @@ e2e_stop res
 # The victim's real key, but the squatter's address.
 e2e_stop lax
 e2e_start_server lax "$DISC" --listen "127.0.0.1:${LAX##*:}" --accept-unproven 2>"$E2E_WORK/start.err" ||
-  fatal "restart lax discovery" "$(cat "$E2E_WORK/start.err")"
+  e2e_fatal "restart lax discovery" "$(cat "$E2E_WORK/start.err")"
 call "$LAX/$SVC/RegisterColony" "$(reg_json "$VKEY" 127.42.77.1 "$FAKE_PORT")"
 e2e_result "lax discovery: squatter registers victim with the victim's key and the fake address" "$(why_success)"
 coral proxy start victim --port "$P1" --discovery "$LAX" --daemon
@@ -245,7 +214,7 @@ e2e_result "... and the squatter's address got no connection" "$([[ ! -s $FAKE_L
 # as fast as one HTTP/1.1 connection goes, against --max-store-bytes 8M.
 e2e_start_server flood "$DISC" --listen 127.0.0.1:0 --accept-unproven --max-store-bytes 8M --ttl 3s \
   --cleanup-interval 1s --register-rate 0 2>"$E2E_WORK/start.err" ||
-  fatal "start coral-discovery with low limits" "$(cat "$E2E_WORK/start.err")"
+  e2e_fatal "start coral-discovery with low limits" "$(cat "$E2E_WORK/start.err")"
 FLOOD_PORT=$E2E_PORT
 FPID=${E2E_PIDS[flood]}
 flood() { # flood PREFIX COUNT: prints "stored refused first_refusal_code"
@@ -289,7 +258,7 @@ read -r STORED2 _ CODE2 <<<"$(flood b 100)"
 e2e_result "flood: after expiry there is room again" "$( ((STORED2 == 100)) || echo "$STORED2 stored, $CODE2")"
 
 e2e_start_server rate "$DISC" --listen 127.0.0.1:0 --accept-unproven --register-rate 5 --register-burst 10 \
-  2>"$E2E_WORK/start.err" || fatal "start coral-discovery --register-rate 5" "$(cat "$E2E_WORK/start.err")"
+  2>"$E2E_WORK/start.err" || e2e_fatal "start coral-discovery --register-rate 5" "$(cat "$E2E_WORK/start.err")"
 FLOOD_PORT=$E2E_PORT
 read -r STORED REFUSED CODE <<<"$(flood r 30)"
 e2e_result "rate: 30 quick registrations from one source -> $STORED stored, $REFUSED resource_exhausted" \

@@ -76,6 +76,7 @@ call() {
 j() { jq -r "($1) // empty" 2>/dev/null <<<"$body"; }
 health() { call "$1" Health '{}'; }
 count_of() { health "$1"; j '.registeredColonies // 0'; }
+why_count() { local c; c=$(count_of "$1"); [[ $c == "$2" ]] || echo "count $c, want $2"; } # why_count BASE N
 
 # why_success: "" when the last call was a 200 with a JSON body.
 why_success() {
@@ -132,6 +133,16 @@ log_of() { cat "$E2E_WORK/$1.log" 2>/dev/null; }
 # (proto) field names.
 full_reg() {
   printf '{"mesh_id":"%s","wireguard_pubkey":"%s","public_endpoints":["203.0.113.7:41820","[2001:db8::7]:41820"],"mesh_ipv4":"127.42.0.1","mesh_ipv6":"fdc0:42::1","connect_port":9000,"metadata":{"app":"my-app","env":"prod"}}' "$1" "$2"
+}
+# takeover REG LOOKUP ID KEY: sets why to "" when RegisterColony of ID with
+# KEY at base URL REG succeeds and LookupColony of ID at LOOKUP then answers
+# KEY.
+takeover() {
+  call "$1" RegisterColony "$(full_reg "$3" "$4")"
+  why=$(why_success)
+  [[ -n $why ]] && return
+  call "$2" LookupColony "{\"mesh_id\":\"$3\"}"
+  [[ $(j .wireguardPubkey) == "$4" ]] || why="lookup at $2 after the takeover: $body"
 }
 # why_full_lookup KEY LOW HIGH: "" when $body is the lookup answer of a
 # full_reg with KEY, last seen within [LOW, HIGH].
@@ -445,8 +456,7 @@ if discovery short --ttl 2s --cleanup-interval 1s; then
   t1=$(now)
   call "$SHORT" LookupColony '{"mesh_id":"expire-me"}'
   e2e_result "expiry: lookup before the TTL -> found" "$(why_full_lookup "$K1" "$t0" "$t1")"
-  c=$(count_of "$SHORT")
-  e2e_result "expiry: Health counts 3" "$([[ $c == 3 ]] || echo "count $c, want 3")"
+  e2e_result "expiry: Health counts 3" "$(why_count "$SHORT" 3)"
 
   call "$SHORT" RegisterColony "$(full_reg take-me "$K2")"
   why=$(why_error already_exists 409 take-me)
@@ -478,8 +488,8 @@ if discovery short --ttl 2s --cleanup-interval 1s; then
 
   # expire-me was registered after refresh-me's first lease: once it is gone,
   # so is that lease, and only the refresh keeps refresh-me.
-  gone() { call "$SHORT" LookupColony '{"mesh_id":"expire-me"}'; [[ $http == 404 ]]; }
-  e2e_wait 5 gone
+  expired() { call "$SHORT" LookupColony '{"mesh_id":"expire-me"}'; [[ $http == 404 ]]; }
+  e2e_wait 5 expired
   e2e_result "expiry: after the TTL, lookup -> not_found naming the colony" "$(why_error not_found 404 expire-me)"
   gone_at=$(now)
   e2e_result "expiry: not before the TTL" "$( ((gone_at - t0 >= 2)) || echo "gone after $((gone_at - t0)) s, TTL 2s")"
@@ -487,18 +497,12 @@ if discovery short --ttl 2s --cleanup-interval 1s; then
   call "$SHORT" LookupColony '{"mesh_id":"refresh-me"}'
   e2e_result "refresh: the refreshed colony outlives its first lease" "$(why_success)"
 
-  call "$SHORT" RegisterColony "$(full_reg take-me "$K2")"
-  why=$(why_success)
-  if [[ -z $why ]]; then
-    call "$SHORT" LookupColony '{"mesh_id":"take-me"}'
-    [[ $(j .wireguardPubkey) == "$K2" ]] || why="lookup after the takeover: $body"
-  fi
+  takeover "$SHORT" "$SHORT" take-me "$K2"
   e2e_result "takeover: after the lease expired, another pubkey succeeds" "$why"
 
   zero() { [[ $(count_of "$SHORT") == 0 ]]; }
   e2e_wait 6 zero
-  c=$(count_of "$SHORT")
-  e2e_result "expiry: Health count back to 0" "$([[ $c == 0 ]] || echo "count $c, want 0")"
+  e2e_result "expiry: Health count back to 0" "$(why_count "$SHORT" 0)"
   e2e_wait 3 grep -q 'expired leases purged' "$E2E_WORK/short.log"
   e2e_result "expiry: the cleanup loop purges and logs it" \
     "$(grep -q 'expired leases purged' "$E2E_WORK/short.log" || echo "no 'expired leases purged' line in the log")"
@@ -590,8 +594,7 @@ else
         B=$BASE
         call "$B" LookupColony '{"mesh_id":"keep-me"}'
         e2e_result "replicas: registered on A, looked up on B" "$(why_full_lookup "$K1" "$t0" "$t1")"
-        c=$(count_of "$B")
-        e2e_result "replicas: Health on B counts it" "$([[ $c == 1 ]] || echo "count $c, want 1")"
+        e2e_result "replicas: Health on B counts it" "$(why_count "$B" 1)"
 
         call "$B" RegisterColony "$(full_reg keep-me "$K2")"
         why=$(why_error already_exists 409 keep-me)
@@ -603,15 +606,10 @@ else
         why=$(why_success)
         e2e_result "replicas: the holder re-registers through B" "$why"
 
-        gone() { call "$B" LookupColony '{"mesh_id":"keep-me"}'; [[ $http == 404 ]]; }
-        e2e_wait 8 gone
+        expired() { call "$B" LookupColony '{"mesh_id":"keep-me"}'; [[ $http == 404 ]]; }
+        e2e_wait 8 expired
         e2e_result "redis: the lease expires (Redis key TTL)" "$(why_error not_found 404 keep-me)"
-        call "$B" RegisterColony "$(full_reg keep-me "$K2")"
-        why=$(why_success)
-        if [[ -z $why ]]; then
-          call "$A" LookupColony '{"mesh_id":"keep-me"}'
-          [[ $(j .wireguardPubkey) == "$K2" ]] || why="A sees: $body"
-        fi
+        takeover "$B" "$A" keep-me "$K2"
         e2e_result "replicas: takeover on B after expiry, A sees the new key" "$why"
 
         # ------------------------------------------- 12. Redis down and back

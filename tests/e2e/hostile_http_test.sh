@@ -18,7 +18,6 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$root/tests/e2e/lib.sh"
 CORAL=$(readlink -f "${1:-$root/build/release/apps/coral}")
 DISC=$(readlink -f "${2:-$(dirname "$CORAL")/coral-discovery}")
-PY=/usr/bin/python3
 TOOLS=$root/tests/e2e/tools
 AGENTS=${AGENTS:-3000}
 FLOOD=${FLOOD:-3000}
@@ -27,9 +26,7 @@ CAP=500
 for b in "$CORAL" "$DISC"; do
   [[ -x $b ]] || { echo "FAIL setup: $b is not an executable (scripts/build release coral coral-discovery)"; exit 1; }
 done
-for tool in curl jq; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
-done
+e2e_need curl jq
 "$PY" -c 'import h2' 2>/dev/null || { echo "SKIP: python3-h2 is not installed (scripts/setup --test)"; exit 77; }
 # The flood needs a descriptor per connection, and some room.
 if (($(ulimit -n) < FLOOD + 512)); then
@@ -39,7 +36,6 @@ fi
 e2e_init
 export CORAL_CONFIG_DIR=$E2E_WORK/config
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 # sample_peak PID SECONDS FILE: the highest RSS (kB) seen every 0.2 s, into FILE.
 sample_peak() {
   local pid=$1 seconds=$2 file=$3 peak=0 now i

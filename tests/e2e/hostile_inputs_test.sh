@@ -17,45 +17,34 @@
 # a child of this script, stopped by its PID on exit.
 set -uo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck source=tests/e2e/lib.sh
-. "$here/lib.sh"
 # shellcheck source=tests/e2e/cli_lib.sh
-. "$here/cli_lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" # sources lib.sh; sets here (tests/e2e) and root
 
-build=${1:-$root/build/release}
-CORAL=$build/apps/coral
-DISC=$build/apps/coral-discovery
-for b in "$CORAL" "$DISC"; do
-  [[ -x $b ]] || { echo "FAIL setup: $b is not an executable"; echo "0 passed, 1 failed"; exit 1; }
-done
-PY=/usr/bin/python3 # Debian's, with python3-h2 (a python3 earlier on PATH may lack it)
+coral_binaries "$@"
 if ! "$PY" -c 'import h2, hpack, hyperframe' 2>/dev/null; then
   echo "SKIP: python3-h2 is not installed (scripts/setup --test installs it)"
   exit 77
 fi
-command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 77; }
+e2e_need curl
 T=10
 
 e2e_init
 export CORAL_CONFIG_DIR=$E2E_WORK/config
-fatal() { e2e_fail "$1" "$2"; e2e_summary; exit 1; }
 
-e2e_start_server disc "$DISC" --listen 127.0.0.1:0 || fatal "start coral-discovery" "see its log"
+e2e_start_server disc "$DISC" --listen 127.0.0.1:0 || e2e_fatal "start coral-discovery" "see its log"
 DPORT=$E2E_PORT
 ID=e2e-hostile
 CPORT=$(free_port 127.42.0.1)
 coral init --app hostile --env e2e --colony-id "$ID" --mesh-ipv4-net 127.42.0.0/16 \
   --discovery "http://127.0.0.1:$DPORT" --connect-port "$CPORT"
-((rc == 0)) || fatal "init" "exit $rc: $err"
+((rc == 0)) || e2e_fatal "init" "exit $rc: $err"
 e2e_start colony "$CORAL" colony start "$ID"
 e2e_wait 10 curl -sf -o /dev/null --max-time 1 -H 'Content-Type: application/json' -d '{}' \
-  "http://127.42.0.1:$CPORT/coral.colony.v1.ColonyService/GetStatus" || fatal "colony start" "not serving"
+  "http://127.42.0.1:$CPORT/coral.colony.v1.ColonyService/GetStatus" || e2e_fatal "colony start" "not serving"
 PPORT=$(free_port 127.0.0.1)
 e2e_start proxy "$CORAL" proxy start "$ID" --port "$PPORT"
 e2e_wait 10 curl -sf -o /dev/null --max-time 1 -H 'Content-Type: application/json' -d '{}' \
-  "http://127.0.0.1:$PPORT/coral.colony.v1.ColonyService/GetStatus" || fatal "proxy start" "not serving"
+  "http://127.0.0.1:$PPORT/coral.colony.v1.ColonyService/GetStatus" || e2e_fatal "proxy start" "not serving"
 
 # name host port path-of-a-unary-method
 targets=(

@@ -31,19 +31,12 @@
 # Colony mesh: 127.45.0.0/16 (loopback); every process is stopped by PID.
 set -uo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck source=tests/e2e/lib.sh
-. "$here/lib.sh"
 # shellcheck source=tests/e2e/cli_lib.sh
-. "$here/cli_lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" # sources lib.sh; sets here (tests/e2e) and root
 
 coral_binaries "$@"
-PY=/usr/bin/python3
 TOOLS=$here/tools
-for tool in jq curl ss; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
-done
+e2e_need jq curl ss
 if ! $PY -c 'import h2' 2>/dev/null; then
   echo "SKIP: $PY has no h2 module (apt-get install python3-h2)"
   exit 77
@@ -59,36 +52,10 @@ e2e_init
 export CORAL_CONFIG_DIR=$E2E_WORK/config
 unset CORAL_PROXY
 
-is_ours() { [[ $(readlink "/proc/$1/exe" 2>/dev/null) == "$CORAL" ]]; }
-gone() { [[ ! -e /proc/$1 || $(ps -o stat= -p "$1" 2>/dev/null) == Z* ]]; }
-stop_pid() {
-  local pid=$1 i
-  if [[ -z $pid ]] || ! is_ours "$pid" || gone "$pid"; then return; fi
-  kill -CONT "$pid" 2>/dev/null # (the stalled-colony check stops it)
-  kill -TERM "$pid" 2>/dev/null
-  for ((i = 0; i < 50; i++)); do gone "$pid" && break; sleep 0.1; done
-  gone "$pid" || kill -KILL "$pid" 2>/dev/null
-}
-hostile_cleanup() {
-  local status=$? file
-  for file in "$E2E_WORK"/config/proxies/*.pid "$E2E_WORK"/config/colonies/*.pid; do
-    [[ -f $file ]] && stop_pid "$(tr -dc 0-9 <"$file")"
-  done
-  for file in "$E2E_WORK"/config/colonies/*.log "$E2E_WORK"/config/proxies/*.log; do
-    [[ -f $file ]] && ln -sf "$file" "$E2E_WORK/daemon-${file##*/}"
-  done
-  (exit "$status")
-  e2e_cleanup
-}
-trap hostile_cleanup EXIT
+e2e_daemons # on exit: the proxy, then the colony, by their PID files (SIGCONT first: the stalled-colony check stops it)
 
-fatal() {
-  e2e_fail "$1" "$2"
-  e2e_summary
-  exit 1
-}
 pidf() { tr -dc 0-9 2>/dev/null <"$CORAL_CONFIG_DIR/$1/$2.pid"; }
-rss_mb() { awk '/^VmRSS:/ { printf "%d", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+rss_mb() { echo $(($(rss_kb "$1") / 1024)); }
 # upstream_connections: established TCP connections of the proxy to the colony.
 upstream_connections() {
   ss -Htnp state established "( dport = :$CPORT )" 2>/dev/null | grep -c "pid=$PX,"
@@ -101,25 +68,25 @@ lookup() {
 
 # ------------------------------------------------------------ the stack
 e2e_start_server disc "$DISC" --listen 127.0.0.1:0 2>"$E2E_WORK/start.err" ||
-  fatal "start coral-discovery" "$(cat "$E2E_WORK/start.err")"
+  e2e_fatal "start coral-discovery" "$(cat "$E2E_WORK/start.err")"
 DBASE=http://127.0.0.1:$E2E_PORT
 A=e2e-hostile
 CPORT=$(free_port 127.45.0.1)
 coral init --app shop --env prod --colony-id "$A" --mesh-ipv4-net 127.45.0.0/16 --discovery "$DBASE" \
   --register-interval 1s --connect-port "$CPORT"
-((rc == 0)) || fatal "init colony $A" "exit $rc: $err"
+((rc == 0)) || e2e_fatal "init colony $A" "exit $rc: $err"
 coral colony start "$A" --daemon
-((rc == 0)) || fatal "colony start $A --daemon" "exit $rc: $out $err"
+((rc == 0)) || e2e_fatal "colony start $A --daemon" "exit $rc: $out $err"
 CX=$(pidf colonies "$A")
-e2e_wait 5 lookup "$A" || fatal "discovery has colony $A" "$body"
+e2e_wait 5 lookup "$A" || e2e_fatal "discovery has colony $A" "$body"
 PPORT=$(free_port 127.0.0.1)
 PROXY=http://127.0.0.1:$PPORT
 coral proxy start "$A" --port "$PPORT" --daemon
-((rc == 0)) || fatal "proxy start $A --daemon" "exit $rc: $out $err"
+((rc == 0)) || e2e_fatal "proxy start $A --daemon" "exit $rc: $out $err"
 PX=$(pidf proxies "$A")
-[[ -n $PX ]] || fatal "proxy PID file" "none in $CORAL_CONFIG_DIR/proxies"
+[[ -n $PX ]] || e2e_fatal "proxy PID file" "none in $CORAL_CONFIG_DIR/proxies"
 call "$PROXY/$COLONY_SVC/GetStatus" '{}'
-[[ -z $(why_success) ]] || fatal "GetStatus through the proxy" "$(why_success)"
+[[ -z $(why_success) ]] || e2e_fatal "GetStatus through the proxy" "$(why_success)"
 
 # ====================================================== 1. rapid reset
 rss_proxy0=$(rss_mb "$PX")

@@ -15,16 +15,29 @@
 #   e2e_wait SECS CMD...        retries CMD every 0.1 s until it succeeds or
 #                               SECS pass (bounded in time and in count)
 #   e2e_free_port               a TCP port free on 127.0.0.1 just now
+#   e2e_need TOOL...            exits 77 ("SKIP: TOOL is not installed") unless
+#                               every TOOL is on PATH (or an executable path)
+#   e2e_fatal NAME WHY          e2e_fail, e2e_summary, exit 1
 #   e2e_result NAME WHY         WHY empty: "ok   NAME"; else "FAIL NAME: WHY"
 #   e2e_ok NAME / e2e_fail NAME WHY / e2e_skip NAME WHY
 #   e2e_summary                 "N passed, M failed"; returns 1 on failures,
 #                               77 when parts were skipped and none failed
 #
+# Process helpers, for any PID (bench/lib.sh uses them too):
+#   stop_pid PID [SIG] [SECS]   signals PID (TERM), waits at most SECS (5) for
+#                               it to exit, then KILLs it; reaps it if it is a
+#                               child; E2E_STATUS: its exit status or "killed"
+#   gone PID                    true once PID has exited (or is a zombie)
+#   cpu_ticks PID               utime+stime of all its threads, clock ticks
+#                               (-1 when it is gone)
+#   rss_kb PID                  its VmRSS in kB (0 when it is gone)
+#
 # Every process started here is stopped by its PID when the script exits,
 # however it exits. Logs of the processes are printed on failure, and the
 # work directory is removed unless E2E_KEEP=1.
 
-# shellcheck disable=SC2034 # E2E_* are read by the sourcing script
+# shellcheck disable=SC2034 # E2E_* and PY are read by the sourcing script
+PY=/usr/bin/python3 # Debian's, with python3-h2 (a python3 earlier on PATH may lack it)
 E2E_PASS=0
 E2E_FAIL=0
 E2E_SKIP=0
@@ -43,16 +56,9 @@ e2e_init() {
 }
 
 e2e_cleanup() {
-  local status=$? name pid i
+  local status=$? name
   for name in "${E2E_NAMES[@]}"; do
-    pid=${E2E_PIDS[$name]:-}
-    [[ -n $pid ]] || continue
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null
-      for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null
+    [[ -n ${E2E_PIDS[$name]:-} ]] && stop_pid "${E2E_PIDS[$name]}" TERM 3
   done
   if [[ -n $E2E_WORK && -d $E2E_WORK ]]; then
     if ((E2E_FAIL > 0)) || [[ $status -ne 0 && $status -ne 77 ]]; then
@@ -122,20 +128,8 @@ e2e_stop() {
   E2E_STATUS=
   E2E_STOP_SECONDS=
   [[ -n $pid ]] || return 1
-  local start=$EPOCHREALTIME i limit=$((seconds * 10))
-  kill "-$signal" "$pid" 2>/dev/null
-  for ((i = 0; i < limit; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    E2E_STATUS=killed
-  else
-    wait "$pid" 2>/dev/null
-    E2E_STATUS=$?
-  fi
+  local start=$EPOCHREALTIME
+  stop_pid "$pid" "$signal" "$seconds"
   E2E_STOP_SECONDS=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
   unset "E2E_PIDS[$name]"
   return 0
@@ -163,6 +157,40 @@ print(s.getsockname()[1])
 s.close()'
 }
 
+# e2e_need TOOL...: each TOOL a command on PATH or an executable path.
+e2e_need() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+  done
+}
+
+# stop_pid PID [SIGNAL] [SECONDS]: returns 1 when PID is empty.
+stop_pid() {
+  local pid=$1 signal=${2:-TERM} seconds=${3:-5} i
+  E2E_STATUS=
+  [[ -n $pid ]] || return 1
+  kill "-$signal" "$pid" 2>/dev/null
+  for ((i = 0; i < seconds * 20; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    E2E_STATUS=killed
+  else
+    wait "$pid" 2>/dev/null
+    E2E_STATUS=$?
+  fi
+  return 0
+}
+gone() { [[ ! -e /proc/$1 || $(ps -o stat= -p "$1" 2>/dev/null) == Z* ]]; }
+cpu_ticks() { # fields 14 and 15 of /proc/PID/stat (after the command name)
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo -1
+}
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
 e2e_ok() {
   E2E_PASS=$((E2E_PASS + 1))
   echo "ok   $1"
@@ -180,6 +208,12 @@ e2e_skip() {
 
 e2e_result() {
   if [[ -z $2 ]]; then e2e_ok "$1"; else e2e_fail "$1" "$2"; fi
+}
+
+e2e_fatal() {
+  e2e_fail "$1" "$2"
+  e2e_summary
+  exit 1
 }
 
 e2e_summary() {

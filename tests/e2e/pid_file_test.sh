@@ -16,66 +16,46 @@
 # daemons are stopped by the PID their lock holder has, on any exit.
 set -uo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck source=tests/e2e/lib.sh
-. "$here/lib.sh"
 # shellcheck source=tests/e2e/cli_lib.sh
-. "$here/cli_lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" # sources lib.sh; sets here (tests/e2e) and root
 
-arg=${1:-$root/build/release}
-if [[ -d $arg ]]; then CORAL=$arg/apps/coral; DISC=$arg/apps/coral-discovery
-else CORAL=$arg; DISC=$(dirname "$arg")/coral-discovery; fi
-for b in "$CORAL" "$DISC"; do
-  [[ -x $b ]] || { echo "FAIL setup: $b is not an executable"; echo "0 passed, 1 failed"; exit 1; }
-done
-CORAL=$(readlink -f "$CORAL")
-command -v python3 >/dev/null || { echo "SKIP: python3 is not installed"; exit 77; }
+coral_binaries "$@"
+e2e_need python3
 T=10
 
 e2e_init
 export CORAL_CONFIG_DIR=$E2E_WORK/config
 COLONY_PID=""
 PROXY_PID=""
-# The daemons are not children of this script: stop them by the PIDs that
-# were verified when they started, if they are still coral processes.
-is_coral() { [[ -n $1 && $(readlink "/proc/$1/exe" 2>/dev/null) == "$CORAL" ]]; }
-daemons_cleanup() {
-  local status=$? pid i
-  for pid in "$PROXY_PID" "$COLONY_PID"; do
-    is_coral "$pid" || continue
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do is_coral "$pid" || break; sleep 0.1; done
-    is_coral "$pid" && kill -KILL "$pid" 2>/dev/null
-  done
-  (exit "$status")
-  e2e_cleanup
-}
-trap daemons_cleanup EXIT
-fatal() { e2e_fail "$1" "$2"; e2e_summary; exit 1; }
+# The daemons are not children of this script: on exit, they are stopped by
+# the PIDs that were verified when they started (E2E_DAEMON_PIDS), if they
+# are still coral processes, whatever their PID files say by then.
+e2e_daemons
 
 # A bystander: a process whose PID gets written into the PID files.
 e2e_start bystander sleep 300
 BYSTANDER=${E2E_PIDS[bystander]}
 
-e2e_start_server disc "$DISC" --listen 127.0.0.1:0 || fatal "start coral-discovery" "see its log"
+e2e_start_server disc "$DISC" --listen 127.0.0.1:0 || e2e_fatal "start coral-discovery" "see its log"
 DBASE=http://127.0.0.1:$E2E_PORT
 ID=e2e-pid
 CPORT=$(free_port 127.42.0.1)
 coral init --app pid --env e2e --colony-id "$ID" --mesh-ipv4-net 127.42.0.0/16 --discovery "$DBASE" \
   --connect-port "$CPORT"
-((rc == 0)) || fatal "init" "exit $rc: $err"
+((rc == 0)) || e2e_fatal "init" "exit $rc: $err"
 coral colony start --daemon
-((rc == 0)) || fatal "colony start --daemon" "exit $rc: $out $err"
+((rc == 0)) || e2e_fatal "colony start --daemon" "exit $rc: $out $err"
 CFILE=$CORAL_CONFIG_DIR/colonies/$ID.pid
 COLONY_PID=$(cat "$CFILE")
-is_coral "$COLONY_PID" || fatal "colony start" "PID file says '$COLONY_PID', not a coral process"
+E2E_DAEMON_PIDS+=("$COLONY_PID")
+is_ours "$COLONY_PID" || e2e_fatal "colony start" "PID file says '$COLONY_PID', not a coral process"
 PPORT=$(free_port 127.0.0.1)
 coral proxy start "$ID" --port "$PPORT" --daemon
-((rc == 0)) || fatal "proxy start --daemon" "exit $rc: $out $err"
+((rc == 0)) || e2e_fatal "proxy start --daemon" "exit $rc: $out $err"
 PFILE=$CORAL_CONFIG_DIR/proxies/$ID.pid
 PROXY_PID=$(cat "$PFILE")
-is_coral "$PROXY_PID" || fatal "proxy start" "PID file says '$PROXY_PID', not a coral process"
+E2E_DAEMON_PIDS=("$PROXY_PID" "${E2E_DAEMON_PIDS[@]}")
+is_ours "$PROXY_PID" || e2e_fatal "proxy start" "PID file says '$PROXY_PID', not a coral process"
 
 # overwrite FILE TEXT: in place (same inode), as `echo TEXT > FILE` does, so
 # the daemon keeps its lock on it.
@@ -88,8 +68,8 @@ check_refused() {
   if [[ $what == colony ]]; then coral colony stop "$ID" --timeout 2s; else coral proxy stop "$ID" --timeout 2s; fi
   if ((rc != 1)); then why="exit status $rc, want 1: $out $err"
   elif [[ $err != *"PID file $file is corrupt"*"not signalling anything"* ]]; then why="stderr: $err"
-  elif ! is_coral "$COLONY_PID"; then why="the colony (pid $COLONY_PID) was killed"
-  elif ! is_coral "$PROXY_PID"; then why="the proxy (pid $PROXY_PID) was killed"
+  elif ! is_ours "$COLONY_PID"; then why="the colony (pid $COLONY_PID) was killed"
+  elif ! is_ours "$PROXY_PID"; then why="the proxy (pid $PROXY_PID) was killed"
   elif ! e2e_alive bystander; then why="the bystander (pid $BYSTANDER) was killed"
   elif [[ ! -f $file ]]; then why="the PID file was removed"
   fi
@@ -135,8 +115,8 @@ why=""
 if ((rc != 0)); then why="exit $rc: $out $err"
 elif [[ $out != *"✓ Proxy stopped"* ]]; then why="stdout: $out"
 else
-  for ((i = 0; i < 50; i++)); do is_coral "$PROXY_PID" || break; sleep 0.1; done
-  is_coral "$PROXY_PID" && why="the proxy (pid $PROXY_PID) still runs"
+  for ((i = 0; i < 50; i++)); do is_ours "$PROXY_PID" || break; sleep 0.1; done
+  is_ours "$PROXY_PID" && why="the proxy (pid $PROXY_PID) still runs"
 fi
 e2e_result "proxy stop with its PID restored -> stopped" "$why"
 overwrite "$CFILE" "$COLONY_PID\n"

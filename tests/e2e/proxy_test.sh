@@ -24,42 +24,11 @@
 # they are stopped by the PID of their PID file on exit, however it exits.
 set -uo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-# shellcheck source=tests/e2e/lib.sh
-. "$here/lib.sh"
 # shellcheck source=tests/e2e/cli_lib.sh
-. "$here/cli_lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh" # sources lib.sh; sets here (tests/e2e) and root
 
-CORAL=${CORAL_BIN:-}
-DISC=${CORAL_DISCOVERY:-}
-PROXY=${CORAL_PROXY_BIN:-}
-arg=${1:-$root/build/release}
-if [[ -d $arg ]]; then
-  CORAL=${CORAL:-$arg/apps/coral}
-  DISC=${DISC:-$arg/apps/coral-discovery}
-  PROXY=${PROXY:-$arg/apps/coral-proxy}
-else
-  CORAL=${CORAL:-$arg}
-  DISC=${DISC:-${2:-$(dirname "$arg")/coral-discovery}}
-  PROXY=${PROXY:-${3:-$(dirname "$arg")/coral-proxy}}
-fi
-for b in "$CORAL" "$DISC" "$PROXY"; do
-  if [[ ! -x $b ]]; then
-    echo "FAIL setup: $b is not an executable (build it: scripts/build release coral coral-discovery coral-proxy)"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-done
-CORAL=$(readlink -f "$CORAL")
-DISC=$(readlink -f "$DISC")
-PROXY=$(readlink -f "$PROXY")
-for tool in jq curl python3; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool is not installed"
-    exit 77
-  fi
-done
+coral_binaries --proxy "$@"
+e2e_need jq curl python3
 cd "$root" || exit 1 # buf curl resolves --schema from here
 
 BUF=${CORAL_BUF:-$root/tests/interop/node/node_modules/.bin/buf}
@@ -75,42 +44,12 @@ e2e_init
 export CORAL_CONFIG_DIR=$E2E_WORK/config
 unset CORAL_PROXY
 NS_DIR=$E2E_WORK/ns # config dir of the network namespace's colony and proxy
-NETNS=""
 
-# ------------------------------------------------------------------ cleanup
-# lib.sh stops what e2e_start started. Daemons: every proxy, then every
-# colony, whose PID file is in one of our config directories (if that PID is
-# still a coral / coral-proxy process); then the network namespace.
-is_ours() {
-  local exe
-  exe=$(readlink "/proc/$1/exe" 2>/dev/null)
-  [[ $exe == "$CORAL" || $exe == "$PROXY" ]]
-}
-gone() { [[ ! -e /proc/$1 || $(ps -o stat= -p "$1" 2>/dev/null) == Z* ]]; }
-stop_pid() {
-  local pid=$1 i
-  if [[ -z $pid ]] || ! is_ours "$pid" || gone "$pid"; then return; fi
-  kill -CONT "$pid" 2>/dev/null # (the frozen-proxy check stops one)
-  kill -TERM "$pid" 2>/dev/null
-  for ((i = 0; i < 50; i++)); do gone "$pid" && break; sleep 0.1; done
-  gone "$pid" || kill -KILL "$pid" 2>/dev/null
-}
-proxy_cleanup() {
-  local status=$? file
-  for file in "$E2E_WORK"/*/proxies/*.pid "$E2E_WORK"/*/colonies/*.pid; do
-    [[ -f $file ]] && stop_pid "$(tr -dc 0-9 <"$file")"
-  done
-  [[ -n $NETNS ]] && ip netns del "$NETNS" 2>/dev/null
-  # the daemons' logs are printed with the others' on failure
-  for file in "$E2E_WORK"/*/colonies/*.log "$E2E_WORK"/*/proxies/*.log; do
-    [[ -f $file ]] || continue
-    local dir=${file%/*}
-    ln -sf "$file" "$E2E_WORK/${dir##*/}-$(basename "$(dirname "$dir")")-${file##*/}"
-  done
-  (exit "$status")
-  e2e_cleanup
-}
-trap proxy_cleanup EXIT
+# lib.sh stops what e2e_start started. Daemons, on exit: every proxy, then
+# every colony, whose PID file is in one of our config directories (if that
+# PID is still a coral / coral-proxy process; the frozen-proxy check stops
+# one: it gets SIGCONT first); then the network namespace.
+e2e_daemons
 
 # ------------------------------------------------------------------ helpers
 # status BASE [CURL-ARGS...]: GetStatus (Connect JSON) at BASE.
@@ -141,11 +80,6 @@ lookup() { # lookup ID: discovery has the colony
   call "$DBASE/$DISC_SVC/LookupColony" "{\"mesh_id\":\"$1\"}"
   [[ $http == 200 && $(j .meshIpv4) == 127.4* ]]
 }
-fatal() {
-  e2e_fail "$1" "$2"
-  e2e_summary
-  exit 1
-}
 # why_out WANT...: "" when $rc is 0 and $out holds every WANT.
 why_out() {
   ((rc == 0)) || { echo "exit status $rc: $out $err"; return; }
@@ -157,7 +91,7 @@ why_out() {
 
 # ====================================================== 1. the full stack
 e2e_start_server disc "$DISC" --listen 127.0.0.1:0 2>"$E2E_WORK/start.err" ||
-  fatal "start coral-discovery" "$(cat "$E2E_WORK/start.err")"
+  e2e_fatal "start coral-discovery" "$(cat "$E2E_WORK/start.err")"
 DPORT=$E2E_PORT
 DBASE=http://127.0.0.1:$DPORT
 
@@ -166,7 +100,7 @@ B=e2e-dev
 CPORT_A=$(free_port 127.42.0.1)
 coral init --app shop --env prod --colony-id "$A" --mesh-ipv4-net 127.42.0.0/16 --discovery "$DBASE" \
   --register-interval 1s --connect-port "$CPORT_A"
-((rc == 0)) || fatal "init colony $A" "exit $rc: $err"
+((rc == 0)) || e2e_fatal "init colony $A" "exit $rc: $err"
 V6A=$(yget mesh_ipv6 "$CORAL_CONFIG_DIR/colonies/$A.yaml")
 V6A_PREFIX=${V6A%1}
 SECRET_A=$(yget colony_secret "$CORAL_CONFIG_DIR/colonies/$A.yaml")
@@ -175,8 +109,8 @@ COLONY_A=http://127.42.0.1:$CPORT_A
 # (--log-level debug: the colony logs each proxied call as "audit: proxy
 # request" at debug; at info it writes a summary per proxy and minute.)
 coral colony start "$A" --daemon --log-level debug
-((rc == 0)) || fatal "colony start $A --daemon" "exit $rc: $out $err"
-e2e_wait 5 lookup "$A" || fatal "discovery has colony $A" "$body"
+((rc == 0)) || e2e_fatal "colony start $A --daemon" "exit $rc: $out $err"
+e2e_wait 5 lookup "$A" || e2e_fatal "discovery has colony $A" "$body"
 
 P1=$(free_port 127.0.0.1)
 PROXY_A=http://127.0.0.1:$P1
@@ -188,7 +122,7 @@ why=$(why_out "Resolving colony: $A" " ↳ Querying discovery service at $DBASE"
 [[ -z $why ]] && ! is_ours "$PX" && why="pid $PX of the PID file is not a coral process"
 [[ -z $why && ! -f $CORAL_CONFIG_DIR/proxies/$A.yaml ]] && why="no $CORAL_CONFIG_DIR/proxies/$A.yaml"
 e2e_result "proxy start --daemon --verbose: resolving steps, assigned 127.42.0.2, ✓ Proxy started (PID = PID file)" "$why"
-[[ -n $why ]] && fatal "the proxy is needed by the rest" "stopping here"
+[[ -n $why ]] && e2e_fatal "the proxy is needed by the rest" "stopping here"
 
 body=$(curl -sS --max-time "$T" "$PROXY_A$HEALTH" 2>&1)
 why=""
@@ -291,8 +225,7 @@ e2e_result "Connect unary JSON over h2c through the proxy = direct" "$why"
 
 if ((HAVE_BUF)); then
   for protocol in connect grpc grpcweb; do
-    flags=(--protocol "$protocol")
-    [[ $protocol == grpc ]] && flags+=(--http2-prior-knowledge)
+    buf_flags "$protocol"
     why=""
     for m in GetStatus ListAgents; do
       bufcurl "${flags[@]}" -d '{}' "$COLONY_A/$COLONY_SVC/$m"
@@ -310,8 +243,7 @@ if ((HAVE_BUF)); then
   # Ask is server-streaming and answers unimplemented: the error (in the
   # trailers / end-stream message) must arrive as the colony sent it.
   for protocol in connect grpc grpcweb; do
-    flags=(--protocol "$protocol")
-    [[ $protocol == grpc ]] && flags+=(--http2-prior-knowledge)
+    buf_flags "$protocol"
     bufcurl "${flags[@]}" -d '{"question":"why?"}' "$COLONY_A/$COLONY_SVC/Ask"
     direct="$buf_rc $buf_out $buf_err"
     bufcurl "${flags[@]}" -d '{"question":"why?"}' "$PROXY_A/$COLONY_SVC/Ask"
@@ -479,8 +411,8 @@ coral init --app shop --env dev --colony-id "$B" --mesh-ipv4-net 127.43.0.0/16 -
   --register-interval 1s --connect-port "$CPORT_B"
 r1=$rc
 coral colony start "$B" --daemon
-((r1 == 0 && rc == 0)) || fatal "init and start colony $B" "exit $r1 / $rc: $out $err"
-e2e_wait 5 lookup "$B" || fatal "discovery has colony $B" "$body"
+((r1 == 0 && rc == 0)) || e2e_fatal "init and start colony $B" "exit $r1 / $rc: $out $err"
+e2e_wait 5 lookup "$B" || e2e_fatal "discovery has colony $B" "$body"
 P2=$(free_port 127.0.0.1)
 PROXY_B=http://127.0.0.1:$P2
 coral proxy start "$B" --port "$P2" --daemon
@@ -695,24 +627,9 @@ e2e_result "proxy stop of a colony without a proxy -> says so" \
 # ============================================ 6. IPv6 in a network namespace
 ns_checks() {
   local ns=coral-e2e-proxy-$$ nid=e2e-v6 dport why
-  if ((EUID != 0)); then e2e_skip "ipv6 (network namespace)" "needs root for ip netns"; return; fi
-  if ! command -v ip >/dev/null; then e2e_skip "ipv6 (network namespace)" "ip (iproute2) is not installed"; return; fi
-  if ! ip netns add "$ns" 2>"$E2E_WORK/ns.err"; then
-    e2e_skip "ipv6 (network namespace)" "ip netns add: $(cat "$E2E_WORK/ns.err")"
-    return
-  fi
-  NETNS=$ns
   # the colony's ::1 and the ::2 the proxy will be given, on the namespace's lo
-  if ! ip -n "$ns" link set lo up || ! ip -n "$ns" addr add fdc0:42::1/128 dev lo ||
-    ! ip -n "$ns" addr add fdc0:42::2/128 dev lo; then
-    e2e_fail "ipv6: set up lo in $ns" "ip failed"
-    return
-  fi
-  if ! e2e_start_server nsdisc ip netns exec "$ns" "$DISC" --listen '[::1]:0' 2>"$E2E_WORK/start.err"; then
-    e2e_fail "ipv6: coral-discovery on [::1] in $ns" "$(cat "$E2E_WORK/start.err")"
-    return
-  fi
-  dport=$E2E_PORT
+  v6_netns "$ns" fdc0:42::1 fdc0:42::2 || return
+  dport=$NS_DPORT
   local -x CORAL_CONFIG_DIR=$NS_DIR
   coral init --app shop --env v6 --colony-id "$nid" --mesh-ipv4-net 127.42.0.0/16 --mesh-ipv6-net fdc0:42::/64 \
     --discovery "http://[::1]:$dport" --register-interval 1s

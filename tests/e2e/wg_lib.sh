@@ -38,8 +38,8 @@
 # has its own name, and names carry the PID of the run.
 #
 # Every process started here is recorded by PID and stopped by wg_cleanup,
-# which the sourcing script calls from its EXIT trap. Uses e2e_wait from
-# tests/e2e/lib.sh, which the sourcing script sources first.
+# which the sourcing script calls from its EXIT trap. Uses e2e_wait and
+# stop_pid from tests/e2e/lib.sh, which the sourcing script sources first.
 
 # shellcheck disable=SC2034 # WG_* are read by the sourcing scripts
 declare -gA WG_NS=() WG_IF=() WG_VETH=() WG_VIP=() WG_PORT=() WG_M4=() WG_M6=() WG_KEY=() WG_PUB=()
@@ -218,24 +218,13 @@ wg_start() {
 
 # wg_stop SIDE [SIGNAL] [SECONDS]
 wg_stop() {
-  local s=$1 sig=${2:-TERM} secs=${3:-5} pid=${WG_PID[$1]:-} i
+  local s=$1 pid=${WG_PID[$1]:-}
   WG_STATUS=
   [[ -n $pid ]] || return 1
-  kill "-$sig" "$pid" 2>/dev/null
-  for ((i = 0; i < secs * 20; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    WG_STATUS=killed
-    # A killed daemon leaves its socket file behind (ours: the name is this run's).
-    rm -f "$WG_SOCK_DIR/${WG_IF[$s]}.sock"
-  else
-    wait "$pid" 2>/dev/null
-    WG_STATUS=$?
-  fi
+  stop_pid "$pid" "${2:-TERM}" "${3:-5}"
+  WG_STATUS=$E2E_STATUS
+  # A killed daemon leaves its socket file behind (ours: the name is this run's).
+  [[ $WG_STATUS == killed ]] && rm -f "$WG_SOCK_DIR/${WG_IF[$s]}.sock"
   unset "WG_PID[$s]"
   return 0
 }
@@ -248,34 +237,20 @@ wg_bg() {
   WG_BG[$name]=$!
 }
 wg_bg_stop() {
-  local pid=${WG_BG[$1]:-} i
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null
-  for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+  [[ -n ${WG_BG[$1]:-} ]] || return 0
+  stop_pid "${WG_BG[$1]}" TERM 3
   unset "WG_BG[$1]"
 }
 
 wg_cleanup() {
-  local s name ns i
-  if [[ -n $WG_FG_PID ]]; then
-    kill -TERM "$WG_FG_PID" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do kill -0 "$WG_FG_PID" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$WG_FG_PID" 2>/dev/null
-    wait "$WG_FG_PID" 2>/dev/null
-    WG_FG_PID=
-  fi
+  local s name ns
+  [[ -n $WG_FG_PID ]] && stop_pid "$WG_FG_PID" TERM 3
+  WG_FG_PID=
   for s in A B; do wg_stop "$s" TERM 3; done
   for name in "${!WG_BG[@]}"; do wg_bg_stop "$name"; done
   for ns in "${WG_NETNS_MADE[@]}"; do ip netns del "$ns" 2>/dev/null; done
   WG_NETNS_MADE=()
   return 0
-}
-
-# wg_cpu_ticks PID: utime + stime of all its threads, in clock ticks (-1 if gone).
-wg_cpu_ticks() {
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo -1
 }
 
 # wg_has_coral CORAL: `coral wg up` exists. A CLI that does not know `wg`

@@ -1,6 +1,6 @@
-#include "proxy/address_choice.h"
+#include "member/address_choice.h"
 
-namespace coral::proxy {
+namespace coral::member {
 
 bool worth_trying_other_family(std::error_code error) { return error != std::errc::connection_refused; }
 
@@ -25,4 +25,4 @@ net::Awaitable<AddressChoice> choose_address(const net::Dialer& dial, const std:
   co_return choice;
 }
 
-}  // namespace coral::proxy
+}  // namespace coral::member

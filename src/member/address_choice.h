@@ -1,5 +1,5 @@
 #pragma once
-// Which of a colony's mesh addresses the proxy forwards to: the preferred
+// Which of a colony's mesh addresses a member (the proxy) talks to: the preferred
 // family first (IPv4, or IPv6 with --ipv6), the other when the first cannot
 // be reached and the other can. Decided on the dial's std::error_code.
 
@@ -12,7 +12,7 @@
 
 #include "net/dialer.h"
 
-namespace coral::proxy {
+namespace coral::member {
 
 struct AddressChoice {
   net::Target target;       // the first candidate that answered; else the first candidate
@@ -35,4 +35,4 @@ net::Awaitable<AddressChoice> choose_address(const net::Dialer& dial, const std:
                                              std::uint16_t port, std::chrono::milliseconds connect_timeout,
                                              const std::function<void(const std::string&)>& progress);
 
-}  // namespace coral::proxy
+}  // namespace coral::member

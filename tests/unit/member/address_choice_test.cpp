@@ -2,7 +2,7 @@
 // dial's error code: a refused dial stops there, anything else tries the
 // other family. A scripted dialer stands in for the transport.
 
-#include "proxy/address_choice.h"
+#include "member/address_choice.h"
 
 #include <gtest/gtest.h>
 
@@ -18,7 +18,7 @@
 #include "bounded_io.h"
 #include "net/error.h"
 
-namespace coral::proxy {
+namespace coral::member {
 namespace {
 
 namespace asio = boost::asio;
@@ -150,4 +150,4 @@ TEST(AddressChoice, OnlyARefusalStopsTheFallback) {
 }
 
 }  // namespace
-}  // namespace coral::proxy
+}  // namespace coral::member
