@@ -19,6 +19,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "base/clock.h"
+#include "cli/app.h"
+#include "cli/version.h"
 #include "base/duration.h"
 #include "base/log.h"
 #include "base/memory.h"
@@ -101,7 +103,9 @@ asio::awaitable<void> cleanup_loop(discovery::Store& store, std::chrono::millise
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"coral-discovery: the registry where colonies announce themselves and proxies find them"};
+  CLI::App app{"coral-discovery: the registry where colonies announce themselves and proxies find them",
+               "coral-discovery"};
+  cli::setup_app(app, "coral-discovery");
   std::string listen_text = "127.0.0.1:8080";
   std::string ttl_text = "300s";
   std::string cleanup_text = "60s";
@@ -169,11 +173,12 @@ int main(int argc, char** argv) {
   app.add_option("--register-burst", register_burst, "calls a source may make at once before --register-rate applies")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = cli::parse_args(app, argc, argv)) return *code;
 
+  // A flag's value that does not parse is bad usage, as an unknown flag.
   auto fail = [](const std::string& message) {
-    std::cerr << "coral-discovery: " << message << "\n";
-    return 2;
+    std::cerr << "error: " << message << "\n";
+    return cli::kExitUsage;
   };
   const auto level = log::parse_level(level_text);
   if (!level) return fail(level.error());
@@ -238,7 +243,7 @@ int main(int argc, char** argv) {
   discovery::DiscoveryService service(
       *store, clock,
       discovery::ServiceOptions{.ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl),
-                                .version = "0.1.0",
+                                .version = cli::kVersion,
                                 .accept_unproven = accept_unproven,
                                 .key = std::move(key),
                                 .source_limits = {.per_second = register_rate, .burst = register_burst},
@@ -255,8 +260,8 @@ int main(int argc, char** argv) {
   http::Server server(io, rpc, server_options);
   if (auto listening = server.listen(listen->host, listen->port); !listening) {
     log::error("cannot listen", {{"error", listening.error().message()}});
-    std::cerr << "coral-discovery: cannot listen on " << listening.error().message() << "\n";
-    return 1;
+    std::cerr << "error: cannot listen on " << listening.error().message() << "\n";
+    return cli::kExitFailed;
   }
   server.start();
   const std::string host = listen->host.find(':') != std::string::npos ? "[" + listen->host + "]" : listen->host;

@@ -95,9 +95,9 @@ void run_current(Context& context) {
 }
 
 void run_use(Context& context, const std::string& id) {
-  auto dir = context.config_dir();
-  if (!dir) return context.fail(dir.error());
-  if (auto used = dir->use(id); !used) return context.fail(used.error());
+  auto target = resolve_colony(context, id, ConfigUse::unloaded);
+  if (!target) return;
+  if (auto used = target->dir.use(id); !used) return context.fail(used.error());
   std::cout << "✓ Current colony: " << id << "\n";
 }
 

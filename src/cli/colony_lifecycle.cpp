@@ -1,12 +1,16 @@
 // `coral colony start` and `coral colony stop`.
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <iostream>
 #include <memory>
 #include <thread>
 
-#include <boost/asio/signal_set.hpp>
 
 #include "base/address.h"
 #include "base/duration.h"
@@ -42,7 +46,7 @@ struct StopFlags {
 std::string started_message(const ColonyTarget& target, const colony::ColonyRuntime& runtime, bool daemon) {
   std::string served;
   for (const auto& address : runtime.addresses()) served += (served.empty() ? "" : ", ") + address;
-  const auto& discovery = target.config.discovery;
+  const auto& discovery = target.config->discovery;
   std::string text = "✓ Colony " + target.id + " running (pid " + std::to_string(getpid()) + ")\n";
   text += "  ├─ Serving: " + served + " (host transport)\n";
   text += "  ├─ Discovery: " +
@@ -52,33 +56,71 @@ std::string started_message(const ColonyTarget& target, const colony::ColonyRunt
           "\n";
   text += "  └─ State: " + target.dir.colony_state(target.id).string() + "\n";
   if (daemon) text += "Log: " + target.dir.colony_log_file(target.id).string() + "\n";
-  for (const auto& warning : runtime.warnings()) text += "warning: " + warning + "\n";
   return text;
+}
+
+// Whether this host has `ip` on an interface: what the host transport needs
+// to serve on it. Asked of the kernel (bind a UDP socket to it), never read
+// from an error's text.
+bool address_is_local(const std::string& ip) {
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  if (const auto v4 = base::parse_ipv4(ip)) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&address);
+    in->sin_family = AF_INET;
+    std::memcpy(&in->sin_addr, v4->data(), 4);
+    length = sizeof *in;
+  } else if (const auto v6 = base::parse_ipv6(ip)) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
+    in6->sin6_family = AF_INET6;
+    std::memcpy(&in6->sin6_addr, v6->data(), 16);
+    length = sizeof *in6;
+  } else {
+    return false;
+  }
+  const int fd = socket(address.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&address), length) == 0;
+  close(fd);
+  return bound;
+}
+
+// What to do when the host transport cannot serve on any mesh address
+// because none is on this host ("" when one is: the cause is elsewhere).
+std::string mesh_address_hint(const ColonyTarget& target) {
+  const auto& wg = target.config->wireguard;
+  const std::string v4 = base::format_ipv4(wg.mesh_ipv4);
+  const std::string v6 = base::format_ipv6(wg.mesh_ipv6);
+  if (address_is_local(v4) || address_is_local(v6)) return "";
+  return "the host transport serves on mesh addresses this host has, and it has neither " + v4 + " nor " + v6 +
+         ": give the colony a loopback subnet (coral init --force --colony-id " + target.id +
+         " --mesh-ipv4-net 127.42.0.0/16 ...), or add the address to an interface (ip addr add " + v4 + "/" +
+         std::to_string(wg.mesh_network_ipv4.prefix_length()) + " dev <interface>)";
 }
 
 void run_start(const StartFlags& flags, Context& context) {
   const auto level = log::parse_level(flags.log_level);
-  if (!level) return context.fail("--log-level: " + level.error());
+  if (!level) return context.usage("--log-level: " + level.error());
   const auto format = log::parse_format(flags.log_format);
-  if (!format) return context.fail("--log-format: " + format.error());
+  if (!format) return context.usage("--log-format: " + format.error());
   const auto grace = base::parse_duration(flags.grace);
-  if (!grace) return context.fail("--grace: " + grace.error());
+  if (!grace) return context.usage("--grace: " + grace.error());
   const auto heartbeat = base::parse_duration(flags.heartbeat_interval);
-  if (!heartbeat) return context.fail("--heartbeat-interval: " + heartbeat.error());
+  if (!heartbeat) return context.usage("--heartbeat-interval: " + heartbeat.error());
   if (*heartbeat < std::chrono::seconds(1) || *heartbeat > std::chrono::hours(1) ||
       *heartbeat % std::chrono::seconds(1) != std::chrono::milliseconds(0)) {
-    return context.fail("--heartbeat-interval: must be whole seconds between 1s and 1h, got " + flags.heartbeat_interval);
+    return context.usage("--heartbeat-interval: must be whole seconds between 1s and 1h, got " + flags.heartbeat_interval);
   }
   for (const auto& endpoint : flags.public_endpoints) {
     if (auto parsed = base::parse_host_port(endpoint); !parsed) {
-      return context.fail("--public-endpoint \"" + endpoint + "\": " + parsed.error());
+      return context.usage("--public-endpoint \"" + endpoint + "\": " + parsed.error());
     }
   }
   if (flags.transport != "host") {
-    return context.fail("--transport " + flags.transport + ": unknown transport",
+    return context.usage("--transport " + flags.transport + ": unknown transport",
                         "this build has the host transport (--transport host)");
   }
-  auto target = load_target(context, flags.colony_id);
+  auto target = resolve_colony(context, flags.colony_id, ConfigUse::required, "coral colony start <colony-id>");
   if (!target) return;
   if (auto created = target->dir.create(); !created) return context.fail(created.error());
   const auto pid_path = target->dir.colony_pid_file(target->id);
@@ -119,60 +161,40 @@ void run_start(const StartFlags& flags, Context& context) {
   colony::RuntimeOptions options;
   options.public_endpoints = flags.public_endpoints;
   options.heartbeat_interval = std::chrono::duration_cast<std::chrono::seconds>(*heartbeat);
-  auto runtime = colony::ColonyRuntime::start(io, target->dir, target->config, *transport, options);
-  if (!runtime) return storage_failure(runtime.error());
-
-  const std::string message = started_message(*target, **runtime, flags.daemon);
-  if (ready.is_daemon()) {
-    ready.succeeded(message);
-  } else {
-    std::cout << message << std::flush;
+  auto runtime = colony::ColonyRuntime::start(io, target->dir, *target->config, *transport, options);
+  if (!runtime) {
+    if (const auto hint = mesh_address_hint(*target); !hint.empty()) return report_failure(runtime.error(), hint);
+    return storage_failure(runtime.error());
   }
 
-  asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](boost::system::error_code ec, int signal) {
-    if (ec) return;
-    log::info("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
-                                {"grace", base::format_duration(*grace)}});
-    asio::co_spawn(io, (*runtime)->shutdown(*grace), [&](std::exception_ptr) { io.stop(); });
-  });
-  io.run();
+  report_started(ready, started_message(*target, **runtime, flags.daemon), (*runtime)->warnings());
+  serve_until_signalled(io, [&] { return (*runtime)->shutdown(*grace); }, base::format_duration(*grace));
   log::info("colony stopped", {{"colony_id", target->id}});
 }
 
 void run_stop(const StopFlags& flags, Context& context) {
   const auto timeout = base::parse_duration(flags.timeout);
-  if (!timeout) return context.fail("--timeout: " + timeout.error());
-  auto dir = context.config_dir();
-  if (!dir) return context.fail(dir.error());
-  std::string id = flags.colony_id;
-  if (id.empty()) {
-    auto current = dir->require_current();
-    if (!current) return context.fail(current.error());
-    id = *current;
+  if (!timeout) return context.usage("--timeout: " + timeout.error());
+  auto target = resolve_colony(context, flags.colony_id, ConfigUse::unloaded, "coral colony stop <colony-id>");
+  if (!target) return;
+  const auto& id = target->id;
+  const auto outcome = stop_by_pid_file(target->dir.colony_pid_file(id), *timeout);
+  if (fail_stop(context, outcome, "colony " + id, base::format_duration(*timeout),
+                "see " + target->dir.colony_log_file(id).string() + ", or force it: kill -9 " +
+                    std::to_string(outcome.pid))) {
+    return;
   }
-  if (auto valid = colony::validate_colony_id(id); !valid) return context.fail("colony id \"" + id + "\": " + valid.error());
-  const auto outcome = stop_by_pid_file(dir->colony_pid_file(id), *timeout);
   switch (outcome.kind) {
-    case StopOutcome::Kind::not_running:
-      std::cout << "Colony " << id << " is not running.\n";
-      return;
     case StopOutcome::Kind::stale_removed:
       std::cout << "Colony " << id << " is not running (removed the stale PID file of pid " << outcome.pid << ").\n";
       return;
     case StopOutcome::Kind::stopped:
       std::cout << "✓ Colony " << id << " stopped (pid " << outcome.pid << ")\n";
       return;
-    case StopOutcome::Kind::signal_failed:
-      return context.fail("cannot signal pid " + std::to_string(outcome.pid) + ": " + outcome.error);
-    case StopOutcome::Kind::corrupt:
-      return context.fail(outcome.error, "stop the process that holds it by hand, then remove the file");
-    case StopOutcome::Kind::timed_out:
-      break;
+    default:
+      std::cout << "Colony " << id << " is not running.\n";
+      return;
   }
-  context.fail("colony " + id + " (pid " + std::to_string(outcome.pid) + ") did not stop within " +
-                   base::format_duration(*timeout),
-               "see " + dir->colony_log_file(id).string() + ", or force it: kill -9 " + std::to_string(outcome.pid));
 }
 
 }  // namespace

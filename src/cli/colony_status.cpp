@@ -12,10 +12,10 @@
 #include "base/pid_file.h"
 #include "cli/render.h"
 #include "cli/colony_commands.h"
+#include "cli/colony_reach.h"
 #include "colony/registration.h"
 #include "coral/colony/v1/colony.coral.h"
 #include "discovery/client.h"
-#include "mesh/host_transport.h"
 #include "rpc/http_channel.h"
 
 namespace coral::cli {
@@ -25,11 +25,10 @@ namespace cv1 = coral::colony::v1;
 
 namespace {
 
-constexpr std::chrono::milliseconds kCallTimeout{3000};
-
 struct StatusReport {
   base::PidFileState process;
-  std::string reached_at;  // "127.42.0.1:9000" when GetStatus answered
+  std::string reached_at;  // "127.42.0.1:9000" (or the proxy's "localhost:8000") when GetStatus answered
+  std::string reached_via;  // "direct" or "proxy"
   std::optional<cv1::GetStatusResponse> status;
   std::optional<cv1::ListAgentsResponse> agents;
   std::string colony_error;  // why GetStatus failed
@@ -51,31 +50,20 @@ std::string shown_key(const discovery::v1::LookupColonyResponse& record) {
   return key ? key->to_base64() : "an invalid key";
 }
 
-// GetStatus and ListAgents on the colony's IPv4 mesh address, then IPv6.
-asio::awaitable<void> ask_colony(const colony::ColonyConfig& config, StatusReport& report) {
-  auto executor = co_await asio::this_coro::executor;
-  auto transport = mesh::make_host_transport(executor, {.connect_timeout = kCallTimeout});
-  for (const std::string& host :
-       {base::format_ipv4(config.wireguard.mesh_ipv4), base::format_ipv6(config.wireguard.mesh_ipv6)}) {
-    const net::Target target{host, config.services.connect_port};
-    rpc::HttpChannel channel(executor, rpc::h2c_proto_options(http::Url{host, config.services.connect_port, {}},
-                                                              transport->dialer(), kCallTimeout));
-    cv1::ColonyServiceClient client(channel);
-    const rpc::CallOptions call{.timeout = kCallTimeout, .headers = {}};
-    const cv1::GetStatusRequest status_request;
-    auto status = co_await client.GetStatus(status_request, call);
-    if (!status) {
-      if (report.colony_error.empty()) report.colony_error = target.authority() + ": " + status.error().message;
-      continue;
-    }
-    report.reached_at = target.authority();
-    report.status = std::move(*status);
-    const cv1::ListAgentsRequest agents_request;
-    auto agents = co_await client.ListAgents(agents_request, call);
-    if (agents) report.agents = std::move(*agents);
-    report.colony_error.clear();
+// GetStatus and ListAgents, reached the way every command reaches a colony.
+asio::awaitable<void> ask_colony(const ColonyTarget& target, StatusReport& report) {
+  auto reached = co_await reach_colony(target, std::nullopt, false);
+  if (!reached) {
+    if (reached.error().kind == Unreached::Kind::no_answer) report.colony_error = reached.error().message;
     co_return;
   }
+  report.reached_at = reached->address;
+  report.reached_via = reached->kind == ReachedColony::Kind::proxy ? "proxy" : "direct";
+  report.status = std::move(reached->status);
+  cv1::ColonyServiceClient client(*reached->channel);
+  const cv1::ListAgentsRequest agents_request;
+  auto agents = co_await client.ListAgents(agents_request, reached->call);
+  if (agents) report.agents = std::move(*agents);
 }
 
 asio::awaitable<void> ask_discovery(const colony::ColonyConfig& config, StatusReport& report) {
@@ -94,9 +82,9 @@ asio::awaitable<void> ask_discovery(const colony::ColonyConfig& config, StatusRe
   }
 }
 
-asio::awaitable<bool> gather(const colony::ColonyConfig& config, StatusReport& report) {
-  if (report.process.held()) co_await ask_colony(config, report);
-  co_await ask_discovery(config, report);
+asio::awaitable<bool> gather(const ColonyTarget& target, StatusReport& report) {
+  co_await ask_colony(target, report);
+  co_await ask_discovery(*target.config, report);
   co_return true;
 }
 
@@ -111,6 +99,8 @@ void print_json(const ColonyTarget& target, const StatusReport& report) {
   if (report.status) {
     out += ",\"reached_at\":";
     base::append_json_string(out, report.reached_at);
+    out += ",\"reached_via\":";
+    base::append_json_string(out, report.reached_via);
     out += ",\"status\":" + proto_json(*report.status);
   }
   if (report.agents) out += ",\"agents\":" + proto_json(*report.agents);
@@ -119,7 +109,7 @@ void print_json(const ColonyTarget& target, const StatusReport& report) {
     base::append_json_string(out, report.colony_error);
   }
   out += ",\"discovery_endpoint\":";
-  base::append_json_string(out, target.config.discovery.endpoint);
+  base::append_json_string(out, target.config->discovery.endpoint);
   if (report.registration) {
     const auto& registration = *report.registration;
     out += ",\"registration\":{\"state\":";
@@ -139,7 +129,7 @@ void print_json(const ColonyTarget& target, const StatusReport& report) {
   if (report.discovery) {
     out += ",\"discovery\":" + proto_json(*report.discovery);
     out += std::string(",\"discovery_key_matches\":") +
-           (record_is_ours(target.config, *report.discovery) ? "true" : "false");
+           (record_is_ours(*target.config, *report.discovery) ? "true" : "false");
   }
   if (!report.discovery_error.empty()) {
     out += ",\"discovery_error\":";
@@ -149,7 +139,7 @@ void print_json(const ColonyTarget& target, const StatusReport& report) {
 }
 
 void print_text(const ColonyTarget& target, const StatusReport& report) {
-  const auto& config = target.config;
+  const auto& config = *target.config;
   const auto& wg = config.wireguard;
   const std::string port = std::to_string(config.services.connect_port);
   const std::string mesh =
@@ -159,6 +149,8 @@ void print_text(const ColonyTarget& target, const StatusReport& report) {
     state = "STOPPED, stale PID file of pid " + std::to_string(report.process.pid);
   } else if (report.process.kind == base::PidFileState::Kind::corrupt) {
     state = report.status ? "RUNNING, PID file corrupt" : "NOT RESPONDING, PID file corrupt";
+  } else if (report.status && !report.process.held()) {
+    state = "NOT RUNNING HERE, answering via proxy at " + report.reached_at;
   } else if (report.status) {
     state = "RUNNING, pid " + std::to_string(report.process.pid);
   } else if (report.process.held()) {
@@ -172,7 +164,7 @@ void print_text(const ColonyTarget& target, const StatusReport& report) {
               << "  ├─ Uptime: " << format_uptime(status.uptime_seconds()) << "\n"
               << "  ├─ Agents: " << status.agent_count() << "\n"
               << "  ├─ Storage: " << format_bytes(static_cast<unsigned long long>(status.storage_bytes())) << "\n"
-              << "  ├─ Dashboard: " << status.dashboard_url() << "\n";
+              << "  ├─ Dashboard: " << (status.dashboard_url().empty() ? "none" : status.dashboard_url()) << "\n";
   } else if (!report.colony_error.empty()) {
     std::cout << "  ├─ Unreachable: " << report.colony_error << "\n";
   }
@@ -207,7 +199,7 @@ void print_text(const ColonyTarget& target, const StatusReport& report) {
 }
 
 void run_status(Context& context, const std::string& colony_id, bool json) {
-  auto target = load_target(context, colony_id);
+  auto target = resolve_colony(context, colony_id, ConfigUse::required, "coral colony status <colony-id>");
   if (!target) return;
   StatusReport report;
   report.process = base::read_pid_file(target->dir.colony_pid_file(target->id));
@@ -217,7 +209,7 @@ void run_status(Context& context, const std::string& colony_id, bool json) {
     if (registration && registration->pid == static_cast<long>(report.process.pid)) report.registration = std::move(registration);
   }
   asio::io_context io(1);
-  run_to_completion(io, gather(target->config, report));
+  run_to_completion(io, gather(*target, report));
   if (json) {
     print_json(*target, report);
   } else {

@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/app.h"
+#include "cli/suggest.h"
+
 namespace coral::cli {
 
 namespace {
@@ -30,7 +33,23 @@ void Context::fail(std::string_view message, std::string_view hint, int code) {
   exit_code = code;
 }
 
-std::optional<ColonyTarget> load_target(Context& context, const std::string& colony_id) {
+void fail_unknown_colony(Context& context, const colony::ConfigDir& dir, const std::string& id) {
+  const auto ids = dir.list_colonies();
+  std::string known;
+  if (ids && ids->empty()) known = "there are none yet: create one with coral init";
+  if (ids && !ids->empty()) {
+    known = "known:";
+    for (const auto& known_id : *ids) known += " " + known_id;
+    known += " (see: coral colony list)";
+  }
+  context.fail("no colony '" + id + "' in " + dir.colonies_dir().string() + (ids ? did_you_mean(id, *ids) : std::string()),
+               known);
+}
+
+void Context::usage(std::string_view message, std::string_view hint) { fail(message, hint, kExitUsage); }
+
+std::optional<ColonyTarget> resolve_colony(Context& context, const std::string& colony_id, ConfigUse use,
+                                           std::string_view name_it) {
   auto dir = context.config_dir();
   if (!dir) {
     context.fail(dir.error());
@@ -40,10 +59,27 @@ std::optional<ColonyTarget> load_target(Context& context, const std::string& col
   if (id.empty()) {
     auto current = dir->require_current();
     if (!current) {
-      context.fail(current.error());
+      context.fail(current.error(), "or name one: " + std::string(name_it));
       return std::nullopt;
     }
     id = *current;
+  }
+  if (auto valid = colony::validate_colony_id(id); !valid) {
+    context.fail("colony id \"" + id + "\": " + valid.error());
+    return std::nullopt;
+  }
+  ColonyTarget target{*dir, id, std::nullopt};
+  std::error_code error;
+  const bool has_file = std::filesystem::exists(dir->colony_file(id), error) || error;
+  if (use == ConfigUse::unloaded) {
+    if (has_file || std::filesystem::exists(dir->colony_pid_file(id), error)) return target;
+    fail_unknown_colony(context, *dir, id);
+    return std::nullopt;
+  }
+  if (!has_file) {
+    if (use == ConfigUse::optional) return target;
+    fail_unknown_colony(context, *dir, id);
+    return std::nullopt;
   }
   auto config = dir->load_colony(id);
   if (!config) {
@@ -51,7 +87,8 @@ std::optional<ColonyTarget> load_target(Context& context, const std::string& col
     return std::nullopt;
   }
   if (auto warning = colony::permission_warning(dir->colony_file(id))) std::cerr << "warning: " << *warning << "\n";
-  return ColonyTarget{*dir, id, std::move(*config)};
+  target.config = std::move(*config);
+  return target;
 }
 
 std::string format_uptime(long long seconds) {
@@ -64,6 +101,10 @@ std::string format_uptime(long long seconds) {
   if (hours > 0) return std::to_string(hours) + "h " + std::to_string(minutes) + "m";
   if (minutes > 0) return std::to_string(minutes) + "m " + std::to_string(rest) + "s";
   return std::to_string(rest) + "s";
+}
+
+std::string count(long long n, std::string_view one, std::string_view many) {
+  return std::to_string(n) + " " + std::string(n == 1 ? one : many);
 }
 
 std::string format_bytes(unsigned long long bytes) {

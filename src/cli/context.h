@@ -27,17 +27,36 @@ struct Context {
   std::expected<colony::ConfigDir, std::string> config_dir() const;
   // Prints "error: <message>" (and "  <hint>") to stderr; exit code 1 unless given.
   void fail(std::string_view message, std::string_view hint = {}, int code = 1);
+  // fail() for bad usage (a flag value the command rejects): exit 2.
+  void usage(std::string_view message, std::string_view hint = {});
 };
 
-// The colony a command acts on: the one named, else the current one.
+// The colony a command acts on: the one named, else the current one. The
+// one way every command picks it (resolve_colony).
 struct ColonyTarget {
   colony::ConfigDir dir;
   std::string id;
-  colony::ColonyConfig config;
+  std::optional<colony::ColonyConfig> config;  // always set with ConfigUse::required
 };
-// Fails (printing why and what to do) when there is none or its file does
-// not load; warns on stderr when the file is readable by others.
-std::optional<ColonyTarget> load_target(Context& context, const std::string& colony_id);
+
+enum class ConfigUse {
+  required,  // a colony of this config directory: no file is "no colony 'x'" (did you mean ...)
+  optional,  // also one known only elsewhere (through a proxy): no file is no config
+  unloaded,  // its file is not read; it must have a file or a PID file here (stop works on a broken file)
+};
+
+// Fails (printing why and what to do, exit 1) when no colony is named and
+// there is no current one, when the id is invalid, when its file does not
+// load, or (ConfigUse::required) when there is no such colony; warns on
+// stderr when the file is readable by others. `name_it` is how the command
+// names a colony, for the hint when there is no current one
+// ("--colony <colony-id>").
+std::optional<ColonyTarget> resolve_colony(Context& context, const std::string& colony_id, ConfigUse use,
+                                           std::string_view name_it = "<colony-id>");
+
+// "no colony 'nope' in /home/me/.coral/colonies — did you mean 'nop'?" and
+// what is there, as Context::fail prints it.
+void fail_unknown_colony(Context& context, const colony::ConfigDir& dir, const std::string& id);
 
 // Runs `io` until `task` completes and returns its result. Work the task
 // left behind (a server it started) stays queued for the next io.run().
@@ -58,6 +77,9 @@ T run_to_completion(boost::asio::io_context& io, boost::asio::awaitable<T> task)
 
 // "4d 2h 15m", "2h 15m", "5m 3s", "12s": the two or three largest units.
 std::string format_uptime(long long seconds);
+
+// "1 agent", "3 agents", "0 agents".
+std::string count(long long n, std::string_view one, std::string_view many);
 
 // "1.2 MiB", "532 KiB", "816 B".
 std::string format_bytes(unsigned long long bytes);

@@ -16,6 +16,11 @@
 #include <thread>
 #include <utility>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "base/duration.h"
+#include "base/log.h"
 #include "base/pid_file.h"
 
 namespace coral::cli {
@@ -34,7 +39,9 @@ DaemonReady::~DaemonReady() {
   if (fd_ >= 0) close(fd_);
 }
 
-void DaemonReady::succeeded(const std::string& message) { send('+', message); }
+void DaemonReady::succeeded(const std::string& message, const std::string& warnings) {
+  send('+', warnings.empty() ? message : message + '\0' + warnings);
+}
 void DaemonReady::failed(const std::string& message) { send('-', message); }
 
 void DaemonReady::send(char verdict, const std::string& message) {
@@ -75,7 +82,9 @@ namespace {
     received.append(buffer, static_cast<std::size_t>(n));
   }
   if (!received.empty() && received.front() == '+') {
-    std::cout << received.substr(1) << std::flush;
+    const auto split = received.find('\0');
+    std::cout << received.substr(1, split == std::string::npos ? std::string::npos : split - 1) << std::flush;
+    if (split != std::string::npos) std::cerr << received.substr(split + 1) << std::flush;
     std::exit(0);
   }
   if (!received.empty() && received.front() == '-') {
@@ -197,6 +206,48 @@ StopOutcome stop_by_pid_file(const std::filesystem::path& pid_file, std::chrono:
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return {StopOutcome::Kind::timed_out, state.pid, {}};
+}
+
+void report_started(DaemonReady& ready, const std::string& message, const std::vector<std::string>& warnings) {
+  std::string warning_text;
+  for (const auto& warning : warnings) warning_text += "warning: " + warning + "\n";
+  if (ready.is_daemon()) {
+    ready.succeeded(message, warning_text);
+  } else {
+    std::cout << message << std::flush;
+    std::cerr << warning_text << std::flush;
+  }
+}
+
+void serve_until_signalled(boost::asio::io_context& io, std::function<boost::asio::awaitable<void>()> shutdown,
+                           const std::string& grace) {
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    log::info("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}, {"grace", grace}});
+    boost::asio::co_spawn(io, shutdown(), [&](std::exception_ptr) { io.stop(); });
+  });
+  io.run();
+}
+
+bool fail_stop(Context& context, const StopOutcome& outcome, const std::string& what, const std::string& timeout,
+               const std::string& timeout_hint) {
+  switch (outcome.kind) {
+    case StopOutcome::Kind::signal_failed:
+      context.fail("cannot signal pid " + std::to_string(outcome.pid) + ": " + outcome.error);
+      return true;
+    case StopOutcome::Kind::corrupt:
+      context.fail(outcome.error, "stop the process that holds it by hand, then remove the file");
+      return true;
+    case StopOutcome::Kind::timed_out:
+      context.fail(what + " (pid " + std::to_string(outcome.pid) + ") did not stop within " + timeout, timeout_hint);
+      return true;
+    case StopOutcome::Kind::not_running:
+    case StopOutcome::Kind::stale_removed:
+    case StopOutcome::Kind::stopped:
+      break;
+  }
+  return false;
 }
 
 }  // namespace coral::cli

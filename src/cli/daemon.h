@@ -10,7 +10,14 @@
 #include <chrono>
 #include <expected>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "cli/context.h"
 
 namespace coral::cli {
 
@@ -25,8 +32,9 @@ class DaemonReady {
   DaemonReady& operator=(DaemonReady&& other) noexcept;
   ~DaemonReady();
 
-  // `message` is printed by the parent as it is (one or more lines).
-  void succeeded(const std::string& message);
+  // `message` is printed by the parent as it is (one or more lines) on
+  // stdout, `warnings` ("warning: ..." lines) on stderr.
+  void succeeded(const std::string& message, const std::string& warnings = {});
   void failed(const std::string& message);
   bool is_daemon() const { return fd_ >= 0; }
 
@@ -61,5 +69,21 @@ struct StopOutcome {
   std::string error;  // signal_failed, corrupt: the message
 };
 StopOutcome stop_by_pid_file(const std::filesystem::path& pid_file, std::chrono::milliseconds timeout);
+
+// What `colony start` and `proxy start` do once serving, daemon or not.
+// Reports start-up: through `ready` to the waiting parent when this is the
+// daemon, else `message` on stdout; each warning as "warning: ..." on
+// stderr either way.
+void report_started(DaemonReady& ready, const std::string& message, const std::vector<std::string>& warnings);
+// Runs `io` until SIGTERM or SIGINT, then runs `shutdown` (logging "shutting
+// down" with the signal) and returns when it is done.
+void serve_until_signalled(boost::asio::io_context& io, std::function<boost::asio::awaitable<void>()> shutdown,
+                           const std::string& grace);
+
+// The outcomes of stop_by_pid_file that are errors, as `colony stop` and
+// `proxy stop` report them (exit 1); `what` is "colony x" or "the proxy".
+// Returns false for the others, which each command words itself.
+bool fail_stop(Context& context, const StopOutcome& outcome, const std::string& what, const std::string& timeout,
+               const std::string& timeout_hint);
 
 }  // namespace coral::cli

@@ -10,6 +10,7 @@
 #include "cli/terminal.h"
 #include "colony/config.h"
 #include "colony/config_dir.h"
+#include "colony/registration.h"
 
 namespace coral::cli {
 
@@ -79,11 +80,11 @@ std::expected<colony::NewColonyOptions, std::string> new_colony_options(const In
 void run_init(const InitFlags& given, Context& context) {
   InitFlags flags = given;
   auto app = ask_if_missing(flags.app, "--app", "Application name", "");
-  if (!app) return context.fail(app.error(), "e.g. coral init --app my-shop --env production");
+  if (!app) return context.usage(app.error(), "e.g. coral init --app my-shop --env production");
   auto env = ask_if_missing(flags.env, "--env", "Environment", "development");
-  if (!env) return context.fail(env.error(), "e.g. coral init --app my-shop --env production");
+  if (!env) return context.usage(env.error(), "e.g. coral init --app my-shop --env production");
   auto options = new_colony_options(flags);
-  if (!options) return context.fail(options.error());
+  if (!options) return context.usage(options.error());
   auto config = colony::new_colony(*app, *env, *options);
   if (!config) return context.fail(config.error());
 
@@ -114,7 +115,8 @@ void run_init(const InitFlags& given, Context& context) {
                                                             dir->colonies_dir()));
   }
   // A replaced colony has new keys and a new secret: its peers' assignments
-  // belong to the old one.
+  // belong to the old one, and so does what discovery last answered the old
+  // key (`coral colony status` would show it as this colony's).
   bool state_removed = false;
   if (flags.force) {
     const auto state = dir->colony_state(config->colony_id);
@@ -122,6 +124,8 @@ void run_init(const InitFlags& given, Context& context) {
       std::error_code ec;
       state_removed |= std::filesystem::remove(state.string() + suffix, ec);
     }
+    std::error_code ec;
+    state_removed |= std::filesystem::remove(colony::registration_status_file(*dir, config->colony_id), ec);
   }
   if (auto used = dir->use(config->colony_id); !used) return context.fail(used.error());
 

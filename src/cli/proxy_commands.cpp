@@ -1,15 +1,18 @@
 #include "cli/proxy_commands.h"
 
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
-
-#include <boost/asio/signal_set.hpp>
+#include <set>
 
 #include "base/address.h"
 #include "base/duration.h"
 #include "base/json_text.h"
 #include "base/log.h"
+#include "base/pid_file.h"
+#include "cli/app.h"
 #include "cli/daemon.h"
+#include "cli/suggest.h"
 #include "cli/proxy_probe.h"
 #include "proxy/runtime.h"
 #include "proxy/state.h"
@@ -48,7 +51,6 @@ std::string running_message(const proxy::ProxyRuntime& runtime, bool daemon) {
             colony.forwarding_to + " (over mesh)" +
             (colonies.size() > 1 && i == 0 ? ", the default" : "") + "\n";
   }
-  for (const auto& warning : runtime.warnings()) text += "warning: " + warning + "\n";
   return text;
 }
 
@@ -60,17 +62,17 @@ void run_proxy_start(const ProxyStartFlags& flags, Context& context) {
   options.discovery = flags.discovery;
   options.prefer_ipv6 = flags.ipv6;
   options.allow_remote = flags.allow_remote;
-  if (!flags.listen.empty() && flags.port >= 0) return context.fail("give --listen or --port, not both");
+  if (!flags.listen.empty() && flags.port >= 0) return context.usage("give --listen or --port, not both");
   if (!flags.listen.empty()) {
     auto listen = base::parse_host_port(flags.listen, {.allow_port_zero = true});
-    if (!listen) return context.fail("--listen \"" + flags.listen + "\": " + listen.error());
+    if (!listen) return context.usage("--listen \"" + flags.listen + "\": " + listen.error());
     options.listen_host = listen->host;
     options.listen_port = listen->port;
   } else if (flags.port >= 0) {
     options.listen_port = static_cast<std::uint16_t>(flags.port);
   }
   if (!flags.allow_remote && !proxy::is_loopback_host(options.listen_host)) {
-    return context.fail("--listen " + flags.listen + " is not a loopback address",
+    return context.usage("--listen " + flags.listen + " is not a loopback address",
                         "anyone who reaches it reaches the colony; add --allow-remote if that is what you want");
   }
   if (flags.allow_remote && !proxy::is_loopback_host(options.listen_host)) {
@@ -78,9 +80,9 @@ void run_proxy_start(const ProxyStartFlags& flags, Context& context) {
               << ": anyone who can reach this address can call the colony through the proxy\n";
   }
   const auto level = log::parse_level(flags.log_level);
-  if (!level) return context.fail("--log-level: " + level.error());
+  if (!level) return context.usage("--log-level: " + level.error());
   const auto grace = base::parse_duration(flags.grace);
-  if (!grace) return context.fail("--grace: " + grace.error());
+  if (!grace) return context.usage("--grace: " + grace.error());
   auto dir = context.config_dir();
   if (!dir) return context.fail(dir.error());
   if (auto created = dir->create(); !created) return context.fail(created.error());
@@ -109,56 +111,147 @@ void run_proxy_start(const ProxyStartFlags& flags, Context& context) {
     return context.fail(started.error());
   }
   auto& runtime = **started;
-  const std::string message = progress_text + running_message(runtime, ready.is_daemon());
-  if (ready.is_daemon()) {
-    ready.succeeded(message);
-  } else {
-    std::cout << message << std::flush;
-  }
-  asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](boost::system::error_code ec, int signal) {
-    if (ec) return;
-    log::info("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    asio::co_spawn(io, runtime.shutdown(*grace), [&](std::exception_ptr) { io.stop(); });
-  });
-  io.run();
+  report_started(ready, progress_text + running_message(runtime, ready.is_daemon()), runtime.warnings());
+  serve_until_signalled(io, [&] { return runtime.shutdown(*grace); }, base::format_duration(*grace));
   log::info("proxy stopped");
 }
 
 namespace {
 
-void run_proxy_stop(Context& context, const std::string& colony_id, const std::string& timeout_text) {
+// The colonies whose proxy PID file `pid` holds: what stopping it stops.
+std::vector<std::string> colonies_served_by(const std::filesystem::path& proxies_dir, pid_t pid) {
+  std::vector<std::string> ids;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(proxies_dir, ec)) {
+    if (entry.path().extension() != ".pid") continue;
+    const auto state = base::read_pid_file(entry.path());
+    if (state.kind == base::PidFileState::Kind::running && state.pid == pid) ids.push_back(entry.path().stem().string());
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string text;
+  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text;
+}
+
+// What the stopped proxy (pid) said about leaving each colony, as a line
+// of the stop output; warnings for those it could not leave. A report is
+// read once, then removed.
+void report_unregistering(const std::filesystem::path& proxies_dir, const std::vector<std::string>& ids, pid_t pid,
+                          const std::filesystem::path& log_file) {
+  std::vector<std::string> unregistered, not_registered, unknown;
+  std::vector<std::string> warnings;
+  for (const auto& id : ids) {
+    const auto file = proxy::stop_report_file(proxies_dir, id);
+    auto report = proxy::load_stop_report(file);
+    std::error_code ec;
+    std::filesystem::remove(file, ec);
+    if (!report || report->pid != pid) {
+      unknown.push_back(id);
+      continue;
+    }
+    switch (report->unregister) {
+      case proxy::StopReport::Unregister::unregistered:
+        unregistered.push_back(id);
+        break;
+      case proxy::StopReport::Unregister::not_registered:
+        not_registered.push_back(id);
+        break;
+      case proxy::StopReport::Unregister::failed:
+        warnings.push_back("the proxy could not unregister from colony " + id + ": " + report->error +
+                           " (the colony drops it after 4 missed heartbeats)");
+        break;
+    }
+  }
+  const bool one = ids.size() == 1;
+  const std::string pid_text = "(pid " + std::to_string(pid) + ")";
+  if (one && unregistered.size() == 1) {
+    std::cout << " ↳ Unregistered from colony, listener closed " << pid_text << "\n";
+  } else {
+    std::cout << " ↳ Listener closed " << pid_text << "\n";
+    if (!unregistered.empty()) std::cout << " ↳ Unregistered from " << (one ? "colony" : "colonies " + join(unregistered)) << "\n";
+  }
+  if (!not_registered.empty()) {
+    std::cout << " ↳ Was not registered with " << (one ? "the colony" : join(not_registered)) << "; nothing to unregister\n";
+  }
+  if (!unknown.empty()) {
+    std::cout << " ↳ Whether it unregistered from " << (one ? "the colony" : join(unknown))
+              << " is not known: it left no report (see " << log_file.string() << ")\n";
+  }
+  for (const auto& warning : warnings) std::cerr << "warning: " << warning << "\n";
+}
+
+void run_proxy_stop(Context& context, const std::vector<std::string>& colony_ids, const std::string& timeout_text) {
   const auto timeout = base::parse_duration(timeout_text);
-  if (!timeout) return context.fail("--timeout: " + timeout.error());
-  if (auto valid = colony::validate_colony_id(colony_id); !valid) {
-    return context.fail("colony id \"" + colony_id + "\": " + valid.error());
+  if (!timeout) return context.usage("--timeout: " + timeout.error());
+  for (const auto& colony_id : colony_ids) {
+    if (auto valid = colony::validate_colony_id(colony_id); !valid) {
+      return context.fail("colony id \"" + colony_id + "\": " + valid.error());
+    }
   }
   auto dir = context.config_dir();
   if (!dir) return context.fail(dir.error());
-  std::cout << "Stopping proxy for: " << colony_id << "\n";
-  const auto outcome = stop_by_pid_file(dir->proxies_dir() / (colony_id + ".pid"), *timeout);
-  switch (outcome.kind) {
-    case StopOutcome::Kind::not_running:
-      return context.fail("no proxy is running for " + colony_id, "see: coral proxy list");
-    case StopOutcome::Kind::stale_removed: {
-      std::error_code ec;
-      std::filesystem::remove(dir->proxies_dir() / (colony_id + ".yaml"), ec);
-      std::cout << " ↳ Its proxy (pid " << outcome.pid << ") had died; removed its stale state\n";
-      return;
+  const auto proxies = dir->proxies_dir();
+  const std::set<std::string> named(colony_ids.begin(), colony_ids.end());
+  // One process may serve several colonies: stopping it stops them all, so
+  // every one of them must be named. Checked for all before signalling any.
+  std::set<std::string> done;
+  for (const auto& colony_id : colony_ids) {
+    const auto state = base::read_pid_file(proxies / (colony_id + ".pid"));
+    if (state.kind != base::PidFileState::Kind::running) continue;
+    std::vector<std::string> others;
+    for (const auto& served : colonies_served_by(proxies, state.pid)) {
+      if (!named.contains(served)) others.push_back(served);
     }
-    case StopOutcome::Kind::stopped:
-      std::cout << " ↳ Unregistered from colony, listener closed (pid " << outcome.pid << ")\n✓ Proxy stopped\n";
-      return;
-    case StopOutcome::Kind::signal_failed:
-      return context.fail("cannot signal pid " + std::to_string(outcome.pid) + ": " + outcome.error);
-    case StopOutcome::Kind::corrupt:
-      return context.fail(outcome.error, "stop the process that holds it by hand, then remove the file");
-    case StopOutcome::Kind::timed_out:
-      break;
+    if (!others.empty()) {
+      std::vector<std::string> all = colonies_served_by(proxies, state.pid);
+      std::string command = "coral proxy stop";
+      for (const auto& id : all) command += " " + id;
+      return context.fail("the proxy for " + colony_id + " (pid " + std::to_string(state.pid) + ") also serves " +
+                              join(others) + ": stopping it would stop " + (others.size() == 1 ? "that one" : "those") +
+                              " too; nothing was stopped",
+                          "stop them together: " + command);
+    }
   }
-  context.fail("the proxy (pid " + std::to_string(outcome.pid) + ") did not stop within " +
-                   base::format_duration(*timeout),
-               "force it: kill -9 " + std::to_string(outcome.pid));
+  for (const auto& colony_id : colony_ids) {
+    if (done.contains(colony_id)) continue;
+    const auto pid_file = proxies / (colony_id + ".pid");
+    const auto before = base::read_pid_file(pid_file);
+    std::vector<std::string> ids{colony_id};
+    if (before.kind == base::PidFileState::Kind::running) ids = colonies_served_by(proxies, before.pid);
+    if (ids.empty()) ids = {colony_id};
+    done.insert(ids.begin(), ids.end());
+    std::cout << "Stopping proxy for: " << join(ids) << "\n";
+    const auto outcome = stop_by_pid_file(pid_file, *timeout);
+    if (fail_stop(context, outcome, "the proxy", base::format_duration(*timeout),
+                  "force it: kill -9 " + std::to_string(outcome.pid))) {
+      continue;
+    }
+    switch (outcome.kind) {
+      case StopOutcome::Kind::not_running: {
+        std::vector<std::string> running;
+        for (const auto& entry : proxy::list_proxies(proxies)) {
+          if (entry.liveness == proxy::ProxyEntry::Liveness::running) running.push_back(entry.state.colony_id);
+        }
+        context.fail("no proxy is running for " + colony_id + did_you_mean(colony_id, running), "see: coral proxy list");
+        continue;
+      }
+      case StopOutcome::Kind::stale_removed: {
+        std::error_code ec;
+        std::filesystem::remove(proxies / (colony_id + ".yaml"), ec);
+        std::filesystem::remove(proxy::stop_report_file(proxies, colony_id), ec);
+        std::cout << " ↳ Its proxy (pid " << outcome.pid << ") had died; removed its stale state\n";
+        continue;
+      }
+      default:
+        break;
+    }
+    report_unregistering(proxies, ids, outcome.pid, proxies / (ids.front() + ".log"));
+    std::cout << "✓ Proxy stopped\n";
+  }
 }
 
 // A proxy as `status` and `list` show it: its state file plus what its
@@ -269,10 +362,12 @@ void add_proxy_commands(CLI::App& app, Context& context) {
   add_proxy_start_options(*start, *start_flags);
   start->callback([&context, start_flags] { run_proxy_start(*start_flags, context); });
 
-  auto stop_id = std::make_shared<std::string>();
+  auto stop_id = std::make_shared<std::vector<std::string>>();
   auto stop_timeout = std::make_shared<std::string>("15s");
   CLI::App* stop = proxy->add_subcommand("stop", "Stop the proxy of a colony (it drains, unregisters, exits)");
-  stop->add_option("colony-id", *stop_id, "the colony")->required();
+  stop->add_option("colony-id", *stop_id,
+                   "the colonies; a proxy serving several stops only when all of them are named")
+      ->required();
   stop->add_option("--timeout", *stop_timeout, "how long to wait for it to exit")->capture_default_str();
   stop->callback([&context, stop_id, stop_timeout] { run_proxy_stop(context, *stop_id, *stop_timeout); });
 

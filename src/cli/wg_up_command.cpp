@@ -63,7 +63,7 @@ std::string describe(const DeviceSettings& settings, const std::string& name, st
 
 void run_wg_up(Context& context, const UpFlags& flags) {
   const auto level = log::parse_level(flags.log_level);
-  if (!level) return context.fail("--log-level: " + level.error());
+  if (!level) return context.usage("--log-level: " + level.error());
   log::setup(*level, log::Format::text);
   const auto timings = timings_from_environment();
   if (!timings) return context.fail(timings.error());

@@ -67,10 +67,9 @@ rpc::Awaitable<rpc::Result<v1::GetStatusResponse>> ColonyService::GetStatus(rpc:
   response.set_uptime_seconds(
       std::max<std::int64_t>(std::chrono::floor<std::chrono::seconds>(now - registry_.started_at()).count(), 0));
   response.set_agent_count(static_cast<std::int32_t>(std::min<std::size_t>(agents, std::numeric_limits<std::int32_t>::max())));
-  if (config.services.dashboard_port != 0) {
-    response.set_dashboard_url("http://" + registry_.colony_ipv4() + ":" +
-                               std::to_string(config.services.dashboard_port));
-  }
+  // dashboard_url stays empty: nothing serves a dashboard yet
+  // (services.dashboard_port is reserved for it), and a URL that answers
+  // nothing would send users to it. The CLI shows "none".
   response.set_storage_bytes(static_cast<std::int64_t>(
       std::min<std::uint64_t>(*storage, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))));
   response.set_mesh_ipv4(registry_.colony_ipv4());

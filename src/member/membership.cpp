@@ -313,14 +313,14 @@ void Membership::start() {
   }
 }
 
-asio::awaitable<LeaveOutcome> Membership::leave() {
+asio::awaitable<LeaveResult> Membership::leave() {
   auto state = state_;
   state->stopping = true;
   state->retry_timer.cancel();
   state->heartbeat_timer.cancel();
   const bool was_registered = state->standing == Standing::registered;
   state->standing = Standing::left;
-  if (!was_registered) co_return LeaveOutcome::not_registered;
+  if (!was_registered) co_return LeaveResult{};
   rpc::HttpChannel channel(state->io.get_executor(), state->channel());
   mv1::MeshServiceClient client(channel);
   mv1::UnregisterRequest request;
@@ -329,9 +329,9 @@ asio::awaitable<LeaveOutcome> Membership::leave() {
   auto done = co_await client.Unregister(request, state->call());
   if (!done) {
     log::warn("unregister failed", {{"colony_id", state->colony.colony_id}, {"error", done.error().message}});
-    co_return LeaveOutcome::failed;
+    co_return LeaveResult{.outcome = LeaveOutcome::failed, .error = done.error().message};
   }
-  co_return LeaveOutcome::unregistered;
+  co_return LeaveResult{.outcome = LeaveOutcome::unregistered, .error = {}};
 }
 
 const ColonyEndpoint& Membership::colony() const { return state_->colony; }

@@ -94,6 +94,10 @@ enum class LeaveOutcome : std::uint8_t {
   not_registered,  // nothing to undo
   failed,          // the colony did not answer or refused: it expires us after missed heartbeats
 };
+struct LeaveResult {
+  LeaveOutcome outcome = LeaveOutcome::not_registered;
+  std::string error;  // why, when failed
+};
 
 class Membership {
  public:
@@ -112,7 +116,7 @@ class Membership {
   // Starts the retry (step 4) and heartbeat (step 5) loops.
   void start();
   // Stops the loops and unregisters (step 6).
-  boost::asio::awaitable<LeaveOutcome> leave();
+  boost::asio::awaitable<LeaveResult> leave();
 
   const ColonyEndpoint& colony() const;
   mesh::Transport& transport();

@@ -189,6 +189,10 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
       co_return Failure("cannot lock " + pid_path.string() + ": " + lock.error() + (hint.empty() ? "" : "; " + hint));
     }
     locks.push_back(std::make_unique<base::PidFile>(std::move(*lock)));
+    // A stop report an earlier proxy left that no `coral proxy stop` read
+    // (it was stopped by a signal from elsewhere): it is not about us.
+    std::error_code ec;
+    std::filesystem::remove(stop_report_file(impl->dir.proxies_dir(), id), ec);
   }
 
   for (std::size_t i = 0; i < impl->options.colonies.size(); ++i) {
@@ -260,7 +264,22 @@ asio::awaitable<void> ProxyRuntime::shutdown(std::chrono::milliseconds grace) {
   for (auto& link : impl_->links) {
     std::error_code ec;
     std::filesystem::remove(link->state_file, ec);
-    co_await link->membership->leave();
+    const member::LeaveResult left = co_await link->membership->leave();
+    StopReport report{.pid = getpid(), .unregister = StopReport::Unregister::not_registered, .error = {}};
+    switch (left.outcome) {
+      case member::LeaveOutcome::unregistered: report.unregister = StopReport::Unregister::unregistered; break;
+      case member::LeaveOutcome::not_registered: break;
+      case member::LeaveOutcome::failed:
+        report.unregister = StopReport::Unregister::failed;
+        report.error = left.error;
+        break;
+    }
+    // Written while the PID file is still held: `coral proxy stop` reads it
+    // once the lock is released.
+    const auto report_file = stop_report_file(impl_->dir.proxies_dir(), link->served.colony_id);
+    if (auto written = colony::write_file_atomically(report_file, to_yaml(report)); !written) {
+      log::warn("cannot record how the proxy stopped", {{"error", written.error()}});
+    }
   }
   for (auto& link : impl_->links) link->pid_file.reset();
 }

@@ -111,4 +111,53 @@ std::vector<ProxyEntry> list_proxies(const std::filesystem::path& proxies_dir) {
   return entries;
 }
 
+std::string_view to_string(StopReport::Unregister unregister) {
+  switch (unregister) {
+    case StopReport::Unregister::unregistered:
+      return "unregistered";
+    case StopReport::Unregister::not_registered:
+      return "not registered";
+    case StopReport::Unregister::failed:
+      return "failed";
+  }
+  return "failed";
+}
+
+std::filesystem::path stop_report_file(const std::filesystem::path& proxies_dir, const std::string& colony_id) {
+  return proxies_dir / (colony_id + ".stopped");
+}
+
+std::string to_yaml(const StopReport& report) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "pid" << YAML::Value << report.pid;
+  out << YAML::Key << "unregister" << YAML::Value << std::string(to_string(report.unregister));
+  if (!report.error.empty()) out << YAML::Key << "error" << YAML::Value << report.error;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::expected<StopReport, std::string> load_stop_report(const std::filesystem::path& file) {
+  try {
+    const YAML::Node root = YAML::LoadFile(file.string());
+    StopReport report;
+    report.pid = root["pid"].as<pid_t>();
+    const auto unregister = root["unregister"].as<std::string>();
+    bool known = false;
+    for (const auto kind : {StopReport::Unregister::unregistered, StopReport::Unregister::not_registered,
+                            StopReport::Unregister::failed}) {
+      if (unregister == to_string(kind)) {
+        report.unregister = kind;
+        known = true;
+      }
+    }
+    if (!known) return std::unexpected(file.string() + ": unregister: unknown value");
+    if (root["error"]) report.error = root["error"].as<std::string>();
+    if (!printable(report.error)) return std::unexpected(file.string() + ": error: not printable");
+    return report;
+  } catch (const std::exception& error) {
+    return std::unexpected(file.string() + ": " + error.what());
+  }
+}
+
 }  // namespace coral::proxy

@@ -19,7 +19,15 @@
 //   pid: 12345
 //   started_at: 2026-11-24T23:24:28Z
 //
-// Both files are removed on a clean exit. A state file whose PID file is not
+// Both files are removed on a clean exit. On that exit the proxy also
+// leaves what became of its registration, for `coral proxy stop` to report
+// (the stopping CLI reads it once the PID file is released, then removes
+// it):
+//
+//   <colony-id>.stopped  pid: 12345
+//                        unregister: unregistered | not registered | failed
+//                        error: <why, when failed>
+// A state file whose PID file is not
 // held belongs to a proxy that died: it is stale, and cleaned up by the
 // next reader that notices (list_proxies).
 
@@ -51,6 +59,22 @@ struct ProxyState {
 std::string to_yaml(const ProxyState& state);
 // Errors name the file and the field.
 std::expected<ProxyState, std::string> load_state(const std::filesystem::path& file);
+
+// What became of a proxy's registration with one colony when it stopped.
+struct StopReport {
+  enum class Unregister {
+    unregistered,    // MeshService.Unregister succeeded
+    not_registered,  // it had no registration to undo (no colony secret, colony never reached)
+    failed,          // Unregister failed (`error`): the colony expires the peer after missed heartbeats
+  };
+  pid_t pid = 0;
+  Unregister unregister = Unregister::not_registered;
+  std::string error;
+};
+std::string_view to_string(StopReport::Unregister unregister);
+std::filesystem::path stop_report_file(const std::filesystem::path& proxies_dir, const std::string& colony_id);
+std::string to_yaml(const StopReport& report);
+std::expected<StopReport, std::string> load_stop_report(const std::filesystem::path& file);
 
 struct ProxyEntry {
   ProxyState state;

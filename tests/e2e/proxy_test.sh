@@ -157,9 +157,9 @@ e2e_result "an agent registers with colony $A directly -> 127.42.0.3" \
 
 lines=$(wc -l <"$LOG_A")
 coral status
-e2e_result "coral status: [ONLINE via proxy], app, environment, status, agents, mesh IPs, exit 0" \
+e2e_result "coral status: [ONLINE via proxy], app, environment, status, agents, mesh IPs, Dashboard: none (nothing serves one), exit 0" \
   "$(why_out "Colony: $A [ONLINE via proxy]" "App: shop" "Environment: prod" "Status: running" "Agents: 1 connected" \
-    "Mesh IPs: 127.42.0.1 / $V6A" "Dashboard: http://127.42.0.1:3000")"
+    "Mesh IPs: 127.42.0.1 / $V6A" "Dashboard: none")"
 
 coral status --json
 body=$out
@@ -199,13 +199,19 @@ body=$out
 e2e_result "coral agents (and --json): the agent, not the proxy (a peer, not an agent)" "$why"
 
 coral topology
-e2e_result "coral topology: via the proxy, the agent" "$(why_out "Colony: $A" "api" "1 agents")"
+e2e_result "coral topology: via the proxy, the agent ('1 agent, 0 connections')" "$(why_out "Colony: $A" "api" "1 agent, 0 connections")"
 
 coral status --proxy "http://localhost:$P1"
 why=$(why_out "[ONLINE via proxy]")
+coral status --proxy "localhost:$P1"
+[[ -z $why ]] && why=$(why_out "[ONLINE via proxy]")
+[[ -n $why ]] && why="--proxy localhost:$P1 (no scheme): $why"
+coral status --proxy "not a proxy"
+[[ -z $why ]] && { ((rc == 2)) && [[ $err == "error: --proxy \"not a proxy\": expected http://HOST:PORT or HOST:PORT"* ]] ||
+  why="--proxy <garbage>: exit $rc, want 2: $out $err"; }
 CORAL_PROXY=http://127.0.0.1:$(free_port 127.0.0.1) run "$CORAL" status
 [[ -z $why ]] && { ((rc != 0)) && [[ $err == *"not reachable"* ]] || why="CORAL_PROXY=<nothing there>: exit $rc: $out $err"; }
-e2e_result "coral status --proxy URL works; CORAL_PROXY naming a dead proxy -> error, exit 1" "$why"
+e2e_result "coral status --proxy URL and HOST:PORT work, garbage is bad usage (exit 2); CORAL_PROXY naming a dead proxy -> error, exit 1" "$why"
 
 # ================================ 5. protocols through the proxy (vs direct)
 pick='{colonyId, appName, environment, startedAt, meshIpv4, meshIpv6, agentCount}'
@@ -293,8 +299,9 @@ done
 
 # ================================================= 2. stop proxy: fallbacks
 coral proxy stop "$A"
-why=$(why_out "Stopping proxy for: $A" "✓ Proxy stopped")
+why=$(why_out "Stopping proxy for: $A" " ↳ Unregistered from colony, listener closed (pid $PX)" "✓ Proxy stopped")
 [[ -z $why ]] && ! gone "$PX" && why="pid $PX still runs"
+[[ -z $why && -e $CORAL_CONFIG_DIR/proxies/$A.stopped ]] && why="the stop report is still there"
 [[ -z $why && -e $CORAL_CONFIG_DIR/proxies/$A.pid ]] && why="the PID file is still there"
 [[ -z $why && -e $CORAL_CONFIG_DIR/proxies/$A.yaml ]] && why="the state file is still there"
 e2e_wait 3 grep -q "msg=\"peer unregistered\".*peer_id=$PEER_PX" "$LOG_A"
@@ -486,12 +493,23 @@ coral status --colony "$B"
 [[ -z $why ]] && why=$(why_out "Colony: $B [ONLINE via proxy]")
 e2e_result "one proxy, two colonies: proxy list shows both on :$P3; coral status --colony $B uses it" "$why"
 
+# (It used to stop the shared proxy, and so $A too, without a word.)
 coral proxy stop "$B"
-why=$(why_out "✓ Proxy stopped")
+why=""
+if ((rc != 1)); then why="exit status $rc, want 1: $out $err"
+elif [[ $err != *"also serves $A"* || $err != *"stop them together: coral proxy stop $B $A"* ]]; then why="stderr does not name $A / the command: $err"
+elif gone "$PXAB"; then why="the shared proxy (pid $PXAB) was stopped"
+else
+  status "$PROXY_AB"
+  why=$(why_colony "$A")
+fi
+e2e_result "proxy stop $B of a proxy that also serves $A -> refused naming $A, exit 1, $A still served" "$why"
+coral proxy stop "$B" "$A"
+why=$(why_out "Stopping proxy for: $B, $A" "Unregistered from colonies $B, $A" "✓ Proxy stopped")
 [[ -z $why ]] && { e2e_wait 5 gone "$PXAB" || why="pid $PXAB still runs"; }
 coral proxy list --json
 [[ -z $why && $out != "[]" ]] && why="proxy list --json: $out"
-e2e_result "proxy stop $B: the shared proxy stops, no proxy left" "$why"
+e2e_result "proxy stop $B $A: the shared proxy stops, both unregistered, no proxy left" "$why"
 
 # ============================================================ 7. bad cases
 coral proxy start "$A" --port "$P1" --daemon
@@ -716,6 +734,26 @@ ns_checks() {
   e2e_stop nsdisc
 }
 ns_checks
+
+# ============== proxy stop with the colony down: it says what really happened
+# (It used to say "Unregistered from colony" while the proxy's log said the
+# unregister failed.)
+coral proxy start "$A" --port "$P5" --daemon
+PX=$(pidf proxies "$A")
+why=$(why_out "✓ Proxy started")
+registered() { coral proxy status; [[ $out == *"Mesh IPs: 127.42.0."* ]]; }
+[[ -z $why ]] && { e2e_wait 5 registered || why="not registered: $out"; }
+if [[ -z $why ]]; then
+  CPID=$(pidf colonies "$A")
+  kill -KILL "$CPID" 2>/dev/null
+  e2e_wait 5 gone "$CPID"
+  coral proxy stop "$A"
+  why=$(why_out " ↳ Listener closed (pid $PX)" "✓ Proxy stopped")
+  [[ -z $why && $out == *Unregistered* ]] && why="claims to have unregistered: $out"
+  [[ -z $why && $err != "warning: the proxy could not unregister from colony $A: "* ]] && why="no warning on stderr: $err"
+  [[ -z $why ]] && ! gone "$PX" && why="pid $PX still runs"
+fi
+e2e_result "proxy stop while its colony is down -> 'Listener closed', a warning that it could not unregister, exit 0" "$why"
 
 # ====================================================== the end: stop, clean
 coral proxy stop "$A" # (none runs: the standalone one was stopped)

@@ -189,8 +189,8 @@ TEST_F(MembershipTest, TwoColoniesRefusedAtStartEachBackOffOnTheirOwn) {
   EXPECT_LE(a_retries, 5) << "colony-a's member re-registered without backing off";
   EXPECT_LE(b_retries, 5) << "colony-b's member re-registered without backing off";
   EXPECT_EQ(member_a->standing(), Standing::retrying);
-  EXPECT_EQ(run(io_, member_a->leave()), LeaveOutcome::not_registered);
-  EXPECT_EQ(run(io_, member_b->leave()), LeaveOutcome::not_registered);
+  EXPECT_EQ(run(io_, member_a->leave())->outcome, LeaveOutcome::not_registered);
+  EXPECT_EQ(run(io_, member_b->leave())->outcome, LeaveOutcome::not_registered);
 }
 
 TEST_F(MembershipTest, AColonyThatComesBackIsJoined) {
@@ -217,7 +217,7 @@ TEST_F(MembershipTest, AColonyThatComesBackIsJoined) {
   EXPECT_EQ(registrations, 1);
   EXPECT_TRUE(member->mesh_ipv4().starts_with("127.42.3.")) << member->mesh_ipv4();
   EXPECT_FALSE(member->peer_id().empty());
-  EXPECT_EQ(run(io_, member->leave()), LeaveOutcome::unregistered);
+  EXPECT_EQ(run(io_, member->leave())->outcome, LeaveOutcome::unregistered);
   EXPECT_TRUE(run_done(io_, (*colony)->shutdown(1s)));
 }
 
@@ -236,7 +236,7 @@ TEST_F(MembershipTest, LeavingWhenTheColonyIsGoneSaysSo) {
   EXPECT_TRUE(run_done(io_, (*colony)->shutdown(1s)));
   colony->reset();
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(run(io_, member->leave()), LeaveOutcome::failed);
+  EXPECT_EQ(run(io_, member->leave())->outcome, LeaveOutcome::failed);
   ::testing::internal::GetCapturedStderr();
 }
 

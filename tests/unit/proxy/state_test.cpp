@@ -76,5 +76,26 @@ TEST_F(StateTest, ControlCharactersAndBrokenUtf8AreRefused) {
   EXPECT_EQ(loaded->status, "connecté");
 }
 
+// The stop report: what `coral proxy stop` tells the user about
+// unregistering comes from here, so each outcome must survive the trip.
+TEST_F(StateTest, StopReportRoundTrips) {
+  for (const StopReport& report :
+       {StopReport{.pid = 42, .unregister = StopReport::Unregister::unregistered, .error = {}},
+        StopReport{.pid = 43, .unregister = StopReport::Unregister::not_registered, .error = {}},
+        StopReport{.pid = 44, .unregister = StopReport::Unregister::failed,
+                   .error = "http://127.42.0.1:9000 is not reachable: connection refused"}}) {
+    const fs::path path = write("x.stopped", to_yaml(report));
+    const auto loaded = load_stop_report(path);
+    ASSERT_TRUE(loaded) << loaded.error();
+    EXPECT_EQ(loaded->pid, report.pid);
+    EXPECT_EQ(loaded->unregister, report.unregister);
+    EXPECT_EQ(loaded->error, report.error);
+  }
+  EXPECT_EQ(stop_report_file("/p", "a"), fs::path("/p/a.stopped"));
+  EXPECT_FALSE(load_stop_report(write("bad.stopped", "pid: 1\nunregister: maybe\n")));
+  EXPECT_FALSE(load_stop_report(write("junk.stopped", "[")));
+  EXPECT_FALSE(load_stop_report(dir_ / "absent.stopped"));
+}
+
 }  // namespace
 }  // namespace coral::proxy

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Black-box tests of what the CLI binaries (coral, coral-proxy,
+# coral-discovery) say and how they exit (docs/cli.md, "Exit status"):
+# --version, usage errors ("error: ...", exit 2, did-you-mean), unknown
+# colonies, shell completion, warnings on stderr, init --force's clean-up.
+#
+# Usage: tests/e2e/cli_test.sh [BUILD_DIR | CORAL [CORAL-DISCOVERY]]
+#        (or env CORAL_BIN, CORAL_DISCOVERY; default build/release)
+# Prints "ok   NAME" or "FAIL NAME: WHY" per check, then "N passed, M
+# failed". Exits 1 on any failure, else 0. Env: E2E_KEEP=1 keeps the work
+# directory.
+#
+# Colonies get loopback subnets (127.44.0.0/16); discovery, when one is
+# named, is a closed port.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/e2e/lib.sh
+. "$here/lib.sh"
+# shellcheck source=tests/e2e/cli_lib.sh
+. "$here/cli_lib.sh"
+coral_binaries "$@"
+PROXY=$(dirname "$CORAL")/coral-proxy
+
+e2e_init
+export CORAL_CONFIG_DIR=$E2E_WORK/config
+unset CORAL_PROXY
+cli_cleanup() {
+  local status=$? file pid
+  for file in "$CORAL_CONFIG_DIR"/colonies/*.pid; do
+    [[ -f $file ]] || continue
+    pid=$(tr -dc 0-9 <"$file")
+    [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$CORAL" ]] && kill -TERM "$pid" 2>/dev/null
+  done
+  (exit "$status")
+  e2e_cleanup
+}
+trap cli_cleanup EXIT
+
+# why_usage WANT: "" when the last command was bad usage: exit 2, nothing
+# on stdout, stderr starting "error: " and holding WANT.
+why_usage() {
+  if ((rc != 2)); then echo "exit status $rc, want 2: $out $err"
+  elif [[ -n $out ]]; then echo "stdout: $out"
+  elif [[ $err != "error: "* || $err != *"$1"* ]]; then echo "stderr: $err"
+  fi
+}
+
+# ------------------------------------------------------------ --version
+why=""
+for binary in "$CORAL" "$PROXY" "$DISC"; do
+  run "$binary" --version
+  name=$(basename "$binary")
+  if ((rc != 0)) || [[ ! $out =~ ^$name\ [0-9]+\.[0-9]+\.[0-9]+ || -n $err ]]; then why="$name --version: exit $rc: $out $err"; fi
+done
+coral --version
+version=$out
+coral version
+[[ -z $why && ($rc != 0 || $out != "$version") ]] && why="coral version: exit $rc: '$out', --version says '$version'"
+e2e_result "--version on coral, coral-proxy, coral-discovery (and coral version): '<name> X.Y.Z', exit 0" "$why"
+
+# ------------------------------------------------------------ bad usage
+coral statsu
+why=$(why_usage "unknown command 'statsu' — did you mean 'status'?")
+coral --config-dir "$CORAL_CONFIG_DIR" colony stauts
+[[ -z $why ]] && why=$(why_usage "unknown command 'colony stauts' — did you mean 'colony status'?")
+e2e_result "coral statsu / colony stauts -> 'unknown command ... did you mean', exit 2" "$why"
+
+coral status --bogus
+why=$(why_usage "--bogus")
+[[ -n $why ]] && why="coral: $why"
+run "$PROXY" cli-x --bogus
+[[ -z $why ]] && { why=$(why_usage "--bogus"); [[ -n $why ]] && why="coral-proxy: $why"; }
+run "$DISC" --lsten 127.0.0.1:0
+[[ -z $why ]] && { why=$(why_usage "--lsten"); [[ -n $why ]] && why="coral-discovery --lsten: $why"; }
+run "$DISC" --ttl 0s
+[[ -z $why ]] && { why=$(why_usage "--ttl"); [[ -n $why ]] && why="coral-discovery --ttl 0s: $why"; }
+e2e_result "unknown flags on all three binaries (coral-discovery --lsten was exit 109) -> 'error: ...' on stderr, exit 2" "$why"
+coral colony start --log-level loud
+why=$(why_usage "--log-level")
+coral proxy stop x --timeout soon
+[[ -z $why ]] && why=$(why_usage "--timeout")
+e2e_result "a flag value a command rejects (colony start --log-level loud, proxy stop --timeout soon) -> exit 2 (was 1)" "$why"
+
+# ------------------------------------------------------------ completion
+coral completion bash
+why=""
+if ((rc != 0)); then why="exit $rc: $err"
+elif ! bash -n <<<"$out" 2>"$E2E_WORK/bash.err"; then why="bash -n: $(cat "$E2E_WORK/bash.err")"
+else
+  printf '%s\n' "$out" >"$E2E_WORK/completion.bash"
+  got=$(bash -c '. "$1" || exit 1
+    COMP_WORDS=(coral sta); COMP_CWORD=1; _coral; echo "${COMPREPLY[*]}"
+    COMP_WORDS=(coral colony st); COMP_CWORD=2; _coral; echo "${COMPREPLY[*]}"
+    COMP_WORDS=(coral proxy stop --t); COMP_CWORD=3; _coral; echo "${COMPREPLY[*]}"' _ "$E2E_WORK/completion.bash" 2>&1)
+  want=$'status\nstart stop status\n--timeout'
+  [[ $got == "$want" ]] || why="completions '$got', want '$want'"
+fi
+e2e_result "coral completion bash: parses (bash -n), completes commands, subcommands and flags" "$why"
+coral completion zsh
+why=""
+((rc == 0)) && [[ $out == "#compdef coral"* && $out == *bashcompinit* ]] || why="zsh: exit $rc: ${out:0:80} $err"
+coral completion fish
+[[ -z $why ]] && why=$(why_usage "fish")
+e2e_result "coral completion zsh -> #compdef script; an unknown shell is bad usage" "$why"
+
+# ------------------------------------------------------------ unknown colonies
+ID=cli-shop-prod
+coral init --app shop --env prod --colony-id "$ID" --mesh-ipv4-net 127.44.0.0/16 --discovery http://127.0.0.1:9 \
+  --connect-port "$(free_port 127.44.0.1)" --register-interval 1s
+((rc == 0)) || e2e_fail "init" "exit $rc: $err"
+coral colony stop nope
+why=""
+if ((rc != 1)); then why="exit status $rc, want 1: $out $err"
+elif [[ $out == *"not running"* ]]; then why="says it is not running: $out"
+elif [[ $err != "error: no colony 'nope' in $CORAL_CONFIG_DIR/colonies"* || $err != *"known: $ID"* ]]; then why="stderr: $err"
+fi
+e2e_result "colony stop nope (no such colony) -> error 'no colony 'nope'', exit 1 (was 'not running', exit 0)" "$why"
+why=""
+for command in "colony stop" "colony start" "colony status" "colony use"; do
+  # shellcheck disable=SC2086 # two words
+  coral $command cli-shop-prd
+  if ((rc != 1)) || [[ $err != *"no colony 'cli-shop-prd'"*"— did you mean '$ID'?"* ]]; then
+    why="$command: exit $rc: $out $err"
+    break
+  fi
+done
+e2e_result "colony stop/start/status/use <typo> -> 'did you mean '$ID'?', exit 1" "$why"
+
+# ------------------------------------------------------------ a colony's warnings, init --force
+# (its random IPv6 ULA is on no interface: the host transport warns.)
+coral colony start "$ID" --daemon
+why=""
+if ((rc != 0)); then why="exit $rc: $out $err"
+elif [[ $out == *warning* ]]; then why="a warning on stdout: $out"
+elif [[ $err != *"warning: not serving on ["* ]]; then why="no warning on stderr: $err"
+fi
+e2e_result "colony start --daemon: the result on stdout, the warning (IPv6 not served) on stderr" "$why"
+REG=$CORAL_CONFIG_DIR/colonies/$ID.registration
+e2e_wait 5 test -s "$REG"
+why=""
+[[ -s $REG ]] || why="the running colony wrote no $REG"
+coral init --app shop --env prod --colony-id "$ID" --mesh-ipv4-net 127.44.0.0/16 --force
+[[ -z $why ]] && { ((rc == 1)) && [[ $err == *"is running"* ]] || why="init --force while running: exit $rc: $err"; }
+coral colony stop "$ID"
+[[ -z $why && $rc != 0 ]] && why="colony stop: exit $rc: $err"
+coral init --app shop --env prod --colony-id "$ID" --mesh-ipv4-net 127.44.0.0/16 --force
+[[ -z $why && $rc != 0 ]] && why="init --force: exit $rc: $err"
+[[ -z $why && -e $REG ]] && why="$REG (the old key's registration state) is still there: $(cat "$REG")"
+e2e_result "init --force on a stopped colony removes its old registration state ($ID.registration)" "$why"
+
+coral colony status "$ID"
+e2e_result "colony status of a stopped colony -> exit 3 (as systemctl status)" \
+  "$( ((rc == 3)) && [[ $out == *"[STOPPED]"* ]] || echo "exit $rc: $out $err")"
+
+e2e_summary
