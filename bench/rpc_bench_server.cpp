@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   rpc.add(colony);
   coral::http::Server server(io, rpc);
   if (auto listening = server.listen(host, port); !listening) {
-    std::cerr << "cannot listen on " << listening.error() << "\n";
+    std::cerr << "cannot listen on " << listening.error().message() << "\n";
     return 1;
   }
   server.start();

@@ -259,8 +259,8 @@ int main(int argc, char** argv) {
   });
   http::Server server(io, rpc, server_options);
   if (auto listening = server.listen(listen->host, listen->port); !listening) {
-    log::error("cannot listen", {{"error", listening.error()}});
-    std::cerr << "error: cannot listen on " << listening.error() << "\n";
+    log::error("cannot listen", {{"error", listening.error().message()}});
+    std::cerr << "error: cannot listen on " << listening.error().message() << "\n";
     return cli::kExitFailed;
   }
   server.start();

@@ -74,7 +74,7 @@ asio::awaitable<std::expected<ReachedColony, Unreached>> reach_colony(const Colo
         http::Url url;
         url.host = host;
         url.port = port;
-        const std::string address = http::Target{host, port}.authority();
+        const std::string address = net::Target{host, port}.authority();
         ways.push_back({ReachedColony::Kind::direct, url, address, "directly", false});
       }
     }
@@ -93,7 +93,7 @@ asio::awaitable<std::expected<ReachedColony, Unreached>> reach_colony(const Colo
           executor, {.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kCallTimeout)});
     }
     reached.channel = std::make_unique<rpc::HttpChannel>(
-        executor, rpc::h2c_proto_options(way.url, reached.transport ? reached.transport->dialer() : http::Dialer{},
+        executor, rpc::h2c_proto_options(way.url, reached.transport ? reached.transport->dialer() : net::Dialer{},
                                          kCallTimeout));
     reached.call = rpc::CallOptions{.timeout = kCallTimeout, .headers = {}};
     if (way.name_colony) reached.call.headers.push_back({std::string(proxy::kColonyIdHeader), target.id});

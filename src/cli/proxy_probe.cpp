@@ -75,7 +75,7 @@ asio::awaitable<std::expected<ProxyHealth, std::string>> fetch_proxy_health(std:
   head.path = std::string(proxy::kHealthPath);
   head.authority = listen;
   auto collect = std::make_shared<Collect>(executor);
-  const http::Target target{address->host, address->port};
+  const net::Target target{address->host, address->port};
   auto started = co_await client.start(target, std::move(head), true, collect);
   if (!started) co_return std::unexpected(started.error());
   asio::steady_timer deadline(executor, std::chrono::seconds(3));

@@ -21,6 +21,7 @@
 #include "colony/registration.h"
 #include "discovery/client.h"
 #include "http/server.h"
+#include "net/stream.h"
 #include "rpc/server.h"
 
 namespace coral::colony {
@@ -190,7 +191,7 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
     if (listener) {
       impl->http->add_listener(std::move(*listener));
     } else {
-      failures.push_back(listener.error());
+      failures.push_back(net::describe_listen_error(address, config.services.connect_port, listener.error()));
     }
   }
   if (impl->http->addresses().empty()) {

@@ -18,20 +18,13 @@ struct DiscoveryClient::Impl {
 
   // Runs `call` until it succeeds, fails for good, or runs out of attempts.
   template <class Call>
-  auto with_retries(const std::string& endpoint, Call call) -> decltype(call(rpc::CallOptions{})) {
+  auto with_retries(Call call) -> decltype(call(rpc::CallOptions{})) {
     rpc::CallOptions call_options;
     call_options.timeout = options.timeout;
     auto backoff = options.first_backoff;
     for (int attempt = 1;; ++attempt) {
       auto result = co_await call(call_options);
-      if (result || result.error().code != rpc::Code::unavailable || attempt >= options.attempts) {
-        if (!result && result.error().code == rpc::Code::unavailable &&
-            result.error().message.starts_with(channel.describe())) {
-          // The transport failed: say which service we were trying to reach.
-          result.error().message = "discovery service at " + endpoint + result.error().message.substr(channel.describe().size());
-        }
-        co_return result;
-      }
+      if (result || result.error().code != rpc::Code::unavailable || attempt >= options.attempts) co_return result;
       asio::steady_timer timer(co_await asio::this_coro::executor, backoff);
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -49,7 +42,10 @@ std::expected<std::unique_ptr<DiscoveryClient>, std::string> DiscoveryClient::cr
                                                                                     ClientOptions options) {
   auto url = http::parse_url(endpoint);
   if (!url) return std::unexpected("discovery endpoint: " + url.error());
-  auto impl = std::make_unique<Impl>(executor, rpc::h2c_proto_options(*url, {}, options.timeout), options);
+  auto channel_options = rpc::h2c_proto_options(*url, {}, options.timeout);
+  // The transport failed: say which service we were trying to reach.
+  channel_options.unreachable_name = "discovery service at " + endpoint;
+  auto impl = std::make_unique<Impl>(executor, std::move(channel_options), options);
   return std::unique_ptr<DiscoveryClient>(new DiscoveryClient(endpoint, std::move(impl)));
 }
 
@@ -61,7 +57,7 @@ DiscoveryClient::~DiscoveryClient() = default;
 rpc::Awaitable<rpc::Result<v1::RegisterColonyResponse>> DiscoveryClient::register_colony(
     const v1::RegisterColonyRequest& request) {
   co_return co_await impl_->with_retries(
-      endpoint_, [&](const rpc::CallOptions& options) { return impl_->client.RegisterColony(request, options); });
+      [&](const rpc::CallOptions& options) { return impl_->client.RegisterColony(request, options); });
 }
 
 rpc::Awaitable<rpc::Result<v1::GetRegistrationChallengeResponse>> DiscoveryClient::challenge(
@@ -69,7 +65,7 @@ rpc::Awaitable<rpc::Result<v1::GetRegistrationChallengeResponse>> DiscoveryClien
   v1::GetRegistrationChallengeRequest request;
   request.set_mesh_id(mesh_id);
   request.set_wireguard_pubkey(wireguard_pubkey);
-  co_return co_await impl_->with_retries(endpoint_, [&](const rpc::CallOptions& options) {
+  co_return co_await impl_->with_retries([&](const rpc::CallOptions& options) {
     return impl_->client.GetRegistrationChallenge(request, options);
   });
 }
@@ -78,13 +74,13 @@ rpc::Awaitable<rpc::Result<v1::LookupColonyResponse>> DiscoveryClient::lookup(co
   v1::LookupColonyRequest request;
   request.set_mesh_id(mesh_id);
   co_return co_await impl_->with_retries(
-      endpoint_, [&](const rpc::CallOptions& options) { return impl_->client.LookupColony(request, options); });
+      [&](const rpc::CallOptions& options) { return impl_->client.LookupColony(request, options); });
 }
 
 rpc::Awaitable<rpc::Result<v1::HealthResponse>> DiscoveryClient::health() {
   const v1::HealthRequest request;
   co_return co_await impl_->with_retries(
-      endpoint_, [&](const rpc::CallOptions& options) { return impl_->client.Health(request, options); });
+      [&](const rpc::CallOptions& options) { return impl_->client.Health(request, options); });
 }
 
 }  // namespace coral::discovery

@@ -4,69 +4,16 @@
 #include <map>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "http/connection.h"
+#include "net/tcp.h"
 
 namespace coral::http {
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
-
-std::string Target::authority() const {
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
-Dialer tcp_dialer(asio::any_io_executor executor, std::chrono::milliseconds connect_timeout,
-                  std::shared_ptr<const SourceAddresses> source) {
-  return [executor, connect_timeout, source](const Target& target)
-             -> Awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>> {
-    boost::system::error_code ec;
-    tcp::resolver resolver(executor);
-    const auto endpoints = co_await resolver.async_resolve(target.host, std::to_string(target.port),
-                                                           asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return std::unexpected("cannot resolve " + target.host + ": " + ec.message());
-    tcp::socket socket(executor);
-    asio::steady_timer timer(executor);
-    timer.expires_after(connect_timeout);
-    bool timed_out = false;
-    timer.async_wait([&](boost::system::error_code wait_error) {
-      if (!wait_error) {
-        timed_out = true;
-        socket.close();
-      }
-    });
-    for (const auto& entry : endpoints) {
-      const tcp::endpoint endpoint = entry.endpoint();
-      socket.close(ec);
-      socket.open(endpoint.protocol(), ec);
-      if (ec) continue;
-      // A source address of the same family, when there is one that is
-      // ours; a failing bind only means the default source is used.
-      const std::string& from = !source ? std::string() : endpoint.address().is_v6() ? source->ipv6 : source->ipv4;
-      if (!from.empty()) {
-        boost::system::error_code bind_error;
-        const auto address = asio::ip::make_address(from, bind_error);
-        if (!bind_error) socket.bind(tcp::endpoint(address, 0), bind_error);
-        if (bind_error) {
-          socket.close(ec);
-          socket.open(endpoint.protocol(), ec);
-        }
-      }
-      co_await socket.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
-      if (!ec || timed_out) break;
-    }
-    timer.cancel();
-    if (timed_out) co_return std::unexpected("connection timed out after " + std::to_string(connect_timeout.count()) + " ms");
-    if (ec) co_return std::unexpected(ec.message());
-    co_return std::make_unique<TcpStream>(std::move(socket));
-  };
-}
 
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   struct Pooled {
@@ -81,7 +28,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   asio::any_io_executor executor;
   ClientOptions options;
-  std::map<Target, Pool> pools;
+  std::map<net::Target, Pool> pools;
 
   ClientCodec* usable(Pool& pool) {
     for (auto& pooled : pool.connections) {
@@ -90,7 +37,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     return nullptr;
   }
 
-  Awaitable<std::expected<ClientCodec*, std::string>> acquire(const Target& target) {
+  net::Awaitable<std::expected<ClientCodec*, std::string>> acquire(const net::Target& target) {
     for (int attempt = 0;; ++attempt) {
       Pool& pool = pools[target];
       if (ClientCodec* codec = usable(pool)) co_return codec;
@@ -106,7 +53,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     }
   }
 
-  Awaitable<std::expected<ClientCodec*, std::string>> dial(const Target& target) {
+  net::Awaitable<std::expected<ClientCodec*, std::string>> dial(const net::Target& target) {
     auto self = shared_from_this();
     {
       Pool& pool = pools[target];
@@ -117,7 +64,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     Pool& pool = pools[target];
     pool.dialing = false;
     pool.dial_done->cancel();
-    if (!stream) co_return std::unexpected(stream.error());
+    if (!stream) co_return std::unexpected(net::describe_dial_error(target, stream.error(), options.connect_timeout));
     auto connection = std::make_shared<Connection>(executor, std::move(*stream));
     auto codec = options.version == Version::http2 ? make_h2_client_codec(connection->waker())
                                                    : make_h1_client_codec(connection->waker());
@@ -134,7 +81,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
 Client::Client(asio::any_io_executor executor, ClientOptions options) : impl_(std::make_shared<Impl>()) {
   impl_->executor = executor;
-  if (!options.dialer) options.dialer = tcp_dialer(executor, options.connect_timeout);
+  if (!options.dialer) options.dialer = net::tcp_dialer(executor, options.connect_timeout);
   impl_->options = std::move(options);
 }
 
@@ -146,7 +93,7 @@ void Client::close() {
   }
 }
 
-RequestWriter* Client::try_start(const Target& target, RequestHead& head, bool end_stream,
+RequestWriter* Client::try_start(const net::Target& target, RequestHead& head, bool end_stream,
                                  std::shared_ptr<ResponseHandler>& handler) {
   const auto pool = impl_->pools.find(target);
   if (pool == impl_->pools.end()) return nullptr;
@@ -157,9 +104,9 @@ RequestWriter* Client::try_start(const Target& target, RequestHead& head, bool e
   return &codec->start_request(std::move(head), end_stream, std::move(handler));
 }
 
-Awaitable<std::expected<RequestWriter*, std::string>> Client::start(const Target& target, RequestHead head,
-                                                                    bool end_stream,
-                                                                    std::shared_ptr<ResponseHandler> handler) {
+net::Awaitable<std::expected<RequestWriter*, std::string>> Client::start(const net::Target& target,
+                                                                         RequestHead head, bool end_stream,
+                                                                         std::shared_ptr<ResponseHandler> handler) {
   auto impl = impl_;
   auto codec = co_await impl->acquire(target);
   if (!codec) co_return std::unexpected(codec.error());

@@ -14,36 +14,17 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "http/codec.h"
-#include "http/stream.h"
+#include "net/dialer.h"
 
 namespace coral::http {
 
-struct Target {
-  std::string host;  // name or address, IPv6 without brackets
-  std::uint16_t port = 0;
-  std::string authority() const;  // "host:port", IPv6 in brackets
-  auto operator<=>(const Target&) const = default;
-};
-
-// Opens a stream to a target. The default dials TCP; mesh transports
-// bring their own. Errors read like "connection refused".
-using Dialer = std::function<Awaitable<std::expected<std::unique_ptr<ByteStream>, std::string>>(const Target&)>;
-
-// Local addresses to connect from, per family ("" for the default). Read at
-// every dial, so the owner may change them later.
-struct SourceAddresses {
-  std::string ipv4;
-  std::string ipv6;
-};
-// Tries each address `host` resolves to in turn. A source address that
-// cannot be bound (not on this host) is skipped, not an error.
-Dialer tcp_dialer(boost::asio::any_io_executor executor, std::chrono::milliseconds connect_timeout,
-                  std::shared_ptr<const SourceAddresses> source = nullptr);
-
 struct ClientOptions {
   Version version = Version::http2;  // http2: h2c with prior knowledge
+  // The default dialer's; also what a dial error that timed out names
+  // ("connection timed out after 10000 ms"), so give a dialer of your own
+  // the same.
   std::chrono::milliseconds connect_timeout{10'000};
-  Dialer dialer;  // empty: tcp_dialer(connect_timeout)
+  net::Dialer dialer;  // empty: net::tcp_dialer(connect_timeout)
 };
 
 class Client {
@@ -53,15 +34,16 @@ class Client {
 
   // Sends a request head on a pooled or new connection to `target`. The
   // writer carries the request body (unless end_stream); `handler` gets the
-  // response. On failure (cannot connect) the handler is not called.
-  Awaitable<std::expected<RequestWriter*, std::string>> start(const Target& target, RequestHead head,
-                                                              bool end_stream,
-                                                              std::shared_ptr<ResponseHandler> handler);
+  // response. On failure (cannot connect) the handler is not called; the
+  // error is for people ("Connection refused", net::describe_dial_error).
+  net::Awaitable<std::expected<RequestWriter*, std::string>> start(const net::Target& target, RequestHead head,
+                                                                   bool end_stream,
+                                                                   std::shared_ptr<ResponseHandler> handler);
   // The same, without waiting: when a connection to `target` can take the
   // request right now, starts it and returns its writer; otherwise returns
   // nullptr and leaves `head` as it was (then use start()). Saves a
   // coroutine per request on a busy multiplexed connection.
-  RequestWriter* try_start(const Target& target, RequestHead& head, bool end_stream,
+  RequestWriter* try_start(const net::Target& target, RequestHead& head, bool end_stream,
                            std::shared_ptr<ResponseHandler>& handler);
   // Closes every connection; open exchanges are reset.
   void close();

@@ -13,7 +13,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kFirstReadBuffer = 4 * 1024;
 constexpr std::size_t kMaxReadBuffer = 64 * 1024;
 
-Awaitable<void> sleep_on(boost::asio::steady_timer& timer, Clock::time_point until) {
+net::Awaitable<void> sleep_on(boost::asio::steady_timer& timer, Clock::time_point until) {
   boost::system::error_code ec;
   timer.expires_at(until);
   co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
@@ -32,7 +32,7 @@ std::string_view to_string(CloseReason reason) {
   return "?";
 }
 
-Connection::Connection(boost::asio::any_io_executor executor, std::unique_ptr<ByteStream> stream,
+Connection::Connection(boost::asio::any_io_executor executor, std::unique_ptr<net::ByteStream> stream,
                        ConnectionOptions options)
     : executor_(executor),
       stream_(std::move(stream)),
@@ -88,7 +88,7 @@ bool Connection::may_read() {
   return !output_blocked_ && !codec_->read_paused();
 }
 
-Awaitable<void> Connection::read_gate() {
+net::Awaitable<void> Connection::read_gate() {
   // Woken by the writer after each write and by the codec's Wake; bounded
   // by close(), which cancels the timer.
   while (!closed_ && !may_read()) co_await sleep_on(gate_timer_, Clock::time_point::max());
@@ -109,7 +109,7 @@ void Connection::after_receive(std::size_t bytes, bool body_owed) {
   }
 }
 
-Awaitable<void> Connection::read_loop() {
+net::Awaitable<void> Connection::read_loop() {
   auto self = shared_from_this();
   read_buffer_.resize(kFirstReadBuffer);
   while (!closed_) {
@@ -130,7 +130,7 @@ Awaitable<void> Connection::read_loop() {
   close();
 }
 
-Awaitable<void> Connection::write_loop() {
+net::Awaitable<void> Connection::write_loop() {
   auto self = shared_from_this();
   while (!closed_) {
     const Bytes out = codec_->next_output();
@@ -186,7 +186,7 @@ bool Connection::body_too_slow(Clock::time_point now) {
   return true;
 }
 
-Awaitable<void> Connection::watchdog() {
+net::Awaitable<void> Connection::watchdog() {
   auto self = shared_from_this();
   // A busy connection (a response streaming while the client sends nothing)
   // is not idle: look again one idle period later.

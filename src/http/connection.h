@@ -1,5 +1,5 @@
 #pragma once
-// Drives one sans-I/O codec over one ByteStream: a reader loop feeds the
+// Drives one sans-I/O codec over one net::ByteStream: a reader loop feeds the
 // codec what arrives, a writer loop writes what the codec produces and
 // sleeps until the codec's Wake says there is more, and a watchdog closes
 // connections whose peer is too slow (idle, or trickling a request head).
@@ -23,7 +23,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "http/codec.h"
-#include "http/stream.h"
+#include "net/stream.h"
 
 namespace coral::http {
 
@@ -60,7 +60,7 @@ std::string_view to_string(CloseReason reason);
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(boost::asio::any_io_executor executor, std::unique_ptr<ByteStream> stream,
+  Connection(boost::asio::any_io_executor executor, std::unique_ptr<net::ByteStream> stream,
              ConnectionOptions options = {});
   ~Connection();
 
@@ -78,7 +78,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // answered, and once closed. A server over its connection cap closes the
   // one waiting longest.
   std::optional<std::chrono::steady_clock::time_point> waiting_since() const;
-  const ByteStream& stream() const { return *stream_; }
+  const net::ByteStream& stream() const { return *stream_; }
   // Closes the stream at once; open streams are reset.
   void close();
   // close(), remembering `reason`.
@@ -87,11 +87,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::function<void()> on_closed;
 
  private:
-  Awaitable<void> read_loop();
-  Awaitable<void> write_loop();
-  Awaitable<void> watchdog();
+  net::Awaitable<void> read_loop();
+  net::Awaitable<void> write_loop();
+  net::Awaitable<void> watchdog();
   // Waits until reading is allowed (see the file comment).
-  Awaitable<void> read_gate();
+  net::Awaitable<void> read_gate();
   bool may_read();
   void after_receive(std::size_t bytes, bool body_owed);
   // The minimum body rate check, once per tick while a body is owed; true
@@ -100,7 +100,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void loop_ended();
 
   boost::asio::any_io_executor executor_;
-  std::unique_ptr<ByteStream> stream_;
+  std::unique_ptr<net::ByteStream> stream_;
   ConnectionOptions options_;
   std::unique_ptr<Codec> codec_;
   boost::asio::steady_timer wake_timer_;   // the writer sleeps on it

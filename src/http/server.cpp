@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/memory.h"
+#include "net/tcp.h"
 
 namespace coral::http {
 
@@ -38,7 +39,7 @@ struct Server::Impl {
   asio::io_context& io;
   Application& app;
   ServerOptions options;
-  std::vector<std::unique_ptr<Listener>> listeners;
+  std::vector<std::unique_ptr<net::Listener>> listeners;
   std::list<std::shared_ptr<Connection>> connections;
   ServerStats stats;
   bool started = false;
@@ -61,7 +62,7 @@ struct Server::Impl {
 
   // `server_alive` is a parameter, copied when the loop is spawned: the
   // loop's first step may run after the server is gone.
-  asio::awaitable<void> accept_loop(Listener& listener, std::shared_ptr<bool> server_alive) {
+  asio::awaitable<void> accept_loop(net::Listener& listener, std::shared_ptr<bool> server_alive) {
     while (*server_alive && !stopping) {
       auto stream = co_await listener.accept();
       if (!*server_alive) break;
@@ -106,7 +107,7 @@ struct Server::Impl {
     return true;
   }
 
-  void refuse(ByteStream& stream) {
+  void refuse(net::ByteStream& stream) {
     stream.close();
     ++stats.refused_over_capacity;
     warn_over_capacity();
@@ -124,7 +125,7 @@ struct Server::Impl {
     evicted_at_last_warning = stats.evicted;
   }
 
-  void serve(std::unique_ptr<ByteStream> stream) {
+  void serve(std::unique_ptr<net::ByteStream> stream) {
     ++stats.accepted;
     auto connection = std::make_shared<Connection>(io.get_executor(), std::move(stream), options.connection);
     auto it = connections.insert(connections.end(), connection);
@@ -170,15 +171,15 @@ Server::~Server() {
   }
 }
 
-std::expected<void, std::string> Server::listen(const std::string& host, std::uint16_t port) {
-  auto listeners = listen_tcp(impl_->io.get_executor(), host, port);
+std::expected<void, net::ListenError> Server::listen(const std::string& host, std::uint16_t port) {
+  auto listeners = net::listen_tcp(impl_->io.get_executor(), host, port);
   if (!listeners) return std::unexpected(listeners.error());
   for (auto& listener : *listeners) add_listener(std::move(listener));
   return {};
 }
 
-void Server::add_listener(std::unique_ptr<Listener> listener) {
-  Listener& added = *impl_->listeners.emplace_back(std::move(listener));
+void Server::add_listener(std::unique_ptr<net::Listener> listener) {
+  net::Listener& added = *impl_->listeners.emplace_back(std::move(listener));
   if (impl_->started) asio::co_spawn(impl_->io, impl_->accept_loop(added, impl_->alive), asio::detached);
 }
 

@@ -14,6 +14,7 @@
 
 #include "http/codec.h"
 #include "http/connection.h"
+#include "net/tcp.h"
 
 namespace boost::asio {
 class io_context;
@@ -54,10 +55,11 @@ class Server {
   ~Server();
 
   // Binds host:port ("127.0.0.1", "::1", "localhost", port 0 for any free
-  // one). An error says what failed, e.g. "127.0.0.1:8080: address already in use".
-  std::expected<void, std::string> listen(const std::string& host, std::uint16_t port);
+  // one) with net::listen_tcp. The error's message() says what failed, e.g.
+  // "127.0.0.1:8080: Address already in use".
+  std::expected<void, net::ListenError> listen(const std::string& host, std::uint16_t port);
   // Serves connections from `listener` too (from now on if started).
-  void add_listener(std::unique_ptr<Listener> listener);
+  void add_listener(std::unique_ptr<net::Listener> listener);
   // The bound port of the first listener (useful after port 0).
   std::uint16_t port() const;
   // "address:port" of every listener, in the order they were added.

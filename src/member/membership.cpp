@@ -17,13 +17,19 @@
 #include "crypto/keys.h"
 #include "discovery/client.h"
 #include "discovery/validation.h"
+#include "member/address_choice.h"
 #include "mesh/host_transport.h"
+#include "net/dialer.h"
 #include "rpc/http_channel.h"
 
 namespace coral::member {
 
 namespace asio = boost::asio;
 namespace mv1 = coral::mesh::v1;
+
+// How long a dial to a colony's mesh address may take (the host transport's;
+// dial errors name it: "connection timed out after 5000 ms").
+constexpr std::chrono::milliseconds kConnectTimeout{5000};
 
 std::string_view to_string(Standing standing) {
   switch (standing) {
@@ -245,7 +251,7 @@ asio::awaitable<std::expected<std::unique_ptr<Membership>, std::string>> Members
   progress(" ↳ Colony endpoint: " + (endpoints.empty() ? std::string("none announced") : endpoints) +
            " (mesh IPs: " + colony.mesh_ipv4 + " / " + colony.mesh_ipv6 + ")");
 
-  state->transport = mesh::make_host_transport(io.get_executor());
+  state->transport = mesh::make_host_transport(io.get_executor(), {.connect_timeout = kConnectTimeout});
   progress(" ↳ Mesh transport: host (this host reaches the colony's mesh addresses)");
   std::vector<std::string> candidates;
   const bool ipv6_first = colony.mesh_ipv4.empty() || state->options.prefer_ipv6;
@@ -253,25 +259,12 @@ asio::awaitable<std::expected<std::unique_ptr<Membership>, std::string>> Members
                                                : std::array{&colony.mesh_ipv4, &colony.mesh_ipv6}) {
     if (!address->empty()) candidates.push_back(*address);
   }
-  std::string unreachable;
-  colony.target = http::Target{candidates.front(), colony.connect_port};
-  auto dial = state->transport->dialer();
-  for (const auto& candidate : candidates) {
-    const http::Target probe{candidate, colony.connect_port};
-    auto stream = co_await dial(probe);
-    if (stream) {
-      (*stream)->close();
-      colony.target = probe;
-      unreachable.clear();
-      break;
-    }
-    progress(" ↳ " + probe.authority() + " is not reachable: " + stream.error());
-    if (unreachable.empty()) unreachable = probe.authority() + ": " + stream.error();
-    // Refused: the colony's host answered, the colony is down; the other
-    // family would not help (and must not be tried blindly: a ULA that is
-    // on no interface here would leave the machine by the default route).
-    if (stream.error().find("refused") != std::string::npos) break;
-  }
+  // Named: g++ 12 mishandles temporaries around co_await.
+  const net::Dialer dial = state->transport->dialer();
+  const AddressChoice choice =
+      co_await choose_address(dial, candidates, colony.connect_port, kConnectTimeout, progress);
+  colony.target = choice.target;
+  const std::string& unreachable = choice.unreachable;
   if (!unreachable.empty()) {
     state->warnings.push_back("colony " + id + " is not reachable yet (" + unreachable +
                               "); calls fail until it is, then the proxy connects by itself");

@@ -40,6 +40,7 @@
 #include "coral/mesh/v1/mesh.pb.h"
 #include "http/client.h"
 #include "mesh/transport.h"
+#include "net/dialer.h"
 #include "rpc/error.h"
 
 namespace boost::asio {
@@ -75,7 +76,7 @@ struct ColonyEndpoint {
   std::string mesh_ipv6;
   std::uint16_t connect_port = 0;
   std::string discovery;  // the endpoint used
-  http::Target target;    // the address chosen (step 3)
+  net::Target target;    // the address chosen (step 3)
 };
 
 enum class Standing : std::uint8_t {

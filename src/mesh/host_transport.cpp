@@ -1,6 +1,8 @@
 #include "mesh/host_transport.h"
 
 #include "base/address.h"
+#include "net/error.h"
+#include "net/tcp.h"
 
 namespace coral::mesh {
 
@@ -13,25 +15,25 @@ class HostTransport final : public Transport {
 
   std::string_view name() const override { return "host"; }
 
-  std::expected<std::unique_ptr<http::Listener>, std::string> listen(const std::string& address,
-                                                                    std::uint16_t port) override {
+  std::expected<std::unique_ptr<net::Listener>, std::error_code> listen(const std::string& address,
+                                                                       std::uint16_t port) override {
     if (!base::parse_ipv4(address) && !base::parse_ipv6(address)) {
-      return std::unexpected("\"" + address + "\" is not an IP address");
+      return std::unexpected(make_error_code(net::Errc::not_an_ip_address));
     }
-    auto listeners = http::listen_tcp(executor_, address, port);
+    auto listeners = net::listen_tcp(executor_, address, port);
     if (!listeners) {
       // EADDRNOTAVAIL is what a user of the host transport meets first: the
-      // mesh address is not on any interface of this host.
-      if (listeners.error().ends_with("Cannot assign requested address")) {
-        return std::unexpected(listeners.error() +
-                               " (the host transport needs the mesh address on a local interface)");
+      // mesh address is not on any interface of this host. The error says
+      // so (and still compares equal to std::errc::address_not_available).
+      if (listeners.error().code == std::errc::address_not_available) {
+        return std::unexpected(make_error_code(net::Errc::mesh_address_not_local));
       }
-      return std::unexpected(listeners.error());
+      return std::unexpected(listeners.error().code);
     }
     return std::move(listeners->front());
   }
 
-  http::Dialer dialer() override { return http::tcp_dialer(executor_, options_.connect_timeout, source_); }
+  net::Dialer dialer() override { return net::tcp_dialer(executor_, options_.connect_timeout, source_); }
 
   // Bound only where they exist on this host (with loopback mesh subnets,
   // always), so that the colony sees — and audits — the peer's mesh address.
@@ -43,7 +45,7 @@ class HostTransport final : public Transport {
  private:
   boost::asio::any_io_executor executor_;
   HostTransportOptions options_;
-  std::shared_ptr<http::SourceAddresses> source_ = std::make_shared<http::SourceAddresses>();
+  std::shared_ptr<net::SourceAddresses> source_ = std::make_shared<net::SourceAddresses>();
 };
 
 }  // namespace

@@ -302,7 +302,7 @@ std::string lower_first(std::string text) {
 
 asio::awaitable<void> Exchange::start(std::shared_ptr<Exchange> self, http::RequestHead head) {
   auto handler = std::make_shared<UpstreamSide>(self);
-  const http::Target target = upstream.target;
+  const net::Target target = upstream.target;
   auto writer = co_await forwarder->clients[index]->start(target, std::move(head), false, handler);
   starting = false;
   if (!writer) {

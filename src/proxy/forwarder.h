@@ -44,14 +44,15 @@
 
 #include "http/client.h"
 #include "http/codec.h"
+#include "net/dialer.h"
 #include "proxy/router.h"
 
 namespace coral::proxy {
 
 struct Upstream {
   std::string colony_id;
-  http::Target target;  // the colony's mesh address and connect_port
-  http::Dialer dialer;  // its mesh transport's
+  net::Target target;  // the colony's mesh address and connect_port
+  net::Dialer dialer;  // its mesh transport's
 };
 
 // Upstream bytes queued per request above which the client's body is paused.

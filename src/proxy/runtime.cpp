@@ -213,8 +213,8 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
   impl->server = std::make_unique<http::Server>(io, *impl->forwarder);
   if (auto listening = impl->server->listen(impl->options.listen_host, impl->options.listen_port); !listening) {
     for (auto& link : impl->links) co_await link->membership->leave();
-    co_return Failure("cannot listen on " + listening.error() +
-                      (listening.error().find("in use") != std::string::npos
+    co_return Failure("cannot listen on " + listening.error().message() +
+                      (listening.error().code == std::errc::address_in_use
                            ? " (another proxy? see: coral proxy list; or choose another port with --port)"
                            : ""));
   }

@@ -80,7 +80,7 @@ struct HttpChannel::Exchange final : http::ResponseHandler {
   std::string failure;  // set by on_reset
 };
 
-ChannelOptions h2c_proto_options(http::Url url, http::Dialer dialer, std::chrono::milliseconds connect_timeout) {
+ChannelOptions h2c_proto_options(http::Url url, net::Dialer dialer, std::chrono::milliseconds connect_timeout) {
   return ChannelOptions{.url = std::move(url),
                         .version = http::Version::http2,
                         .encoding = Encoding::proto,
@@ -98,7 +98,11 @@ HttpChannel::HttpChannel(asio::any_io_executor executor, ChannelOptions options)
 HttpChannel::~HttpChannel() = default;
 
 std::string HttpChannel::describe() const {
-  return "http://" + http::Target{options_.url.host, options_.url.port}.authority() + options_.url.path_prefix;
+  return "http://" + net::Target{options_.url.host, options_.url.port}.authority() + options_.url.path_prefix;
+}
+
+std::string HttpChannel::unreachable_name() const {
+  return options_.unreachable_name.empty() ? describe() : options_.unreachable_name;
 }
 
 namespace {
@@ -111,11 +115,13 @@ std::string lower_first(std::string text) {
   return text;
 }
 
-// Turns how an exchange ended without a usable answer into an Error.
-Error transport_error(const std::string& server, bool timed_out, bool too_large, const std::string& failure) {
+// Turns how an exchange ended without a usable answer into an Error;
+// `unreachable_name` names the server when the connection failed.
+Error transport_error(const std::string& server, const std::string& unreachable_name, bool timed_out, bool too_large,
+                      const std::string& failure) {
   if (timed_out) return Error{Code::deadline_exceeded, "no answer from " + server + " before the deadline", {}};
   if (too_large) return Error{Code::resource_exhausted, "the response from " + server + " is over the size limit", {}};
-  return Error{Code::unavailable, server + ": " + failure, {}};
+  return Error{Code::unavailable, unreachable_name + ": " + failure, {}};
 }
 
 }  // namespace
@@ -144,11 +150,11 @@ Awaitable<Result<std::shared_ptr<HttpChannel::Exchange>>> HttpChannel::start(std
   if (options.timeout) exchange->arm_deadline(*options.timeout);
   // A named target: g++ 12 mishandles temporaries inside co_await
   // expressions (destroying them twice).
-  const http::Target target{options_.url.host, options_.url.port};
+  const net::Target target{options_.url.host, options_.url.port};
   auto writer = co_await client_.start(target, std::move(head), body.empty(), exchange);
   if (!writer) {
     exchange->deadline.cancel();
-    co_return rpc::fail(Code::unavailable, describe() + " is not reachable: " + lower_first(writer.error()));
+    co_return rpc::fail(Code::unavailable, unreachable_name() + " is not reachable: " + lower_first(writer.error()));
   }
   if (exchange->ended) co_return exchange;  // failed at once (e.g. stream refused)
   exchange->writer = *writer;
@@ -173,7 +179,7 @@ Awaitable<Status> HttpChannel::unary(std::string_view path, const Message& reque
   while (!exchange->ended) co_await exchange->next_event();
   exchange->deadline.cancel();
   if (!exchange->failure.empty() || exchange->timed_out || exchange->too_large) {
-    co_return std::unexpected(transport_error(describe(), exchange->timed_out, exchange->too_large, exchange->failure));
+    co_return std::unexpected(transport_error(describe(), unreachable_name(), exchange->timed_out, exchange->too_large, exchange->failure));
   }
   std::string payload = std::move(exchange->body);
   if (exchange->head.status != 200) co_return std::unexpected(parse_connect_error(exchange->head.status, payload));
@@ -252,7 +258,7 @@ Awaitable<Status> HttpChannel::server_stream(std::string_view path, const Messag
   }
   exchange->deadline.cancel();
   if (!exchange->failure.empty() || exchange->timed_out) {
-    co_return std::unexpected(transport_error(describe(), exchange->timed_out, false, exchange->failure));
+    co_return std::unexpected(transport_error(describe(), unreachable_name(), exchange->timed_out, false, exchange->failure));
   }
   co_return rpc::fail(Code::internal, describe() + " ended the stream without an end-of-stream message");
 }

@@ -22,12 +22,16 @@ struct ChannelOptions {
   bool gzip_requests = false;                      // compress request messages
   std::size_t max_message_bytes = 4 * 1024 * 1024; // largest response message
   std::chrono::milliseconds connect_timeout{10'000};
-  http::Dialer dialer;                             // empty: TCP
+  net::Dialer dialer;                             // empty: TCP
+  // Names the server in the errors that say it could not be reached or the
+  // connection failed ("discovery service at http://localhost:8080 is not
+  // reachable: connection refused"); empty: describe().
+  std::string unreachable_name = {};
 };
 
 // What coral's own clients use: Connect, binary proto, h2c with prior
 // knowledge, 4 MiB messages.
-ChannelOptions h2c_proto_options(http::Url url, http::Dialer dialer = {},
+ChannelOptions h2c_proto_options(http::Url url, net::Dialer dialer = {},
                                  std::chrono::milliseconds connect_timeout = std::chrono::seconds(10));
 
 class HttpChannel final : public Channel {
@@ -44,6 +48,8 @@ class HttpChannel final : public Channel {
 
   // "http://host:port": names the server in error messages.
   std::string describe() const;
+  // ChannelOptions::unreachable_name, or describe().
+  std::string unreachable_name() const;
 
  private:
   struct Exchange;

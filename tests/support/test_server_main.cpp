@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   rpc.add(echo);
   coral::http::Server server(io, rpc);
   if (auto listening = server.listen(host, std::uint16_t(std::stoi(port))); !listening) {
-    std::cerr << "coral-test-server: cannot listen on " << listening.error() << "\n";
+    std::cerr << "coral-test-server: cannot listen on " << listening.error().message() << "\n";
     return 1;
   }
   server.start();

@@ -64,7 +64,7 @@ class DiscoveryServer {
       if (call.procedure.ends_with("/RegisterColony")) ++registrations;
     });
     auto listening = http_.listen("127.0.0.1", port);
-    EXPECT_TRUE(listening) << listening.error();
+    EXPECT_TRUE(listening) << listening.error().message();
     http_.start();
   }
   ~DiscoveryServer() {

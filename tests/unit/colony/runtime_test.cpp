@@ -30,6 +30,7 @@
 #include "coral/colony/v1/colony.coral.h"
 #include "coral/mesh/v1/mesh.coral.h"
 #include "mesh/host_transport.h"
+#include "net/tcp.h"
 #include "rpc/http_channel.h"
 #include "bounded_io.h"
 
@@ -64,22 +65,22 @@ std::uint16_t free_port(const std::string& host) {
 // Dials from `source`: the client socket is bound to that local address
 // before it connects, so the colony sees requests coming from it (as it
 // would from a peer's mesh address).
-http::Awaitable<std::expected<std::unique_ptr<http::ByteStream>, std::string>> dial_from(
-    asio::any_io_executor executor, std::string source, http::Target target) {
+net::Awaitable<std::expected<std::unique_ptr<net::ByteStream>, std::error_code>> dial_from(
+    asio::any_io_executor executor, std::string source, net::Target target) {
   tcp::socket socket(executor);
   const tcp::endpoint local(asio::ip::make_address(source), 0);
   boost::system::error_code ec;
   socket.open(local.protocol(), ec);
   if (!ec) socket.bind(local, ec);
-  if (ec) co_return std::unexpected("binding " + source + ": " + ec.message());
+  if (ec) co_return std::unexpected(std::error_code(ec));  // cannot bind `source`
   const tcp::endpoint remote(asio::ip::make_address(target.host), target.port);
   co_await socket.async_connect(remote, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return std::unexpected(ec.message());
-  co_return std::make_unique<http::TcpStream>(std::move(socket));
+  if (ec) co_return std::unexpected(std::error_code(ec));
+  co_return std::make_unique<net::TcpStream>(std::move(socket));
 }
 
-http::Dialer dialer_from(asio::any_io_executor executor, std::string source) {
-  return [executor, source](const http::Target& target) { return dial_from(executor, source, target); };
+net::Dialer dialer_from(asio::any_io_executor executor, std::string source) {
+  return [executor, source](const net::Target& target) { return dial_from(executor, source, target); };
 }
 
 // A Connect channel to the colony's IPv4 mesh address, from `source`.
@@ -378,7 +379,7 @@ TEST_F(RuntimeTest, RestartOnTheSameDirectoryKeepsThePeersAssignment) {
 TEST_F(RuntimeTest, NoMeshAddressBindableIsAnErrorNamingBoth) {
   // Something else holds the IPv4 port; the IPv6 address is on no interface.
   auto squatter = transport_->listen("127.42.0.1", port_);
-  ASSERT_TRUE(squatter) << squatter.error();
+  ASSERT_TRUE(squatter) << squatter.error().message();
   ::testing::internal::CaptureStderr();
   auto runtime = ColonyRuntime::start(io_, ConfigDir(root_), config_, *transport_);
   ::testing::internal::GetCapturedStderr();

@@ -111,7 +111,7 @@ struct Served {
   explicit Served(ServerOptions options) {
     server = std::make_unique<Server>(io, app, options);
     auto listening = server->listen("127.0.0.1", 0);
-    EXPECT_TRUE(listening) << listening.error();
+    EXPECT_TRUE(listening) << listening.error().message();
     server->start();
     port = server->port();
   }

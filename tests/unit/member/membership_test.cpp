@@ -115,7 +115,7 @@ class MembershipTest : public ::testing::Test {
     EXPECT_TRUE(dir_.create());
     rpc_.add(service_);
     auto listening = http_.listen("127.0.0.1", 0);
-    EXPECT_TRUE(listening) << listening.error();
+    EXPECT_TRUE(listening) << listening.error().message();
     http_.start();
     discovery_ = "http://127.0.0.1:" + std::to_string(http_.port());
   }

@@ -32,6 +32,7 @@
 #include "http/connection.h"
 #include "http/h2_client_codec.h"
 #include "http/server.h"
+#include "net/tcp.h"
 #include "proxy/forwarder.h"
 #include "rpc/http_channel.h"
 #include "rpc/server.h"
@@ -97,7 +98,7 @@ class Colony {
     });
     http_ = std::make_unique<http::Server>(io, rpc_);
     if (auto listening = http_->listen("127.0.0.1", port); !listening) {
-      throw std::runtime_error("colony " + name_ + ": " + listening.error());
+      throw std::runtime_error("colony " + name_ + ": " + listening.error().message());
     }
     http_->start();
   }
@@ -197,8 +198,8 @@ class ForwarderTest : public ::testing::Test {
 
   Upstream upstream(std::string colony_id, std::uint16_t port) {
     return Upstream{.colony_id = std::move(colony_id),
-                    .target = http::Target{"127.0.0.1", port},
-                    .dialer = http::tcp_dialer(io_.get_executor(), 2s)};
+                    .target = net::Target{"127.0.0.1", port},
+                    .dialer = net::tcp_dialer(io_.get_executor(), 2s)};
   }
 
   // The proxy, serving the colonies added so far (the first is the default).
@@ -218,7 +219,7 @@ class ForwarderTest : public ::testing::Test {
         forwarder_options_);
     proxy_ = std::make_unique<http::Server>(io_, *forwarder_);
     auto listening = proxy_->listen("127.0.0.1", 0);
-    ASSERT_TRUE(listening) << listening.error();
+    ASSERT_TRUE(listening) << listening.error().message();
     proxy_->start();
   }
 
@@ -264,7 +265,7 @@ class ForwarderTest : public ::testing::Test {
   // A raw exchange with the proxy over its own http::Client.
   std::shared_ptr<Collector> start_raw(http::Client& client, http::RequestHead head, std::string body) {
     auto collector = std::make_shared<Collector>();
-    asio::co_spawn(io_, drive(client, http::Target{"127.0.0.1", proxy_->port()}, std::move(head), std::move(body),
+    asio::co_spawn(io_, drive(client, net::Target{"127.0.0.1", proxy_->port()}, std::move(head), std::move(body),
                               collector),
                    asio::detached);
     return collector;
@@ -326,7 +327,7 @@ class ForwarderTest : public ::testing::Test {
     return parsed;
   }
 
-  static asio::awaitable<void> drive(http::Client& client, http::Target target, http::RequestHead head,
+  static asio::awaitable<void> drive(http::Client& client, net::Target target, http::RequestHead head,
                                      std::string body, std::shared_ptr<Collector> collector) {
     const bool end_now = body.empty();
     auto writer = co_await client.start(target, std::move(head), end_now, collector);
@@ -1291,7 +1292,7 @@ TEST_F(ForwarderWireTest, RapidResetByOneClientDoesNotHurtTheOthers) {
     asio::ip::tcp::socket socket(io_);
     socket.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), proxy_->port()));
     auto attacker = std::make_shared<http::Connection>(io_.get_executor(),
-                                                       std::make_unique<http::TcpStream>(std::move(socket)));
+                                                       std::make_unique<net::TcpStream>(std::move(socket)));
     // The attacker's own codec resets without any budget.
     auto codec = http::make_h2_client_codec(attacker->waker(), http::H2ClientOptions{
         .reset_burst = 1'000'000, .resets_per_second = 1'000'000, .max_deferred_resets = 0, .now = {}});

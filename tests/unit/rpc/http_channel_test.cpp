@@ -112,6 +112,28 @@ TEST_F(HttpChannelTest, UnreachableServerIsUnavailableAndSaysWhere) {
   });
 }
 
+TEST_F(HttpChannelTest, AnUnreachableServerIsNamedAsTheCallerAsks) {
+  std::uint16_t port = 0;
+  {
+    http::Server probe(io_, rpc_);
+    ASSERT_TRUE(probe.listen("127.0.0.1", 0));
+    port = probe.port();
+  }
+  ChannelOptions options = channel_options(port, http::Version::http2);
+  options.unreachable_name = "the echo service";
+  HttpChannel channel(io_.get_executor(), std::move(options));
+  EXPECT_EQ(channel.unreachable_name(), "the echo service");
+  EXPECT_EQ(channel.describe(), "http://127.0.0.1:" + std::to_string(port));
+  EchoServiceClient client(channel);
+  run([&]() -> asio::awaitable<void> {
+    auto reply = co_await client.Echo(EchoRequest{});
+    EXPECT_FALSE(reply);
+    if (reply) co_return;
+    EXPECT_EQ(reply.error().code, Code::unavailable);
+    EXPECT_EQ(reply.error().message, "the echo service is not reachable: connection refused");
+  });
+}
+
 TEST_F(HttpChannelTest, TimeoutIsDeadlineExceededWithoutWaitingForTheServer) {
   HttpChannel channel(io_.get_executor(), channel_options(server_.port(), http::Version::http2));
   EchoServiceClient client(channel);

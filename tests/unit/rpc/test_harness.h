@@ -125,7 +125,9 @@ class TestServer {
       calls_.push_back(RecordedCall{std::string(record.procedure), record.protocol, record.code, record.duration});
     });
     http_ = std::make_unique<http::Server>(*io_, *rpc_, http_options);
-    if (auto listening = http_->listen("127.0.0.1", 0); !listening) throw std::runtime_error(listening.error());
+    if (auto listening = http_->listen("127.0.0.1", 0); !listening) {
+      throw std::runtime_error(listening.error().message());
+    }
     http_->start();
     port_ = http_->port();
     thread_ = std::thread([this] { io_->run(); });
@@ -289,7 +291,7 @@ class TestClient {
     return options;
   }
 
-  static asio::awaitable<void> drive(http::Client& client, http::Target target, http::RequestHead head,
+  static asio::awaitable<void> drive(http::Client& client, net::Target target, http::RequestHead head,
                                      std::string body, bool end_request, std::shared_ptr<Collector> collector) {
     const bool end_now = body.empty() && end_request;
     auto writer = co_await client.start(target, std::move(head), end_now, collector);
@@ -304,7 +306,7 @@ class TestClient {
 
   asio::io_context io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  http::Target target_;
+  net::Target target_;
   http::Client client_;
 };
 
