@@ -50,6 +50,13 @@ class HttpChannelTest : public ::testing::Test {
     ASSERT_TRUE(done) << "test body did not finish within 5 s";
   }
 
+  // A port that was just free on 127.0.0.1: bound, read, closed.
+  std::uint16_t closed_port() {
+    http::Server probe(io_, rpc_);
+    EXPECT_TRUE(probe.listen("127.0.0.1", 0));
+    return probe.port();
+  }
+
   asio::io_context io_{1};
   coral::testing::EchoService echo_;
   Server rpc_{io_.get_executor()};
@@ -91,13 +98,7 @@ TEST_F(HttpChannelTest, SequentialH1CallsReuseTheIdleConnection) {
 }
 
 TEST_F(HttpChannelTest, UnreachableServerIsUnavailableAndSaysWhere) {
-  // A port that was just free: bind, read it, close.
-  std::uint16_t port = 0;
-  {
-    http::Server probe(io_, rpc_);
-    ASSERT_TRUE(probe.listen("127.0.0.1", 0));
-    port = probe.port();
-  }
+  const std::uint16_t port = closed_port();
   HttpChannel channel(io_.get_executor(), channel_options(port, http::Version::http2));
   EchoServiceClient client(channel);
   run([&]() -> asio::awaitable<void> {
@@ -113,12 +114,7 @@ TEST_F(HttpChannelTest, UnreachableServerIsUnavailableAndSaysWhere) {
 }
 
 TEST_F(HttpChannelTest, AnUnreachableServerIsNamedAsTheCallerAsks) {
-  std::uint16_t port = 0;
-  {
-    http::Server probe(io_, rpc_);
-    ASSERT_TRUE(probe.listen("127.0.0.1", 0));
-    port = probe.port();
-  }
+  const std::uint16_t port = closed_port();
   ChannelOptions options = channel_options(port, http::Version::http2);
   options.unreachable_name = "the echo service";
   HttpChannel channel(io_.get_executor(), std::move(options));
