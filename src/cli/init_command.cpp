@@ -6,6 +6,7 @@
 
 #include "base/address.h"
 #include "base/duration.h"
+#include "base/file.h"
 #include "base/pid_file.h"
 #include "cli/terminal.h"
 #include "colony/config.h"
@@ -111,7 +112,7 @@ void run_init(const InitFlags& given, Context& context) {
   }
   auto saved = dir->save_colony(*config, flags.force);
   if (!saved) {
-    return context.fail(saved.error(), colony::storage_hint(colony::probe_writable(dir->colonies_dir()),
+    return context.fail(saved.error(), colony::storage_hint(base::probe_writable(dir->colonies_dir()),
                                                             dir->colonies_dir()));
   }
   // A replaced colony has new keys and a new secret: its peers' assignments

@@ -43,6 +43,7 @@
 
 #include "base/address.h"
 #include "base/cidr.h"
+#include "base/file.h"
 #include "crypto/keys.h"
 
 namespace coral::colony {
@@ -124,27 +125,11 @@ std::expected<ColonyConfig, std::string> load(const std::filesystem::path& path)
 // holds secrets: wipe it (crypto::wipe) when done.
 std::string to_yaml(const ColonyConfig& config);
 
-enum class Overwrite : std::uint8_t {
-  no,   // fail if the file exists (atomically: no window where both writers win)
-  yes,  // replace it
-};
-
-// Validates, then writes the file atomically (write_file_atomically, mode
-// 0600). With Overwrite::no, an existing file gives an error that contains
-// "already exists". The directory must exist.
+// Validates, then writes the file atomically (base::write_file_atomically,
+// mode 0600). With Overwrite::no, an existing file gives an error that
+// contains "already exists". The directory must exist.
 std::expected<void, std::string> save(const std::filesystem::path& path, const ColonyConfig& config,
-                                      Overwrite overwrite = Overwrite::yes);
-
-// Writes `content` to `path` so that readers see the old file or the new one,
-// never a part: a temporary file beside it, created with O_CREAT|O_EXCL and
-// `mode` from the start (never chmod-ed later, so secrets are never readable
-// by others, not even briefly), written, fsync-ed, then renamed over `path`
-// (renameat2 RENAME_NOREPLACE, or link + unlink where the file system lacks
-// it, for Overwrite::no) and the directory fsync-ed. On any error the
-// temporary file is removed and `path` is untouched. Errors name the path and
-// the system error.
-std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path, std::string_view content,
-                                                       unsigned mode = 0600, Overwrite overwrite = Overwrite::yes);
+                                      base::Overwrite overwrite = base::Overwrite::yes);
 
 // A warning for a colony file that others can read ("<path> is readable by
 // group and others (mode 0644): run chmod 600 <path>"), nullopt when the mode

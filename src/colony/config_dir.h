@@ -42,11 +42,6 @@ inline constexpr std::string_view kConfigDirEnv = "CORAL_CONFIG_DIR";
 // owner and mode of `where`. Other errors (and none): "".
 std::string storage_hint(std::error_code error, const std::filesystem::path& where);
 
-// Whether a file can be written in `directory` right now: creates an
-// unnamed file there, writes a block to it and syncs it, then drops it.
-// The error of the first step that failed, or none.
-std::error_code probe_writable(const std::filesystem::path& directory);
-
 class ConfigDir {
  public:
   // Uses `root` as it is (no environment look-up, nothing created).

@@ -13,6 +13,7 @@
 
 #include "base/address.h"
 #include "base/duration.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "discovery/proof.h"
 
@@ -157,7 +158,7 @@ void RegistrationLoop::record(RegistrationState state, const rpc::Error* error) 
     // write only when it changed.
     if (reason != status_.reason) {
       status_.reason = reason;
-      if (!status_file_.empty()) (void)write_file_atomically(status_file_, to_yaml(status_));
+      if (!status_file_.empty()) (void)base::write_file_atomically(status_file_, to_yaml(status_));
     }
     return;
   }
@@ -167,7 +168,7 @@ void RegistrationLoop::record(RegistrationState state, const rpc::Error* error) 
   status_.proven = proven;
   status_.since = google::protobuf::util::TimeUtil::ToString(google::protobuf::util::TimeUtil::GetCurrentTime());
   if (status_file_.empty()) return;
-  if (auto written = write_file_atomically(status_file_, to_yaml(status_)); !written) {
+  if (auto written = base::write_file_atomically(status_file_, to_yaml(status_)); !written) {
     log::warn("cannot record the registration state", {{"error", written.error()}});
   }
 }

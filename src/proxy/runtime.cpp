@@ -8,6 +8,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "base/address.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/memory.h"
 #include "base/pid_file.h"
@@ -115,7 +116,7 @@ void ProxyRuntime::Impl::write_state(Link& link) {
                    .pid = getpid(),
                    .started_at = started_at};
   link.state_file = dir.proxies_dir() / (link.served.colony_id + ".yaml");
-  if (auto written = colony::write_file_atomically(link.state_file, to_yaml(state)); !written) {
+  if (auto written = base::write_file_atomically(link.state_file, to_yaml(state)); !written) {
     log::warn("cannot record the proxy's state", {{"error", written.error()}});
   }
 }
@@ -181,7 +182,7 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
       if (base::read_pid_file(pid_path).held()) {
         co_return Failure("a proxy for " + id + " is " + lock.error() + "; stop it with: coral proxy stop " + id);
       }
-      const std::string hint = colony::storage_hint(colony::probe_writable(impl->dir.proxies_dir()),
+      const std::string hint = colony::storage_hint(base::probe_writable(impl->dir.proxies_dir()),
                                                     impl->dir.proxies_dir());
       co_return Failure("cannot lock " + pid_path.string() + ": " + lock.error() + (hint.empty() ? "" : "; " + hint));
     }
@@ -274,7 +275,7 @@ asio::awaitable<void> ProxyRuntime::shutdown(std::chrono::milliseconds grace) {
     // Written while the PID file is still held: `coral proxy stop` reads it
     // once the lock is released.
     const auto report_file = stop_report_file(impl_->dir.proxies_dir(), link->served.colony_id);
-    if (auto written = colony::write_file_atomically(report_file, to_yaml(report)); !written) {
+    if (auto written = base::write_file_atomically(report_file, to_yaml(report)); !written) {
       log::warn("cannot record how the proxy stopped", {{"error", written.error()}});
     }
   }

@@ -349,17 +349,5 @@ TEST(StorageHint, FollowsTheErrorValue) {
   }
 }
 
-TEST_F(ConfigDirTest, ProbeWritableSaysWhyNot) {
-  EXPECT_FALSE(probe_writable(temp_));
-  EXPECT_EQ(probe_writable(temp_ / "missing"), std::errc::no_such_file_or_directory);
-  // (A full or read-only file system needs root to make; storage_hint's
-  // test covers those values.) Root writes through modes.
-  if (::geteuid() != 0) {
-    ASSERT_EQ(::chmod(temp_.c_str(), 0500), 0);
-    EXPECT_EQ(probe_writable(temp_), std::errc::permission_denied);
-    ASSERT_EQ(::chmod(temp_.c_str(), 0700), 0);
-  }
-}
-
 }  // namespace
 }  // namespace coral::colony

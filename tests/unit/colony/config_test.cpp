@@ -277,7 +277,7 @@ TEST_F(ConfigTest, FileIsMode0600InRfdOrderAndNoTemporaryFileRemains) {
   EXPECT_FALSE(permission_warning(path));
 
   // Replacing keeps 0600 (a new file each time, renamed over the old one).
-  ASSERT_TRUE(save(path, *config, Overwrite::yes));
+  ASSERT_TRUE(save(path, *config, base::Overwrite::yes));
   ASSERT_EQ(::stat(path.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 07777, 0600U);
 
@@ -319,8 +319,8 @@ TEST_F(ConfigTest, OverwriteNoRefusesAnExistingFile) {
   auto second = new_colony("a", "b");
   ASSERT_TRUE(first && second);
   const fs::path path = dir_ / "colony.yaml";
-  ASSERT_TRUE(save(path, *first, Overwrite::no));
-  const auto again = save(path, *second, Overwrite::no);
+  ASSERT_TRUE(save(path, *first, base::Overwrite::no));
+  const auto again = save(path, *second, base::Overwrite::no);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error(), path.string() + " already exists");
   EXPECT_EQ(*load(path), *first);

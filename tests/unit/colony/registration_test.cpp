@@ -24,6 +24,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "base/clock.h"
+#include "base/file.h"
 #include "discovery/memory_store.h"
 #include "discovery/service.h"
 #include "http/server.h"
@@ -412,7 +413,7 @@ TEST(RegistrationStatusFile, RoundTripsThroughYamlWithAwkwardReasons) {
   status.since = "2026-12-07T15:00:00Z";
   const std::filesystem::path file = std::filesystem::temp_directory_path() /
                                      ("coral-status-" + std::to_string(::getpid()) + ".registration");
-  ASSERT_TRUE(write_file_atomically(file, to_yaml(status)));
+  ASSERT_TRUE(base::write_file_atomically(file, to_yaml(status)));
   const auto read = read_registration_status(file);
   std::filesystem::remove(file);
   ASSERT_TRUE(read);
