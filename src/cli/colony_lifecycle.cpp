@@ -151,11 +151,11 @@ void run_start(const StartFlags& flags, Context& context) {
     const auto colonies = target->dir.colonies_dir();
     return report_failure("colony " + target->id + ": " + pid_file.error(),
                           held ? "stop it with: coral colony stop " + target->id
-                               : colony::storage_hint(base::probe_writable(colonies), colonies));
+                               : config::storage_hint(base::probe_writable(colonies), colonies));
   }
   auto storage_failure = [&](const std::string& message) {
     const auto colonies = target->dir.colonies_dir();
-    report_failure(message, colony::storage_hint(base::probe_writable(colonies), colonies));
+    report_failure(message, config::storage_hint(base::probe_writable(colonies), colonies));
   };
   asio::io_context io(1);
   auto transport = mesh::make_host_transport(io.get_executor());

@@ -19,7 +19,7 @@
 
 namespace coral::colony {
 
-discovery::v1::RegisterColonyRequest registration_request(const ColonyConfig& config,
+discovery::v1::RegisterColonyRequest registration_request(const config::ColonyConfig& config,
                                                           const std::vector<std::string>& public_endpoints) {
   discovery::v1::RegisterColonyRequest request;
   request.set_mesh_id(config.discovery.mesh_id);
@@ -59,7 +59,7 @@ std::optional<RegistrationState> parse_registration_state(std::string_view text)
   return std::nullopt;
 }
 
-std::filesystem::path registration_status_file(const ConfigDir& dir, std::string_view colony_id) {
+std::filesystem::path registration_status_file(const config::ConfigDir& dir, std::string_view colony_id) {
   return dir.colonies_dir() / (std::string(colony_id) + ".registration");
 }
 

@@ -12,7 +12,7 @@
 #include "base/log.h"
 #include "base/memory.h"
 #include "base/pid_file.h"
-#include "colony/config.h"
+#include "config/colony_file.h"
 #include "coral/mesh/v1/mesh.pb.h"
 #include "http/server.h"
 #include "member/membership.h"
@@ -63,7 +63,7 @@ struct Link {
 
 struct ProxyRuntime::Impl {
   asio::io_context& io;
-  colony::ConfigDir dir;
+  config::ConfigDir dir;
   ProxyOptions options;
   std::vector<std::unique_ptr<Link>> links;
   std::unique_ptr<Forwarder> forwarder;
@@ -73,7 +73,7 @@ struct ProxyRuntime::Impl {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::string listen;
 
-  Impl(asio::io_context& io_, colony::ConfigDir dir_, ProxyOptions options_)
+  Impl(asio::io_context& io_, config::ConfigDir dir_, ProxyOptions options_)
       : io(io_), dir(std::move(dir_)), options(std::move(options_)) {}
 
   // Resolve, open the transport, register: one colony.
@@ -157,7 +157,7 @@ ProxyRuntime::ProxyRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 ProxyRuntime::~ProxyRuntime() = default;
 
 asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> ProxyRuntime::start(
-    asio::io_context& io, colony::ConfigDir dir, ProxyOptions options, Progress progress) {
+    asio::io_context& io, config::ConfigDir dir, ProxyOptions options, Progress progress) {
   using Failure = std::unexpected<std::string>;
   if (options.colonies.empty()) co_return Failure("no colony to serve");
   if (!options.allow_remote && !is_loopback_host(options.listen_host)) {
@@ -170,7 +170,7 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
 
   // One proxy per colony: its PID file is the lock.
   for (const auto& id : impl->options.colonies) {
-    if (auto valid = colony::validate_colony_id(id); !valid) co_return Failure("colony id \"" + id + "\": " + valid.error());
+    if (auto valid = config::validate_colony_id(id); !valid) co_return Failure("colony id \"" + id + "\": " + valid.error());
   }
   std::vector<std::unique_ptr<base::PidFile>> locks;
   for (const auto& id : impl->options.colonies) {
@@ -182,7 +182,7 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
       if (base::read_pid_file(pid_path).held()) {
         co_return Failure("a proxy for " + id + " is " + lock.error() + "; stop it with: coral proxy stop " + id);
       }
-      const std::string hint = colony::storage_hint(base::probe_writable(impl->dir.proxies_dir()),
+      const std::string hint = config::storage_hint(base::probe_writable(impl->dir.proxies_dir()),
                                                     impl->dir.proxies_dir());
       co_return Failure("cannot lock " + pid_path.string() + ": " + lock.error() + (hint.empty() ? "" : "; " + hint));
     }

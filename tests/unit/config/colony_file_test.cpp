@@ -1,4 +1,4 @@
-#include "colony/config.h"
+#include "config/colony_file.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 
 #include "base/address.h"
 
-namespace coral::colony {
+namespace coral::config {
 namespace {
 
 namespace fs = std::filesystem;
@@ -673,4 +673,4 @@ TEST(ConfigRules, DiscoveryEndpoints) {
 }
 
 }  // namespace
-}  // namespace coral::colony
+}  // namespace coral::config

@@ -46,7 +46,7 @@
 #include "base/file.h"
 #include "crypto/keys.h"
 
-namespace coral::colony {
+namespace coral::config {
 
 // Limits of the identity fields (docs/configuration.md).
 inline constexpr std::size_t kMaxColonyIdBytes = 63;  // as discovery's mesh_id
@@ -131,9 +131,10 @@ std::string to_yaml(const ColonyConfig& config);
 std::expected<void, std::string> save(const std::filesystem::path& path, const ColonyConfig& config,
                                       base::Overwrite overwrite = base::Overwrite::yes);
 
-// A warning for a colony file that others can read ("<path> is readable by
-// group and others (mode 0644): run chmod 600 <path>"), nullopt when the mode
-// is 0600 or stricter or the file cannot be stat-ed. For the CLI to print.
+// A warning for a colony file that others can read ("<path> holds secrets but
+// is accessible to group and others (mode 0644): run chmod 600 <path>"),
+// nullopt when the mode is 0600 or stricter or the file cannot be stat-ed.
+// For the CLI to print.
 std::optional<std::string> permission_warning(const std::filesystem::path& path);
 
 // What `coral init` takes. Unset identity fields are derived; the rest have
@@ -167,4 +168,4 @@ std::string colony_id_prefix(std::string_view app_name, std::string_view environ
 // global id, subnet id 0.
 base::Cidr random_ula_prefix();
 
-}  // namespace coral::colony
+}  // namespace coral::config

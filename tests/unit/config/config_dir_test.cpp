@@ -1,4 +1,4 @@
-#include "colony/config_dir.h"
+#include "config/config_dir.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace coral::colony {
+namespace coral::config {
 namespace {
 
 namespace fs = std::filesystem;
@@ -221,7 +221,7 @@ TEST_F(ConfigDirTest, LoadColonyErrors) {
                                               ": colony_id: is \"a\", but the file is named after \"c\" (rename the "
                                               "file or fix colony_id)");
 
-  // Corrupt files: config.h's errors, with the file.
+  // Corrupt files: colony_file.h's errors, with the file.
   std::ofstream(dir.colony_file("d")) << "colony_id: d\napp_name: [\n";
   EXPECT_TRUE(dir.load_colony("d").error().starts_with(dir.colony_file("d").string() + ": line 3"))
       << dir.load_colony("d").error();
@@ -350,4 +350,4 @@ TEST(StorageHint, FollowsTheErrorValue) {
 }
 
 }  // namespace
-}  // namespace coral::colony
+}  // namespace coral::config

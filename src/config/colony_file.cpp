@@ -1,4 +1,4 @@
-#include "colony/config.h"
+#include "config/colony_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -20,7 +20,7 @@
 #include "base/json_text.h"
 #include "base/text.h"
 
-namespace coral::colony {
+namespace coral::config {
 namespace {
 
 using Error = std::unexpected<std::string>;
@@ -685,4 +685,4 @@ std::expected<ColonyConfig, std::string> new_colony(std::string_view app_name, s
   return config;
 }
 
-}  // namespace coral::colony
+}  // namespace coral::config

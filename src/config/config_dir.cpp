@@ -1,4 +1,4 @@
-#include "colony/config_dir.h"
+#include "config/config_dir.h"
 
 #include <pwd.h>
 #include <sys/stat.h>
@@ -16,7 +16,7 @@
 #include "base/file.h"
 #include "base/text.h"
 
-namespace coral::colony {
+namespace coral::config {
 namespace {
 
 using Error = std::unexpected<std::string>;
@@ -274,4 +274,4 @@ std::expected<void, std::string> ConfigDir::use(std::string_view id) const {
   return base::write_file_atomically(config_file(), text, 0600, base::Overwrite::yes);
 }
 
-}  // namespace coral::colony
+}  // namespace coral::config
