@@ -12,18 +12,14 @@
 #include <vector>
 
 #include "base/address.h"
+#include "file_helpers.h"
 
 namespace coral::config {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Sets the process umask for the scope.
-struct ScopedUmask {
-  explicit ScopedUmask(mode_t mask) : old(::umask(mask)) {}
-  ~ScopedUmask() { ::umask(old); }
-  mode_t old;
-};
+using testfs::ScopedUmask;
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -47,12 +43,7 @@ class ConfigTest : public testing::Test {
     return path;
   }
 
-  static std::string read(const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
+  static std::string read(const fs::path& path) { return testfs::read_text(path); }
 
   // A valid colony's file text.
   static std::string valid_yaml() {

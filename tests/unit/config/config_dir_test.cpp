@@ -14,30 +14,16 @@
 #include <string>
 #include <vector>
 
+#include "file_helpers.h"
+
 namespace coral::config {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Sets the process umask for the scope.
-struct ScopedUmask {
-  explicit ScopedUmask(mode_t mask) : old(::umask(mask)) {}
-  ~ScopedUmask() { ::umask(old); }
-  mode_t old;
-};
-
-unsigned mode_of(const fs::path& path) {
-  struct stat info {};
-  EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
-  return info.st_mode & 07777;
-}
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testfs::mode_of;
+using testfs::ScopedUmask;
+std::string read(const fs::path& path) { return testfs::read_text(path); }
 
 // Sets or unsets an environment variable for the scope, then restores it.
 class ScopedEnv {
