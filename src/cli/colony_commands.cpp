@@ -103,7 +103,7 @@ void run_use(Context& context, const std::string& id) {
 
 }  // namespace
 
-std::string describe_process(const colony::ConfigDir& dir, const std::string& id) {
+std::string describe_process(const config::ConfigDir& dir, const std::string& id) {
   const auto state = base::read_pid_file(dir.colony_pid_file(id));
   switch (state.kind) {
     case base::PidFileState::Kind::running:

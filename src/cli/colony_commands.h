@@ -15,6 +15,6 @@ void add_colony_lifecycle_commands(CLI::App& colony, Context& context);
 void add_colony_status_command(CLI::App& colony, Context& context);
 
 // "running (pid N)", "stopped", or "stopped (stale PID file of pid N)".
-std::string describe_process(const colony::ConfigDir& dir, const std::string& id);
+std::string describe_process(const config::ConfigDir& dir, const std::string& id);
 
 }  // namespace coral::cli

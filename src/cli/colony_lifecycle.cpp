@@ -14,6 +14,7 @@
 
 #include "base/address.h"
 #include "base/duration.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/pid_file.h"
 #include "cli/colony_commands.h"
@@ -150,11 +151,11 @@ void run_start(const StartFlags& flags, Context& context) {
     const auto colonies = target->dir.colonies_dir();
     return report_failure("colony " + target->id + ": " + pid_file.error(),
                           held ? "stop it with: coral colony stop " + target->id
-                               : colony::storage_hint(colony::probe_writable(colonies), colonies));
+                               : config::storage_hint(base::probe_writable(colonies), colonies));
   }
   auto storage_failure = [&](const std::string& message) {
     const auto colonies = target->dir.colonies_dir();
-    report_failure(message, colony::storage_hint(colony::probe_writable(colonies), colonies));
+    report_failure(message, config::storage_hint(base::probe_writable(colonies), colonies));
   };
   asio::io_context io(1);
   auto transport = mesh::make_host_transport(io.get_executor());

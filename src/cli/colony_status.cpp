@@ -39,7 +39,7 @@ struct StatusReport {
 };
 
 // Whether discovery's record is this colony's: the key of the local config.
-bool record_is_ours(const colony::ColonyConfig& config, const discovery::v1::LookupColonyResponse& record) {
+bool record_is_ours(const config::ColonyConfig& config, const discovery::v1::LookupColonyResponse& record) {
   const auto key = crypto::PublicKey::from_base64(record.wireguard_pubkey());
   return key && *key == config.wireguard.public_key;
 }
@@ -66,7 +66,7 @@ asio::awaitable<void> ask_colony(const ColonyTarget& target, StatusReport& repor
   if (agents) report.agents = std::move(*agents);
 }
 
-asio::awaitable<void> ask_discovery(const colony::ColonyConfig& config, StatusReport& report) {
+asio::awaitable<void> ask_discovery(const config::ColonyConfig& config, StatusReport& report) {
   auto client = discovery::DiscoveryClient::create(
       co_await asio::this_coro::executor, config.discovery.endpoint,
       discovery::ClientOptions{.attempts = 1, .first_backoff = {}, .max_backoff = {}, .timeout = kCallTimeout});

@@ -11,7 +11,7 @@ namespace coral::cli {
 namespace {
 
 // A config dir others may write to is used, with a warning (once per run).
-std::expected<colony::ConfigDir, std::string> warned(std::expected<colony::ConfigDir, std::string> dir) {
+std::expected<config::ConfigDir, std::string> warned(std::expected<config::ConfigDir, std::string> dir) {
   static bool warned_once = false;
   if (dir && !warned_once) {
     warned_once = true;
@@ -22,9 +22,9 @@ std::expected<colony::ConfigDir, std::string> warned(std::expected<colony::Confi
 
 }  // namespace
 
-std::expected<colony::ConfigDir, std::string> Context::config_dir() const {
-  if (!config_dir_flag.empty()) return warned(colony::ConfigDir(std::filesystem::absolute(config_dir_flag)));
-  return warned(colony::ConfigDir::resolve());
+std::expected<config::ConfigDir, std::string> Context::config_dir() const {
+  if (!config_dir_flag.empty()) return warned(config::ConfigDir(std::filesystem::absolute(config_dir_flag)));
+  return warned(config::ConfigDir::resolve());
 }
 
 void Context::fail(std::string_view message, std::string_view hint, int code) {
@@ -33,7 +33,7 @@ void Context::fail(std::string_view message, std::string_view hint, int code) {
   exit_code = code;
 }
 
-void fail_unknown_colony(Context& context, const colony::ConfigDir& dir, const std::string& id) {
+void fail_unknown_colony(Context& context, const config::ConfigDir& dir, const std::string& id) {
   const auto ids = dir.list_colonies();
   std::string known;
   if (ids && ids->empty()) known = "there are none yet: create one with coral init";
@@ -64,7 +64,7 @@ std::optional<ColonyTarget> resolve_colony(Context& context, const std::string& 
     }
     id = *current;
   }
-  if (auto valid = colony::validate_colony_id(id); !valid) {
+  if (auto valid = config::validate_colony_id(id); !valid) {
     context.fail("colony id \"" + id + "\": " + valid.error());
     return std::nullopt;
   }
@@ -86,7 +86,7 @@ std::optional<ColonyTarget> resolve_colony(Context& context, const std::string& 
     context.fail(config.error());
     return std::nullopt;
   }
-  if (auto warning = colony::permission_warning(dir->colony_file(id))) std::cerr << "warning: " << *warning << "\n";
+  if (auto warning = config::permission_warning(dir->colony_file(id))) std::cerr << "warning: " << *warning << "\n";
   target.config = std::move(*config);
   return target;
 }

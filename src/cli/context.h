@@ -15,8 +15,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "colony/config.h"
-#include "colony/config_dir.h"
+#include "config/colony_file.h"
+#include "config/config_dir.h"
 
 namespace coral::cli {
 
@@ -24,7 +24,7 @@ struct Context {
   std::string config_dir_flag;  // --config-dir; empty: CORAL_CONFIG_DIR, then ~/.coral
   int exit_code = 0;
 
-  std::expected<colony::ConfigDir, std::string> config_dir() const;
+  std::expected<config::ConfigDir, std::string> config_dir() const;
   // Prints "error: <message>" (and "  <hint>") to stderr; exit code 1 unless given.
   void fail(std::string_view message, std::string_view hint = {}, int code = 1);
   // fail() for bad usage (a flag value the command rejects): exit 2.
@@ -34,9 +34,9 @@ struct Context {
 // The colony a command acts on: the one named, else the current one. The
 // one way every command picks it (resolve_colony).
 struct ColonyTarget {
-  colony::ConfigDir dir;
+  config::ConfigDir dir;
   std::string id;
-  std::optional<colony::ColonyConfig> config;  // always set with ConfigUse::required
+  std::optional<config::ColonyConfig> config;  // always set with ConfigUse::required
 };
 
 enum class ConfigUse {
@@ -56,7 +56,7 @@ std::optional<ColonyTarget> resolve_colony(Context& context, const std::string& 
 
 // "no colony 'nope' in /home/me/.coral/colonies — did you mean 'nop'?" and
 // what is there, as Context::fail prints it.
-void fail_unknown_colony(Context& context, const colony::ConfigDir& dir, const std::string& id);
+void fail_unknown_colony(Context& context, const config::ConfigDir& dir, const std::string& id);
 
 // Runs `io` until `task` completes and returns its result. Work the task
 // left behind (a server it started) stays queued for the next io.run().

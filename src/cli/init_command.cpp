@@ -6,10 +6,11 @@
 
 #include "base/address.h"
 #include "base/duration.h"
+#include "base/file.h"
 #include "base/pid_file.h"
 #include "cli/terminal.h"
-#include "colony/config.h"
-#include "colony/config_dir.h"
+#include "config/colony_file.h"
+#include "config/config_dir.h"
 #include "colony/registration.h"
 
 namespace coral::cli {
@@ -39,20 +40,20 @@ std::expected<std::string, std::string> ask_if_missing(const std::string& value,
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto answer = prompt(question, default_value);
     if (!answer) return std::unexpected("missing " + std::string(flag) + " (no answer)");
-    auto valid = colony::validate_name(*answer);
+    auto valid = config::validate_name(*answer);
     if (valid) return *answer;
     std::cerr << "  " << valid.error() << "\n";
   }
   return std::unexpected("missing " + std::string(flag));
 }
 
-std::expected<colony::NewColonyOptions, std::string> new_colony_options(const InitFlags& flags) {
-  colony::NewColonyOptions options;
+std::expected<config::NewColonyOptions, std::string> new_colony_options(const InitFlags& flags) {
+  config::NewColonyOptions options;
   if (!flags.colony_id.empty()) {
-    if (auto valid = colony::validate_colony_id(flags.colony_id); !valid) return std::unexpected("--colony-id: " + valid.error());
+    if (auto valid = config::validate_colony_id(flags.colony_id); !valid) return std::unexpected("--colony-id: " + valid.error());
     options.colony_id = flags.colony_id;
   }
-  if (auto valid = colony::validate_discovery_endpoint(flags.discovery); !valid) {
+  if (auto valid = config::validate_discovery_endpoint(flags.discovery); !valid) {
     return std::unexpected("--discovery: " + valid.error());
   }
   options.discovery_endpoint = flags.discovery;
@@ -85,7 +86,7 @@ void run_init(const InitFlags& given, Context& context) {
   if (!env) return context.usage(env.error(), "e.g. coral init --app my-shop --env production");
   auto options = new_colony_options(flags);
   if (!options) return context.usage(options.error());
-  auto config = colony::new_colony(*app, *env, *options);
+  auto config = config::new_colony(*app, *env, *options);
   if (!config) return context.fail(config.error());
 
   auto dir = context.config_dir();
@@ -111,7 +112,7 @@ void run_init(const InitFlags& given, Context& context) {
   }
   auto saved = dir->save_colony(*config, flags.force);
   if (!saved) {
-    return context.fail(saved.error(), colony::storage_hint(colony::probe_writable(dir->colonies_dir()),
+    return context.fail(saved.error(), config::storage_hint(base::probe_writable(dir->colonies_dir()),
                                                             dir->colonies_dir()));
   }
   // A replaced colony has new keys and a new secret: its peers' assignments

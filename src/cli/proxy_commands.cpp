@@ -188,7 +188,7 @@ void run_proxy_stop(Context& context, const std::vector<std::string>& colony_ids
   const auto timeout = base::parse_duration(timeout_text);
   if (!timeout) return context.usage("--timeout: " + timeout.error());
   for (const auto& colony_id : colony_ids) {
-    if (auto valid = colony::validate_colony_id(colony_id); !valid) {
+    if (auto valid = config::validate_colony_id(colony_id); !valid) {
       return context.fail("colony id \"" + colony_id + "\": " + valid.error());
     }
   }

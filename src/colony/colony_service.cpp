@@ -32,7 +32,7 @@ ColonyService::ColonyService(PeerRegistry& registry) : registry_(registry) {}
 
 rpc::Awaitable<rpc::Result<v1::GetStatusResponse>> ColonyService::GetStatus(rpc::Context&,
                                                                             const v1::GetStatusRequest&) {
-  const ColonyConfig& config = registry_.config();
+  const config::ColonyConfig& config = registry_.config();
   auto peers = registry_.peers();
   if (!peers) co_return std::unexpected(std::move(peers.error()));
   auto storage = registry_.storage_bytes();

@@ -56,7 +56,7 @@ MeshService::MeshService(PeerRegistry& registry) : registry_(registry) {}
 
 rpc::Awaitable<rpc::Result<v1::RegisterResponse>> MeshService::Register(rpc::Context& context,
                                                                         const v1::RegisterRequest& request) {
-  const ColonyConfig& config = registry_.config();
+  const config::ColonyConfig& config = registry_.config();
   const std::string source = source_address(context);
   if (request.colony_id() != config.colony_id) {
     bool first = false;
@@ -109,7 +109,7 @@ rpc::Awaitable<rpc::Result<v1::RegisterResponse>> MeshService::Register(rpc::Con
   }
   std::string component = request.component_name();
   if (component.empty() && kind == Peer::Kind::proxy) component = "proxy";
-  if (auto valid = validate_name(component); !valid) {
+  if (auto valid = config::validate_name(component); !valid) {
     co_return rpc::fail(rpc::Code::invalid_argument, "component_name: " + valid.error());
   }
 

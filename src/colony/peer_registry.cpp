@@ -41,7 +41,8 @@ std::string_view peer_health(const Peer& peer, base::Clock::time_point now, std:
   return by_age;
 }
 
-std::expected<std::unique_ptr<PeerRegistry>, std::string> PeerRegistry::open(PeerStore& store, ColonyConfig config,
+std::expected<std::unique_ptr<PeerRegistry>, std::string> PeerRegistry::open(PeerStore& store,
+                                                                           config::ColonyConfig config,
                                                                            const base::Clock& clock,
                                                                            RegistryOptions options) {
   auto allocator = mesh::IpAllocator::create(config.wireguard.mesh_network_ipv4, config.wireguard.mesh_network_ipv6);
@@ -85,8 +86,8 @@ std::expected<std::unique_ptr<PeerRegistry>, std::string> PeerRegistry::open(Pee
       new PeerRegistry(store, std::move(config), clock, options, std::move(*allocator)));
 }
 
-PeerRegistry::PeerRegistry(PeerStore& store, ColonyConfig config, const base::Clock& clock, RegistryOptions options,
-                           mesh::IpAllocator allocator)
+PeerRegistry::PeerRegistry(PeerStore& store, config::ColonyConfig config, const base::Clock& clock,
+                           RegistryOptions options, mesh::IpAllocator allocator)
     : store_(store),
       config_(std::move(config)),
       clock_(clock),

@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "base/clock.h"
-#include "colony/config.h"
+#include "config/colony_file.h"
 #include "colony/peer_store.h"
 #include "mesh/ip_allocator.h"
 #include "rpc/error.h"
@@ -58,7 +58,7 @@ class PeerRegistry {
   // Builds the allocator from the config's subnets and replays `store`.
   // Errors (a stored index outside the subnet or taken twice, a store that
   // cannot be read) name the store's file.
-  static std::expected<std::unique_ptr<PeerRegistry>, std::string> open(PeerStore& store, ColonyConfig config,
+  static std::expected<std::unique_ptr<PeerRegistry>, std::string> open(PeerStore& store, config::ColonyConfig config,
                                                                         const base::Clock& clock,
                                                                         RegistryOptions options = {});
 
@@ -86,7 +86,7 @@ class PeerRegistry {
   rpc::Result<std::uint64_t> storage_bytes() const;
   std::string_view health(const Peer& peer) const;
 
-  const ColonyConfig& config() const { return config_; }
+  const config::ColonyConfig& config() const { return config_; }
   const base::Clock& clock() const { return clock_; }
   std::chrono::seconds heartbeat_interval() const { return options_.heartbeat_interval; }
   base::Clock::time_point started_at() const { return started_at_; }
@@ -96,12 +96,12 @@ class PeerRegistry {
   std::size_t addresses_in_use() const;
 
  private:
-  PeerRegistry(PeerStore& store, ColonyConfig config, const base::Clock& clock, RegistryOptions options,
+  PeerRegistry(PeerStore& store, config::ColonyConfig config, const base::Clock& clock, RegistryOptions options,
                mesh::IpAllocator allocator);
   rpc::Result<Peer> find_owned(std::string_view peer_id, std::string_view wireguard_pubkey) const;
 
   PeerStore& store_;
-  ColonyConfig config_;
+  config::ColonyConfig config_;
   const base::Clock& clock_;
   RegistryOptions options_;
   base::Clock::time_point started_at_;

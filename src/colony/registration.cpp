@@ -13,12 +13,13 @@
 
 #include "base/address.h"
 #include "base/duration.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "discovery/proof.h"
 
 namespace coral::colony {
 
-discovery::v1::RegisterColonyRequest registration_request(const ColonyConfig& config,
+discovery::v1::RegisterColonyRequest registration_request(const config::ColonyConfig& config,
                                                           const std::vector<std::string>& public_endpoints) {
   discovery::v1::RegisterColonyRequest request;
   request.set_mesh_id(config.discovery.mesh_id);
@@ -58,7 +59,7 @@ std::optional<RegistrationState> parse_registration_state(std::string_view text)
   return std::nullopt;
 }
 
-std::filesystem::path registration_status_file(const ConfigDir& dir, std::string_view colony_id) {
+std::filesystem::path registration_status_file(const config::ConfigDir& dir, std::string_view colony_id) {
   return dir.colonies_dir() / (std::string(colony_id) + ".registration");
 }
 
@@ -157,7 +158,7 @@ void RegistrationLoop::record(RegistrationState state, const rpc::Error* error) 
     // write only when it changed.
     if (reason != status_.reason) {
       status_.reason = reason;
-      if (!status_file_.empty()) (void)write_file_atomically(status_file_, to_yaml(status_));
+      if (!status_file_.empty()) (void)base::write_file_atomically(status_file_, to_yaml(status_));
     }
     return;
   }
@@ -167,7 +168,7 @@ void RegistrationLoop::record(RegistrationState state, const rpc::Error* error) 
   status_.proven = proven;
   status_.since = google::protobuf::util::TimeUtil::ToString(google::protobuf::util::TimeUtil::GetCurrentTime());
   if (status_file_.empty()) return;
-  if (auto written = write_file_atomically(status_file_, to_yaml(status_)); !written) {
+  if (auto written = base::write_file_atomically(status_file_, to_yaml(status_)); !written) {
     log::warn("cannot record the registration state", {{"error", written.error()}});
   }
 }

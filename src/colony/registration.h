@@ -20,8 +20,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "colony/config.h"
-#include "colony/config_dir.h"
+#include "config/colony_file.h"
+#include "config/config_dir.h"
 #include "coral/discovery/v1/discovery.pb.h"
 #include "crypto/keys.h"
 #include "discovery/client.h"
@@ -30,7 +30,7 @@ namespace coral::colony {
 
 // mesh_id, pubkey, `public_endpoints` (the WireGuard listener's "host:port"s),
 // both mesh IPs, connect_port, and metadata app/environment/colony_id.
-discovery::v1::RegisterColonyRequest registration_request(const ColonyConfig& config,
+discovery::v1::RegisterColonyRequest registration_request(const config::ColonyConfig& config,
                                                           const std::vector<std::string>& public_endpoints);
 
 // When to try again after `failures` failures in a row (1 s, 2 s, 4 s, ...
@@ -58,7 +58,7 @@ struct RegistrationStatus {
   std::string since;      // RFC 3339, when the state last changed
 };
 
-std::filesystem::path registration_status_file(const ConfigDir& dir, std::string_view colony_id);
+std::filesystem::path registration_status_file(const config::ConfigDir& dir, std::string_view colony_id);
 std::string to_yaml(const RegistrationStatus& status);
 // nullopt when the file is missing or does not parse.
 std::optional<RegistrationStatus> read_registration_status(const std::filesystem::path& path);

@@ -155,8 +155,8 @@ ColonyRuntime::ColonyRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 ColonyRuntime::~ColonyRuntime() = default;
 
 std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(asio::io_context& io,
-                                                                               const ConfigDir& dir,
-                                                                               ColonyConfig config,
+                                                                               const config::ConfigDir& dir,
+                                                                               config::ColonyConfig config,
                                                                                mesh::Transport& transport,
                                                                                RuntimeOptions options) {
   if (auto created = dir.create(); !created) return std::unexpected(created.error());

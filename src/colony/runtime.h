@@ -19,8 +19,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "colony/config.h"
-#include "colony/config_dir.h"
+#include "config/colony_file.h"
+#include "config/config_dir.h"
 #include "mesh/transport.h"
 
 namespace boost::asio {
@@ -41,7 +41,8 @@ class ColonyRuntime {
   // discovery.auto_register) registering. Errors name what failed: the
   // state file, or every address that could not be bound.
   static std::expected<std::unique_ptr<ColonyRuntime>, std::string> start(boost::asio::io_context& io,
-                                                                         const ConfigDir& dir, ColonyConfig config,
+                                                                         const config::ConfigDir& dir,
+                                                                         config::ColonyConfig config,
                                                                          mesh::Transport& transport,
                                                                          RuntimeOptions options = {});
   ~ColonyRuntime();

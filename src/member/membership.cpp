@@ -84,7 +84,7 @@ namespace {
 
 // The key discovery returned must be the one of the local config. The
 // error names both keys (public keys: what `wg show` prints).
-std::expected<void, std::string> check_pinned(const colony::ColonyConfig& config,
+std::expected<void, std::string> check_pinned(const config::ColonyConfig& config,
                                               const discovery::v1::LookupColonyResponse& found,
                                               const std::string& endpoint, const std::filesystem::path& file) {
   const std::string pinned = config.wireguard.public_key.to_base64();
@@ -183,7 +183,7 @@ asio::awaitable<void> Membership::State::keep_heartbeating([[maybe_unused]] std:
 }
 
 asio::awaitable<std::expected<std::unique_ptr<Membership>, std::string>> Membership::join(
-    asio::io_context& io, const colony::ConfigDir& dir, JoinOptions options, Progress progress) {
+    asio::io_context& io, const config::ConfigDir& dir, JoinOptions options, Progress progress) {
   using Failure = std::unexpected<std::string>;
   const std::string id = options.colony_id;
   progress("Resolving colony: " + id);
@@ -193,7 +193,7 @@ asio::awaitable<std::expected<std::unique_ptr<Membership>, std::string>> Members
 
   // The local config, when this machine has the colony: its discovery
   // endpoint and mesh id, and the secret to register with.
-  std::optional<colony::ColonyConfig> config;
+  std::optional<config::ColonyConfig> config;
   if (std::filesystem::exists(dir.colony_file(id))) {
     auto loaded = dir.load_colony(id);
     if (!loaded) co_return Failure(loaded.error());

@@ -36,7 +36,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "colony/config_dir.h"
+#include "config/config_dir.h"
 #include "coral/mesh/v1/mesh.pb.h"
 #include "http/client.h"
 #include "mesh/transport.h"
@@ -108,7 +108,7 @@ class Membership {
   // (see warnings() and standing()), retried after start() when the colony
   // was unreachable.
   static boost::asio::awaitable<std::expected<std::unique_ptr<Membership>, std::string>> join(
-      boost::asio::io_context& io, const colony::ConfigDir& dir, JoinOptions options, Progress progress);
+      boost::asio::io_context& io, const config::ConfigDir& dir, JoinOptions options, Progress progress);
   ~Membership();
   Membership(const Membership&) = delete;
   Membership& operator=(const Membership&) = delete;

@@ -8,10 +8,11 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "base/address.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/memory.h"
 #include "base/pid_file.h"
-#include "colony/config.h"
+#include "config/colony_file.h"
 #include "coral/mesh/v1/mesh.pb.h"
 #include "http/server.h"
 #include "member/membership.h"
@@ -62,7 +63,7 @@ struct Link {
 
 struct ProxyRuntime::Impl {
   asio::io_context& io;
-  colony::ConfigDir dir;
+  config::ConfigDir dir;
   ProxyOptions options;
   std::vector<std::unique_ptr<Link>> links;
   std::unique_ptr<Forwarder> forwarder;
@@ -72,7 +73,7 @@ struct ProxyRuntime::Impl {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::string listen;
 
-  Impl(asio::io_context& io_, colony::ConfigDir dir_, ProxyOptions options_)
+  Impl(asio::io_context& io_, config::ConfigDir dir_, ProxyOptions options_)
       : io(io_), dir(std::move(dir_)), options(std::move(options_)) {}
 
   // Resolve, open the transport, register: one colony.
@@ -115,7 +116,7 @@ void ProxyRuntime::Impl::write_state(Link& link) {
                    .pid = getpid(),
                    .started_at = started_at};
   link.state_file = dir.proxies_dir() / (link.served.colony_id + ".yaml");
-  if (auto written = colony::write_file_atomically(link.state_file, to_yaml(state)); !written) {
+  if (auto written = base::write_file_atomically(link.state_file, to_yaml(state)); !written) {
     log::warn("cannot record the proxy's state", {{"error", written.error()}});
   }
 }
@@ -156,7 +157,7 @@ ProxyRuntime::ProxyRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 ProxyRuntime::~ProxyRuntime() = default;
 
 asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> ProxyRuntime::start(
-    asio::io_context& io, colony::ConfigDir dir, ProxyOptions options, Progress progress) {
+    asio::io_context& io, config::ConfigDir dir, ProxyOptions options, Progress progress) {
   using Failure = std::unexpected<std::string>;
   if (options.colonies.empty()) co_return Failure("no colony to serve");
   if (!options.allow_remote && !is_loopback_host(options.listen_host)) {
@@ -169,7 +170,7 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
 
   // One proxy per colony: its PID file is the lock.
   for (const auto& id : impl->options.colonies) {
-    if (auto valid = colony::validate_colony_id(id); !valid) co_return Failure("colony id \"" + id + "\": " + valid.error());
+    if (auto valid = config::validate_colony_id(id); !valid) co_return Failure("colony id \"" + id + "\": " + valid.error());
   }
   std::vector<std::unique_ptr<base::PidFile>> locks;
   for (const auto& id : impl->options.colonies) {
@@ -181,7 +182,7 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
       if (base::read_pid_file(pid_path).held()) {
         co_return Failure("a proxy for " + id + " is " + lock.error() + "; stop it with: coral proxy stop " + id);
       }
-      const std::string hint = colony::storage_hint(colony::probe_writable(impl->dir.proxies_dir()),
+      const std::string hint = config::storage_hint(base::probe_writable(impl->dir.proxies_dir()),
                                                     impl->dir.proxies_dir());
       co_return Failure("cannot lock " + pid_path.string() + ": " + lock.error() + (hint.empty() ? "" : "; " + hint));
     }
@@ -274,7 +275,7 @@ asio::awaitable<void> ProxyRuntime::shutdown(std::chrono::milliseconds grace) {
     // Written while the PID file is still held: `coral proxy stop` reads it
     // once the lock is released.
     const auto report_file = stop_report_file(impl_->dir.proxies_dir(), link->served.colony_id);
-    if (auto written = colony::write_file_atomically(report_file, to_yaml(report)); !written) {
+    if (auto written = base::write_file_atomically(report_file, to_yaml(report)); !written) {
       log::warn("cannot record how the proxy stopped", {{"error", written.error()}});
     }
   }

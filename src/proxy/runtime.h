@@ -19,7 +19,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "colony/config_dir.h"
+#include "config/config_dir.h"
 
 namespace boost::asio {
 class io_context;
@@ -55,7 +55,7 @@ class ProxyRuntime {
   using Progress = std::function<void(const std::string& line)>;
 
   static boost::asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> start(
-      boost::asio::io_context& io, colony::ConfigDir dir, ProxyOptions options, Progress progress);
+      boost::asio::io_context& io, config::ConfigDir dir, ProxyOptions options, Progress progress);
   ~ProxyRuntime();
 
   // "localhost:8000" (the port actually bound when 0 was asked for).

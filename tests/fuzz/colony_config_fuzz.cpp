@@ -1,4 +1,4 @@
-// colony::load over arbitrary text: the colony file (<config dir>/colonies/
+// config::load over arbitrary text: the colony file (<config dir>/colonies/
 // <colony-id>.yaml), which operators edit by hand.
 //
 // Oracles: nothing escapes but a result (no exception, no crash); an error
@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "colony/config.h"
+#include "config/colony_file.h"
 #include "crypto/keys.h"
 #include "memfd_file.h"
 
@@ -74,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static coral::fuzz::MemoryFile file;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const std::string path = file.hold(text);
-  auto config = coral::colony::load(path);
+  auto config = coral::config::load(path);
   if (!config) {
     const std::string& error = config.error();
     require(error.starts_with(path + ": "), "an error does not name the file");
@@ -87,8 +87,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return 0;
   }
-  std::string written = coral::colony::to_yaml(*config);
-  auto again = coral::colony::load(file.hold(written));
+  std::string written = coral::config::to_yaml(*config);
+  auto again = coral::config::load(file.hold(written));
   coral::crypto::wipe(written);
   require(again.has_value(), "to_yaml wrote a colony file that does not load");
   require(*again == *config, "to_yaml then load changed the config");

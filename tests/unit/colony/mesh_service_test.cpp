@@ -60,7 +60,7 @@ class MeshServiceTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void start(ColonyConfig config) {
+  void start(config::ColonyConfig config) {
     config_ = config;
     store_.emplace(PeerStore::open(dir_ / "colony.db").value());
     auto registry = PeerRegistry::open(*store_, std::move(config), clock_);
@@ -104,7 +104,7 @@ class MeshServiceTest : public ::testing::Test {
 
   fs::path dir_;
   base::FakeClock clock_;
-  ColonyConfig config_;
+  config::ColonyConfig config_;
   std::optional<PeerStore> store_;
   std::unique_ptr<PeerRegistry> registry_;
   std::unique_ptr<MeshService> service_;
@@ -438,7 +438,7 @@ TEST_F(MeshServiceTest, AssignmentsSurviveARestart) {
   auto rc = register_peer(request(c, mv1::PEER_KIND_PROXY, "proxy")).value();
   ASSERT_TRUE(unregister(rb.peer_id(), b));
 
-  const ColonyConfig config = config_;
+  const config::ColonyConfig config = config_;
   stop();
   start(config);
   EXPECT_EQ(registry_->addresses_in_use(), 2U);
@@ -463,9 +463,9 @@ TEST_F(MeshServiceTest, AssignmentsSurviveARestart) {
 
 TEST_F(MeshServiceTest, AStoreThatDoesNotFitTheSubnetIsRefusedAtStartUp) {
   for (int i = 0; i < 7; ++i) ASSERT_TRUE(register_peer(request(new_pubkey())));  // up to .8
-  const ColonyConfig wide = config_;
+  const config::ColonyConfig wide = config_;
   stop();
-  ColonyConfig narrow = wide;
+  config::ColonyConfig narrow = wide;
   narrow.wireguard.mesh_network_ipv4 = base::Cidr::parse("127.42.0.0/29").value();
   store_.emplace(PeerStore::open(dir_ / "colony.db").value());
   auto registry = PeerRegistry::open(*store_, narrow, clock_);

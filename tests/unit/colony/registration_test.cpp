@@ -24,6 +24,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "base/clock.h"
+#include "base/file.h"
 #include "discovery/memory_store.h"
 #include "discovery/service.h"
 #include "http/server.h"
@@ -94,8 +95,8 @@ class DiscoveryServer {
   http::Server http_;
 };
 
-ColonyConfig registering_config() {
-  ColonyConfig config = test_config();
+config::ColonyConfig registering_config() {
+  config::ColonyConfig config = test_config();
   config.discovery.mesh_id = "my-shop-production";
   return config;
 }
@@ -111,7 +112,7 @@ std::unique_ptr<discovery::DiscoveryClient> client_for(asio::io_context& io, con
 // A loop running on `io`; stop() then waits (bounded) for run() to return.
 class RunningLoop {
  public:
-  RunningLoop(asio::io_context& io, discovery::DiscoveryClient& client, const ColonyConfig& config,
+  RunningLoop(asio::io_context& io, discovery::DiscoveryClient& client, const config::ColonyConfig& config,
               milliseconds interval, std::filesystem::path status_file = {})
       : io_(io),
         loop_(io.get_executor(), client, registration_request(config, {"203.0.113.7:41820"}), interval,
@@ -140,7 +141,7 @@ class RegistrationTest : public ::testing::Test {
 };
 
 TEST(RegistrationRequest, AnnouncesTheColonyFromItsConfig) {
-  ColonyConfig config = registering_config();
+  config::ColonyConfig config = registering_config();
   const auto request = registration_request(config, {"203.0.113.7:41820", "[2001:db8::7]:41820"});
   EXPECT_EQ(request.mesh_id(), "my-shop-production");
   EXPECT_EQ(request.wireguard_pubkey(), config.wireguard.public_key.to_base64());
@@ -186,7 +187,7 @@ TEST_F(RegistrationTest, RegistersAndIsFoundByLookup) {
   DiscoveryServer server(io, 0);
   auto client = client_for(io, server.endpoint());
   ASSERT_TRUE(client);
-  const ColonyConfig config = registering_config();
+  const config::ColonyConfig config = registering_config();
 
   ::testing::internal::CaptureStderr();
   {
@@ -412,7 +413,7 @@ TEST(RegistrationStatusFile, RoundTripsThroughYamlWithAwkwardReasons) {
   status.since = "2026-12-07T15:00:00Z";
   const std::filesystem::path file = std::filesystem::temp_directory_path() /
                                      ("coral-status-" + std::to_string(::getpid()) + ".registration");
-  ASSERT_TRUE(write_file_atomically(file, to_yaml(status)));
+  ASSERT_TRUE(base::write_file_atomically(file, to_yaml(status)));
   const auto read = read_registration_status(file);
   std::filesystem::remove(file);
   ASSERT_TRUE(read);

@@ -26,7 +26,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "colony/config_dir.h"
+#include "config/config_dir.h"
 #include "coral/colony/v1/colony.coral.h"
 #include "coral/mesh/v1/mesh.coral.h"
 #include "mesh/host_transport.h"
@@ -128,7 +128,7 @@ class RuntimeTest : public ::testing::Test {
   // Starts the colony, capturing its start-up logs in `logged`.
   void start(std::string* logged = nullptr) {
     ::testing::internal::CaptureStderr();
-    auto runtime = ColonyRuntime::start(io_, ConfigDir(root_), config_, *transport_);
+    auto runtime = ColonyRuntime::start(io_, config::ConfigDir(root_), config_, *transport_);
     const std::string text = ::testing::internal::GetCapturedStderr();
     if (logged) *logged = text;
     ASSERT_TRUE(runtime) << runtime.error();
@@ -167,7 +167,7 @@ class RuntimeTest : public ::testing::Test {
 
   asio::io_context io_{1};
   fs::path root_;
-  ColonyConfig config_;
+  config::ColonyConfig config_;
   std::uint16_t port_ = 0;
   std::unique_ptr<mesh::Transport> transport_;
   std::unique_ptr<ColonyRuntime> runtime_;
@@ -187,7 +187,7 @@ TEST_F(RuntimeTest, ServesOnTheIpv4MeshAddressAndWarnsAboutTheUnboundIpv6One) {
   EXPECT_NE(logged.find("transport=host"), std::string::npos) << logged;
   EXPECT_NE(logged.find("msg=\"mesh address not served\""), std::string::npos) << logged;
   // The state lives under the config dir.
-  EXPECT_TRUE(fs::exists(ConfigDir(root_).colony_state(config_.colony_id)));
+  EXPECT_TRUE(fs::exists(config::ConfigDir(root_).colony_state(config_.colony_id)));
 }
 
 TEST_F(RuntimeTest, AnswersGetStatusWithItsIdentity) {
@@ -381,7 +381,7 @@ TEST_F(RuntimeTest, NoMeshAddressBindableIsAnErrorNamingBoth) {
   auto squatter = transport_->listen("127.42.0.1", port_);
   ASSERT_TRUE(squatter) << squatter.error().message();
   ::testing::internal::CaptureStderr();
-  auto runtime = ColonyRuntime::start(io_, ConfigDir(root_), config_, *transport_);
+  auto runtime = ColonyRuntime::start(io_, config::ConfigDir(root_), config_, *transport_);
   ::testing::internal::GetCapturedStderr();
   ASSERT_FALSE(runtime);
   EXPECT_TRUE(runtime.error().starts_with("cannot serve on the colony's mesh addresses (host transport): "))

@@ -7,13 +7,13 @@
 #include "base/address.h"
 #include "base/cidr.h"
 #include "base/log.h"
-#include "colony/config.h"
+#include "config/colony_file.h"
 #include "crypto/keys.h"
 
 namespace coral::colony::testing {
 
-inline ColonyConfig test_config(const std::string& ipv4_net = "127.42.0.0/16") {
-  ColonyConfig config;
+inline config::ColonyConfig test_config(const std::string& ipv4_net = "127.42.0.0/16") {
+  config::ColonyConfig config;
   config.colony_id = "my-shop-production-a3f2e1";
   config.app_name = "my-shop";
   config.environment = "production";

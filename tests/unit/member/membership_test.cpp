@@ -28,9 +28,9 @@
 #include "base/cidr.h"
 #include "base/clock.h"
 #include "bounded_io.h"
-#include "colony/config_dir.h"
+#include "config/config_dir.h"
 #include "colony/runtime.h"
-#include "colony/config.h"
+#include "config/colony_file.h"
 #include "crypto/keys.h"
 #include "discovery/memory_store.h"
 #include "discovery/service.h"
@@ -82,8 +82,8 @@ bool run_done(asio::io_context& io, asio::awaitable<void> task) {
   return run(io, wrapped(std::move(task))).has_value();
 }
 
-colony::ColonyConfig colony_config(const std::string& id, int n, std::uint16_t port) {
-  colony::ColonyConfig config;
+config::ColonyConfig colony_config(const std::string& id, int n, std::uint16_t port) {
+  config::ColonyConfig config;
   config.colony_id = id;
   config.app_name = "shop";
   config.environment = "test";
@@ -123,7 +123,7 @@ class MembershipTest : public ::testing::Test {
 
   // A colony this machine has the config of, known to discovery, served
   // (for now) by a dead end.
-  colony::ColonyConfig add_colony(const std::string& id, int n, DeadEnd& dead_end) {
+  config::ColonyConfig add_colony(const std::string& id, int n, DeadEnd& dead_end) {
     auto config = colony_config(id, n, dead_end.port());
     config.discovery.endpoint = discovery_;
     EXPECT_TRUE(dir_.save_colony(config));
@@ -155,7 +155,7 @@ class MembershipTest : public ::testing::Test {
   base::SystemClock clock_;
   asio::io_context io_{1};
   fs::path root_;
-  colony::ConfigDir dir_;
+  config::ConfigDir dir_;
   std::unique_ptr<discovery::Store> store_;
   discovery::DiscoveryService service_;
   rpc::Server rpc_;

@@ -43,9 +43,10 @@
 
 #include "base/address.h"
 #include "base/cidr.h"
+#include "base/file.h"
 #include "crypto/keys.h"
 
-namespace coral::colony {
+namespace coral::config {
 
 // Limits of the identity fields (docs/configuration.md).
 inline constexpr std::size_t kMaxColonyIdBytes = 63;  // as discovery's mesh_id
@@ -124,31 +125,16 @@ std::expected<ColonyConfig, std::string> load(const std::filesystem::path& path)
 // holds secrets: wipe it (crypto::wipe) when done.
 std::string to_yaml(const ColonyConfig& config);
 
-enum class Overwrite : std::uint8_t {
-  no,   // fail if the file exists (atomically: no window where both writers win)
-  yes,  // replace it
-};
-
-// Validates, then writes the file atomically (write_file_atomically, mode
-// 0600). With Overwrite::no, an existing file gives an error that contains
-// "already exists". The directory must exist.
+// Validates, then writes the file atomically (base::write_file_atomically,
+// mode 0600). With Overwrite::no, an existing file gives an error that
+// contains "already exists". The directory must exist.
 std::expected<void, std::string> save(const std::filesystem::path& path, const ColonyConfig& config,
-                                      Overwrite overwrite = Overwrite::yes);
+                                      base::Overwrite overwrite = base::Overwrite::yes);
 
-// Writes `content` to `path` so that readers see the old file or the new one,
-// never a part: a temporary file beside it, created with O_CREAT|O_EXCL and
-// `mode` from the start (never chmod-ed later, so secrets are never readable
-// by others, not even briefly), written, fsync-ed, then renamed over `path`
-// (renameat2 RENAME_NOREPLACE, or link + unlink where the file system lacks
-// it, for Overwrite::no) and the directory fsync-ed. On any error the
-// temporary file is removed and `path` is untouched. Errors name the path and
-// the system error.
-std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path, std::string_view content,
-                                                       unsigned mode = 0600, Overwrite overwrite = Overwrite::yes);
-
-// A warning for a colony file that others can read ("<path> is readable by
-// group and others (mode 0644): run chmod 600 <path>"), nullopt when the mode
-// is 0600 or stricter or the file cannot be stat-ed. For the CLI to print.
+// A warning for a colony file that others can read ("<path> holds secrets but
+// is accessible to group and others (mode 0644): run chmod 600 <path>"),
+// nullopt when the mode is 0600 or stricter or the file cannot be stat-ed.
+// For the CLI to print.
 std::optional<std::string> permission_warning(const std::filesystem::path& path);
 
 // What `coral init` takes. Unset identity fields are derived; the rest have
@@ -182,4 +168,4 @@ std::string colony_id_prefix(std::string_view app_name, std::string_view environ
 // global id, subnet id 0.
 base::Cidr random_ula_prefix();
 
-}  // namespace coral::colony
+}  // namespace coral::config

@@ -29,9 +29,9 @@
 #include <utility>
 #include <vector>
 
-#include "colony/config.h"
+#include "config/colony_file.h"
 
-namespace coral::colony {
+namespace coral::config {
 
 inline constexpr std::string_view kConfigDirEnv = "CORAL_CONFIG_DIR";
 
@@ -41,11 +41,6 @@ inline constexpr std::string_view kConfigDirEnv = "CORAL_CONFIG_DIR";
 // `where` is full, EROFS that it is read-only, EACCES and EPERM to check the
 // owner and mode of `where`. Other errors (and none): "".
 std::string storage_hint(std::error_code error, const std::filesystem::path& where);
-
-// Whether a file can be written in `directory` right now: creates an
-// unnamed file there, writes a block to it and syncs it, then drops it.
-// The error of the first step that failed, or none.
-std::error_code probe_writable(const std::filesystem::path& directory);
 
 class ConfigDir {
  public:
@@ -80,7 +75,7 @@ class ConfigDir {
   // temporary files are skipped), sorted. No directory: none.
   std::expected<std::vector<std::string>, std::string> list_colonies() const;
 
-  // Loads colonies/<id>.yaml (config.h's load: errors name the file and the
+  // Loads colonies/<id>.yaml (colony_file.h's load: errors name the file and the
   // field) and checks that its colony_id is `id`. A missing file is
   // "no colony named <id>; known: a, b".
   std::expected<ColonyConfig, std::string> load_colony(std::string_view id) const;
@@ -111,4 +106,4 @@ class ConfigDir {
   std::filesystem::path root_;
 };
 
-}  // namespace coral::colony
+}  // namespace coral::config

@@ -1,4 +1,4 @@
-#include "colony/config.h"
+#include "config/colony_file.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -12,18 +12,14 @@
 #include <vector>
 
 #include "base/address.h"
+#include "file_helpers.h"
 
-namespace coral::colony {
+namespace coral::config {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Sets the process umask for the scope.
-struct ScopedUmask {
-  explicit ScopedUmask(mode_t mask) : old(::umask(mask)) {}
-  ~ScopedUmask() { ::umask(old); }
-  mode_t old;
-};
+using testfs::ScopedUmask;
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -47,12 +43,7 @@ class ConfigTest : public testing::Test {
     return path;
   }
 
-  static std::string read(const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
+  static std::string read(const fs::path& path) { return testfs::read_text(path); }
 
   // A valid colony's file text.
   static std::string valid_yaml() {
@@ -277,7 +268,7 @@ TEST_F(ConfigTest, FileIsMode0600InRfdOrderAndNoTemporaryFileRemains) {
   EXPECT_FALSE(permission_warning(path));
 
   // Replacing keeps 0600 (a new file each time, renamed over the old one).
-  ASSERT_TRUE(save(path, *config, Overwrite::yes));
+  ASSERT_TRUE(save(path, *config, base::Overwrite::yes));
   ASSERT_EQ(::stat(path.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 07777, 0600U);
 
@@ -319,8 +310,8 @@ TEST_F(ConfigTest, OverwriteNoRefusesAnExistingFile) {
   auto second = new_colony("a", "b");
   ASSERT_TRUE(first && second);
   const fs::path path = dir_ / "colony.yaml";
-  ASSERT_TRUE(save(path, *first, Overwrite::no));
-  const auto again = save(path, *second, Overwrite::no);
+  ASSERT_TRUE(save(path, *first, base::Overwrite::no));
+  const auto again = save(path, *second, base::Overwrite::no);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error(), path.string() + " already exists");
   EXPECT_EQ(*load(path), *first);
@@ -673,4 +664,4 @@ TEST(ConfigRules, DiscoveryEndpoints) {
 }
 
 }  // namespace
-}  // namespace coral::colony
+}  // namespace coral::config

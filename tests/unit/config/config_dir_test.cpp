@@ -1,4 +1,4 @@
-#include "colony/config_dir.h"
+#include "config/config_dir.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -14,30 +14,16 @@
 #include <string>
 #include <vector>
 
-namespace coral::colony {
+#include "file_helpers.h"
+
+namespace coral::config {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Sets the process umask for the scope.
-struct ScopedUmask {
-  explicit ScopedUmask(mode_t mask) : old(::umask(mask)) {}
-  ~ScopedUmask() { ::umask(old); }
-  mode_t old;
-};
-
-unsigned mode_of(const fs::path& path) {
-  struct stat info {};
-  EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
-  return info.st_mode & 07777;
-}
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testfs::mode_of;
+using testfs::ScopedUmask;
+std::string read(const fs::path& path) { return testfs::read_text(path); }
 
 // Sets or unsets an environment variable for the scope, then restores it.
 class ScopedEnv {
@@ -221,7 +207,7 @@ TEST_F(ConfigDirTest, LoadColonyErrors) {
                                               ": colony_id: is \"a\", but the file is named after \"c\" (rename the "
                                               "file or fix colony_id)");
 
-  // Corrupt files: config.h's errors, with the file.
+  // Corrupt files: colony_file.h's errors, with the file.
   std::ofstream(dir.colony_file("d")) << "colony_id: d\napp_name: [\n";
   EXPECT_TRUE(dir.load_colony("d").error().starts_with(dir.colony_file("d").string() + ": line 3"))
       << dir.load_colony("d").error();
@@ -349,17 +335,5 @@ TEST(StorageHint, FollowsTheErrorValue) {
   }
 }
 
-TEST_F(ConfigDirTest, ProbeWritableSaysWhyNot) {
-  EXPECT_FALSE(probe_writable(temp_));
-  EXPECT_EQ(probe_writable(temp_ / "missing"), std::errc::no_such_file_or_directory);
-  // (A full or read-only file system needs root to make; storage_hint's
-  // test covers those values.) Root writes through modes.
-  if (::geteuid() != 0) {
-    ASSERT_EQ(::chmod(temp_.c_str(), 0500), 0);
-    EXPECT_EQ(probe_writable(temp_), std::errc::permission_denied);
-    ASSERT_EQ(::chmod(temp_.c_str(), 0700), 0);
-  }
-}
-
 }  // namespace
-}  // namespace coral::colony
+}  // namespace coral::config

@@ -1,4 +1,4 @@
-#include "colony/config.h"
+#include "config/colony_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -20,7 +20,7 @@
 #include "base/json_text.h"
 #include "base/text.h"
 
-namespace coral::colony {
+namespace coral::config {
 namespace {
 
 using Error = std::unexpected<std::string>;
@@ -415,19 +415,6 @@ std::string format_interval(std::chrono::milliseconds interval) {
   return base::format_duration(interval);
 }
 
-// Removes the temporary file when the write did not complete.
-struct TempFile {
-  std::string path;
-  bool committed = false;
-  ~TempFile() {
-    if (!committed && !path.empty()) ::unlink(path.c_str());
-  }
-};
-
-std::unexpected<std::string> write_error(const std::filesystem::path& path, std::string_view what, int error) {
-  return Error("cannot write " + path.string() + ": " + std::string(what) + ": " + system_error(error));
-}
-
 bool is_colony_name_char(char c) { return is_id_char(c); }
 
 std::string sanitize(std::string_view text) {
@@ -619,72 +606,14 @@ std::string to_yaml(const ColonyConfig& config) {
 }
 
 std::expected<void, std::string> save(const std::filesystem::path& path, const ColonyConfig& config,
-                                      Overwrite overwrite) {
+                                      base::Overwrite overwrite) {
   if (auto valid = validate(config); !valid) {
     return Error("refusing to write an invalid colony config to " + path.string() + ": " + valid.error());
   }
   std::string text = to_yaml(config);
-  auto written = write_file_atomically(path, text, 0600, overwrite);
+  auto written = base::write_file_atomically(path, text, 0600, overwrite);
   crypto::wipe(text);
   return written;
-}
-
-std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path, std::string_view content,
-                                                       unsigned mode, Overwrite overwrite) {
-  if (path.filename().empty()) return Error("cannot write " + path.string() + ": not a file name");
-  const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-
-  std::array<std::uint8_t, 6> random{};
-  crypto::random_bytes(random);
-  // Hidden, and not ending in .yaml, so that nothing lists it as a colony.
-  TempFile temp{(directory / ("." + path.filename().string() + ".tmp-" + base::hex(random))).string()};
-
-  const int fd =
-      ::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, static_cast<mode_t>(mode));
-  if (fd < 0) {
-    const int error = errno;
-    temp.path.clear();  // not ours to remove
-    return write_error(path, "cannot create a temporary file in " + directory.string(), error);
-  }
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      return write_error(path, "write", error);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    const int error = errno;
-    ::close(fd);
-    return write_error(path, "fsync", error);
-  }
-  if (::close(fd) != 0) return write_error(path, "close", errno);
-
-  if (overwrite == Overwrite::yes) {
-    if (::rename(temp.path.c_str(), path.c_str()) != 0) return write_error(path, "rename", errno);
-  } else if (::renameat2(AT_FDCWD, temp.path.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
-    if (errno == EEXIST) return Error(path.string() + " already exists");
-    if (errno != EINVAL && errno != ENOSYS) return write_error(path, "rename", errno);
-    // A file system without RENAME_NOREPLACE: link() refuses to replace too.
-    if (::link(temp.path.c_str(), path.c_str()) != 0) {
-      if (errno == EEXIST) return Error(path.string() + " already exists");
-      return write_error(path, "link", errno);
-    }
-    ::unlink(temp.path.c_str());
-  }
-  temp.committed = true;
-
-  // Make the rename itself durable. Best effort: the file is in place.
-  const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return {};
 }
 
 std::optional<std::string> permission_warning(const std::filesystem::path& path) {
@@ -756,4 +685,4 @@ std::expected<ColonyConfig, std::string> new_colony(std::string_view app_name, s
   return config;
 }
 
-}  // namespace coral::colony
+}  // namespace coral::config

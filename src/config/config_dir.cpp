@@ -1,6 +1,5 @@
-#include "colony/config_dir.h"
+#include "config/config_dir.h"
 
-#include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,9 +13,10 @@
 #include <sstream>
 #include <system_error>
 
+#include "base/file.h"
 #include "base/text.h"
 
-namespace coral::colony {
+namespace coral::config {
 namespace {
 
 using Error = std::unexpected<std::string>;
@@ -155,16 +155,6 @@ std::string storage_hint(std::error_code error, const std::filesystem::path& whe
   return "";
 }
 
-std::error_code probe_writable(const std::filesystem::path& directory) {
-  const int fd = ::open(directory.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-  if (fd < 0) return {errno, std::generic_category()};
-  std::error_code result;
-  const std::string block(4096, '\0');
-  if (::write(fd, block.data(), block.size()) < 0 || ::fsync(fd) != 0) result = {errno, std::generic_category()};
-  ::close(fd);
-  return result;
-}
-
 std::expected<std::vector<std::string>, std::string> ConfigDir::list_colonies() const {
   std::vector<std::string> ids;
   std::error_code error;
@@ -219,7 +209,7 @@ std::expected<std::filesystem::path, std::string> ConfigDir::save_colony(const C
   if (auto valid = check_id(config.colony_id); !valid) return Error(valid.error());
   if (auto made = create(); !made) return Error(made.error());
   const std::filesystem::path file = colony_file(config.colony_id);
-  auto saved = save(file, config, force ? Overwrite::yes : Overwrite::no);
+  auto saved = save(file, config, force ? base::Overwrite::yes : base::Overwrite::no);
   if (!saved) {
     std::error_code error;
     if (!force && std::filesystem::exists(file, error)) {
@@ -281,7 +271,7 @@ std::expected<void, std::string> ConfigDir::use(std::string_view id) const {
     text = std::string(emitter.c_str()) + "\n";
   }
   if (auto made = create(); !made) return made;
-  return write_file_atomically(config_file(), text, 0600, Overwrite::yes);
+  return base::write_file_atomically(config_file(), text, 0600, base::Overwrite::yes);
 }
 
-}  // namespace coral::colony
+}  // namespace coral::config
