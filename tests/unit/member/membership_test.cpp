@@ -141,6 +141,15 @@ class MembershipTest : public ::testing::Test {
     return config;
   }
 
+  // A real colony on `config`'s addresses (its start-up log swallowed).
+  std::unique_ptr<colony::ColonyRuntime> start_colony(const config::ColonyConfig& config) {
+    ::testing::internal::CaptureStderr();
+    auto colony = colony::ColonyRuntime::start(io_, dir_, config, *transport_);
+    ::testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(colony) << colony.error();
+    return colony ? std::move(*colony) : nullptr;
+  }
+
   std::unique_ptr<Membership> join(const std::string& id, Backoff retry) {
     JoinOptions options;
     options.colony_id = id;
@@ -161,6 +170,7 @@ class MembershipTest : public ::testing::Test {
   rpc::Server rpc_;
   http::Server http_;
   std::string discovery_;
+  std::unique_ptr<mesh::Transport> transport_ = mesh::make_host_transport(io_.get_executor());
 };
 
 TEST_F(MembershipTest, TwoColoniesRefusedAtStartEachBackOffOnTheirOwn) {
@@ -206,11 +216,8 @@ TEST_F(MembershipTest, AColonyThatComesBackIsJoined) {
 
   // The colony comes up on the address the dead end held.
   dead.close();
-  auto transport = mesh::make_host_transport(io_.get_executor());
-  ::testing::internal::CaptureStderr();
-  auto colony = colony::ColonyRuntime::start(io_, dir_, config, *transport);
-  ::testing::internal::GetCapturedStderr();
-  ASSERT_TRUE(colony) << colony.error();
+  auto colony = start_colony(config);
+  ASSERT_TRUE(colony);
 
   ASSERT_TRUE(run_until(io_, [&] { return member->standing() == Standing::registered; }, 5s))
       << "not registered once the colony came back; standing: " << to_string(member->standing());
@@ -218,23 +225,20 @@ TEST_F(MembershipTest, AColonyThatComesBackIsJoined) {
   EXPECT_TRUE(member->mesh_ipv4().starts_with("127.42.3.")) << member->mesh_ipv4();
   EXPECT_FALSE(member->peer_id().empty());
   EXPECT_EQ(run(io_, member->leave())->outcome, LeaveOutcome::unregistered);
-  EXPECT_TRUE(run_done(io_, (*colony)->shutdown(1s)));
+  EXPECT_TRUE(run_done(io_, colony->shutdown(1s)));
 }
 
 TEST_F(MembershipTest, LeavingWhenTheColonyIsGoneSaysSo) {
   DeadEnd dead(io_, "127.42.4.1");
   auto config = add_colony("colony-d", 4, dead);
   dead.close();
-  auto transport = mesh::make_host_transport(io_.get_executor());
-  ::testing::internal::CaptureStderr();
-  auto colony = colony::ColonyRuntime::start(io_, dir_, config, *transport);
-  ::testing::internal::GetCapturedStderr();
-  ASSERT_TRUE(colony) << colony.error();
+  auto colony = start_colony(config);
+  ASSERT_TRUE(colony);
   auto member = join("colony-d", Backoff{});
   ASSERT_TRUE(member);
   ASSERT_EQ(member->standing(), Standing::registered);
-  EXPECT_TRUE(run_done(io_, (*colony)->shutdown(1s)));
-  colony->reset();
+  EXPECT_TRUE(run_done(io_, colony->shutdown(1s)));
+  colony.reset();
   ::testing::internal::CaptureStderr();
   EXPECT_EQ(run(io_, member->leave())->outcome, LeaveOutcome::failed);
   ::testing::internal::GetCapturedStderr();
