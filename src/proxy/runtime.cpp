@@ -40,22 +40,22 @@ std::string now_rfc3339() {
 // A colony being served: the membership that reaches it, and this
 // proxy's lock and state file for it.
 struct Link {
-  ServedColony served;
   std::unique_ptr<member::Membership> membership;
   std::unique_ptr<base::PidFile> pid_file;
   std::filesystem::path state_file;
 
-  // ServedColony from what the membership knows now.
-  void refresh() {
+  // The colony as the membership reaches it now (our addresses change when
+  // it registers again).
+  ServedColony served() const {
     const member::ColonyEndpoint& colony = membership->colony();
-    served.colony_id = colony.colony_id;
-    served.mesh_ipv4 = colony.mesh_ipv4;
-    served.mesh_ipv6 = colony.mesh_ipv6;
-    served.connect_port = colony.connect_port;
-    served.forwarding_to = colony.target.authority();
-    served.proxy_mesh_ipv4 = membership->mesh_ipv4();
-    served.proxy_mesh_ipv6 = membership->mesh_ipv6();
-    served.discovery = colony.discovery;
+    return ServedColony{.colony_id = colony.colony_id,
+                        .mesh_ipv4 = colony.mesh_ipv4,
+                        .mesh_ipv6 = colony.mesh_ipv6,
+                        .connect_port = colony.connect_port,
+                        .forwarding_to = colony.target.authority(),
+                        .proxy_mesh_ipv4 = membership->mesh_ipv4(),
+                        .proxy_mesh_ipv6 = membership->mesh_ipv6(),
+                        .discovery = colony.discovery};
   }
 };
 
@@ -96,26 +96,25 @@ asio::awaitable<std::expected<std::unique_ptr<Link>, std::string>> ProxyRuntime:
   if (!joined) co_return std::unexpected(joined.error());
   auto link = std::make_unique<Link>();
   link->membership = std::move(*joined);
-  link->refresh();
   for (const auto& warning : link->membership->warnings()) warnings.push_back(warning);
   co_return link;
 }
 
 void ProxyRuntime::Impl::write_state(Link& link) {
-  link.refresh();
-  ProxyState state{.colony_id = link.served.colony_id,
+  const ServedColony served = link.served();
+  ProxyState state{.colony_id = served.colony_id,
                    .listen = listen,
-                   .colony_mesh_ipv4 = link.served.mesh_ipv4,
-                   .colony_mesh_ipv6 = link.served.mesh_ipv6,
-                   .colony_connect_port = link.served.connect_port,
-                   .forwarding_to = link.served.forwarding_to,
-                   .mesh_ipv4 = link.served.proxy_mesh_ipv4,
-                   .mesh_ipv6 = link.served.proxy_mesh_ipv6,
+                   .colony_mesh_ipv4 = served.mesh_ipv4,
+                   .colony_mesh_ipv6 = served.mesh_ipv6,
+                   .colony_connect_port = served.connect_port,
+                   .forwarding_to = served.forwarding_to,
+                   .mesh_ipv4 = served.proxy_mesh_ipv4,
+                   .mesh_ipv6 = served.proxy_mesh_ipv6,
                    .transport = std::string(link.membership->transport().name()),
                    .status = "connected",
                    .pid = getpid(),
                    .started_at = started_at};
-  link.state_file = dir.proxies_dir() / (link.served.colony_id + ".yaml");
+  link.state_file = dir.proxies_dir() / (served.colony_id + ".yaml");
   if (auto written = base::write_file_atomically(link.state_file, to_yaml(state)); !written) {
     log::warn("cannot record the proxy's state", {{"error", written.error()}});
   }
@@ -136,8 +135,7 @@ std::string ProxyRuntime::Impl::health() const {
   out.set_active(static_cast<std::uint32_t>(stats.active));
   out.set_canceled(static_cast<double>(stats.canceled));
   for (std::size_t i = 0; i < links.size(); ++i) {
-    links[i]->refresh();
-    const ServedColony& served = links[i]->served;
+    const ServedColony served = links[i]->served();
     const std::string& error = forwarder->upstream_error(i);
     proxy::v1::ColonyHealth& colony = *out.add_colonies();
     colony.set_colony_id(served.colony_id);
@@ -205,7 +203,7 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
 
   std::vector<Upstream> upstreams;
   for (const auto& link : impl->links) {
-    upstreams.push_back(Upstream{link->served.colony_id, link->membership->colony().target,
+    upstreams.push_back(Upstream{link->membership->colony().colony_id, link->membership->colony().target,
                                  link->membership->transport().dialer()});
   }
   Impl* raw = impl.get();
@@ -227,11 +225,12 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
 
   for (auto& link : impl->links) {
     impl->write_state(*link);
-    log::info("proxy serving colony", {{"colony_id", link->served.colony_id},
+    const ServedColony served = link->served();
+    log::info("proxy serving colony", {{"colony_id", served.colony_id},
                                        {"listen", impl->listen},
-                                       {"forwarding_to", link->served.forwarding_to},
-                                       {"mesh_ipv4", link->served.proxy_mesh_ipv4},
-                                       {"mesh_ipv6", link->served.proxy_mesh_ipv6}});
+                                       {"forwarding_to", served.forwarding_to},
+                                       {"mesh_ipv4", served.proxy_mesh_ipv4},
+                                       {"mesh_ipv6", served.proxy_mesh_ipv6}});
     Impl* runtime = impl.get();
     Link* raw_link = link.get();
     link->membership->on_registered([runtime, raw_link] { runtime->write_state(*raw_link); });
@@ -245,10 +244,7 @@ std::string ProxyRuntime::listen_address() const { return impl_->listen; }
 
 std::vector<ServedColony> ProxyRuntime::colonies() const {
   std::vector<ServedColony> served;
-  for (const auto& link : impl_->links) {
-    link->refresh();
-    served.push_back(link->served);
-  }
+  for (const auto& link : impl_->links) served.push_back(link->served());
   return served;
 }
 
@@ -274,7 +270,7 @@ asio::awaitable<void> ProxyRuntime::shutdown(std::chrono::milliseconds grace) {
     }
     // Written while the PID file is still held: `coral proxy stop` reads it
     // once the lock is released.
-    const auto report_file = stop_report_file(impl_->dir.proxies_dir(), link->served.colony_id);
+    const auto report_file = stop_report_file(impl_->dir.proxies_dir(), link->membership->colony().colony_id);
     if (auto written = base::write_file_atomically(report_file, to_yaml(report)); !written) {
       log::warn("cannot record how the proxy stopped", {{"error", written.error()}});
     }

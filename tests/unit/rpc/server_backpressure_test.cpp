@@ -22,20 +22,35 @@ namespace {
 using harness::RecordingWriter;
 using harness::echo_request;
 
-TEST(ServerBackpressure, ACallOnACongestedConnectionRunsOnlyOnceItDrains) {
+// An EchoService server whose connections are congested above 1 MiB.
+struct EchoServer {
   boost::asio::io_context io;
   testing::EchoService echo;
-  ServerOptions options;
-  options.connection_high_watermark = 1 << 20;
-  Server server(io.get_executor(), options);
-  server.add(echo);
+  Server server{io.get_executor(), options()};
+  EchoServer() { server.add(echo); }
 
+  static ServerOptions options() {
+    ServerOptions options;
+    options.connection_high_watermark = 1 << 20;
+    return options;
+  }
+
+  // Sends a whole Echo request of `text` to be answered through `writer`.
+  std::unique_ptr<http::RequestHandler> echo_call(RecordingWriter& writer, const std::string& text) {
+    auto handler = server.on_request(echo_request(), writer);
+    const std::string body = R"({"text":")" + text + R"("})";
+    handler->on_body(http::as_bytes(body));
+    handler->on_end();
+    return handler;
+  }
+};
+
+TEST(ServerBackpressure, ACallOnACongestedConnectionRunsOnlyOnceItDrains) {
+  EchoServer s;
+  auto& io = s.io;
   RecordingWriter writer;
   writer.connection_queued = 2 << 20;  // other streams' answers, not taken
-  auto handler = server.on_request(echo_request(), writer);
-  const std::string body = R"({"text":"hello"})";
-  handler->on_body(http::as_bytes(body));
-  handler->on_end();
+  auto handler = s.echo_call(writer, "hello");
   io.run_for(std::chrono::milliseconds(200));
   EXPECT_TRUE(writer.heads.empty()) << "answered into a connection holding 2 MiB for a client that reads nothing";
 
@@ -50,29 +65,18 @@ TEST(ServerBackpressure, ACallOnACongestedConnectionRunsOnlyOnceItDrains) {
 // Answers one Echo of `text` on an uncongested connection, then starts a
 // second call on a connection holding 2 MiB: true when its head was sent.
 bool second_call_answered_while_congested(const std::string& first_text) {
-  boost::asio::io_context io;
-  testing::EchoService echo;
-  ServerOptions options;
-  options.connection_high_watermark = 1 << 20;
-  Server server(io.get_executor(), options);
-  server.add(echo);
+  EchoServer s;
   {
     RecordingWriter writer;
-    auto handler = server.on_request(echo_request(), writer);
-    const std::string body = R"({"text":")" + first_text + R"("})";
-    handler->on_body(http::as_bytes(body));
-    handler->on_end();
-    io.run_for(std::chrono::milliseconds(100));
+    auto handler = s.echo_call(writer, first_text);
+    s.io.run_for(std::chrono::milliseconds(100));
     EXPECT_EQ(writer.heads.size(), 1U);
   }
   RecordingWriter writer;
   writer.connection_queued = 2 << 20;
-  auto handler = server.on_request(echo_request(), writer);
-  const std::string body = R"({"text":"again"})";
-  handler->on_body(http::as_bytes(body));
-  handler->on_end();
-  io.restart();
-  io.run_for(std::chrono::milliseconds(200));
+  auto handler = s.echo_call(writer, "again");
+  s.io.restart();
+  s.io.run_for(std::chrono::milliseconds(200));
   return !writer.heads.empty();
 }
 
@@ -87,19 +91,14 @@ TEST(ServerBackpressure, AMethodThatAnsweredLargeStillWaits) {
 }
 
 TEST(ServerBackpressure, AWaitingCallEndsAsCanceledWhenItsStreamGoes) {
-  boost::asio::io_context io;
-  testing::EchoService echo;
-  Server server(io.get_executor());
-  server.add(echo);
+  EchoServer s;
+  auto& io = s.io;
   std::vector<Code> finished;
-  server.on_call([&](const CallRecord& call) { finished.push_back(call.code); });
+  s.server.on_call([&](const CallRecord& call) { finished.push_back(call.code); });
 
   RecordingWriter writer;
   writer.connection_queued = 64 << 20;
-  auto handler = server.on_request(echo_request(), writer);
-  const std::string body = R"({"text":"hello"})";
-  handler->on_body(http::as_bytes(body));
-  handler->on_end();
+  auto handler = s.echo_call(writer, "hello");
   io.run_for(std::chrono::milliseconds(50));
   handler->on_reset();
   handler.reset();
