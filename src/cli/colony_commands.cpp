@@ -7,6 +7,8 @@
 #include "base/address.h"
 #include "base/json_text.h"
 #include "base/pid_file.h"
+#include "cli/render.h"
+#include "coral/cli/v1/documents.pb.h"
 
 namespace coral::cli {
 
@@ -46,25 +48,20 @@ void run_list(Context& context, bool json) {
   }
 
   if (json) {
-    std::string out = "[";
+    // The document is proto/coral/cli/v1/documents.proto's ColonyList.
+    using base::replace_invalid_utf8;
+    cli::v1::ColonyList list;
     for (const auto& row : rows) {
-      if (out.size() > 1) out += ",";
-      out += "{\"colony_id\":";
-      base::append_json_string(out, row.id);
-      out += ",\"current\":";
-      out += row.current ? "true" : "false";
-      for (const auto& [key, value] : {std::pair<std::string_view, const std::string&>{"app_name", row.app},
-                                       {"environment", row.environment},
-                                       {"mesh", row.mesh},
-                                       {"process", row.process},
-                                       {"error", row.error}}) {
-        if (value.empty()) continue;
-        out += ",\"" + std::string(key) + "\":";
-        base::append_json_string(out, value);
-      }
-      out += "}";
+      cli::v1::ColonyListEntry& entry = *list.add_colonies();
+      entry.set_colony_id(replace_invalid_utf8(row.id));
+      entry.set_current(row.current);
+      if (!row.app.empty()) entry.set_app_name(replace_invalid_utf8(row.app));
+      if (!row.environment.empty()) entry.set_environment(replace_invalid_utf8(row.environment));
+      if (!row.mesh.empty()) entry.set_mesh(row.mesh);
+      entry.set_process(row.process);
+      if (!row.error.empty()) entry.set_error(replace_invalid_utf8(row.error));
     }
-    std::cout << out << "]\n";
+    std::cout << proto_json_array(list.colonies()) << "\n";
     return;
   }
   if (rows.empty()) {

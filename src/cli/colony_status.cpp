@@ -14,6 +14,7 @@
 #include "cli/colony_commands.h"
 #include "cli/colony_reach.h"
 #include "colony/registration.h"
+#include "coral/cli/v1/documents.pb.h"
 #include "coral/colony/v1/colony.coral.h"
 #include "discovery/client.h"
 #include "rpc/http_channel.h"
@@ -21,6 +22,7 @@
 namespace coral::cli {
 
 namespace asio = boost::asio;
+namespace clv1 = coral::cli::v1;
 namespace cv1 = coral::colony::v1;
 
 namespace {
@@ -88,54 +90,39 @@ asio::awaitable<bool> gather(const ColonyTarget& target, StatusReport& report) {
   co_return true;
 }
 
-void print_json(const ColonyTarget& target, const StatusReport& report) {
-  std::string out = "{\"colony_id\":";
-  base::append_json_string(out, target.id);
-  out += ",\"process\":";
-  base::append_json_string(out, describe_process(target.dir, target.id));
-  out += ",\"running\":";
-  out += report.process.held() ? "true" : "false";
-  if (report.process.kind == base::PidFileState::Kind::running) out += ",\"pid\":" + std::to_string(report.process.pid);
+// The --json document (proto/coral/cli/v1/documents.proto). Text that may
+// not be UTF-8 (errors, what files and discovery said) gets U+FFFD for the
+// broken bytes: the JSON mapping would drop them.
+clv1::ColonyStatus status_document(const ColonyTarget& target, const StatusReport& report) {
+  using base::replace_invalid_utf8;
+  clv1::ColonyStatus document;
+  document.set_colony_id(replace_invalid_utf8(target.id));
+  document.set_process(describe_process(target.dir, target.id));
+  document.set_running(report.process.held());
+  if (report.process.kind == base::PidFileState::Kind::running) document.set_pid(report.process.pid);
   if (report.status) {
-    out += ",\"reached_at\":";
-    base::append_json_string(out, report.reached_at);
-    out += ",\"reached_via\":";
-    base::append_json_string(out, report.reached_via);
-    out += ",\"status\":" + proto_json(*report.status);
+    document.set_reached_at(replace_invalid_utf8(report.reached_at));
+    document.set_reached_via(report.reached_via);
+    *document.mutable_status() = *report.status;
   }
-  if (report.agents) out += ",\"agents\":" + proto_json(*report.agents);
-  if (!report.colony_error.empty()) {
-    out += ",\"colony_error\":";
-    base::append_json_string(out, report.colony_error);
-  }
-  out += ",\"discovery_endpoint\":";
-  base::append_json_string(out, target.config->discovery.endpoint);
+  if (report.agents) *document.mutable_agents() = *report.agents;
+  if (!report.colony_error.empty()) document.set_colony_error(replace_invalid_utf8(report.colony_error));
+  document.set_discovery_endpoint(replace_invalid_utf8(target.config->discovery.endpoint));
   if (report.registration) {
     const auto& registration = *report.registration;
-    out += ",\"registration\":{\"state\":";
-    base::append_json_string(out, colony::to_string(registration.state));
-    if (!registration.code.empty()) {
-      out += ",\"code\":";
-      base::append_json_string(out, registration.code);
-    }
-    if (!registration.reason.empty()) {
-      out += ",\"reason\":";
-      base::append_json_string(out, registration.reason);
-    }
-    out += std::string(",\"proven\":") + (registration.proven ? "true" : "false") + ",\"since\":";
-    base::append_json_string(out, registration.since);
-    out += "}";
+    clv1::Registration& shown = *document.mutable_registration();
+    shown.set_state(std::string(colony::to_string(registration.state)));
+    if (!registration.code.empty()) shown.set_code(replace_invalid_utf8(registration.code));
+    if (!registration.reason.empty()) shown.set_reason(replace_invalid_utf8(registration.reason));
+    shown.set_proven(registration.proven);
+    shown.set_since(replace_invalid_utf8(registration.since));
   }
   if (report.discovery) {
-    out += ",\"discovery\":" + proto_json(*report.discovery);
-    out += std::string(",\"discovery_key_matches\":") +
-           (record_is_ours(*target.config, *report.discovery) ? "true" : "false");
+    *document.mutable_discovery() = *report.discovery;
+    document.set_discovery_key_matches(record_is_ours(*target.config, *report.discovery));
   }
-  if (!report.discovery_error.empty()) {
-    out += ",\"discovery_error\":";
-    base::append_json_string(out, report.discovery_error);
-  }
-  std::cout << out << "}\n";
+  if (!report.discovery_error.empty()) document.set_discovery_error(replace_invalid_utf8(report.discovery_error));
+  return document;
 }
 
 void print_text(const ColonyTarget& target, const StatusReport& report) {
@@ -211,7 +198,7 @@ void run_status(Context& context, const std::string& colony_id, bool json) {
   asio::io_context io(1);
   run_to_completion(io, gather(*target, report));
   if (json) {
-    print_json(*target, report);
+    std::cout << proto_json(status_document(*target, report)) << "\n";
   } else {
     print_text(*target, report);
   }

@@ -1,6 +1,7 @@
 #include "cli/proxy_commands.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <iomanip>
 #include <iostream>
 #include <set>
@@ -14,6 +15,8 @@
 #include "cli/daemon.h"
 #include "cli/suggest.h"
 #include "cli/proxy_probe.h"
+#include "cli/render.h"
+#include "coral/cli/v1/documents.pb.h"
 #include "proxy/runtime.h"
 #include "proxy/state.h"
 
@@ -328,20 +331,17 @@ void run_proxy_list(Context& context, bool json) {
   const auto proxies = gather_proxies(context);
   if (context.exit_code != 0) return;
   if (json) {
-    std::string out = "[";
+    // The document is proto/coral/cli/v1/documents.proto's ProxyList.
+    cli::v1::ProxyList list;
     for (const auto& proxy : proxies) {
-      if (out.size() > 1) out += ",";
-      out += "{\"colony_id\":";
-      base::append_json_string(out, proxy.entry.state.colony_id);
-      out += ",\"listen\":";
-      base::append_json_string(out, proxy.entry.state.listen);
-      out += ",\"status\":";
-      base::append_json_string(out, proxy_status_word(proxy));
-      out += ",\"pid\":" + std::to_string(proxy.entry.state.pid);
-      if (proxy.health) out += ",\"uptime_seconds\":" + std::to_string(proxy.health->uptime_seconds);
-      out += "}";
+      cli::v1::ProxyListEntry& entry = *list.add_proxies();
+      entry.set_colony_id(base::replace_invalid_utf8(proxy.entry.state.colony_id));
+      entry.set_listen(base::replace_invalid_utf8(proxy.entry.state.listen));
+      entry.set_status(proxy_status_word(proxy));
+      entry.set_pid(proxy.entry.state.pid);
+      if (proxy.health) entry.set_uptime_seconds(static_cast<std::uint32_t>(proxy.health->uptime_seconds));
     }
-    std::cout << out << "]\n";
+    std::cout << proto_json_array(list.proxies()) << "\n";
     return;
   }
   for (const auto& proxy : proxies) {
