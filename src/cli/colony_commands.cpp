@@ -12,6 +12,8 @@
 
 namespace coral::cli {
 
+namespace clv1 = coral::cli::v1;
+
 namespace {
 
 struct ListRow {
@@ -50,9 +52,9 @@ void run_list(Context& context, bool json) {
   if (json) {
     // The document is proto/coral/cli/v1/documents.proto's ColonyList.
     using base::replace_invalid_utf8;
-    cli::v1::ColonyList list;
+    clv1::ColonyList list;
     for (const auto& row : rows) {
-      cli::v1::ColonyListEntry& entry = *list.add_colonies();
+      clv1::ColonyListEntry& entry = *list.add_colonies();
       entry.set_colony_id(replace_invalid_utf8(row.id));
       entry.set_current(row.current);
       if (!row.app.empty()) entry.set_app_name(replace_invalid_utf8(row.app));

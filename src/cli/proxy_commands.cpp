@@ -23,6 +23,7 @@
 namespace coral::cli {
 
 namespace asio = boost::asio;
+namespace clv1 = coral::cli::v1;
 
 void add_proxy_start_options(CLI::App& command, ProxyStartFlags& flags) {
   command.add_option("colony-id", flags.colonies,
@@ -332,9 +333,9 @@ void run_proxy_list(Context& context, bool json) {
   if (context.exit_code != 0) return;
   if (json) {
     // The document is proto/coral/cli/v1/documents.proto's ProxyList.
-    cli::v1::ProxyList list;
+    clv1::ProxyList list;
     for (const auto& proxy : proxies) {
-      cli::v1::ProxyListEntry& entry = *list.add_proxies();
+      clv1::ProxyListEntry& entry = *list.add_proxies();
       entry.set_colony_id(base::replace_invalid_utf8(proxy.entry.state.colony_id));
       entry.set_listen(base::replace_invalid_utf8(proxy.entry.state.listen));
       entry.set_status(proxy_status_word(proxy));
