@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 
 #include "crypto/blake2s.h"
 #include "crypto/keys.h"
@@ -74,10 +75,11 @@ Core::~Core() {
   if (current == this) current = nullptr;
 }
 
-Core::Batch::Batch(Core& core) : core_(core) { ++core_.depth_; }
+Core::Batch::Batch(Core& core, Flush flush) : core_(core), flush_(flush) { ++core_.depth_; }
 
 Core::Batch::~Batch() {
-  if (--core_.depth_ == 0) core_.close_batch();
+  if (flush_ == Flush::deferred) core_.deferred_pending_ = true;
+  if (--core_.depth_ == 0) core_.close_batch(core_.deferred_pending_ ? Flush::deferred : Flush::on_close);
 }
 
 void Core::queue(Sink* output) {
@@ -86,14 +88,33 @@ void Core::queue(Sink* output) {
 
 void Core::forget(Sink* output) { std::erase(queued_, output); }
 
-void Core::close_batch() {
-  // A flush hands packets to the WireGuard device, which never calls back
-  // into the stack synchronously; guard anyway against re-entry.
+void Core::close_batch(Batch::Flush flush) {
+  if (flush == Batch::Flush::deferred) {
+    deferred_pending_ = false;
+    if (!queued_.empty() && !flush_posted_) {
+      flush_posted_ = true;
+      boost::asio::post(io_, [weak = weak_from_this()] {
+        if (auto self = weak.lock()) {
+          self->flush_posted_ = false;
+          Batch batch(*self);
+        }
+      });
+    }
+    schedule();
+    return;
+  }
+  flush_queued();
+  schedule();
+}
+
+void Core::flush_queued() {
+  // A flush hands packets to the WireGuard device, which encrypts and sends
+  // them; the device's answers come back later, from its own handlers.
+  // Nothing in the flush opens a batch, but guard against re-entry anyway.
   ++depth_;
   for (std::size_t i = 0; i < queued_.size(); ++i) queued_[i]->flush();
   queued_.clear();
   --depth_;
-  schedule();
 }
 
 void Core::schedule() {
