@@ -27,6 +27,7 @@ Builds and runs, one after the other:
 Each: two lwIP interfaces joined by an in-memory wire with a one-way delay;
 raw TCP API, Nagle off (see the top of lwip_choice.cpp):
   bulk   one stream of BULK_MIB MiB at one-way delays 0, 0.5 and 2 ms: Mbit/s
+         and the process's CPU time (all its threads) per MiB
   rr     ROUNDS sequential 1-byte requests / 1-byte responses, 0.1 ms: p50, p99
   loss   1 MiB in 16 request bursts of 64 KiB, each answered with 1 byte, at
          0.5 ms; the last segment of burst 8 lost once (no fast retransmit
@@ -137,6 +138,9 @@ SUMMARY=$RUN/summary.md
       row("bulk " bulk " MiB, one-way delay 0", "bulk_mbps_0ms", " Mbit/s")
       row("bulk " bulk " MiB, one-way delay 0.5 ms", "bulk_mbps_0.5ms", " Mbit/s")
       row("bulk " bulk " MiB, one-way delay 2 ms", "bulk_mbps_2ms", " Mbit/s")
+      row("bulk, CPU (all threads) per MiB, delay 0", "bulk_cpu_ms_per_mib_0ms", " ms")
+      row("bulk, CPU per MiB, delay 0.5 ms", "bulk_cpu_ms_per_mib_0.5ms", " ms")
+      row("bulk, CPU per MiB, delay 2 ms", "bulk_cpu_ms_per_mib_2ms", " ms")
       row("1-byte request/response, 0.1 ms: p50", "rr_p50_us", " µs")
       row("1-byte request/response, 0.1 ms: p99", "rr_p99_us", " µs")
       row("1 MiB in 16 bursts, 0.5 ms, no loss (median of " reps ")", "loss_ms_without", " ms")

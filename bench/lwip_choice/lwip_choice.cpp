@@ -33,7 +33,7 @@
 // failed):
 //   bulk     one stream of --bulk-mib MiB A -> B at one-way delays 0, 0.5 and
 //            2 ms: Mbit/s from the connection's establishment to the last
-//            byte received.
+//            byte received, and the process's CPU time (all threads) per MiB.
 //   rr       --rounds sequential 1-byte requests and 1-byte responses at a
 //            0.1 ms one-way delay (after 20 unrecorded rounds): p50, p99.
 //   loss     1 MiB as 16 bursts of 64 KiB; the receiver answers each whole
@@ -61,6 +61,7 @@
 #include <vector>
 
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 extern "C" {
 #include "lwip/init.h"
@@ -111,6 +112,14 @@ constexpr u16_t kMtu = 1420;
 // 1 ns (inherited by every thread), so sleeps end within microseconds.
 void wait_until(Clock::time_point t) {
   if (Clock::now() < t) std::this_thread::sleep_until(t);
+}
+
+// CPU time of the whole process (every thread), seconds.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
@@ -650,9 +659,13 @@ int main(int argc, char** argv) {
     Case c;
     c.kind = Kind::bulk;
     c.total = bulk_mib << 20;
+    const double cpu0 = cpu_seconds();
     if (run(c, delay, limit)) {
       const double s = ms_between(c.t_start, c.t_end) / 1000;
       std::printf("bulk_mbps_%sms\t%.0f\n", name, static_cast<double>(c.total) * 8 / s / 1e6);
+      // CPU of every thread over the case (connection set-up and tear-down
+      // included), per MiB moved: less dependent on other load than Mbit/s.
+      std::printf("bulk_cpu_ms_per_mib_%sms\t%.2f\n", name, (cpu_seconds() - cpu0) * 1000 / static_cast<double>(bulk_mib));
     } else {
       fail("bulk", c);
     }
