@@ -45,6 +45,9 @@
 // Output: "key<TAB>value" lines on stdout (bench/lwip_choice.sh tables
 // them); progress on stderr.
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -59,9 +62,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <sys/prctl.h>
-#include <sys/resource.h>
 
 extern "C" {
 #include "lwip/init.h"
@@ -375,7 +375,8 @@ err_t client_recv(void* arg, tcp_pcb* pcb, struct pbuf* p, err_t) {
   const auto now = Clock::now();
   for (u16_t i = 0; i < n; ++i) {
     if (c.kind == Kind::rr) {
-      if (c.round >= c.warmup) c.latencies_us.push_back(std::chrono::duration<double, std::micro>(now - c.t_req).count());
+      if (c.round >= c.warmup)
+        c.latencies_us.push_back(std::chrono::duration<double, std::micro>(now - c.t_req).count());
       if (c.round == c.warmup - 1) c.t_start = now;
       ++c.round;
       if (c.round >= c.warmup + c.rounds) {
@@ -507,9 +508,11 @@ bool run(Case& c, Clock::duration delay, double limit_s) {
     tcp_recv(c.client, client_recv);
     tcp_sent(c.client, client_sent);
     tcp_err(c.client, client_err);
-    if (tcp_connect(c.client, netif_ip_addr4(&netifs[1]), port, on_connected) != ERR_OK) finish(c, "tcp_connect failed");
+    if (tcp_connect(c.client, netif_ip_addr4(&netifs[1]), port, on_connected) != ERR_OK)
+      finish(c, "tcp_connect failed");
   }
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit_s));
+  const auto deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit_s));
   // c.error is written with c.done (finish), read here only once c.done is set.
   while (!c.done.load() && Clock::now() < deadline) {
 #ifdef LWIP_CHOICE_PACKAGED
@@ -604,7 +607,9 @@ struct netif* coral_lwip_route4(const ip4_addr_t* src, const ip4_addr_t*) {
   }
   return nullptr;
 }
-struct netif* coral_lwip_route6(const ip6_addr_t*, const ip6_addr_t*) { return ip_current_input_netif(); }
+struct netif* coral_lwip_route6(const ip6_addr_t*, const ip6_addr_t*) {
+  return ip_current_input_netif();
+}
 }  // extern "C"
 #endif
 
@@ -640,9 +645,11 @@ int main(int argc, char** argv) {
   setup_netifs();
 
   std::printf("variant\t%s\n", kVariant);
-  std::printf("config\tNO_SYS=%d TCP_WND=%lu TCP_SND_BUF=%lu TCP_MSS=%d (interface MTU %d: 1380 on the wire) TCP_TMR_INTERVAL=%d ms rto_floor=%d ticks\n",
-              NO_SYS, static_cast<unsigned long>(TCP_WND), static_cast<unsigned long>(TCP_SND_BUF), TCP_MSS, kMtu,
-              TCP_TMR_INTERVAL, kMinRtoTicks);
+  std::printf(
+      "config\tNO_SYS=%d TCP_WND=%lu TCP_SND_BUF=%lu TCP_MSS=%d (interface MTU %d: 1380 on the wire) "
+      "TCP_TMR_INTERVAL=%d ms rto_floor=%d ticks\n",
+      NO_SYS, static_cast<unsigned long>(TCP_WND), static_cast<unsigned long>(TCP_SND_BUF), TCP_MSS, kMtu,
+      TCP_TMR_INTERVAL, kMinRtoTicks);
   std::fflush(stdout);
   int failures = 0;
   auto fail = [&](const char* what, const Case& c) {
@@ -654,8 +661,8 @@ int main(int argc, char** argv) {
   // 1. bulk
   for (const auto& [name, delay] : {std::pair{"0", Clock::duration(0us)}, std::pair{"0.5", Clock::duration(500us)},
                                     std::pair{"2", Clock::duration(2000us)}}) {
-    std::fprintf(stderr, "%s: bulk %llu MiB, one-way delay %s ms\n", kVariant, static_cast<unsigned long long>(bulk_mib),
-                 name);
+    std::fprintf(stderr, "%s: bulk %llu MiB, one-way delay %s ms\n", kVariant,
+                 static_cast<unsigned long long>(bulk_mib), name);
     Case c;
     c.kind = Kind::bulk;
     c.total = bulk_mib << 20;
@@ -665,7 +672,8 @@ int main(int argc, char** argv) {
       std::printf("bulk_mbps_%sms\t%.0f\n", name, static_cast<double>(c.total) * 8 / s / 1e6);
       // CPU of every thread over the case (connection set-up and tear-down
       // included), per MiB moved: less dependent on other load than Mbit/s.
-      std::printf("bulk_cpu_ms_per_mib_%sms\t%.2f\n", name, (cpu_seconds() - cpu0) * 1000 / static_cast<double>(bulk_mib));
+      std::printf("bulk_cpu_ms_per_mib_%sms\t%.2f\n", name,
+                  (cpu_seconds() - cpu0) * 1000 / static_cast<double>(bulk_mib));
     } else {
       fail("bulk", c);
     }
