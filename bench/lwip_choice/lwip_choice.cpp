@@ -5,11 +5,8 @@
 //             lwIP compiled with src/netstack/lwip/lwipopts.h (NO_SYS=1,
 //             1 MiB windows, 10 ms TCP ticks). This program drives lwIP on
 //             its one thread: it delivers the wire's packets when they are
-//             due and runs sys_check_timeouts(). It defines the hooks that
-//             lwipopts.h names (sys_now, ISN, routes, assert, rand) as
-//             src/netstack/core.cpp does, less the keyed ISN hash (a random
-//             ISN: one per connection, no bearing on the figures), and links
-//             coral_lwip only.
+//             due and runs sys_check_timeouts(). The hooks that lwipopts.h
+//             names come with coral_lwip (src/netstack/lwip_port.cpp).
 //   PACKAGED  (coral-lwip-choice-packaged, -DLWIP_CHOICE_PACKAGED): Debian's
 //             liblwip-dev (built for GNU Hurd: NO_SYS=0, tcpip_thread with
 //             core locking, 64 KiB windows, 250/500 ms TCP ticks), its own
@@ -585,33 +582,6 @@ void setup_netifs() {
 
 }  // namespace
 
-#ifndef LWIP_CHOICE_PACKAGED
-// The hooks of coral's lwipopts.h (src/netstack/core.cpp has coral's).
-extern "C" {
-u32_t sys_now(void) {
-  static const auto start = Clock::now();
-  return static_cast<u32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
-}
-void coral_lwip_assert(const char* message, const char* file, int line) {
-  std::fprintf(stderr, "lwIP assertion failed: %s (%s:%d)\n", message, file, line);
-  std::abort();
-}
-uint32_t coral_lwip_rand(void) { return arc4random(); }
-u32_t coral_lwip_tcp_isn(const ip_addr_t*, u16_t, const ip_addr_t*, u16_t) { return arc4random(); }
-struct netif* coral_lwip_route4(const ip4_addr_t* src, const ip4_addr_t*) {
-  if (struct netif* input = ip_current_input_netif()) return input;
-  if (src == nullptr) return nullptr;
-  struct netif* netif = nullptr;
-  NETIF_FOREACH(netif) {
-    if (netif_is_up(netif) && ip4_addr_cmp(src, netif_ip4_addr(netif))) return netif;
-  }
-  return nullptr;
-}
-struct netif* coral_lwip_route6(const ip6_addr_t*, const ip6_addr_t*) {
-  return ip_current_input_netif();
-}
-}  // extern "C"
-#endif
 
 int main(int argc, char** argv) {
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
