@@ -25,6 +25,7 @@
 #include <boost/asio/post.hpp>
 
 #include "bounded_io.h"
+#include "stream_helpers.h"
 #include "net/error.h"
 
 namespace coral::netstack {
@@ -34,7 +35,12 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using coral::testing::run;
 using coral::testing::run_until;
-using Bytes = std::vector<std::uint8_t>;
+using coral::testing::Bytes;
+using coral::testing::pattern;
+using coral::testing::read_exactly;
+using coral::testing::read_to_end;
+using coral::testing::serve_echo;
+using coral::testing::write_all;
 using StreamPtr = std::unique_ptr<net::ByteStream>;
 
 // Carries one stack's packets to another, a batch at a time, through the
@@ -113,40 +119,6 @@ struct Link {
   std::unique_ptr<Pipe> to_colony;
   std::unique_ptr<Pipe> to_peer;
 };
-
-Bytes pattern(std::size_t size, std::uint8_t seed) {
-  Bytes out(size);
-  for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<std::uint8_t>(seed + i * 7 + (i >> 11));
-  return out;
-}
-
-net::Awaitable<Bytes> read_exactly(net::ByteStream& stream, std::size_t size) {
-  Bytes out;
-  std::array<std::byte, 16384> buffer{};
-  while (out.size() < size) {
-    auto n = co_await stream.read_some(std::span(buffer).first(std::min(buffer.size(), size - out.size())));
-    if (!n) break;
-    const auto* data = reinterpret_cast<const std::uint8_t*>(buffer.data());
-    out.insert(out.end(), data, data + *n);
-  }
-  co_return out;
-}
-
-// Reads until the stream ends; the bytes and how it ended.
-net::Awaitable<std::pair<Bytes, std::error_code>> read_to_end(net::ByteStream& stream) {
-  Bytes out;
-  std::array<std::byte, 16384> buffer{};
-  while (true) {
-    auto n = co_await stream.read_some(buffer);
-    if (!n) co_return std::pair{std::move(out), n.error()};
-    const auto* data = reinterpret_cast<const std::uint8_t*>(buffer.data());
-    out.insert(out.end(), data, data + *n);
-  }
-}
-
-net::Awaitable<std::error_code> write_all(net::ByteStream& stream, const Bytes& data) {
-  co_return co_await stream.write(std::as_bytes(std::span(data)));
-}
 
 net::Awaitable<std::expected<StreamPtr, std::error_code>> dial(Stack& stack, const std::string& host,
                                                                std::uint16_t port) {
@@ -333,23 +305,6 @@ TEST(Stack, AFullWindowHoldsTheWriterUntilTheReaderReads) {
   EXPECT_TRUE(*received == data);
   EXPECT_TRUE(run_until(link.io, [&] { return wrote.has_value(); }));
   EXPECT_FALSE(*wrote);
-}
-
-net::Awaitable<void> echo(StreamPtr stream) {
-  std::array<std::byte, 4096> buffer{};
-  while (true) {
-    auto n = co_await stream->read_some(buffer);
-    if (!n) co_return;
-    if (co_await stream->write(std::span(buffer).first(*n))) co_return;
-  }
-}
-
-net::Awaitable<void> serve_echo(net::Listener& listener) {
-  while (true) {
-    auto stream = co_await listener.accept();
-    if (!stream) co_return;
-    asio::co_spawn(co_await asio::this_coro::executor, echo(std::move(*stream)), asio::detached);
-  }
 }
 
 net::Awaitable<bool> echo_once(Stack& stack, std::string host, int i) {
