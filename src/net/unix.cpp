@@ -5,7 +5,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
+#include <utility>
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -22,16 +25,51 @@ namespace {
 
 std::error_code errno_code(int error) { return {error, std::system_category()}; }
 
-// Whether a process accepts connections on the socket at `path` (a plain,
+// The name to bind or connect a Unix socket at `path` by: the path itself
+// when it fits sun_path; else, for a path in a deep directory, the same
+// file reached through the directory's descriptor
+// ("/proc/self/fd/7/c.sock"), which Linux resolves like any path. The
+// descriptor stays open as long as the name is used.
+class SocketName {
+ public:
+  static std::expected<SocketName, std::error_code> of(const std::filesystem::path& path) {
+    SocketName name;
+    if (path.native().size() <= kMaxUnixPathBytes) {
+      name.text_ = path.native();
+      return name;
+    }
+    const std::string file = path.filename().native();
+    const std::string parent = path.parent_path().native();
+    if (file.empty() || parent.empty()) return std::unexpected(std::make_error_code(std::errc::filename_too_long));
+    name.dir_fd_ = ::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (name.dir_fd_ < 0) return std::unexpected(errno_code(errno));
+    name.text_ = "/proc/self/fd/" + std::to_string(name.dir_fd_) + "/" + file;
+    if (name.text_.size() > kMaxUnixPathBytes) return std::unexpected(std::make_error_code(std::errc::filename_too_long));
+    return name;
+  }
+  SocketName() = default;
+  SocketName(SocketName&& other) noexcept
+      : text_(std::move(other.text_)), dir_fd_(std::exchange(other.dir_fd_, -1)) {}
+  SocketName& operator=(SocketName&&) = delete;
+  ~SocketName() {
+    if (dir_fd_ >= 0) ::close(dir_fd_);
+  }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+  int dir_fd_ = -1;
+};
+
+// Whether a process accepts connections on the socket at `name` (a plain,
 // blocking connect: on a Unix socket it completes or fails at once).
 // connection_refused: nobody (the file is stale); other errors are returned.
-std::error_code probe(const std::filesystem::path& path) {
+std::error_code probe(const SocketName& name) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno_code(errno);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  const std::string& text = path.native();
-  text.copy(address.sun_path, text.size());
+  name.text().copy(address.sun_path, name.text().size());
   const int result = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
   const int saved = errno;
   ::close(fd);
@@ -86,15 +124,14 @@ std::uint16_t UnixListener::local_port() const { return 0; }
 
 std::expected<std::unique_ptr<UnixListener>, std::error_code> listen_unix(asio::any_io_executor executor,
                                                                           const std::filesystem::path& path) {
-  if (path.native().size() > kMaxUnixPathBytes) {
-    return std::unexpected(std::make_error_code(std::errc::filename_too_long));
-  }
   if (path.empty()) return std::unexpected(std::make_error_code(std::errc::invalid_argument));
+  auto name = SocketName::of(path);
+  if (!name) return std::unexpected(name.error());
 
   struct stat st{};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return std::unexpected(std::make_error_code(std::errc::file_exists));
-    const std::error_code answered = probe(path);
+    const std::error_code answered = probe(*name);
     if (!answered) return std::unexpected(std::make_error_code(std::errc::address_in_use));
     if (answered != std::errc::connection_refused) return std::unexpected(answered);
     // A socket file nobody listens on: left by a process that died.
@@ -107,7 +144,7 @@ std::expected<std::unique_ptr<UnixListener>, std::error_code> listen_unix(asio::
   stream_protocol::acceptor acceptor(executor);
   acceptor.open(stream_protocol(), ec);
   if (ec) return std::unexpected(std::error_code(ec));
-  acceptor.bind(stream_protocol::endpoint(path.native()), ec);
+  acceptor.bind(stream_protocol::endpoint(name->text()), ec);
   if (ec) return std::unexpected(std::error_code(ec));
   // Owner only, before anyone can connect: connect() is refused until listen().
   if (::chmod(path.c_str(), 0600) != 0) {
@@ -131,12 +168,11 @@ void remove_unix_socket(const std::filesystem::path& path) {
 Dialer unix_dialer(asio::any_io_executor executor, std::filesystem::path path) {
   return [executor, path = std::move(path)](const Target&)
              -> Awaitable<std::expected<std::unique_ptr<ByteStream>, std::error_code>> {
-    if (path.native().size() > kMaxUnixPathBytes) {
-      co_return std::unexpected(std::make_error_code(std::errc::filename_too_long));
-    }
+    auto name = SocketName::of(path);
+    if (!name) co_return std::unexpected(name.error());
     boost::system::error_code ec;
     stream_protocol::socket socket(executor);
-    const stream_protocol::endpoint endpoint(path.native());
+    const stream_protocol::endpoint endpoint(name->text());
     co_await socket.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return std::unexpected(std::error_code(ec));
     co_return std::make_unique<UnixStream>(std::move(socket));
@@ -146,8 +182,9 @@ Dialer unix_dialer(asio::any_io_executor executor, std::filesystem::path path) {
 std::string describe_unix_error(const std::filesystem::path& path, std::error_code error) {
   std::string text = path.string() + ": " + error.message();
   if (error == std::errc::filename_too_long) {
-    text += " (a Unix socket path is at most " + std::to_string(kMaxUnixPathBytes) + " bytes; this one is " +
-            std::to_string(path.native().size()) + ")";
+    text += " (a Unix socket's file name is at most about 90 bytes when its path is longer than " +
+            std::to_string(kMaxUnixPathBytes) + " bytes; this one's is " +
+            std::to_string(path.filename().native().size()) + ")";
   } else if (error == std::errc::address_in_use) {
     text += " (another process listens on it)";
   } else if (error == std::errc::file_exists) {

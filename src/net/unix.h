@@ -11,8 +11,12 @@
 // nothing answers on it; a live one is address_in_use, and a path that is
 // not a socket is never removed (file_exists).
 //
+// Paths longer than sun_path (107 bytes and a NUL) work too: the socket is
+// bound and reached through its directory's descriptor
+// (/proc/self/fd/N/NAME), so only the file name must be short.
+//
 // Errors are std::error_code values, compared by value:
-//   std::errc::filename_too_long     the path does not fit sun_path (107 bytes and a NUL)
+//   std::errc::filename_too_long     the file name is too long even for that
 //   std::errc::address_in_use        another process listens on the path
 //   std::errc::file_exists           the path exists and is no socket
 //   std::errc::no_such_file_or_directory (dial) no socket file: nothing listens
@@ -81,7 +85,7 @@ void remove_unix_socket(const std::filesystem::path& path);
 Dialer unix_dialer(boost::asio::any_io_executor executor, std::filesystem::path path);
 
 // What a Unix socket error at `path` says to people: "/x/c.sock: File name
-// too long (a Unix socket path is at most 107 bytes; this one is 131)",
+// too long (a Unix socket's file name is at most about 90 bytes ...)",
 // "/x/c.sock: Address already in use (another process listens on it)".
 std::string describe_unix_error(const std::filesystem::path& path, std::error_code error);
 
