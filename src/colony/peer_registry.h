@@ -17,12 +17,30 @@
 // period) is forgotten by expire_stale() and its addresses freed. Agents are
 // kept (shown unhealthy): their addresses should survive an outage.
 //
+// Devices (Peer::Kind::device) are added by hand (add_device: a laptop on
+// kernel WireGuard, a wireguard-go node). They run no coral and never
+// heartbeat, so they are never expired and their health is "manual"; they
+// leave only by revoke(). Their key cannot Register through MeshService (it
+// would turn them into an agent or a proxy): already_exists.
+//
+// revoke() removes any peer at once, by component name, peer id or pubkey,
+// and frees its addresses. An agent or proxy that holds the colony secret
+// can register again; a device cannot come back without the operator.
+//
+// Change hook: on_change callbacks run after every mutation that changed
+// the set of peers or their addresses (a new registration, unregister, an
+// expiry that removed someone, add_device, revoke), on the thread that made
+// it, after the registry's mutex is released (they may call back into the
+// registry). Re-registrations and heartbeats change neither, and call
+// nothing.
+//
 // Thread-safe: every operation holds one mutex (the allocator is not
 // thread-safe, and allocate + persist must be one step).
 
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,7 +68,8 @@ inline constexpr int kExpiryHeartbeats = 4;
 // pubkey.
 std::string peer_id_for(std::string_view wireguard_pubkey);
 
-// "healthy", "degraded" or "unhealthy" (see the header comment).
+// "healthy", "degraded" or "unhealthy" (see the header comment); "manual"
+// for a device, whatever its age.
 std::string_view peer_health(const Peer& peer, base::Clock::time_point now, std::chrono::seconds heartbeat_interval);
 
 class PeerRegistry {
@@ -78,6 +97,26 @@ class PeerRegistry {
   // and frees their addresses; returns them.
   rpc::Result<std::vector<Peer>> expire_stale();
 
+  // Adds a device by hand: `name` (what `coral colony peers` shows and
+  // revoke takes) and its WireGuard public key (base64). Allocates its
+  // addresses like Register. invalid_argument for a name that is not 1-63
+  // characters of a-z, 0-9, '-', '_', '.' (or looks like a peer id) or a key
+  // that is no WireGuard public key (or is the colony's own);
+  // already_exists when the key is registered (as anything) or another
+  // device has that name; resource_exhausted when the subnet is full.
+  rpc::Result<Peer> add_device(std::string_view name, std::string_view wireguard_pubkey);
+
+  // Removes the peer `selector` names: a peer id, else a WireGuard public
+  // key, else a component name (a device's name). not_found when nothing
+  // matches; failed_precondition when a name matches several peers (the
+  // message lists their ids, to revoke one by id). Returns the peer removed.
+  rpc::Result<Peer> revoke(std::string_view selector);
+
+  // Adds a callback run after each change of the set of peers or their
+  // addresses (see the header comment). Callbacks are never removed: they
+  // must outlive the registry's use.
+  void on_change(std::function<void()> callback);
+
   rpc::Result<std::vector<Peer>> peers() const;
   // The peer holding `mesh_ip` (IPv4 or IPv6 text); nullopt when nobody
   // does or it is no peer address of the colony. Costs a store read only
@@ -99,6 +138,8 @@ class PeerRegistry {
   PeerRegistry(PeerStore& store, config::ColonyConfig config, const base::Clock& clock, RegistryOptions options,
                mesh::IpAllocator allocator);
   rpc::Result<Peer> find_owned(std::string_view peer_id, std::string_view wireguard_pubkey) const;
+  // Runs the on_change callbacks; called without mutex_ held.
+  void changed();
 
   PeerStore& store_;
   config::ColonyConfig config_;
@@ -107,6 +148,8 @@ class PeerRegistry {
   base::Clock::time_point started_at_;
   mutable std::mutex mutex_;
   mesh::IpAllocator allocator_;
+  mutable std::mutex callbacks_mutex_;
+  std::vector<std::function<void()>> callbacks_;  // guarded by callbacks_mutex_
 };
 
 }  // namespace coral::colony
