@@ -273,6 +273,13 @@ rpc::Result<Peer> PeerRegistry::find_owned(std::string_view peer_id, std::string
     return rpc::fail(rpc::Code::permission_denied,
                      "peer " + std::string(peer_id) + " is registered with another WireGuard key");
   }
+  // A device's key and id are no secret, and a device runs no coral: only
+  // the operator removes it (revoke), and it has no heartbeats to record.
+  if ((*found)->kind == Peer::Kind::device) {
+    return rpc::fail(rpc::Code::permission_denied, "peer " + std::string(peer_id) +
+                                                       " was added to the colony by hand; only its operator can "
+                                                       "remove it (coral colony revoke)");
+  }
   return std::move(**found);
 }
 

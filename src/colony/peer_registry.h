@@ -21,7 +21,8 @@
 // kernel WireGuard, a wireguard-go node). They run no coral and never
 // heartbeat, so they are never expired and their health is "manual"; they
 // leave only by revoke(). Their key cannot Register through MeshService (it
-// would turn them into an agent or a proxy): already_exists.
+// would turn them into an agent or a proxy): already_exists; nor Heartbeat
+// or Unregister (permission_denied: their key and peer id are no secret).
 //
 // revoke() removes any peer at once, by component name, peer id or pubkey,
 // and frees its addresses. An agent or proxy that holds the colony secret
@@ -89,7 +90,8 @@ class PeerRegistry {
   // resource_exhausted when the subnet is full; internal when the store fails.
   rpc::Result<Registered> register_peer(std::string_view wireguard_pubkey, Peer::Kind kind,
                                         std::string_view component_name);
-  // not_found for an unknown peer; permission_denied when the pubkey differs.
+  // not_found for an unknown peer; permission_denied when the pubkey differs
+  // or the peer is a device (added by hand: only revoke() removes it).
   rpc::Result<Peer> heartbeat(std::string_view peer_id, std::string_view wireguard_pubkey, std::string_view status);
   rpc::Result<Peer> unregister(std::string_view peer_id, std::string_view wireguard_pubkey);
 

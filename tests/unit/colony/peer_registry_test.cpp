@@ -245,13 +245,18 @@ TEST_F(PeerRegistryTest, ADeviceKeyOrNameThatIsTakenIsAlreadyExists) {
   EXPECT_TRUE(registry_->add_device("api", new_pubkey()));
 }
 
-TEST_F(PeerRegistryTest, ADeviceKeyCannotRegisterThroughMeshService) {
+TEST_F(PeerRegistryTest, ADeviceCannotRegisterHeartbeatOrUnregisterThroughMeshService) {
   const std::string key = new_pubkey();
   ASSERT_TRUE(registry_->add_device("laptop", key));
   auto registered = registry_->register_peer(key, Peer::Kind::proxy, "proxy");
   ASSERT_FALSE(registered);
   EXPECT_EQ(registered.error().code, rpc::Code::already_exists);
   EXPECT_EQ(registry_->peers().value().at(0).kind, Peer::Kind::device);
+  // Nor heartbeat, nor unregister it: its key and id are no secret.
+  const std::string id = peer_id_for(key);
+  EXPECT_EQ(registry_->heartbeat(id, key, "healthy").error().code, rpc::Code::permission_denied);
+  EXPECT_EQ(registry_->unregister(id, key).error().code, rpc::Code::permission_denied);
+  EXPECT_EQ(registry_->peers().value().size(), 1U);
 }
 
 TEST_F(PeerRegistryTest, RevokesByNamePeerIdOrKeyAndFreesTheAddresses) {
