@@ -21,6 +21,10 @@
 #include "cli/daemon.h"
 #include "colony/runtime.h"
 #include "mesh/host_transport.h"
+#include "mesh/wireguard_transport.h"
+#include "wireguard/device/tun_linux.h"
+#include "net/interfaces.h"
+#include "net/stream.h"
 
 namespace coral::cli {
 
@@ -31,7 +35,9 @@ namespace {
 struct StartFlags {
   std::string colony_id;
   bool daemon = false;
-  std::string transport = "host";
+  std::string mesh;       // "": the colony file's wireguard.mesh
+  std::string transport;  // --transport, the old name of --mesh
+  std::string interface;  // the TUN device / UAPI socket name; "": coral-<id>0
   std::vector<std::string> public_endpoints;
   std::string log_level = "info";
   std::string log_format = "text";
@@ -44,12 +50,32 @@ struct StopFlags {
   std::string timeout = "15s";
 };
 
-std::string started_message(const ColonyTarget& target, const colony::ColonyRuntime& runtime, bool daemon) {
+// How the colony carries its mesh, for the started message: "host
+// transport", "userspace transport, WireGuard on UDP 41820".
+std::string describe_transport(const mesh::Transport& transport) {
+  std::string text = std::string(transport.name()) + " transport";
+  if (const auto* wg = dynamic_cast<const mesh::WireGuardTransport*>(&transport))
+    text += ", WireGuard on UDP " + std::to_string(wg->listen_port());
+  return text;
+}
+
+std::string started_message(const ColonyTarget& target, const colony::ColonyRuntime& runtime,
+                            const mesh::Transport& transport, const std::vector<std::string>& public_endpoints,
+                            bool daemon) {
   std::string served;
   for (const auto& address : runtime.addresses()) served += (served.empty() ? "" : ", ") + address;
   const auto& discovery = target.config->discovery;
   std::string text = "✓ Colony " + target.id + " running (pid " + std::to_string(getpid()) + ")\n";
-  text += "  ├─ Serving: " + served + " (host transport)\n";
+  text += "  ├─ Serving: " + served + " (" + describe_transport(transport) + ")\n";
+  if (dynamic_cast<const mesh::WireGuardTransport*>(&transport) != nullptr) {
+    std::string endpoints;
+    for (const auto& endpoint : public_endpoints) endpoints += (endpoints.empty() ? "" : ", ") + endpoint;
+    text += "  ├─ Public endpoints: " + (endpoints.empty() ? std::string("none") : endpoints) + "\n";
+    const auto& device = dynamic_cast<const mesh::WireGuardTransport&>(transport);
+    text += "  ├─ wg show: " +
+            (device.uapi_path().empty() ? "unavailable (" + device.uapi_unavailable() + ")" : device.uapi_path()) +
+            "\n";
+  }
   text += "  ├─ Discovery: " +
           (discovery.auto_register ? "registering with " + discovery.endpoint + " as " + discovery.mesh_id + " every " +
                                          base::format_duration(discovery.register_interval)
@@ -118,12 +144,22 @@ void run_start(const StartFlags& flags, Context& context) {
       return context.usage("--public-endpoint \"" + endpoint + "\": " + parsed.error());
     }
   }
-  if (flags.transport != "host") {
-    return context.usage("--transport " + flags.transport + ": unknown transport",
-                        "this build has the host transport (--transport host)");
+  if (!flags.mesh.empty() && !flags.transport.empty() && flags.mesh != flags.transport)
+    return context.usage("--mesh " + flags.mesh + " and --transport " + flags.transport + " disagree",
+                         "--transport is the old name of --mesh: give one");
+  const std::string& mesh_flag = flags.mesh.empty() ? flags.transport : flags.mesh;
+  std::optional<config::MeshTransport> mesh_choice;
+  if (!mesh_flag.empty()) {
+    mesh_choice = config::parse_mesh_transport(mesh_flag);
+    if (!mesh_choice) return context.usage("--mesh " + mesh_flag + ": unknown mesh transport", "use host, userspace or tun");
   }
   auto target = resolve_colony(context, flags.colony_id, ConfigUse::required, "coral colony start <colony-id>");
   if (!target) return;
+  const config::MeshTransport mesh = mesh_choice.value_or(target->config->wireguard.mesh);
+  const std::string interface_name =
+      flags.interface.empty() ? mesh::default_interface_name(target->id) : flags.interface;
+  if (auto valid = wireguard::device::check_interface_name(interface_name); !valid)
+    return context.usage("--interface: interface name \"" + interface_name + "\": " + valid.error());
   if (auto created = target->dir.create(); !created) return context.fail(created.error());
   const auto pid_path = target->dir.colony_pid_file(target->id);
   if (const auto state = base::read_pid_file(pid_path); state.held()) {
@@ -159,17 +195,67 @@ void run_start(const StartFlags& flags, Context& context) {
     report_failure(message, config::storage_hint(base::probe_writable(colonies), colonies));
   };
   asio::io_context io(1);
-  auto transport = mesh::make_host_transport(io.get_executor());
+  const auto& wg = target->config->wireguard;
+  std::unique_ptr<mesh::Transport> transport;
+  mesh::WireGuardTransportOptions wg_options;
+  wg_options.private_key = wg.private_key;
+  wg_options.listen_port = wg.listen_port;
+  wg_options.ipv4 = base::format_ipv4(wg.mesh_ipv4);
+  wg_options.ipv6 = base::format_ipv6(wg.mesh_ipv6);
+  wg_options.ipv4_prefix_length = wg.mesh_network_ipv4.prefix_length();
+  wg_options.ipv6_prefix_length = wg.mesh_network_ipv6.prefix_length();
+  wg_options.interface_name = interface_name;
+  if (mesh == config::MeshTransport::tun) {
+    auto tun = mesh::make_tun_transport(io, std::move(wg_options));
+    if (!tun) {
+      switch (tun.error().code) {
+        case mesh::TunTransportError::no_capability:
+          return report_failure(tun.error().message,
+                                "the tun transport needs CAP_NET_ADMIN (run as root, or: sudo setcap "
+                                "cap_net_admin+ep $(command -v coral)); --mesh userspace needs no privilege");
+        case mesh::TunTransportError::interface_in_use:
+          return report_failure(tun.error().message, "choose another name with --interface NAME");
+        default:
+          return report_failure(tun.error().message);
+      }
+    }
+    transport = std::move(*tun);
+  } else if (mesh == config::MeshTransport::userspace) {
+    auto userspace = mesh::make_userspace_transport(io, std::move(wg_options));
+    if (!userspace) {
+      return report_failure("cannot start the colony's WireGuard device: " + userspace.error(),
+                            "another process may hold UDP port " + std::to_string(wg.listen_port) +
+                                " (wireguard.listen_port in " + target->dir.colony_file(target->id).string() + ")");
+    }
+    transport = std::move(*userspace);
+  } else {
+    transport = mesh::make_host_transport(io.get_executor());
+  }
   colony::RuntimeOptions options;
-  options.public_endpoints = flags.public_endpoints;
+  // What discovery hands out as the colony's WireGuard endpoints: the
+  // flags, else the colony file, else (with a WireGuard transport) this
+  // host's addresses at the device's port.
+  options.public_endpoints = !flags.public_endpoints.empty() ? flags.public_endpoints : wg.public_endpoints;
+  if (options.public_endpoints.empty()) {
+    if (const auto* device = dynamic_cast<const mesh::WireGuardTransport*>(transport.get())) {
+      for (const auto& address : net::interface_addresses()) {
+        // Not the mesh's own addresses (the tun transport's device has them).
+        if (wg.mesh_network_ipv4.contains(address) || wg.mesh_network_ipv6.contains(address)) continue;
+        options.public_endpoints.push_back(net::format_authority(address, device->listen_port()));
+      }
+    }
+  }
   options.heartbeat_interval = std::chrono::duration_cast<std::chrono::seconds>(*heartbeat);
   auto runtime = colony::ColonyRuntime::start(io, target->dir, *target->config, *transport, options);
   if (!runtime) {
-    if (const auto hint = mesh_address_hint(*target); !hint.empty()) return report_failure(runtime.error(), hint);
+    if (mesh == config::MeshTransport::host) {
+      if (const auto hint = mesh_address_hint(*target); !hint.empty()) return report_failure(runtime.error(), hint);
+    }
     return storage_failure(runtime.error());
   }
 
-  report_started(ready, started_message(*target, **runtime, flags.daemon), (*runtime)->warnings());
+  report_started(ready, started_message(*target, **runtime, *transport, options.public_endpoints, flags.daemon),
+                 (*runtime)->warnings());
   serve_until_signalled(io, [&] { return (*runtime)->shutdown(*grace); }, base::format_duration(*grace));
   log::info("colony stopped", {{"colony_id", target->id}});
 }
@@ -206,10 +292,18 @@ void add_colony_lifecycle_commands(CLI::App& colony, Context& context) {
   CLI::App* start = colony.add_subcommand("start", "Run a colony: serve its services on its mesh IPs, register with discovery");
   start->add_option("colony-id", start_flags->colony_id, "the colony (default: the current one)");
   start->add_flag("--daemon", start_flags->daemon, "run in the background (log: <config dir>/colonies/<id>.log)");
-  start->add_option("--transport", start_flags->transport, "mesh transport: host (the host reaches the mesh IPs)")
-      ->capture_default_str();
+  start->add_option("--mesh", start_flags->mesh,
+                    "how the mesh is carried: host (the host reaches the mesh IPs), userspace (coral's WireGuard "
+                    "and TCP/IP, no privileges), tun (coral's WireGuard on a TUN device, the kernel's TCP/IP; "
+                    "needs CAP_NET_ADMIN); default: the colony file's wireguard.mesh, else host");
+  start->add_option("--interface", start_flags->interface,
+                    "with --mesh tun, the TUN device's name; with tun or userspace, the UAPI socket's, for wg show "
+                    "(default: coral-<first 8 characters of the colony id>0)");
+  // The old name, kept for scripts; not shown in --help.
+  start->add_option("--transport", start_flags->transport)->group("");
   start->add_option("--public-endpoint", start_flags->public_endpoints,
-                    "HOST:PORT of the WireGuard listener to announce to discovery (repeatable)");
+                    "HOST:PORT of the WireGuard listener to announce to discovery (repeatable; default: the "
+                    "colony file's wireguard.public_endpoints, else this host's addresses at the listen port)");
   start->add_option("--log-level", start_flags->log_level, "debug, info, warn or error")->capture_default_str();
   start->add_option("--log-format", start_flags->log_format, "text (key=value) or json")->capture_default_str();
   start->add_option("--grace", start_flags->grace, "on SIGTERM, how long in-flight requests may finish")

@@ -22,6 +22,7 @@
 #include "colony/registration.h"
 #include "discovery/client.h"
 #include "http/server.h"
+#include "mesh/wireguard_transport.h"
 #include "net/stream.h"
 #include "rpc/server.h"
 
@@ -46,6 +47,33 @@ struct ColonyRuntime::Impl {
   std::vector<std::string> warnings;
 
   explicit Impl(PeerStore opened) : store(std::move(opened)) {}
+
+  // With a WireGuard transport, the colony is its mesh's hub: the device's
+  // peers are exactly the registry's, each with AllowedIPs of its two mesh
+  // addresses. No other key gets an answer.
+  mesh::WireGuardTransport* hub = nullptr;
+
+  void sync_hub_peers() {
+    if (hub == nullptr) return;
+    auto peers = registry->peers();
+    if (!peers) {
+      log::error("cannot read the peers for the WireGuard device", {{"error", peers.error().message}});
+      return;
+    }
+    std::vector<wireguard::PeerSettings> settings;
+    settings.reserve(peers->size());
+    for (const Peer& peer : *peers) {
+      auto wg_peer = mesh::hub_peer(peer.wireguard_pubkey, peer.mesh_ipv4, peer.mesh_ipv6);
+      if (!wg_peer) {
+        log::warn("peer left out of the WireGuard device", {{"peer_id", peer.peer_id}, {"error", wg_peer.error()}});
+        continue;
+      }
+      settings.push_back(std::move(*wg_peer));
+    }
+    if (auto applied = hub->set_peers(std::move(settings)); !applied) {
+      log::error("cannot configure the WireGuard device's peers", {{"error", applied.error()}});
+    }
+  }
 
   // Requests from proxy peers are audited: who (peer id), what (procedure)
   // and the outcome, one line each at debug; at info, one summary line per
@@ -169,6 +197,8 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
                                      RegistryOptions{.heartbeat_interval = options.heartbeat_interval});
   if (!registry) return std::unexpected(registry.error());
   impl->registry = std::move(*registry);
+  impl->hub = dynamic_cast<mesh::WireGuardTransport*>(&transport);
+  impl->sync_hub_peers();
   impl->colony_service = std::make_unique<ColonyService>(*impl->registry);
   impl->mesh_service = std::make_unique<MeshService>(*impl->registry);
   impl->rpc = std::make_unique<rpc::Server>(io.get_executor());

@@ -55,6 +55,29 @@ std::expected<void, std::string> field_error(std::string_view field, std::string
   return Error(std::string(field) + ": " + std::string(why));
 }
 
+}  // namespace
+
+std::string_view to_string(MeshTransport transport) {
+  switch (transport) {
+    case MeshTransport::userspace:
+      return "userspace";
+    case MeshTransport::tun:
+      return "tun";
+    case MeshTransport::host:
+      break;
+  }
+  return "host";
+}
+
+std::optional<MeshTransport> parse_mesh_transport(std::string_view text) {
+  if (text == "host") return MeshTransport::host;
+  if (text == "userspace") return MeshTransport::userspace;
+  if (text == "tun") return MeshTransport::tun;
+  return std::nullopt;
+}
+
+namespace {
+
 std::expected<void, std::string> check_port(std::string_view field, std::uint16_t port) {
   if (port == 0) return field_error(field, "must be a port number 1-65535, got 0");
   return {};
@@ -247,7 +270,7 @@ std::expected<void, std::string> read_document(const YAML::Node& root, ColonyCon
   {
     auto wg = section(root, "wireguard",
                       {"private_key", "public_key", "mesh_ipv4", "mesh_ipv6", "listen_port", "mesh_network_ipv4",
-                       "mesh_network_ipv6"});
+                       "mesh_network_ipv6", "mesh", "public_endpoints"});
     if (!wg) return Error(wg.error());
     WireGuardConfig& out = config.wireguard;
 
@@ -293,6 +316,23 @@ std::expected<void, std::string> read_document(const YAML::Node& root, ColonyCon
     auto net6 = parse_cidr("wireguard.mesh_network_ipv6", *net6_text);
     if (!net6) return Error(net6.error());
     out.mesh_network_ipv6 = *net6;
+
+    if ((*wg)["mesh"].IsDefined()) {
+      auto mesh_text = scalar(*wg, "wireguard", "mesh");
+      if (!mesh_text) return Error(mesh_text.error());
+      auto mesh = parse_mesh_transport(*mesh_text);
+      if (!mesh) return field_error("wireguard.mesh", quote(*mesh_text) + " is not a mesh transport (host, userspace, tun)");
+      out.mesh = *mesh;
+    }
+    if (const YAML::Node endpoints = (*wg)["public_endpoints"]; endpoints.IsDefined() && !endpoints.IsNull()) {
+      if (!endpoints.IsSequence())
+        return field_error("wireguard.public_endpoints", "expected a list of \"host:port\"" + line_of(endpoints));
+      for (const YAML::Node& endpoint : endpoints) {
+        if (!endpoint.IsScalar())
+          return field_error("wireguard.public_endpoints", "expected a list of \"host:port\"" + line_of(endpoint));
+        out.public_endpoints.push_back(endpoint.Scalar());
+      }
+    }
   }
 
   {
@@ -515,6 +555,10 @@ std::expected<void, std::string> validate(const ColonyConfig& config) {
   if (auto valid = check_networks(wg); !valid) return valid;
   if (auto valid = check_mesh_ips(wg); !valid) return valid;
   if (auto valid = check_port("wireguard.listen_port", wg.listen_port); !valid) return valid;
+  for (const std::string& endpoint : wg.public_endpoints) {
+    if (auto parsed = base::parse_host_port(endpoint); !parsed)
+      return field_error("wireguard.public_endpoints", quote(endpoint) + ": " + parsed.error());
+  }
 
   if (auto valid = check_port("services.connect_port", config.services.connect_port); !valid) return valid;
   if (auto valid = check_port("services.dashboard_port", config.services.dashboard_port); !valid) return valid;
@@ -590,6 +634,11 @@ std::string to_yaml(const ColonyConfig& config) {
   out += "    listen_port: " + std::to_string(wg.listen_port) + "\n";
   out += "    mesh_network_ipv4: " + wg.mesh_network_ipv4.to_string() + "\n";
   out += "    mesh_network_ipv6: " + yaml_string(wg.mesh_network_ipv6.to_string()) + "\n";
+  out += "    mesh: " + std::string(to_string(wg.mesh)) + "\n";
+  if (!wg.public_endpoints.empty()) {
+    out += "    public_endpoints:\n";
+    for (const std::string& endpoint : wg.public_endpoints) out += "        - " + yaml_string(endpoint) + "\n";
+  }
   out += "\n";
   out += "services:\n";
   out += "    connect_port: " + std::to_string(config.services.connect_port) + "\n";

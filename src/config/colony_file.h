@@ -15,6 +15,8 @@
 //       listen_port: 41820
 //       mesh_network_ipv4: 10.42.0.0/16
 //       mesh_network_ipv6: fd5e:1c3a:9b07::/64
+//       mesh: host                      (optional: host, userspace or tun)
+//       public_endpoints: [203.0.113.7:41820]   (optional)
 //
 //   services:
 //       connect_port: 9000
@@ -28,7 +30,7 @@
 //
 //   colony_secret: <43 characters of base64url>
 //
-// Every field is required. Errors name the file and the field, in the form
+// Every field is required but wireguard.mesh and wireguard.public_endpoints. Errors name the file and the field, in the form
 //   <file>: wireguard.mesh_ipv4: "10.42.0" is not an IPv4 address
 //   <file>: missing field services.connect_port
 //   <file>: line 4, column 3: YAML syntax error: ...
@@ -40,6 +42,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/address.h"
 #include "base/cidr.h"
@@ -58,6 +61,16 @@ inline constexpr std::chrono::milliseconds kMaxRegisterInterval = std::chrono::h
 
 // The defaults below are those of RFD 005 and `coral init` (except the IPv6
 // network, for which init picks a random ULA /64: see new_colony).
+// How a colony carries its mesh (DESIGN.md, "Mesh transports").
+enum class MeshTransport {
+  host,       // the host's own sockets: the host already reaches the mesh IPs
+  userspace,  // coral's WireGuard + a userspace TCP/IP stack: no privilege
+  tun,        // coral's WireGuard + a TUN device and the kernel's TCP/IP
+};
+std::string_view to_string(MeshTransport transport);
+// "host", "userspace" or "tun"; nullopt otherwise.
+std::optional<MeshTransport> parse_mesh_transport(std::string_view text);
+
 struct WireGuardConfig {
   crypto::SecretKey private_key;  // zero until set
   crypto::PublicKey public_key;   // must be private_key's public key
@@ -66,6 +79,11 @@ struct WireGuardConfig {
   std::uint16_t listen_port = 41820;  // UDP
   base::Cidr mesh_network_ipv4 = base::Cidr::parse("10.42.0.0/16").value();
   base::Cidr mesh_network_ipv6 = base::Cidr::parse("fd42::/64").value();
+  // Optional in the file (`mesh`, default host; `public_endpoints`, default
+  // none: `coral colony start` then announces the host's interface
+  // addresses at listen_port).
+  MeshTransport mesh = MeshTransport::host;
+  std::vector<std::string> public_endpoints;  // "host:port", what discovery hands out
 
   bool operator==(const WireGuardConfig&) const = default;
 };

@@ -1,15 +1,10 @@
 #include "netstack/core.h"
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 
-#include "crypto/blake2s.h"
-#include "crypto/keys.h"
 #include "net/error.h"
 
 extern "C" {
@@ -17,7 +12,6 @@ extern "C" {
 #include "lwip/ip.h"
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
-#include "lwip_hooks.h"
 }
 
 namespace coral::netstack::detail {
@@ -25,31 +19,9 @@ namespace coral::netstack::detail {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
 Core* current = nullptr;
 std::weak_ptr<Core> current_owner;
 bool lwip_initialized = false;
-
-// RFC 6528's secret key for initial sequence numbers, drawn once.
-std::array<std::uint8_t, 32>& isn_key() {
-  static std::array<std::uint8_t, 32> key = [] {
-    std::array<std::uint8_t, 32> k{};
-    crypto::random_bytes(k);
-    return k;
-  }();
-  return key;
-}
-
-void append_address(std::vector<std::uint8_t>& out, const ip_addr_t* address) {
-  if (IP_IS_V6(address)) {
-    const auto* words = ip_2_ip6(address)->addr;
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(words);
-    out.insert(out.end(), bytes, bytes + 16);
-  } else {
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(&ip_2_ip4(address)->addr);
-    out.insert(out.end(), bytes, bytes + 4);
-  }
-}
 
 }  // namespace
 
@@ -74,10 +46,11 @@ Core::~Core() {
   if (current == this) current = nullptr;
 }
 
-Core::Batch::Batch(Core& core) : core_(core) { ++core_.depth_; }
+Core::Batch::Batch(Core& core, Flush flush) : core_(core), flush_(flush) { ++core_.depth_; }
 
 Core::Batch::~Batch() {
-  if (--core_.depth_ == 0) core_.close_batch();
+  if (flush_ == Flush::deferred) core_.deferred_pending_ = true;
+  if (--core_.depth_ == 0) core_.close_batch(core_.deferred_pending_ ? Flush::deferred : Flush::on_close);
 }
 
 void Core::queue(Sink* output) {
@@ -86,14 +59,33 @@ void Core::queue(Sink* output) {
 
 void Core::forget(Sink* output) { std::erase(queued_, output); }
 
-void Core::close_batch() {
-  // A flush hands packets to the WireGuard device, which never calls back
-  // into the stack synchronously; guard anyway against re-entry.
+void Core::close_batch(Batch::Flush flush) {
+  if (flush == Batch::Flush::deferred) {
+    deferred_pending_ = false;
+    if (!queued_.empty() && !flush_posted_) {
+      flush_posted_ = true;
+      boost::asio::post(io_, [weak = weak_from_this()] {
+        if (auto self = weak.lock()) {
+          self->flush_posted_ = false;
+          Batch batch(*self);
+        }
+      });
+    }
+    schedule();
+    return;
+  }
+  flush_queued();
+  schedule();
+}
+
+void Core::flush_queued() {
+  // A flush hands packets to the WireGuard device, which encrypts and sends
+  // them; the device's answers come back later, from its own handlers.
+  // Nothing in the flush opens a batch, but guard against re-entry anyway.
   ++depth_;
   for (std::size_t i = 0; i < queued_.size(); ++i) queued_[i]->flush();
   queued_.clear();
   --depth_;
-  schedule();
 }
 
 void Core::schedule() {
@@ -153,61 +145,3 @@ std::error_code to_error_code(signed char lwip_error) {
 
 }  // namespace coral::netstack::detail
 
-using coral::netstack::detail::Clock;
-
-extern "C" {
-
-u32_t sys_now(void) {
-  static const auto start = Clock::now();
-  return static_cast<u32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
-}
-
-void coral_lwip_assert(const char* message, const char* file, int line) {
-  std::fprintf(stderr, "lwIP assertion failed: %s (%s:%d)\n", message, file, line);
-  std::abort();
-}
-
-uint32_t coral_lwip_rand(void) { return arc4random(); }
-
-u32_t coral_lwip_tcp_isn(const ip_addr_t* local_ip, u16_t local_port, const ip_addr_t* remote_ip,
-                         u16_t remote_port) {
-  std::vector<std::uint8_t> input;
-  input.reserve(40);
-  coral::netstack::detail::append_address(input, local_ip);
-  coral::netstack::detail::append_address(input, remote_ip);
-  input.push_back(static_cast<std::uint8_t>(local_port >> 8));
-  input.push_back(static_cast<std::uint8_t>(local_port));
-  input.push_back(static_cast<std::uint8_t>(remote_port >> 8));
-  input.push_back(static_cast<std::uint8_t>(remote_port));
-  std::array<std::uint8_t, 4> hash{};
-  coral::crypto::blake2s(hash, input, coral::netstack::detail::isn_key());
-  std::uint32_t offset = 0;
-  std::memcpy(&offset, hash.data(), sizeof offset);
-  // RFC 6528's M: a clock ticking every 4 microseconds.
-  const auto ticks = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count() / 4;
-  return static_cast<u32_t>(ticks) + offset;
-}
-
-struct netif* coral_lwip_route4(const ip4_addr_t* src, const ip4_addr_t* dest) {
-  (void)dest;
-  if (struct netif* input = ip_current_input_netif()) return input;
-  if (src == nullptr) return nullptr;
-  struct netif* netif = nullptr;
-  NETIF_FOREACH(netif) {
-    if (netif_is_up(netif) && ip4_addr_cmp(src, netif_ip4_addr(netif))) return netif;
-  }
-  return nullptr;
-}
-
-struct netif* coral_lwip_route6(const ip6_addr_t* src, const ip6_addr_t* dest) {
-  (void)dest;
-  if (struct netif* input = ip_current_input_netif()) return input;
-  if (src == nullptr) return nullptr;
-  struct netif* netif = nullptr;
-  NETIF_FOREACH(netif) {
-    if (netif_is_up(netif) && netif_get_ip6_addr_match(netif, src) >= 0) return netif;
-  }
-  return nullptr;
-}
-
-}  // extern "C"

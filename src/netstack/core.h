@@ -20,7 +20,7 @@ struct netif;
 
 namespace coral::netstack::detail {
 
-class Core {
+class Core : public std::enable_shared_from_this<Core> {
  public:
   // The core for `io`: the one in use, or a new one when none is. nullptr
   // when a core is in use on another io_context.
@@ -36,13 +36,18 @@ class Core {
   // closes; then lwIP's next timeout is scheduled.
   class Batch {
    public:
-    explicit Batch(Core& core);
+    // `deferred`: the packets leave from a fresh handler on the io_context
+    // rather than when the batch closes. For input handed in by the
+    // WireGuard device, which is in the middle of its own output then.
+    enum class Flush { on_close, deferred };
+    explicit Batch(Core& core, Flush flush = Flush::on_close);
     ~Batch();
     Batch(const Batch&) = delete;
     Batch& operator=(const Batch&) = delete;
 
    private:
     Core& core_;
+    Flush flush_;
   };
 
   // What has packets to send when the batch closes (a stack's interface).
@@ -60,13 +65,16 @@ class Core {
 
  private:
   explicit Core(boost::asio::io_context& io);
-  void close_batch();
+  void close_batch(Batch::Flush flush);
+  void flush_queued();
   void schedule();
 
   boost::asio::io_context& io_;
   boost::asio::steady_timer timer_;
   std::chrono::steady_clock::time_point armed_for_ = std::chrono::steady_clock::time_point::max();
   int depth_ = 0;
+  bool deferred_pending_ = false;  // a batch asked for a deferred flush
+  bool flush_posted_ = false;
   std::vector<Sink*> queued_;
 };
 

@@ -217,18 +217,16 @@ struct Stack::Impl final : Core::Sink, std::enable_shared_from_this<Stack::Impl>
       pbuf_ref(p);
       pending.push_back(p);
     }
-    // A window's worth of segments leaves in batches of bounded size.
-    if (pending.size() >= 256) {
-      flush();
-    } else {
-      core->queue(this);
-    }
+    core->queue(this);
     return ERR_OK;
   }
 
   void input(std::span<const Packet> packets) {
     if (closed) return;
-    Core::Batch batch(*core);
+    // What the input makes lwIP emit (ACKs, resets, echo replies) leaves
+    // from a fresh handler: the caller (the WireGuard device) is in the
+    // middle of its own output when it hands packets in.
+    Core::Batch batch(*core, Core::Batch::Flush::deferred);
     for (const Packet& packet : packets) {
       ++packets_in;
       bytes_in += packet.size();
