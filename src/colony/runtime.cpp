@@ -199,6 +199,9 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
   impl->registry = std::move(*registry);
   impl->hub = dynamic_cast<mesh::WireGuardTransport*>(&transport);
   impl->sync_hub_peers();
+  // The device's peers follow the registry: registrations, unregistrations,
+  // expiries, devices added and revocations (the admin socket) alike.
+  impl->registry->on_change([raw = impl.get()] { raw->sync_hub_peers(); });
   impl->colony_service = std::make_unique<ColonyService>(*impl->registry);
   impl->mesh_service = std::make_unique<MeshService>(*impl->registry);
   impl->rpc = std::make_unique<rpc::Server>(io.get_executor());
@@ -239,8 +242,23 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
   impl->http->start();
 
   // The local admin socket (coral colony peers, revoke): a colony without it still runs.
-  auto admin = AdminServer::start(io, dir.admin_socket(config.colony_id), *impl->registry,
-                                  {.public_endpoints = options.public_endpoints, .wireguard_info = options.wireguard_info});
+  AdminServiceOptions admin_options{.public_endpoints = options.public_endpoints,
+                                    .wireguard_info = options.wireguard_info};
+  if (impl->hub != nullptr && !admin_options.wireguard_info) {
+    admin_options.wireguard_info = [hub = impl->hub] {
+      std::map<std::string, PeerWireGuardInfo> facts;
+      for (const auto& peer : hub->snapshot().peers) {
+        facts[peer.public_key.to_base64()] = PeerWireGuardInfo{
+            .endpoint = peer.endpoint ? peer.endpoint->to_string() : std::string(),
+            .latest_handshake = peer.last_handshake,
+            .rx_bytes = peer.rx_bytes,
+            .tx_bytes = peer.tx_bytes,
+        };
+      }
+      return facts;
+    };
+  }
+  auto admin = AdminServer::start(io, dir.admin_socket(config.colony_id), *impl->registry, std::move(admin_options));
   if (admin) {
     impl->admin = std::move(*admin);
   } else {
