@@ -81,6 +81,7 @@ std::string started_message(const ColonyTarget& target, const colony::ColonyRunt
                                          base::format_duration(discovery.register_interval)
                                    : std::string("not registering (discovery.auto_register is false)")) +
           "\n";
+  if (!runtime.admin_socket().empty()) text += "  ├─ Admin: " + runtime.admin_socket().string() + " (coral colony peers)\n";
   text += "  └─ State: " + target.dir.colony_state(target.id).string() + "\n";
   if (daemon) text += "Log: " + target.dir.colony_log_file(target.id).string() + "\n";
   return text;
