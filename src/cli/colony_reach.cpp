@@ -7,6 +7,7 @@
 #include "base/pid_file.h"
 #include "cli/proxy_probe.h"
 #include "mesh/host_transport.h"
+#include "net/unix.h"
 #include "proxy/router.h"
 #include "proxy/state.h"
 
@@ -39,6 +40,7 @@ struct Way {
   std::string address;
   std::string description;
   bool name_colony;
+  std::filesystem::path socket;  // non-empty: dial this Unix socket
 };
 
 }  // namespace
@@ -51,7 +53,7 @@ asio::awaitable<std::expected<ReachedColony, Unreached>> reach_colony(const Colo
     const std::string address = proxy->host.find(':') != std::string::npos
                                     ? "[" + proxy->host + "]:" + std::to_string(proxy->port)
                                     : proxy->host + ":" + std::to_string(proxy->port);
-    ways.push_back({ReachedColony::Kind::proxy, *proxy, address, "via proxy at " + address, name_colony});
+    ways.push_back({ReachedColony::Kind::proxy, *proxy, address, "via proxy at " + address, name_colony, {}});
   } else {
     const auto state_file = target.dir.proxies_dir() / (target.id + ".yaml");
     if (std::filesystem::exists(state_file)) {
@@ -63,19 +65,28 @@ asio::awaitable<std::expected<ReachedColony, Unreached>> reach_colony(const Colo
           http::Url url;
           url.host = address->host;
           url.port = address->port;
-          ways.push_back({ReachedColony::Kind::proxy, url, state->listen, "via proxy at " + state->listen, true});
+          ways.push_back({ReachedColony::Kind::proxy, url, state->listen, "via proxy at " + state->listen, true, {}});
         }
       }
     }
     if (target.config && base::read_pid_file(target.dir.colony_pid_file(target.id)).held()) {
-      const auto& wg = target.config->wireguard;
-      const std::uint16_t port = target.config->services.connect_port;
-      for (const std::string& host : {base::format_ipv4(wg.mesh_ipv4), base::format_ipv6(wg.mesh_ipv6)}) {
+      const auto socket = target.dir.admin_socket(target.id);
+      std::error_code ignored;
+      if (std::filesystem::is_socket(socket, ignored)) {
         http::Url url;
-        url.host = host;
-        url.port = port;
-        const std::string address = net::Target{host, port}.authority();
-        ways.push_back({ReachedColony::Kind::direct, url, address, "directly", false});
+        url.host = "localhost";
+        url.port = 80;
+        ways.push_back({ReachedColony::Kind::direct, url, socket.string(), "through its admin socket", false, socket});
+      } else if (target.config->wireguard.mesh == config::MeshTransport::host) {
+        const auto& wg = target.config->wireguard;
+        const std::uint16_t port = target.config->services.connect_port;
+        for (const std::string& host : {base::format_ipv4(wg.mesh_ipv4), base::format_ipv6(wg.mesh_ipv6)}) {
+          http::Url url;
+          url.host = host;
+          url.port = port;
+          const std::string address = net::Target{host, port}.authority();
+          ways.push_back({ReachedColony::Kind::direct, url, address, "directly", false, {}});
+        }
       }
     }
   }
@@ -88,13 +99,15 @@ asio::awaitable<std::expected<ReachedColony, Unreached>> reach_colony(const Colo
     reached.kind = way.kind;
     reached.address = way.address;
     reached.description = way.description;
-    if (way.kind == ReachedColony::Kind::direct) {
+    net::Dialer dialer;
+    if (!way.socket.empty()) {
+      dialer = net::unix_dialer(executor, way.socket);
+    } else if (way.kind == ReachedColony::Kind::direct) {
       reached.transport = mesh::make_host_transport(
           executor, {.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kCallTimeout)});
+      dialer = reached.transport->dialer();
     }
-    reached.channel = std::make_unique<rpc::HttpChannel>(
-        executor, rpc::h2c_proto_options(way.url, reached.transport ? reached.transport->dialer() : net::Dialer{},
-                                         kCallTimeout));
+    reached.channel = std::make_unique<rpc::HttpChannel>(executor, rpc::h2c_proto_options(way.url, dialer, kCallTimeout));
     reached.call = rpc::CallOptions{.timeout = kCallTimeout, .headers = {}};
     if (way.name_colony) reached.call.headers.push_back({std::string(proxy::kColonyIdHeader), target.id});
     cv1::ColonyServiceClient client(*reached.channel);

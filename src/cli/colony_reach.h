@@ -7,7 +7,11 @@
 //   2. a live proxy of the colony (its state file, then its health
 //      endpoint says it serves the colony);
 //   3. directly, when the colony runs on this host (its PID file is held):
-//      its mesh IPv4 address, then its IPv6 one, with the host transport.
+//      through its admin socket (colonies/<id>.sock, which serves
+//      ColonyService too) when there is one — whatever carries its mesh;
+//      else, for a colony on the host transport, its mesh IPv4 address,
+//      then its IPv6 one, with host sockets. Mesh addresses of a userspace
+//      or tun colony are never dialled from the host network.
 //
 // "Answers" means GetStatus answered; the answer is kept for the caller.
 
@@ -38,9 +42,9 @@ std::expected<http::Url, std::string> parse_proxy_address(std::string_view text)
 
 struct ReachedColony {
   enum class Kind { proxy, direct } kind = Kind::proxy;
-  std::string address;      // what was dialled: "localhost:8000", "127.42.0.1:9000"
+  std::string address;      // what was dialled: "localhost:8000", "127.42.0.1:9000", the admin socket's path
   std::string description;  // "via proxy at localhost:8000", "directly"
-  std::unique_ptr<mesh::Transport> transport;  // direct: the host transport the channel dials with
+  std::unique_ptr<mesh::Transport> transport;  // direct over the mesh IPs: the host transport the channel dials with
   std::unique_ptr<rpc::HttpChannel> channel;
   rpc::CallOptions call;  // the timeout, and Colony-ID through a proxy
   colony::v1::GetStatusResponse status;

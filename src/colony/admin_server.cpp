@@ -33,7 +33,8 @@ AdminServer::~AdminServer() {
 std::expected<std::unique_ptr<AdminServer>, std::string> AdminServer::start(boost::asio::io_context& io,
                                                                             std::filesystem::path socket_path,
                                                                             PeerRegistry& registry,
-                                                                            AdminServiceOptions options) {
+                                                                            AdminServiceOptions options,
+                                                                            std::vector<rpc::Service*> also) {
   auto listener = net::listen_unix(io.get_executor(), socket_path);
   if (!listener) return std::unexpected(net::describe_unix_error(socket_path, listener.error()));
   auto impl = std::make_unique<Impl>();
@@ -41,6 +42,7 @@ std::expected<std::unique_ptr<AdminServer>, std::string> AdminServer::start(boos
   impl->service = std::make_unique<AdminService>(registry, std::move(options));
   impl->rpc = std::make_unique<rpc::Server>(io.get_executor());
   impl->rpc->add(*impl->service);
+  for (rpc::Service* service : also) impl->rpc->add(*service);
   impl->rpc->on_call([](const rpc::CallRecord& call) {
     log::debug("admin call", {{"procedure", std::string(call.procedure)},
                               {"code", std::string(rpc::to_string(call.code))},

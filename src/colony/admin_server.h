@@ -14,10 +14,12 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "colony/admin_service.h"
+#include "rpc/service.h"
 
 namespace boost::asio {
 class io_context;
@@ -29,10 +31,15 @@ class AdminServer {
  public:
   // Listens on `socket_path` and starts serving. The error says what failed
   // and where ("/x/colonies/c.sock: File name too long (...)").
+  // `also`: services served on the socket besides AdminService (the
+  // colony's ColonyService, so that the CLI on this host reaches a colony
+  // whose mesh addresses live in a userspace stack); they must outlive the
+  // server.
   static std::expected<std::unique_ptr<AdminServer>, std::string> start(boost::asio::io_context& io,
                                                                         std::filesystem::path socket_path,
                                                                         PeerRegistry& registry,
-                                                                        AdminServiceOptions options);
+                                                                        AdminServiceOptions options,
+                                                                        std::vector<rpc::Service*> also = {});
   ~AdminServer();
 
   const std::filesystem::path& socket_path() const;

@@ -258,7 +258,10 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
       return facts;
     };
   }
-  auto admin = AdminServer::start(io, dir.admin_socket(config.colony_id), *impl->registry, std::move(admin_options));
+  // ColonyService too: the CLI on this host reaches the colony there
+  // whatever carries its mesh (cli/colony_reach.h).
+  auto admin = AdminServer::start(io, dir.admin_socket(config.colony_id), *impl->registry, std::move(admin_options),
+                                  {impl->colony_service.get()});
   if (admin) {
     impl->admin = std::move(*admin);
   } else {
