@@ -199,6 +199,16 @@ asio::awaitable<std::expected<std::unique_ptr<Membership>, std::string>> Members
     if (!loaded) co_return Failure(loaded.error());
     config = std::move(*loaded);
   }
+  // A colony whose mesh lives in its own userspace stack is reached only
+  // over its WireGuard tunnel; dialling its mesh addresses from the host
+  // network would send them wherever the host's default route goes.
+  if (config && config->wireguard.mesh == config::MeshTransport::userspace) {
+    co_return Failure("colony " + id + " carries its mesh in a userspace stack (wireguard.mesh: userspace in " +
+                      dir.colony_file(id).string() +
+                      "); members join it over its WireGuard tunnel, which this release's proxy does not do yet: "
+                      "run the colony with --mesh tun or --mesh host to use a proxy, or reach it from a WireGuard "
+                      "peer (coral colony peers add)");
+  }
   const std::string mesh_id = config ? config->discovery.mesh_id : id;
   const std::string endpoint = !state->options.discovery.empty() ? state->options.discovery
                                : config                          ? config->discovery.endpoint

@@ -179,4 +179,14 @@ coral colony stop mesh-cli
 [[ -z $why && $rc != 0 ]] && why="colony stop: exit $rc: $out $err"
 e2e_result "init's defaults: colony start fails on the host transport, serves with --mesh userspace (both families); --mesh wireguard -> exit 2" "$why"
 
+# A proxy for a colony whose file says wireguard.mesh: userspace refuses
+# (it would dial 10.42.0.1 through the host's default route).
+sed -i 's/^    mesh: host$/    mesh: userspace/' "$CORAL_CONFIG_DIR/colonies/mesh-cli.yaml"
+coral proxy start mesh-cli --listen "127.0.0.1:$(e2e_free_port)"
+why=""
+if ((rc != 1)); then why="exit $rc, want 1: $out $err"
+elif [[ $err != *"carries its mesh in a userspace stack"* ]]; then why="stderr: $err"
+fi
+e2e_result "proxy start for a userspace colony: exit 1, says why (no mesh address dialled from the host)" "$why"
+
 e2e_summary
