@@ -23,6 +23,7 @@
 #include "cli/colony_commands.h"
 #include "cli/colony_reach.h"
 #include "cli/render.h"
+#include "cli/terminal.h"
 #include "cli/wg_quick.h"
 #include "coral/colony/v1/admin.coral.h"
 #include "crypto/keys.h"
@@ -153,18 +154,6 @@ std::expected<crypto::SecretKey, std::string> read_private_key_file(const std::s
   return result;
 }
 
-// Writes `text` with write(2): no stdio buffer keeps a copy of a key.
-bool write_stdout(std::string_view text) {
-  while (!text.empty()) {
-    const ssize_t written = ::write(STDOUT_FILENO, text.data(), text.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    text.remove_prefix(static_cast<std::size_t>(written));
-  }
-  return true;
-}
 
 asio::awaitable<void> run_list(Context& context, const ListFlags& flags) {
   if (!flags.colony.empty() && !flags.colony_positional.empty() && flags.colony != flags.colony_positional) {
@@ -221,7 +210,7 @@ asio::awaitable<void> run_add(Context& context, const AddFlags& flags) {
   crypto::wipe(key_text);
   const auto& peer = added->peer();
   if (flags.out.empty()) {
-    if (!write_stdout(file)) context.fail("cannot write to stdout");
+    if (!write_stdout_unbuffered(file)) context.fail("cannot write to stdout");
   } else {
     auto written = base::write_file_atomically(flags.out, file, 0600);
     if (!written) {

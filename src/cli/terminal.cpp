@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <iostream>
 
 namespace coral::cli {
@@ -18,6 +19,18 @@ std::optional<std::string> prompt(std::string_view question, std::string_view de
   while (!answer.empty() && answer.front() == ' ') answer.erase(0, 1);
   if (answer.empty()) return std::string(default_value);
   return answer;
+}
+
+bool write_stdout_unbuffered(std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t written = ::write(STDOUT_FILENO, text.data(), text.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    text.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return true;
 }
 
 }  // namespace coral::cli

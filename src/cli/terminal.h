@@ -15,4 +15,9 @@ bool stdin_is_terminal();
 // stdin; an empty answer is the default. nullopt at end of input.
 std::optional<std::string> prompt(std::string_view question, std::string_view default_value = {});
 
+// Writes `text` to stdout with write(2), bypassing stdio, whose buffer
+// would keep a copy of a key after the caller wiped its own. False when
+// stdout takes no more.
+bool write_stdout_unbuffered(std::string_view text);
+
 }  // namespace coral::cli

@@ -1,5 +1,6 @@
 #include "cli/wg_commands.h"
 
+#include "cli/terminal.h"
 #include "cli/wg_up_command.h"
 
 #include <sys/stat.h>
@@ -21,19 +22,6 @@ constexpr std::size_t kMaxKeyInput = 1024;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
-// Writes `text` to stdout without stdio, whose buffer would keep a copy of
-// the key after it is wiped here.
-bool write_stdout(std::string_view text) {
-  while (!text.empty()) {
-    const ssize_t written = ::write(STDOUT_FILENO, text.data(), text.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    text.remove_prefix(static_cast<std::size_t>(written));
-  }
-  return true;
-}
 
 // wg genkey warns likewise: a key file that others can read is no secret.
 void warn_if_stdout_is_world_accessible() {
@@ -46,7 +34,7 @@ void warn_if_stdout_is_world_accessible() {
 
 void print_key_line(Context& context, std::string key) {
   key += '\n';
-  const bool written = write_stdout(key);
+  const bool written = write_stdout_unbuffered(key);
   crypto::wipe(key);
   if (!written) context.fail("cannot write to stdout");
 }
