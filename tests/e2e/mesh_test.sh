@@ -12,12 +12,12 @@
 #   3. registered with `coral colony peers add`: ping of the colony's mesh
 #      IPv4 and IPv6, curl (Connect JSON, HTTP/1.1 and h2c) and buf curl
 #      (Connect, gRPC, gRPC-Web) to http://10.42.0.1:9000 and
-#      http://[<colony ULA>::1]:9000, a bulk upload and download over each
-#      family; `coral colony peers` shows the handshake and the bytes;
+#      http://[<colony ULA>::1]:9000, a 3 MB upload over each family
+#      (check_services); `coral colony peers` shows the handshake and bytes;
 #   4. after `coral colony revoke`, the peer gets nothing;
-#   5. `--mesh tun` (root, in A): the same peer, ping and curl over the
-#      kernel's TCP on both sides, `wg show` of the colony's device; as uid
-#      65534 the CAP_NET_ADMIN message.
+#   5. `--mesh tun` (root, in A): as uid 65534 the CAP_NET_ADMIN message;
+#      as root, the same check_services over the kernel's TCP on both
+#      sides, `wg show` of the colony's device, the TUN device gone after.
 #
 # Usage: tests/e2e/mesh_test.sh [BUILD_DIR | CORAL] (env CORAL_BIN; default
 # build/release). Prints "ok NAME" / "FAIL NAME: WHY", then "N passed, M
@@ -241,54 +241,62 @@ else
 fi
 e2e_result "colony peers add laptop: a ready wg-quick file (0600): its addresses, the colony's key, endpoint, subnets, keepalive" "$why"
 
-why=""
-start_peer "$NOBODY_DIR/home/laptop.conf" || w "wireguard-go from the file: $(tail -n 3 "$E2E_WORK/wggo.log")"
-if [[ -z $why ]]; then
-  ping_ok "$V4" || w "ping $V4: $(tail -n 2 <<<"$PING_OUT" | tr '\n' ' ')"
-  ping_ok "$V6" || w "ping $V6: $(tail -n 2 <<<"$PING_OUT" | tr '\n' ' ')"
-fi
-e2e_result "wireguard-go peer pings the colony's mesh IPv4 and IPv6 (answered by coral's userspace stack)" "$why"
+# check_services MODE CONF: with wireguard-go up from CONF, what the peer
+# gets from the colony (MODE names the colony's transport in the results):
+# ping of both mesh addresses, GetStatus with curl (HTTP/1.1, h2c) and buf
+# curl (Connect, gRPC, gRPC-Web) on both, and a 3 MB upload on both.
+check_services() {
+  local mode=$1 conf=$2 host protocol got t0 ms sent
+  why=""
+  start_peer "$conf" || w "wireguard-go from $conf: $(tail -n 3 "$E2E_WORK/wggo.log")"
+  if [[ -z $why ]]; then
+    ping_ok "$V4" || w "ping $V4: $(tail -n 2 <<<"$PING_OUT" | tr '\n' ' ')"
+    ping_ok "$V6" || w "ping $V6: $(tail -n 2 <<<"$PING_OUT" | tr '\n' ' ')"
+  fi
+  e2e_result "[$mode] wireguard-go peer pings the colony's mesh IPv4 and IPv6" "$why"
 
-why=""
-for host in "$V4" "[$V6]"; do
-  colony_answers "$host" || w "$host HTTP/1.1: $body"
-  colony_answers "$host" --http2-prior-knowledge || w "$host h2c: $body"
-  [[ $(jq -r .meshIpv4 <<<"$body" 2>/dev/null) == "$V4" ]] || w "$host: meshIpv4 in $body"
-done
-e2e_result "curl from the kernel's TCP: GetStatus on http://$V4:9000 and http://[$V6]:9000 (HTTP/1.1 and h2c)" "$why"
-
-if [[ ! -x $BUF ]]; then
-  e2e_skip "buf curl over the mesh" "$BUF missing (run npm ci in tests/interop/node)"
-else
-  for protocol in connect grpc grpcweb; do
-    why=""
-    for host in "$V4" "[$V6]"; do
-      flags=(--protocol "$protocol")
-      [[ $protocol == grpc ]] && flags+=(--http2-prior-knowledge)
-      got=$(ip netns exec "${WG_NS[B]}" timeout 20 "$BUF" curl --schema proto "${flags[@]}" -d '{}' \
-        "http://$host:9000/coral.colony.v1.ColonyService/GetStatus" 2>&1)
-      [[ $(jq -r .colonyId <<<"$got" 2>/dev/null) == "$ID" ]] || w "$host: $got"
-    done
-    e2e_result "buf curl $protocol over the mesh: GetStatus on both families" "$why"
+  why=""
+  for host in "$V4" "[$V6]"; do
+    colony_answers "$host" || w "$host HTTP/1.1: $body"
+    colony_answers "$host" --http2-prior-knowledge || w "$host h2c: $body"
+    [[ $(jq -r .meshIpv4 <<<"$body" 2>/dev/null) == "$V4" ]] || w "$host: meshIpv4 in $body"
   done
-fi
+  e2e_result "[$mode] curl from the kernel's TCP: GetStatus on http://$V4:9000 and http://[$V6]:9000 (HTTP/1.1 and h2c)" "$why"
 
-# Bulk both ways: an upload of 3 MB (a GetStatus request padded with JSON
-# whitespace, which the colony reads whole) and a download of the same
-# through the colony's answer to ... (see below), over each family.
-why=""
-pad=$E2E_WORK/upload.json
-python3 -c 'import sys; sys.stdout.write("{" + " " * (3 * 1000 * 1000) + "}")' >"$pad"
-for host in "$V4" "[$V6]"; do
-  t0=${EPOCHREALTIME/./}
-  body=$(wg_in B curl -sS --max-time 20 -H 'Content-Type: application/json' --data-binary "@$pad" \
-    -w ' %{size_upload}' "http://$host:9000/coral.colony.v1.ColonyService/GetStatus" 2>&1)
-  ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
-  sent=${body##* }
-  [[ $sent == 3000002 && $body == *"\"colonyId\":\"$ID\""* ]] || w "$host upload: ${body:0:200}"
-  echo "# upload of 3 MB over $host: $ms ms"
-done
-e2e_result "bulk upload, 3 MB in one request over each family, answered" "$why"
+  if [[ ! -x $BUF ]]; then
+    e2e_skip "[$mode] buf curl over the mesh" "$BUF missing (run npm ci in tests/interop/node)"
+  else
+    for protocol in connect grpc grpcweb; do
+      why=""
+      for host in "$V4" "[$V6]"; do
+        flags=(--protocol "$protocol")
+        [[ $protocol == grpc ]] && flags+=(--http2-prior-knowledge)
+        got=$(ip netns exec "${WG_NS[B]}" timeout 20 "$BUF" curl --schema proto "${flags[@]}" -d '{}' \
+          "http://$host:9000/coral.colony.v1.ColonyService/GetStatus" 2>&1)
+        [[ $(jq -r .colonyId <<<"$got" 2>/dev/null) == "$ID" ]] || w "$host: $got"
+      done
+      e2e_result "[$mode] buf curl $protocol over the mesh: GetStatus on both families" "$why"
+    done
+  fi
+
+  # A 3 MB upload: a GetStatus request padded with JSON whitespace, which
+  # the colony reads whole before it answers.
+  why=""
+  for host in "$V4" "[$V6]"; do
+    t0=${EPOCHREALTIME/./}
+    body=$(wg_in B curl -sS --max-time 20 -H 'Content-Type: application/json' --data-binary "@$PAD" \
+      -w ' %{size_upload}' "http://$host:9000/coral.colony.v1.ColonyService/GetStatus" 2>&1)
+    ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+    sent=${body##* }
+    [[ $sent == 3000002 && $body == *"\"colonyId\":\"$ID\""* ]] || w "$host upload: ${body:0:200}"
+    echo "# [$mode] upload of 3 MB over $host: $ms ms"
+  done
+  e2e_result "[$mode] bulk upload, 3 MB in one request over each family, answered" "$why"
+}
+PAD=$E2E_WORK/upload.json
+python3 -c 'import sys; sys.stdout.write("{" + " " * (3 * 1000 * 1000) + "}")' >"$PAD"
+
+check_services userspace "$NOBODY_DIR/home/laptop.conf"
 
 coral_a colony peers --json
 why=""
@@ -341,18 +349,13 @@ else
 fi
 e2e_result "colony start --mesh tun (root, in ${WG_NS[A]}): TUN device cmsT$$" "$why"
 
-why=""
-if [[ -n $COLONY_PID ]] && start_peer "$NOBODY_DIR/home/laptop2.conf"; then
-  ping_ok "$V4" || w "ping $V4: $(tail -n 2 <<<"$PING_OUT" | tr '\n' ' ')"
-  ping_ok "$V6" || w "ping $V6: $(tail -n 2 <<<"$PING_OUT" | tr '\n' ' ')"
-  for host in "$V4" "[$V6]"; do colony_answers "$host" || w "$host: $body"; done
+if [[ -n $COLONY_PID ]]; then
+  check_services tun "$NOBODY_DIR/home/laptop2.conf"
   # wg(8) reads the colony's device through its UAPI socket.
   peers=$(timeout 5 wg show "cmsT$$" peers 2>&1)
-  [[ $peers == *"$LAPTOP_PUB"* ]] || w "wg show cmsT$$ peers: $peers"
-else
-  w "no colony, or wireguard-go from laptop2.conf: $(tail -n 3 "$E2E_WORK/wggo.log")"
+  e2e_result "[tun] wg show reads the colony's device (the laptop is its peer)" \
+    "$([[ $peers == *"$LAPTOP_PUB"* ]] || echo "wg show cmsT$$ peers: $peers")"
 fi
-e2e_result "--mesh tun: the wireguard-go peer pings and calls the colony over the kernel's TCP on both sides; wg show reads the colony's device" "$why"
 stop_peer
 stop_colony
 why=""
