@@ -164,7 +164,7 @@ w() { why+="${why:+; }$*"; }
 PING_OUT=""
 ping_ok() { # ping_ok DST: 3 of 3 answered
   PING_OUT=$(wg_in B ping -n -q -c 3 -i 0.2 -W 2 -w 6 "$1" 2>&1)
-  [[ $PING_OUT =~ ([0-9]+)\ received ]] && ((BASH_REMATCH[1] == 3))
+  [[ $PING_OUT =~ ([0-9]+)\ received ]] && ((BASH_REMATCH[1] >= 3))
 }
 ping_none() { ! wg_in B ping -n -q -c 2 -i 0.3 -W 1 -w 3 "$1" >/dev/null 2>&1; }
 # get_status HOST [CURL ARGS...]: GetStatus over Connect JSON from B.
