@@ -192,8 +192,16 @@ struct Stack::Impl final : Core::Sink, std::enable_shared_from_this<Stack::Impl>
 
   ~Impl() { close(); }
 
-  void flush() override {
+  // Connections with data written since the last flush: their segments
+  // leave when the batch's packets do (write() corks, flush() pushes), so
+  // that writes made in one turn of the event loop share segments.
+  std::vector<Connection*> corked;
+
+  void flush() override;
+
+  void send_pending() {
     if (pending.empty()) return;
+    coalesce_acks();
     std::vector<Packet> packets;
     packets.reserve(pending.size());
     for (pbuf* p : pending) packets.emplace_back(static_cast<const std::uint8_t*>(p->payload), p->len);
@@ -206,6 +214,14 @@ struct Stack::Impl final : Core::Sink, std::enable_shared_from_this<Stack::Impl>
     }
     for (pbuf* p : batch) pbuf_free(p);
   }
+
+  // A pure ACK followed in the same batch by a packet of the same
+  // connection that acknowledges more says nothing that one does not: it is
+  // dropped (duplicate ACKs, with the same number, all stay: they are the
+  // peer's fast-retransmit signal). lwIP acknowledges every second segment
+  // it takes; a batch of input or a window update after a read would
+  // otherwise send several.
+  void coalesce_acks();
 
   err_t emit(pbuf* p) {
     if (closed || !output) return ERR_OK;  // as a link that is down: lwIP retransmits
@@ -299,7 +315,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   ~Connection() {
     close();
+    uncork();
     stack_->connections.erase(this);
+  }
+
+  // Sends what write() queued: called by the stack's flush.
+  void push() {
+    corked_ = false;
+    if (pcb_ != nullptr) tcp_output(pcb_);
   }
 
   Connection(const Connection&) = delete;
@@ -386,7 +409,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         co_await wait();
         continue;
       }
-      Core::Batch batch(*stack_->core);
+      Core::Batch batch(*stack_->core, Core::Batch::Flush::deferred);
       while (!data.empty() && pcb_ != nullptr) {
         const std::size_t n = std::min<std::size_t>({data.size(), room, 0xffff});
         if (n == 0) break;
@@ -400,7 +423,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         data = data.subspan(n);
         room = tcp_sndbuf(pcb_);
       }
-      if (pcb_ != nullptr) tcp_output(pcb_);
+      if (pcb_ != nullptr) cork();
     }
     co_return std::error_code{};
   }
@@ -476,6 +499,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     self->fail(to_error_code(error));
   }
 
+  void cork() {
+    if (!corked_) {
+      corked_ = true;
+      stack_->corked.push_back(this);
+    }
+    stack_->core->queue(stack_.get());
+  }
+  void uncork() {
+    if (!corked_) return;
+    corked_ = false;
+    std::erase(stack_->corked, this);
+  }
+
   void fail(std::error_code error) {
     if (!error_) error_ = error;
     wake();
@@ -497,7 +533,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     accounting.forget_if_idle(peer_);
     buffered_ -= n;
     if (pcb_ == nullptr || n == 0) return;
-    Core::Batch batch(*stack_->core);
+    // A window update waits for the batch's other output (and may then be
+    // coalesced away by a later ACK).
+    Core::Batch batch(*stack_->core, Core::Batch::Flush::deferred);
     while (n > 0 && pcb_ != nullptr) {
       const auto chunk = static_cast<u16_t>(std::min<std::size_t>(n, 0xffff));
       tcp_recved(pcb_, chunk);
@@ -529,8 +567,103 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool connected_ = false;
   bool eof_ = false;
   bool closed_ = false;
+  bool corked_ = false;  // in stack_->corked
   std::error_code error_;
 };
+
+void Stack::Impl::flush() {
+  for (Connection* connection : std::exchange(corked, {})) connection->push();
+  send_pending();
+}
+
+namespace {
+
+// A TCP packet's connection (addresses and ports, as bytes) and what
+// coalesce_acks needs of it; nullopt for anything else.
+struct TcpFacts {
+  std::string_view connection;  // the two addresses' bytes
+  std::uint32_t ack = 0;
+  bool pure_ack = false;  // ACK alone, no data, no SYN, FIN or RST
+  bool has_ack = false;
+};
+
+std::optional<TcpFacts> tcp_facts(const pbuf* p) {
+  const auto* bytes = static_cast<const std::uint8_t*>(p->payload);
+  const std::size_t size = p->len;
+  std::size_t ip_header = 0, addresses = 0, address_bytes = 0;
+  if (size >= 20 && (bytes[0] >> 4) == 4) {
+    ip_header = (bytes[0] & 0x0f) * 4u;
+    if (bytes[9] != 6) return std::nullopt;
+    addresses = 12;
+    address_bytes = 8;
+  } else if (size >= 40 && (bytes[0] >> 4) == 6) {
+    ip_header = 40;
+    if (bytes[6] != 6) return std::nullopt;
+    addresses = 8;
+    address_bytes = 32;
+  } else {
+    return std::nullopt;
+  }
+  if (size < ip_header + 20) return std::nullopt;
+  const std::uint8_t* tcp = bytes + ip_header;
+  const std::size_t tcp_header = (tcp[12] >> 4) * 4u;
+  if (tcp_header < 20 || size < ip_header + tcp_header) return std::nullopt;
+  TcpFacts facts;
+  // Source and destination addresses; the ports are read by tcp_ports.
+  facts.connection = std::string_view(reinterpret_cast<const char*>(bytes + addresses), address_bytes);
+  const std::uint8_t flags = tcp[13];
+  facts.has_ack = (flags & 0x10) != 0;
+  facts.ack = (std::uint32_t{tcp[8]} << 24) | (std::uint32_t{tcp[9]} << 16) | (std::uint32_t{tcp[10]} << 8) | tcp[11];
+  facts.pure_ack = flags == 0x10 && size == ip_header + tcp_header;
+  return facts;
+}
+
+// The ports of a TCP packet whose facts were read.
+std::uint32_t tcp_ports(const pbuf* p) {
+  const auto* bytes = static_cast<const std::uint8_t*>(p->payload);
+  const std::size_t ip_header = (bytes[0] >> 4) == 4 ? (bytes[0] & 0x0f) * 4u : 40;
+  const std::uint8_t* tcp = bytes + ip_header;
+  return (std::uint32_t{tcp[0]} << 24) | (std::uint32_t{tcp[1]} << 16) | (std::uint32_t{tcp[2]} << 8) | tcp[3];
+}
+
+}  // namespace
+
+void Stack::Impl::coalesce_acks() {
+  if (pending.size() < 2) return;
+  struct Latest {
+    std::string_view addresses;
+    std::uint32_t ports;
+    std::uint32_t ack;
+  };
+  std::vector<Latest> latest;  // per connection, the highest ACK of the packets after the one looked at
+  std::vector<pbuf*> kept;
+  kept.reserve(pending.size());
+  for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
+    pbuf* p = *it;
+    const auto facts = tcp_facts(p);
+    if (!facts || !facts->has_ack) {
+      kept.push_back(p);
+      continue;
+    }
+    const std::uint32_t ports = tcp_ports(p);
+    auto known = std::find_if(latest.begin(), latest.end(), [&](const Latest& entry) {
+      return entry.ports == ports && entry.addresses == facts->connection;
+    });
+    // Sequence comparison: `later` acknowledges more than `ack`.
+    const bool superseded = known != latest.end() && static_cast<std::int32_t>(known->ack - facts->ack) > 0;
+    if (facts->pure_ack && superseded) {
+      pbuf_free(p);
+      continue;
+    }
+    kept.push_back(p);
+    if (known == latest.end()) {
+      latest.push_back({facts->connection, ports, facts->ack});
+    } else if (static_cast<std::int32_t>(facts->ack - known->ack) > 0) {
+      known->ack = facts->ack;
+    }
+  }
+  pending.assign(kept.rbegin(), kept.rend());
+}
 
 namespace {
 

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -175,6 +176,30 @@ TEST(Stack, TransfersBothWaysOverIpv4) { transfer_both_ways("10.42.0.1", "10.42.
 TEST(Stack, TransfersBothWaysOverIpv6) { transfer_both_ways("fd42::1", "fd42::1"); }
 
 TEST(Stack, ListensOnTheAnyAddressOfAFamily) { transfer_both_ways("::", "fd42::1"); }
+
+TEST(Stack, AReceiverSendsFewerAcksThanEverySecondSegment) {
+  // lwIP acknowledges every second segment; within one batch only the
+  // last of a connection's ACKs leaves (coalesce_acks), and writes made in
+  // one turn of the event loop share segments.
+  Link link;
+  auto listener = link.colony->listen("10.42.0.1", 9000);
+  ASSERT_TRUE(listener);
+  auto [server, client] = connect_pair(link, **listener, "10.42.0.1");
+  ASSERT_TRUE(server && client);
+  const auto sent_before = link.peer->stats().packets_out;
+  const auto acks_before = link.colony->stats().packets_out;
+  const Bytes data = pattern(8 << 20, 11);
+  std::optional<Bytes> received;
+  asio::co_spawn(link.io, write_all(*client, data), asio::detached);
+  asio::co_spawn(link.io, read_exactly(*server, data.size()), [&](std::exception_ptr, Bytes b) { received = b; });
+  ASSERT_TRUE(run_until(link.io, [&] { return received.has_value(); }, 20s));
+  EXPECT_TRUE(*received == data);
+  const auto segments = link.peer->stats().packets_out - sent_before;
+  const auto acks = link.colony->stats().packets_out - acks_before;
+  EXPECT_GE(segments, (8u << 20) / 1380) << "full-sized segments";
+  EXPECT_LT(acks * 4, segments) << acks << " ACKs for " << segments << " segments";
+  std::printf("# %lu segments, %lu ACKs\n", static_cast<unsigned long>(segments), static_cast<unsigned long>(acks));
+}
 
 TEST(Stack, ClientCloseIsEndOfStreamForTheServer) {
   Link link;
