@@ -13,7 +13,9 @@
 #      IPv4 and IPv6, curl (Connect JSON, HTTP/1.1 and h2c) and buf curl
 #      (Connect, gRPC, gRPC-Web) to http://10.42.0.1:9000 and
 #      http://[<colony ULA>::1]:9000, a 3 MB upload over each family
-#      (check_services); `coral colony peers` shows the handshake and bytes;
+#      (check_services), a 32 MB download from a second coral node in A
+#      (coral-mesh-bench, uid 65534) to the kernel's TCP; `coral colony
+#      peers` shows the handshake and bytes;
 #   4. after `coral colony revoke`, the peer gets nothing;
 #   5. `--mesh tun` (root, in A): as uid 65534 the CAP_NET_ADMIN message;
 #      as root, the same check_services over the kernel's TCP on both
@@ -50,6 +52,8 @@ if ((EUID != 0)); then
 fi
 e2e_need wireguard-go wg wg-quick ping curl jq ip setpriv python3
 BUF=${CORAL_BUF:-$root/tests/interop/node/node_modules/.bin/buf}
+# A second userspace mesh node for the download check (built with bench/).
+MESH_BENCH=${CORAL_MESH_BENCH:-$(dirname "$CORAL")/../bench/coral-mesh-bench}
 cd "$root" || exit 1 # buf curl resolves --schema from here
 
 umask 077
@@ -297,6 +301,61 @@ PAD=$E2E_WORK/upload.json
 python3 -c 'import sys; sys.stdout.write("{" + " " * (3 * 1000 * 1000) + "}")' >"$PAD"
 
 check_services userspace "$NOBODY_DIR/home/laptop.conf"
+
+# Download: coral's stack sending to the kernel's TCP. The colony has no
+# bulk service, so a second coral mesh node in A (coral-mesh-bench
+# bulk-serve, uid 65534, 10.99.0.1) streams to the wireguard-go peer; B
+# takes it as one more peer.
+if [[ ! -x $MESH_BENCH ]]; then
+  e2e_skip "[userspace] bulk download from coral's stack" "$MESH_BENCH missing (a build with the benchmarks)"
+else
+  why=""
+  (umask 077 && wg genkey >"$NOBODY_DIR/home/node.key")
+  NODE_PUB=$(wg pubkey <"$NOBODY_DIR/home/node.key")
+  B_PORT=$(wg_wg B show "$B_IF" listen-port)
+  {
+    echo "[Interface]"
+    echo "PrivateKey = $(cat "$NOBODY_DIR/home/node.key")"
+    echo "Address = 10.99.0.1/32"
+    echo "ListenPort = 51830"
+    echo "[Peer]"
+    echo "PublicKey = $LAPTOP_PUB"
+    echo "Endpoint = ${WG_VIP[B]}:$B_PORT"
+    echo "AllowedIPs = $LAPTOP_V4/32"
+  } >"$NOBODY_DIR/home/node.conf"
+  chown 65534:65534 "$NOBODY_DIR/home/node.conf" "$NOBODY_DIR/home/node.key"
+  cp "$MESH_BENCH" "$NOBODY_DIR/coral-mesh-bench" && chmod 755 "$NOBODY_DIR/coral-mesh-bench"
+  ip netns exec "${WG_NS[A]}" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+    "$NOBODY_DIR/coral-mesh-bench" --conf "$NOBODY_DIR/home/node.conf" bulk-serve --port 9001 \
+    </dev/null >"$E2E_WORK/node.log" 2>&1 &
+  NODE_PID=$!
+  wg_wg B set "$B_IF" peer "$NODE_PUB" endpoint "${WG_VIP[A]}:51830" allowed-ips 10.99.0.1/32 &&
+    ip -n "${WG_NS[B]}" route add 10.99.0.1/32 dev "$B_IF" || w "adding the node to B failed"
+  got=$(wg_in B timeout 40 python3 -c '
+import socket, struct, sys, time
+deadline = time.monotonic() + 10
+while True:
+    try:
+        s = socket.create_connection(("10.99.0.1", 9001), timeout=2)
+        break
+    except OSError:
+        if time.monotonic() > deadline: raise
+        time.sleep(0.2)
+s.settimeout(10)
+s.sendall(b"D" + struct.pack(">I", 2000))
+total, t0 = 0, time.monotonic()
+while total < 32 * 1000 * 1000:
+    chunk = s.recv(1 << 20)
+    if not chunk: break
+    total += len(chunk)
+print(total, round(total * 8 / (time.monotonic() - t0) / 1e6))
+' 2>&1)
+  stop_pid "$NODE_PID" TERM 5
+  read -r bytes mbit <<<"$got"
+  [[ $bytes =~ ^[0-9]+$ ]] && ((bytes >= 32000000)) || w "received: $(tr "\n" " " <<<"$got"); node: $(tail -n 3 "$E2E_WORK/node.log" | tr "\n" " ")"
+  echo "# [userspace] download of 32 MB from coral's stack to the kernel's TCP: ${mbit:-?} Mbit/s"
+  e2e_result "[userspace] bulk download: 32 MB from coral's stack (uid 65534) to the kernel's TCP over WireGuard" "$why"
+fi
 
 coral_a colony peers --json
 why=""
