@@ -64,6 +64,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -361,9 +362,13 @@ int bulk(const Args& args) {
   Counted result;
   std::string error = "did not finish";
   const double cpu0 = cpu_seconds_self();
+  // Once done, a moment for the close to leave (else the server retransmits
+  // to a node that is gone).
+  asio::steady_timer linger(io);
   asio::co_spawn(io, bulk_client(node, args, result), [&](std::exception_ptr thrown, std::string outcome) {
     error = thrown ? "threw" : outcome;
-    io.stop();
+    linger.expires_after(std::chrono::milliseconds(300));
+    linger.async_wait([&](boost::system::error_code) { io.stop(); });
   });
   asio::steady_timer deadline(io, std::chrono::milliseconds(std::int64_t(args.seconds * 1000) + 60'000));
   deadline.async_wait([&](boost::system::error_code ec) {
@@ -491,11 +496,20 @@ int load(const Args& args) {
   state.window_start = now + std::chrono::microseconds(std::int64_t(args.warmup * 1e6));
   state.window_end = state.window_start + std::chrono::microseconds(std::int64_t(args.seconds * 1e6));
   unsigned workers_left = args.connections * args.streams;
+  // Once every worker is done: close the connections, and give the closes
+  // a moment to leave (else the colony retransmits to a node that is gone).
+  asio::steady_timer linger(io);
   for (auto& client : clients)
     for (unsigned s = 0; s < args.streams; ++s)
       asio::co_spawn(io, load_worker(*client, state), [&](std::exception_ptr thrown) {
         if (thrown && state.failures++ == 0) state.first_failure = "a worker threw";
-        if (--workers_left == 0) io.stop();
+        if (--workers_left > 0) return;
+        asio::post(io, [&] {
+          clients.clear();
+          channels.clear();
+          linger.expires_after(std::chrono::milliseconds(300));
+          linger.async_wait([&](boost::system::error_code) { io.stop(); });
+        });
       });
 
   double cpu0 = 0, cpu1 = 0;
