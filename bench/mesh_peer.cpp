@@ -551,8 +551,10 @@ int load(const Args& args) {
               (cpu1 - cpu0) * 100 / args.seconds);
   for (std::size_t i = 0; i < args.cpu_pids.size(); ++i) {
     const bool ok = ticks0[i] >= 0 && ticks1[i] >= 0 && n > 0;
-    std::printf(" pid%d_cpu_us_per_req=%s", args.cpu_pids[i],
-                ok ? std::to_string(double(ticks1[i] - ticks0[i]) * tick_us / n).c_str() : "-");
+    if (ok)
+      std::printf(" pid%d_cpu_us_per_req=%.1f", args.cpu_pids[i], double(ticks1[i] - ticks0[i]) * tick_us / n);
+    else
+      std::printf(" pid%d_cpu_us_per_req=-", args.cpu_pids[i]);
   }
   std::printf("\n");
   if (node) std::printf("stats: %s cpu_s=%.3f\n", node->stats_line().c_str(), cpu_seconds_self());
