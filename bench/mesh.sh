@@ -120,7 +120,7 @@ stats_line() {
 KEYS=$RUN/keys
 mkdir -p "$KEYS" && chmod 700 "$KEYS"
 genkey() { (umask 077 && wg genkey >"$KEYS/$1.key") && wg pubkey <"$KEYS/$1.key" >"$KEYS/$1.pub"; }
-for k in bulk-a bulk-b anchor-colony anchor-proxy loadgen; do genkey "$k"; done
+for k in bulk-a bulk-b standin-a standin-b anchor-colony anchor-proxy loadgen; do genkey "$k"; done
 key() { cat "$KEYS/$1.key"; }
 pub() { cat "$KEYS/$1.pub"; }
 
@@ -200,33 +200,42 @@ measure() {
 BULK=$RUN/bulk.tsv
 printf 'path\tip\tdir\trep\tok\tmbps\tclient_cores\tserver_cores\tretransmits\tspurious\tudp_drops\tother_pct\twait_s\tnote\n' >"$BULK"
 
-bulk_setup() {
-  P_A=$(free_udp) && P_B=$(free_udp) && P_AC=$(free_udp) || die "no free UDP port"
-  [[ $P_A != "$P_B" && $P_A != "$P_AC" && $P_B != "$P_AC" ]] || { P_B=$((P_A + 1)); P_AC=$((P_A + 2)); }
+# pair_confs NAME: RUN/NAME-a.conf (the server, 10.42.0.1 / fd42::1) and
+# RUN/NAME-b.conf (the client, 10.42.0.2 / fd42::2), each the other's only
+# peer, on two free loopback UDP ports.
+pair_confs() {
+  local n=$1 pa pb
+  pa=$(free_udp) && pb=$(free_udp) || die "no free UDP port"
+  while [[ $pb == "$pa" ]]; do pb=$(free_udp); done
   umask 077
-  cat >"$RUN/bulk-a.conf" <<EOF
-# bulk server: 10.42.0.1 / fd42::1
+  cat >"$RUN/$n-a.conf" <<EOF
+# $n server: 10.42.0.1 / fd42::1
 [Interface]
-PrivateKey = $(key bulk-a)
-ListenPort = $P_A
+PrivateKey = $(key "$n-a")
+ListenPort = $pa
 Address = 10.42.0.1/16, fd42::1/64
 [Peer]
-PublicKey = $(pub bulk-b)
-Endpoint = 127.0.0.1:$P_B
+PublicKey = $(pub "$n-b")
+Endpoint = 127.0.0.1:$pb
 AllowedIPs = 10.42.0.2/32, fd42::2/128
 EOF
-  cat >"$RUN/bulk-b.conf" <<EOF
-# bulk client: 10.42.0.2 / fd42::2
+  cat >"$RUN/$n-b.conf" <<EOF
+# $n client: 10.42.0.2 / fd42::2
 [Interface]
-PrivateKey = $(key bulk-b)
-ListenPort = $P_B
+PrivateKey = $(key "$n-b")
+ListenPort = $pb
 Address = 10.42.0.2/16, fd42::2/64
 [Peer]
-PublicKey = $(pub bulk-a)
-Endpoint = 127.0.0.1:$P_A
+PublicKey = $(pub "$n-a")
+Endpoint = 127.0.0.1:$pa
 AllowedIPs = 10.42.0.0/16, fd42::/64
 EOF
   umask 022
+}
+
+bulk_setup() {
+  pair_confs bulk
+  P_AC=$(free_udp) || die "no free UDP port"
   WAIT_FOR='^ready' start_bg coral-bulk-serve "$MESHB" --conf "$RUN/bulk-a.conf" bulk-serve --port 9001 ||
     die "coral-mesh-bench bulk-serve did not start"
   ANCHOR_PROXY_PORT=$(free_port 127.0.0.1) || die "no free TCP port"
@@ -375,6 +384,12 @@ EOF
       die "the userspace colony did not restart"
   fi
   log "load generator registered ($REGISTERED_BY); its wg-quick file: $RUN/loadgen.conf"
+  # The stand-in: coral's RPC server with a fixed GetStatus reply (as the
+  # anchor's colony has) on a userspace mesh node: the transport's cost
+  # without the colony's own work per call.
+  pair_confs standin
+  WAIT_FOR='^ready' start_bg standin "$MESHB" --conf "$RUN/standin-a.conf" status-serve --port 9000 ||
+    die "coral-mesh-bench status-serve did not start"
   US_URL4=http://10.42.0.1:9000
   US_URL6="http://[$US_V6]:9000"
   # Preflight: one short run each (also the WireGuard handshake works).
@@ -405,6 +420,7 @@ unary_coral() { # case path rep: coral-mesh-bench load (mesh4, mesh6: through th
     mesh4) s=colony-us url=$US_URL4 conf=(--conf "$RUN/loadgen.conf") ;;
     mesh6) s=colony-us url=$US_URL6 conf=(--conf "$RUN/loadgen.conf") ;;
     host) s=colony-host url=$HOST_URL ;;
+    standin4) s=standin url=http://10.42.0.1:9000 conf=(--conf "$RUN/standin-b.conf") ;;
   esac
   if ! alive "$s"; then
     reap_dead "$s"; OTHER_PCT=0 WAITED=0 BUSY_NOTE=
@@ -464,13 +480,13 @@ for ((rep = 1; rep <= REPS; rep++)); do
   fi
   if part unary; then
     for c in c16m16 c1m1; do
-      for path in mesh4 mesh6 host; do unary_coral "$c" "$path" "$rep"; done
+      for path in mesh4 mesh6 host standin4; do unary_coral "$c" "$path" "$rep"; done
       unary_anchor "$c" "$rep"
     done
   fi
 done
 
-stop_all coral-bulk-serve anchor-proxy anchor-colony colony-us colony-host
+stop_all coral-bulk-serve standin anchor-proxy anchor-colony colony-us colony-host
 log "processes stopped"
 
 # ------------------------------------------------------------------ 5. summary
@@ -535,8 +551,9 @@ summarize_unary() {
       label["mesh4"] = "coral-mesh-bench (a userspace mesh peer) → colony --mesh userspace, IPv4"
       label["mesh6"] = "coral-mesh-bench (a userspace mesh peer) → colony --mesh userspace, IPv6"
       label["host"] = "coral-mesh-bench over host TCP → colony --mesh host (no tunnel)"
-      label["anchor4"] = "anchor: h2load → wgns proxy → WireGuard + gVisor → wgns colony, IPv4 ¹"
-      np = split("mesh4 mesh6 host anchor4", pl, " ")
+      label["standin4"] = "coral-mesh-bench → stand-in colony (coral-mesh-bench status-serve: fixed reply) on the userspace mesh, IPv4 ³"
+      label["anchor4"] = "anchor: h2load → wgns proxy → WireGuard + gVisor → wgns colony (fixed reply), IPv4 ¹"
+      np = split("mesh4 mesh6 host standin4 anchor4", pl, " ")
       for (ci = 1; ci <= 2; ci++) {
         c = (ci == 1 ? "c16m16" : "c1m1")
         table("GetStatus, Connect JSON over h2c, " (c == "c16m16" ? "16 connections × 16 streams" : "1 × 1") ", " dur " s per run (median of " reps ")",
@@ -555,6 +572,8 @@ summarize_unary() {
       print "  netstack and WireGuard) → the wgns colony. Its \"both ends\" is proxy + colony. coral has no proxy here: the"
       print "  load generator is itself the mesh peer, so its CPU includes making the calls (what h2load does for the anchor)."
       print "² coral-mesh-bench: the RPC client, HTTP/2, and (mesh paths) its own WireGuard device and userspace stack, one thread."
+      print "³ The same fixed 193-byte GetStatus reply as coral-rpc-bench-server, as the anchor'"'"'s colony answers a fixed 209-byte"
+      print "  one: the mesh'"'"'s cost per call without what the real colony does per GetStatus."
       print ""
       print "### Goals: unary"
       print ""
@@ -574,6 +593,10 @@ summarize_unary() {
       r = ratio(T[m], T[a])
       printf "- CPU per request, both ends, at 16 × 16: coral %s µs vs the anchor %s µs (same run) = %s of it; goal ≤ 0.20: %s\n",
         fmt(T[m], 1), fmt(T[a], 1), fmt(r, 2), (r == "" ? "NO DATA" : (r <= 0.2 ? "MET" : "NOT MET"))
+      m = "c16m16" SUBSEP "standin4"; r = ratio(T[m], T[a])
+      printf "- the same with the stand-in colony (fixed reply, as the anchor'"'"'s): coral %s µs = %s of the anchor'"'"'s; goal ≤ 0.20: %s\n",
+        fmt(T[m], 1), fmt(r, 2), (r == "" ? "NO DATA" : (r <= 0.2 ? "MET" : "NOT MET"))
+      m = "c16m16" SUBSEP "mesh4"
       r = ratio(T[m], 293)
       printf "- the same against the anchor'"'"'s quiet-machine figure (194 + 99 = 293 µs): %s; goal ≤ 0.20 (58.6 µs): %s\n",
         fmt(r, 2), (r == "" ? "NO DATA" : (r <= 0.2 ? "MET" : "NOT MET"))
