@@ -102,6 +102,11 @@ udp_rcvbuf_errors() { # IPv4 + IPv6 RcvbufErrors of the host (all sockets)
   awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) k[$i] = i; h = 1 } else s += $k["RcvbufErrors"] }
        /^Udp6RcvbufErrors/ { s += $2 } END { print s + 0 }' /proc/net/snmp /proc/net/snmp6
 }
+# run_delay_ms PID: how long its threads were runnable but waited for a CPU
+# (/proc/PID/task/*/schedstat), ms: what other load costs a run.
+run_delay_ms() {
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%.0f", s / 1e6 }'
+}
 kv() { sed -nE "s/(^|.* )$2=([^ ]*).*/\2/p" <<<"$1" | tail -1; }
 
 # stats_line NAME: the last "stats:" line NAME prints on SIGUSR1 (coral-mesh-bench
@@ -172,11 +177,11 @@ measure() {
   u0=$(udp_rcvbuf_errors)
   times >"$out.times0"
   W0=$(now_us); B0=$(busy_ticks)
-  for i in "${!SAMPLE[@]}"; do TICKS0[i]=$(cpu_ticks "${SAMPLE[i]}"); done
+  for i in "${!SAMPLE[@]}"; do TICKS0[i]=$(cpu_ticks "${SAMPLE[i]}"); RD0[i]=$(run_delay_ms "${SAMPLE[i]}"); done
   timeout $((DURATION + WARMUP + 90)) "$@" >"$out" 2>"$out.err" {LK}>&-
   RC=$?
   W1=$(now_us); B1=$(busy_ticks)
-  for i in "${!SAMPLE[@]}"; do TICKS2[i]=$(cpu_ticks "${SAMPLE[i]}"); done
+  for i in "${!SAMPLE[@]}"; do TICKS2[i]=$(cpu_ticks "${SAMPLE[i]}"); RD2[i]=$(run_delay_ms "${SAMPLE[i]}"); done
   times >"$out.times1"
   u1=$(udp_rcvbuf_errors)
   [[ -n ${AFTER_HOOK:-} ]] && $AFTER_HOOK
@@ -194,11 +199,14 @@ measure() {
   b=$(((TICKS2[0] - TICKS0[0]) * 1000 / CLK_TCK))
   SAMPLE_MS=("$b")
   for ((i = 1; i < ${#SAMPLE[@]}; i++)); do SAMPLE_MS+=("$(((TICKS2[i] - TICKS0[i]) * 1000 / CLK_TCK))"); done
+  WAIT_PCT=()
+  for i in "${!SAMPLE[@]}"; do WAIT_PCT+=("$(((RD2[i] - RD0[i]) * 100 / (WALL_MS > 0 ? WALL_MS : 1)))"); done
 }
+RD0=() RD2=() WAIT_PCT=()
 
 # ------------------------------------------------------------------ 2. bulk
 BULK=$RUN/bulk.tsv
-printf 'path\tip\tdir\trep\tok\tmbps\tclient_cores\tserver_cores\tretransmits\tspurious\tudp_drops\tother_pct\twait_s\tnote\n' >"$BULK"
+printf 'path\tip\tdir\trep\tok\tmbps\tclient_cores\tserver_cores\tretransmits\tspurious\tudp_drops\tother_pct\twait_s\tclient_runq_pct\tserver_runq_pct\tnote\n' >"$BULK"
 
 # pair_confs NAME: RUN/NAME-a.conf (the server, 10.42.0.1 / fd42::1) and
 # RUN/NAME-b.conf (the client, 10.42.0.2 / fd42::2), each the other's only
@@ -260,11 +268,11 @@ hook_coral_after() { S1=$(stats_line coral-bulk-serve); }
 hook_anchor_before() { SP0=$(stats_line anchor-proxy); SC0=$(stats_line anchor-colony); }
 hook_anchor_after() { SP1=$(stats_line anchor-proxy); SC1=$(stats_line anchor-colony); }
 
-bulk_row() { # path ip dir rep ok mbps client_cores server_cores retrans spurious why
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" \
-    "$UDP_DROPS" "$OTHER_PCT" "$WAITED" "${11}${BUSY_NOTE}" >>"$BULK"
-  printf '%-7s %s %-4s rep %s: %8s Mbit/s  cores client %s server %s  retransmits %s  udp drops %s  other %s%%%s\n' \
-    "$1" "$2" "$3" "$4" "$6" "$7" "$8" "$9" "$UDP_DROPS" "$OTHER_PCT" "${11:+  FAILED: ${11}}" >&2
+bulk_row() { # path ip dir rep ok mbps client_cores server_cores retrans spurious why [client_runq server_runq]
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" \
+    "$UDP_DROPS" "$OTHER_PCT" "$WAITED" "${12:-}" "${13:-}" "${11}${BUSY_NOTE}" >>"$BULK"
+  printf '%-7s %s %-4s rep %s: %8s Mbit/s  cores client %s server %s  run-queue wait %s%% / %s%%  retransmits %s  udp drops %s  other %s%%%s\n' \
+    "$1" "$2" "$3" "$4" "$6" "$7" "$8" "${12:-}" "${13:-}" "$9" "$UDP_DROPS" "$OTHER_PCT" "${11:+  FAILED: ${11}}" >&2
   [[ -z ${11} ]] || note "bulk $1 $2 $3 rep $4 FAILED: ${11}"
 }
 
@@ -285,7 +293,9 @@ bulk_coral() { # ip dir rep
   rt=$(($(kv "$(grep '^stats: ' "$out")" retransmits) + $(kv "$S1" retransmits) - $(kv "$S0" retransmits)))
   # Every retransmission on loss-free loopback is spurious unless a UDP buffer dropped a datagram.
   bulk_row coral "$ip" "$dir" "$rep" "$([[ -z $why ]] && echo 1 || echo 0)" "$mbps" "$cli" "$srv" "$rt" \
-    "$((UDP_DROPS == 0 ? rt : -1))" "$why"
+    "$((UDP_DROPS == 0 ? rt : -1))" "$why" \
+    "$(awk -v d="$(kv "$(grep '^bulk ' "$out")" run_delay_s)" -v w="$WALL_MS" 'BEGIN { if (d != "" && w > 0) printf "%.0f", d * 1e5 / w }')" \
+    "${WAIT_PCT[0]}"
 }
 
 bulk_anchor() { # ip dir rep: the proxy's netstack <-> the colony's, raw TCP (no HTTP)
@@ -307,12 +317,13 @@ bulk_anchor() { # ip dir rep: the proxy's netstack <-> the colony's, raw TCP (no
   sp=$(($(kv "$SP1" tcp_spurious_recovery) - $(kv "$SP0" tcp_spurious_recovery) + $(kv "$SC1" tcp_spurious_recovery) - $(kv "$SC0" tcp_spurious_recovery)))
   bulk_row anchor "$ip" "$dir" "$rep" "$([[ -z $why ]] && echo 1 || echo 0)" "$mbps" \
     "$(awk -v c="${SAMPLE_MS[0]}" -v w="$WALL_MS" 'BEGIN { printf "%.2f", c / w }')" \
-    "$(awk -v c="${SAMPLE_MS[1]}" -v w="$WALL_MS" 'BEGIN { printf "%.2f", c / w }')" "$rt" "$sp" "$why"
+    "$(awk -v c="${SAMPLE_MS[1]}" -v w="$WALL_MS" 'BEGIN { printf "%.2f", c / w }')" "$rt" "$sp" "$why" \
+    "${WAIT_PCT[0]}" "${WAIT_PCT[1]}"
 }
 
 # ------------------------------------------------------------------ 3. unary
 UNARY=$RUN/unary.tsv
-printf 'case\tpath\trep\tok\trps\tp50_us\tp99_us\tmean_us\tclient_cpu_us\tcolony_cpu_us\tfailures\tother_pct\twait_s\tnote\n' >"$UNARY"
+printf 'case\tpath\trep\tok\trps\tp50_us\tp99_us\tmean_us\tclient_cpu_us\tcolony_cpu_us\tfailures\tother_pct\twait_s\tclient_runq_pct\tcolony_runq_pct\tnote\n' >"$UNARY"
 export CORAL_CONFIG_DIR=$RUN/config
 COLONY_US=bench-mesh-us
 COLONY_HOST=bench-mesh-host
@@ -404,11 +415,11 @@ EOF
   log "GetStatus answers: mesh ok, host ok, anchor $(wc -c <"$RUN/preflight-anchor.body") B"
 }
 
-unary_row() { # case path rep ok rps p50 p99 mean cli colony failures why
-  local f=("${@:1:11}" "$OTHER_PCT" "$WAITED" "${12}${BUSY_NOTE}")
+unary_row() { # case path rep ok rps p50 p99 mean cli colony failures why [client_runq colony_runq]
+  local f=("${@:1:11}" "$OTHER_PCT" "$WAITED" "${13:-}" "${14:-}" "${12}${BUSY_NOTE}")
   (IFS=$'\t' && echo "${f[*]}") >>"$UNARY"
-  printf '%-7s %-12s rep %s: %7s req/s  p50 %6s us  p99 %6s us  cpu client/proxy %6s + colony %6s us/req  other %s%%%s\n' \
-    "$1" "$2" "$3" "$5" "$6" "$7" "$9" "${10}" "$OTHER_PCT" "${12:+  FAILED: ${12}}" >&2
+  printf '%-7s %-8s rep %s: %7s req/s  p50 %6s us  p99 %6s us  cpu client/proxy %6s + colony %6s us/req  run-queue wait %s%% / %s%%  other %s%%%s\n' \
+    "$1" "$2" "$3" "$5" "$6" "$7" "$9" "${10}" "${13:-}" "${14:-}" "$OTHER_PCT" "${12:+  FAILED: ${12}}" >&2
   [[ -z ${12} ]] || note "unary $1 $2 rep $3 FAILED: ${12}"
 }
 
@@ -435,7 +446,8 @@ unary_coral() { # case path rep: coral-mesh-bench load (mesh4, mesh6: through th
   [[ -n $line ]] || why+="no result; "
   unary_row "$c" "$path" "$rep" "$([[ -z $why ]] && echo 1 || echo 0)" "$(kv "$line" rps)" "$(kv "$line" p50_us)" \
     "$(kv "$line" p99_us)" "$(kv "$line" mean_us)" "$(kv "$line" client_cpu_us_per_req)" \
-    "$(kv "$line" "pid${PID[$s]}_cpu_us_per_req")" "$(kv "$line" failures)" "$why"
+    "$(kv "$line" "pid${PID[$s]}_cpu_us_per_req")" "$(kv "$line" failures)" "$why" "$(kv "$line" client_wait_pct)" \
+    "$(kv "$line" "pid${PID[$s]}_wait_pct")"
 }
 
 unary_anchor() { # case rep: h2load -> wgns proxy -> WireGuard + gVisor -> wgns colony (IPv4)
@@ -446,6 +458,8 @@ unary_anchor() { # case rep: h2load -> wgns proxy -> WireGuard + gVisor -> wgns 
     unary_row "$c" anchor4 "$rep" 0 "" "" "" "" "" "" "" "anchor down"; return
   fi
   SAMPLE=("${PID[anchor-proxy]}" "${PID[anchor-colony]}") IDLE=()
+  local rp0 rc0 rp1 rc1
+  rp0=$(run_delay_ms "${PID[anchor-proxy]}") rc0=$(run_delay_ms "${PID[anchor-colony]}")
   h2load_measure "$out" "http://127.0.0.1:$ANCHOR_PROXY_PORT$RPC_PATH" -c"$cc" -m"$mm" \
     -H 'content-type: application/json' -d "$RUN/getstatus.json"
   [[ -n $BUSY_NOTE ]] && note "unary $c anchor4 rep $rep: started although the machine was busy (${BUSY_PCT}% of a core)"
@@ -454,10 +468,11 @@ unary_anchor() { # case rep: h2load -> wgns proxy -> WireGuard + gVisor -> wgns 
   reqlog_stats "$out"
   load_shares "$out"
   alive anchor-proxy && alive anchor-colony || WHY+="the anchor died; "
-  local p50 p99
+  local p50 p99 wall=$(((W1 - W0) / 1000))
+  rp1=$(run_delay_ms "${PID[anchor-proxy]}") rc1=$(run_delay_ms "${PID[anchor-colony]}")
   p50=$(cut -f1 <<<"$PCTS") p99=$(cut -f3 <<<"$PCTS")
   unary_row "$c" anchor4 "$rep" "$([[ -z $WHY ]] && echo 1 || echo 0)" "$RPS" "$p50" "$p99" "$MEAN" \
-    "${CPU_REQ[0]:-}" "${CPU_REQ[1]:-}" "$ERRS" "$WHY"
+    "${CPU_REQ[0]:-}" "${CPU_REQ[1]:-}" "$ERRS" "$WHY" "$(((rp1 - rp0) * 100 / wall))" "$(((rc1 - rc0) * 100 / wall))"
 }
 
 # ------------------------------------------------------------------ 4. runs
@@ -502,23 +517,31 @@ summarize_bulk() {
       add(mbps, k, $6); add(cc, k, $7); add(sc, k, $8)
       rt[k] += $9; if ($10 == -1 || sp[k] == -1) sp[k] = -1; else sp[k] += $10; drops[k] += $11
       if ($7 + $8 > 0) add(per, k, $6 / ($7 + $8))
+      add(cq, k, $14); add(sq, k, $15)
       note_other($12, "bulk " $1 " " $2 " " $3 " #" $4)
     }
     END {
       table("One bulk TCP stream, " dur " s per run (median of " reps ")",
-        "| path | IP | direction | Mbit/s (median) | Mbit/s (all reps) | client CPU, cores | server CPU, cores | Mbit/s per core (both) | TCP retransmits (sum of runs) | of them spurious | host UDP RcvbufErrors (sum) | failed runs |",
-        "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        "| path | IP | direction | Mbit/s (median) | Mbit/s (all reps) | client CPU, cores | server CPU, cores | Mbit/s per core (both) | run-queue wait, client / server ⁴ | TCP retransmits (sum of runs) | of them spurious | host UDP RcvbufErrors (sum) | failed runs |",
+        "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
       np = split("coral anchor", pl, " ")
       for (i = 1; i <= 2; i++) for (d = 1; d <= 2; d++) for (j = 1; j <= np; j++) {
         ip = (i == 1 ? "v4" : "v6"); dir = (d == 1 ? "up" : "down"); p = pl[j]; k = p SUBSEP ip SUBSEP dir
         if (!(k in seen)) continue
         M[k] = med(mbps[k])
         label = (p == "coral" ? "coral userspace mesh (WireGuard + lwIP), node ↔ node" : "anchor: wireguard-go + gVisor, proxy stack ↔ colony stack")
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %d | %d of %d |\n", label, ip,
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %d | %s | %d | %d of %d |\n", label, ip,
           (dir == "up" ? "up (client → server)" : "down (server → client)"), fmt(M[k], 0), all_reps(k),
-          fmt(med(cc[k]), 2), fmt(med(sc[k]), 2), fmt(med(per[k]), 0), rt[k], (sp[k] == -1 ? "? (UDP drops)" : sp[k]),
+          fmt(med(cc[k]), 2), fmt(med(sc[k]), 2), fmt(med(per[k]), 0), fmt(med(cq[k]), 0, "%"), fmt(med(sq[k]), 0, "%"),
+          rt[k], (sp[k] == -1 ? "? (UDP drops)" : sp[k]),
           drops[k], failed[k] + 0, runs[k]
       }
+      print ""
+      print "coral: client = the coral-mesh-bench bulk process (10.42.0.2), server = bulk-serve (10.42.0.1). Anchor: client ="
+      print "the wgns proxy'"'"'s netstack, server = the wgns colony'"'"'s. Spurious: coral counts every segment its stack sends"
+      print "again (StackStats::retransmits); on loopback with no UDP drop, each one is spurious. The anchor: gVisor'"'"'s"
+      print "TCP.SpuriousRecovery counter."
+      print "⁴ Time the process was runnable but waited for a CPU (/proc/PID/task/*/schedstat), % of the run: other load."
       print ""
       print "### Goals: bulk"
       print ""
@@ -545,6 +568,7 @@ summarize_unary() {
       add(rpsall, k, $4 ? sprintf("%.0f", $5) : "failed")
       if (!$4) { failed[k]++; next }
       add(rps, k, $5); add(p50, k, $6); add(p99, k, $7); add(cli, k, $9); add(col, k, $10); add(tot, k, $9 + $10)
+      add(cq, k, $14); add(oq, k, $15)
       note_other($12, "unary " $1 " " $2 " #" $3)
     }
     END {
@@ -557,14 +581,15 @@ summarize_unary() {
       for (ci = 1; ci <= 2; ci++) {
         c = (ci == 1 ? "c16m16" : "c1m1")
         table("GetStatus, Connect JSON over h2c, " (c == "c16m16" ? "16 connections × 16 streams" : "1 × 1") ", " dur " s per run (median of " reps ")",
-          "| path | req/s (median) | req/s (all reps) | p50 µs | p99 µs | CPU µs/request: load generator ² or proxy | colony | both ends | failed runs |",
-          "|---|---:|---|---:|---:|---:|---:|---:|---:|")
+          "| path | req/s (median) | req/s (all reps) | p50 µs | p99 µs | CPU µs/request: load generator ² or proxy | colony | both ends | run-queue wait, client or proxy / colony ⁴ | failed runs |",
+          "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
         for (j = 1; j <= np; j++) {
           p = pl[j]; k = c SUBSEP p
           if (!(k in seen)) continue
           R[k] = med(rps[k]); P50[k] = med(p50[k]); T[k] = med(tot[k])
-          printf "| %s | %s | %s | %s | %s | %s | %s | %s | %d of %d |\n", label[p], fmt(R[k], 0), all_reps(k), fmt(P50[k], 0),
-            fmt(med(p99[k]), 0), fmt(med(cli[k]), 1), fmt(med(col[k]), 1), fmt(T[k], 1), failed[k] + 0, runs[k]
+          printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %d of %d |\n", label[p], fmt(R[k], 0), all_reps(k), fmt(P50[k], 0),
+            fmt(med(p99[k]), 0), fmt(med(cli[k]), 1), fmt(med(col[k]), 1), fmt(T[k], 1), fmt(med(cq[k]), 0, "%"), fmt(med(oq[k]), 0, "%"),
+            failed[k] + 0, runs[k]
         }
         print ""
       }
@@ -574,6 +599,7 @@ summarize_unary() {
       print "² coral-mesh-bench: the RPC client, HTTP/2, and (mesh paths) its own WireGuard device and userspace stack, one thread."
       print "³ The same fixed 193-byte GetStatus reply as coral-rpc-bench-server, as the anchor'"'"'s colony answers a fixed 209-byte"
       print "  one: the mesh'"'"'s cost per call without what the real colony does per GetStatus."
+      print "⁴ Time the process was runnable but waited for a CPU (/proc/PID/task/*/schedstat), % of the run: other load."
       print ""
       print "### Goals: unary"
       print ""

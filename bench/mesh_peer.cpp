@@ -52,6 +52,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -135,6 +136,24 @@ long long cpu_ticks(int pid) {
     if (i == 15) stime = std::stoll(field);
   }
   return utime + stime;
+}
+
+// Time a process's threads spent runnable but waiting for a CPU (the run
+// queue delay of /proc/PID/task/*/schedstat), seconds; -1 if unknown. On a
+// shared machine this is what other load costs a run.
+double run_delay_seconds(const std::string& pid) {
+  std::error_code ec;
+  double total = 0;
+  bool any = false;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + pid + "/task", ec)) {
+    std::ifstream in(task.path() / "schedstat");
+    unsigned long long run = 0, wait = 0;
+    if (in >> run >> wait) {
+      total += double(wait) / 1e9;
+      any = true;
+    }
+  }
+  return any ? total : -1;
 }
 
 // ------------------------------------------------------------------ the node
@@ -362,6 +381,7 @@ int bulk(const Args& args) {
   Counted result;
   std::string error = "did not finish";
   const double cpu0 = cpu_seconds_self();
+  const double wait0 = run_delay_seconds("self");
   // Once done, a moment for the close to leave (else the server retransmits
   // to a node that is gone).
   asio::steady_timer linger(io);
@@ -376,14 +396,15 @@ int bulk(const Args& args) {
   });
   io.run();
   const double cpu = cpu_seconds_self() - cpu0;
+  const double waited = run_delay_seconds("self") - wait0;
   if (!error.empty() || result.seconds <= 0) {
     std::cerr << "coral-mesh-bench: bulk " << args.direction << " to " << args.target << ": " << error << "\n";
     std::printf("stats: %s cpu_s=%.3f\n", node.stats_line().c_str(), cpu_seconds_self());
     return 1;
   }
-  std::printf("bulk direction=%s target=%s bytes=%" PRIu64 " seconds=%.3f mbps=%.1f cpu_s=%.3f\n",
+  std::printf("bulk direction=%s target=%s bytes=%" PRIu64 " seconds=%.3f mbps=%.1f cpu_s=%.3f run_delay_s=%.3f\n",
               args.direction.c_str(), args.target.c_str(), result.bytes, result.seconds,
-              double(result.bytes) * 8 / result.seconds / 1e6, cpu);
+              double(result.bytes) * 8 / result.seconds / 1e6, cpu, waited);
   std::printf("stats: %s cpu_s=%.3f\n", node.stats_line().c_str(), cpu_seconds_self());
   return 0;
 }
@@ -512,16 +533,25 @@ int load(const Args& args) {
         });
       });
 
-  double cpu0 = 0, cpu1 = 0;
+  double cpu0 = 0, cpu1 = 0, wait0 = 0, wait1 = 0;
   std::vector<long long> ticks0(args.cpu_pids.size()), ticks1(args.cpu_pids.size());
+  std::vector<double> pid_wait0(args.cpu_pids.size()), pid_wait1(args.cpu_pids.size());
   asio::steady_timer window(io, state.window_start);
   window.async_wait([&](boost::system::error_code) {
     cpu0 = cpu_seconds_self();
-    for (std::size_t i = 0; i < args.cpu_pids.size(); ++i) ticks0[i] = cpu_ticks(args.cpu_pids[i]);
+    wait0 = run_delay_seconds("self");
+    for (std::size_t i = 0; i < args.cpu_pids.size(); ++i) {
+      ticks0[i] = cpu_ticks(args.cpu_pids[i]);
+      pid_wait0[i] = run_delay_seconds(std::to_string(args.cpu_pids[i]));
+    }
     window.expires_at(state.window_end);
     window.async_wait([&](boost::system::error_code) {
       cpu1 = cpu_seconds_self();
-      for (std::size_t i = 0; i < args.cpu_pids.size(); ++i) ticks1[i] = cpu_ticks(args.cpu_pids[i]);
+      wait1 = run_delay_seconds("self");
+      for (std::size_t i = 0; i < args.cpu_pids.size(); ++i) {
+        ticks1[i] = cpu_ticks(args.cpu_pids[i]);
+        pid_wait1[i] = run_delay_seconds(std::to_string(args.cpu_pids[i]));
+      }
       state.stopping = true;  // the workers finish their calls in flight
     });
   });
@@ -545,14 +575,16 @@ int load(const Args& args) {
   mean = lat.empty() ? 0 : mean / n;
   const double tick_us = 1e6 / double(sysconf(_SC_CLK_TCK));
   std::printf("load c=%u m=%u window_s=%.3f completed=%zu rps=%.0f mean_us=%.0f p50_us=%u p90_us=%u p99_us=%u "
-              "max_us=%u failures=%" PRIu64 " client_cpu_us_per_req=%.1f client_cpu_pct=%.0f",
+              "max_us=%u failures=%" PRIu64 " client_cpu_us_per_req=%.1f client_cpu_pct=%.0f client_wait_pct=%.0f",
               args.connections, args.streams, args.seconds, lat.size(), n / args.seconds, mean, pct(.5), pct(.9),
               pct(.99), lat.empty() ? 0 : lat.back(), state.failures, n > 0 ? (cpu1 - cpu0) * 1e6 / n : 0.0,
-              (cpu1 - cpu0) * 100 / args.seconds);
+              (cpu1 - cpu0) * 100 / args.seconds, (wait1 - wait0) * 100 / args.seconds);
   for (std::size_t i = 0; i < args.cpu_pids.size(); ++i) {
     const bool ok = ticks0[i] >= 0 && ticks1[i] >= 0 && n > 0;
     if (ok)
-      std::printf(" pid%d_cpu_us_per_req=%.1f", args.cpu_pids[i], double(ticks1[i] - ticks0[i]) * tick_us / n);
+      std::printf(" pid%d_cpu_us_per_req=%.1f pid%d_wait_pct=%.0f", args.cpu_pids[i],
+                  double(ticks1[i] - ticks0[i]) * tick_us / n, args.cpu_pids[i],
+                  (pid_wait1[i] - pid_wait0[i]) * 100 / args.seconds);
     else
       std::printf(" pid%d_cpu_us_per_req=-", args.cpu_pids[i]);
   }
