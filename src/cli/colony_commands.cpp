@@ -118,7 +118,7 @@ std::string describe_process(const config::ConfigDir& dir, const std::string& id
 }
 
 void add_colony_commands(CLI::App& app, Context& context) {
-  CLI::App* colony = app.add_subcommand("colony", "Manage colonies: list, current, use, start, stop, status");
+  CLI::App* colony = app.add_subcommand("colony", "Manage colonies: list, current, use, start, stop, status, peers, revoke");
   colony->require_subcommand(1);
 
   auto list_json = std::make_shared<bool>(false);
@@ -135,6 +135,7 @@ void add_colony_commands(CLI::App& app, Context& context) {
 
   add_colony_lifecycle_commands(*colony, context);
   add_colony_status_command(*colony, context);
+  add_colony_peers_commands(*colony, context);
 }
 
 }  // namespace coral::cli

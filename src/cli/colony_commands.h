@@ -1,6 +1,7 @@
 #pragma once
 // `coral colony ...`: list, current, use (here), start and stop
-// (colony_lifecycle), status (colony_status). See docs/cli.md.
+// (colony_lifecycle), status (colony_status), peers and revoke
+// (colony_peers). See docs/cli.md.
 
 #include <CLI/CLI.hpp>
 
@@ -13,6 +14,8 @@ void add_colony_commands(CLI::App& app, Context& context);
 // Registered by add_colony_commands on the `colony` subcommand.
 void add_colony_lifecycle_commands(CLI::App& colony, Context& context);
 void add_colony_status_command(CLI::App& colony, Context& context);
+// `peers [list]`, `peers add` and `revoke` (colony_peers.cpp).
+void add_colony_peers_commands(CLI::App& colony, Context& context);
 
 // "running (pid N)", "stopped", or "stopped (stale PID file of pid N)".
 std::string describe_process(const config::ConfigDir& dir, const std::string& id);

@@ -22,6 +22,7 @@
 #include "colony/runtime.h"
 #include "mesh/host_transport.h"
 #include "mesh/wireguard_transport.h"
+#include "wireguard/device/tun_linux.h"
 #include "net/interfaces.h"
 #include "net/stream.h"
 
@@ -36,6 +37,7 @@ struct StartFlags {
   bool daemon = false;
   std::string mesh;       // "": the colony file's wireguard.mesh
   std::string transport;  // --transport, the old name of --mesh
+  std::string interface;  // the TUN device / UAPI socket name; "": coral-<id>0
   std::vector<std::string> public_endpoints;
   std::string log_level = "info";
   std::string log_format = "text";
@@ -69,12 +71,17 @@ std::string started_message(const ColonyTarget& target, const colony::ColonyRunt
     std::string endpoints;
     for (const auto& endpoint : public_endpoints) endpoints += (endpoints.empty() ? "" : ", ") + endpoint;
     text += "  ├─ Public endpoints: " + (endpoints.empty() ? std::string("none") : endpoints) + "\n";
+    const auto& device = dynamic_cast<const mesh::WireGuardTransport&>(transport);
+    text += "  ├─ wg show: " +
+            (device.uapi_path().empty() ? "unavailable (" + device.uapi_unavailable() + ")" : device.uapi_path()) +
+            "\n";
   }
   text += "  ├─ Discovery: " +
           (discovery.auto_register ? "registering with " + discovery.endpoint + " as " + discovery.mesh_id + " every " +
                                          base::format_duration(discovery.register_interval)
                                    : std::string("not registering (discovery.auto_register is false)")) +
           "\n";
+  if (!runtime.admin_socket().empty()) text += "  ├─ Admin: " + runtime.admin_socket().string() + " (coral colony peers)\n";
   text += "  └─ State: " + target.dir.colony_state(target.id).string() + "\n";
   if (daemon) text += "Log: " + target.dir.colony_log_file(target.id).string() + "\n";
   return text;
@@ -149,10 +156,10 @@ void run_start(const StartFlags& flags, Context& context) {
   auto target = resolve_colony(context, flags.colony_id, ConfigUse::required, "coral colony start <colony-id>");
   if (!target) return;
   const config::MeshTransport mesh = mesh_choice.value_or(target->config->wireguard.mesh);
-  if (mesh == config::MeshTransport::tun) {
-    return context.fail("the tun mesh transport is not available yet in this build",
-                        "use --mesh userspace (coral's WireGuard and TCP/IP, no privileges) or --mesh host");
-  }
+  const std::string interface_name =
+      flags.interface.empty() ? mesh::default_interface_name(target->id) : flags.interface;
+  if (auto valid = wireguard::device::check_interface_name(interface_name); !valid)
+    return context.usage("--interface: interface name \"" + interface_name + "\": " + valid.error());
   if (auto created = target->dir.create(); !created) return context.fail(created.error());
   const auto pid_path = target->dir.colony_pid_file(target->id);
   if (const auto state = base::read_pid_file(pid_path); state.held()) {
@@ -190,12 +197,30 @@ void run_start(const StartFlags& flags, Context& context) {
   asio::io_context io(1);
   const auto& wg = target->config->wireguard;
   std::unique_ptr<mesh::Transport> transport;
-  if (mesh == config::MeshTransport::userspace) {
-    mesh::WireGuardTransportOptions wg_options;
-    wg_options.private_key = wg.private_key;
-    wg_options.listen_port = wg.listen_port;
-    wg_options.ipv4 = base::format_ipv4(wg.mesh_ipv4);
-    wg_options.ipv6 = base::format_ipv6(wg.mesh_ipv6);
+  mesh::WireGuardTransportOptions wg_options;
+  wg_options.private_key = wg.private_key;
+  wg_options.listen_port = wg.listen_port;
+  wg_options.ipv4 = base::format_ipv4(wg.mesh_ipv4);
+  wg_options.ipv6 = base::format_ipv6(wg.mesh_ipv6);
+  wg_options.ipv4_prefix_length = wg.mesh_network_ipv4.prefix_length();
+  wg_options.ipv6_prefix_length = wg.mesh_network_ipv6.prefix_length();
+  wg_options.interface_name = interface_name;
+  if (mesh == config::MeshTransport::tun) {
+    auto tun = mesh::make_tun_transport(io, std::move(wg_options));
+    if (!tun) {
+      switch (tun.error().code) {
+        case mesh::TunTransportError::no_capability:
+          return report_failure(tun.error().message,
+                                "the tun transport needs CAP_NET_ADMIN (run as root, or: sudo setcap "
+                                "cap_net_admin+ep $(command -v coral)); --mesh userspace needs no privilege");
+        case mesh::TunTransportError::interface_in_use:
+          return report_failure(tun.error().message, "choose another name with --interface NAME");
+        default:
+          return report_failure(tun.error().message);
+      }
+    }
+    transport = std::move(*tun);
+  } else if (mesh == config::MeshTransport::userspace) {
     auto userspace = mesh::make_userspace_transport(io, std::move(wg_options));
     if (!userspace) {
       return report_failure("cannot start the colony's WireGuard device: " + userspace.error(),
@@ -213,8 +238,11 @@ void run_start(const StartFlags& flags, Context& context) {
   options.public_endpoints = !flags.public_endpoints.empty() ? flags.public_endpoints : wg.public_endpoints;
   if (options.public_endpoints.empty()) {
     if (const auto* device = dynamic_cast<const mesh::WireGuardTransport*>(transport.get())) {
-      for (const auto& address : net::interface_addresses())
+      for (const auto& address : net::interface_addresses()) {
+        // Not the mesh's own addresses (the tun transport's device has them).
+        if (wg.mesh_network_ipv4.contains(address) || wg.mesh_network_ipv6.contains(address)) continue;
         options.public_endpoints.push_back(net::format_authority(address, device->listen_port()));
+      }
     }
   }
   options.heartbeat_interval = std::chrono::duration_cast<std::chrono::seconds>(*heartbeat);
@@ -266,7 +294,11 @@ void add_colony_lifecycle_commands(CLI::App& colony, Context& context) {
   start->add_flag("--daemon", start_flags->daemon, "run in the background (log: <config dir>/colonies/<id>.log)");
   start->add_option("--mesh", start_flags->mesh,
                     "how the mesh is carried: host (the host reaches the mesh IPs), userspace (coral's WireGuard "
-                    "and TCP/IP, no privileges); default: the colony file's wireguard.mesh, else host");
+                    "and TCP/IP, no privileges), tun (coral's WireGuard on a TUN device, the kernel's TCP/IP; "
+                    "needs CAP_NET_ADMIN); default: the colony file's wireguard.mesh, else host");
+  start->add_option("--interface", start_flags->interface,
+                    "with --mesh tun, the TUN device's name; with tun or userspace, the UAPI socket's, for wg show "
+                    "(default: coral-<first 8 characters of the colony id>0)");
   // The old name, kept for scripts; not shown in --help.
   start->add_option("--transport", start_flags->transport)->group("");
   start->add_option("--public-endpoint", start_flags->public_endpoints,

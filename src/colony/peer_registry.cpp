@@ -1,5 +1,6 @@
 #include "colony/peer_registry.h"
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <map>
@@ -30,6 +31,7 @@ std::string peer_id_for(std::string_view wireguard_pubkey) {
 }
 
 std::string_view peer_health(const Peer& peer, base::Clock::time_point now, std::chrono::seconds heartbeat_interval) {
+  if (peer.kind == Peer::Kind::device) return "manual";
   const auto age = now - peer.last_seen;
   std::string_view by_age = "unhealthy";
   if (age <= 2 * heartbeat_interval) {
@@ -97,11 +99,16 @@ PeerRegistry::PeerRegistry(PeerStore& store, config::ColonyConfig config, const 
 
 rpc::Result<PeerRegistry::Registered> PeerRegistry::register_peer(std::string_view wireguard_pubkey, Peer::Kind kind,
                                                                   std::string_view component_name) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   const auto now = clock_.now();
 
   auto existing = store_.find_by_pubkey(wireguard_pubkey);
   if (!existing) return store_failure("reading the peer store", existing.error());
+  if (existing->has_value() && (*existing)->kind == Peer::Kind::device) {
+    return rpc::fail(rpc::Code::already_exists, "this WireGuard key was added to the colony by hand as device " +
+                                                    (*existing)->component_name + " (" + (*existing)->peer_id +
+                                                    "); the operator must revoke it before it can register");
+  }
   if (existing->has_value()) {
     Peer peer = std::move(**existing);
     peer.kind = kind;
@@ -131,7 +138,128 @@ rpc::Result<PeerRegistry::Registered> PeerRegistry::register_peer(std::string_vi
     allocator_.release(assignment->index);
     return store_failure("recording the peer", saved.error());
   }
+  lock.unlock();
+  changed();
   return Registered{std::move(peer), true};
+}
+
+rpc::Result<Peer> PeerRegistry::add_device(std::string_view name, std::string_view wireguard_pubkey) {
+  if (auto valid = config::validate_colony_id(name); !valid) {
+    return rpc::fail(rpc::Code::invalid_argument, "name: " + valid.error());
+  }
+  if (name.size() == 17 && name.starts_with("peer-") &&
+      std::all_of(name.begin() + 5, name.end(), [](char c) { return base::hex_digit(c).has_value(); })) {
+    return rpc::fail(rpc::Code::invalid_argument,
+                     "name: must not look like a peer id (peer- and 12 hex digits), got " + base::quote(name));
+  }
+  auto key = crypto::PublicKey::from_base64(wireguard_pubkey);
+  if (!key) return rpc::fail(rpc::Code::invalid_argument, "public key: " + key.error());
+  if (key->is_zero()) return rpc::fail(rpc::Code::invalid_argument, "public key: must not be all zeros");
+  if (*key == config_.wireguard.public_key) {
+    return rpc::fail(rpc::Code::invalid_argument, "public key: that is the colony's own key");
+  }
+  const std::string pubkey = key->to_base64();
+
+  std::unique_lock lock(mutex_);
+  auto existing = store_.find_by_pubkey(pubkey);
+  if (!existing) return store_failure("reading the peer store", existing.error());
+  if (existing->has_value()) {
+    const Peer& holder = **existing;
+    return rpc::fail(rpc::Code::already_exists, "WireGuard key " + pubkey + " is already registered: " +
+                                                    std::string(to_string(holder.kind)) + " " +
+                                                    holder.component_name + " (" + holder.peer_id + ", " +
+                                                    holder.mesh_ipv4 + " / " + holder.mesh_ipv6 + ")");
+  }
+  auto all = store_.all();
+  if (!all) return store_failure("reading the peer store", all.error());
+  for (const Peer& peer : *all) {
+    if (peer.kind == Peer::Kind::device && peer.component_name == name) {
+      return rpc::fail(rpc::Code::already_exists, "a device named " + std::string(name) + " is already registered (" +
+                                                      peer.peer_id + "); revoke it first or choose another name");
+    }
+  }
+
+  auto assignment = allocator_.allocate();
+  if (!assignment) return rpc::fail(rpc::Code::resource_exhausted, assignment.error().message);
+  const auto now = clock_.now();
+  Peer peer{
+      .peer_id = peer_id_for(pubkey),
+      .wireguard_pubkey = pubkey,
+      .kind = Peer::Kind::device,
+      .component_name = std::string(name),
+      .mesh_index = assignment->index,
+      .mesh_ipv4 = assignment->ipv4_text(),
+      .mesh_ipv6 = assignment->ipv6_text(),
+      .registered_at = now,
+      .last_seen = now,
+      .status = "manual",
+  };
+  if (auto saved = store_.upsert(peer); !saved) {
+    allocator_.release(assignment->index);
+    return store_failure("recording the peer", saved.error());
+  }
+  lock.unlock();
+  changed();
+  return peer;
+}
+
+rpc::Result<Peer> PeerRegistry::revoke(std::string_view selector) {
+  std::unique_lock lock(mutex_);
+  std::optional<Peer> target;
+  auto by_id = store_.find_by_id(selector);
+  if (!by_id) return store_failure("reading the peer store", by_id.error());
+  if (by_id->has_value()) target = std::move(**by_id);
+  if (!target) {
+    auto by_key = store_.find_by_pubkey(selector);
+    if (!by_key) return store_failure("reading the peer store", by_key.error());
+    if (by_key->has_value()) target = std::move(**by_key);
+  }
+  if (!target) {
+    auto all = store_.all();
+    if (!all) return store_failure("reading the peer store", all.error());
+    std::vector<Peer> named;
+    for (Peer& peer : *all) {
+      if (peer.component_name == selector) named.push_back(std::move(peer));
+    }
+    if (named.size() > 1) {
+      std::string ids;
+      for (const Peer& peer : named) {
+        ids += (ids.empty() ? "" : ", ") + peer.peer_id + " (" + std::string(to_string(peer.kind)) + ", " +
+               peer.mesh_ipv4 + ")";
+      }
+      return rpc::fail(rpc::Code::failed_precondition, std::to_string(named.size()) + " peers are named " +
+                                                           base::quote(selector) + ": " + ids +
+                                                           "; revoke one by its peer id");
+    }
+    if (named.size() == 1) target = std::move(named.front());
+  }
+  if (!target) {
+    return rpc::fail(rpc::Code::not_found,
+                     "no peer of this colony has the name, peer id or WireGuard key " + base::quote(selector));
+  }
+  auto removed = store_.remove(target->peer_id);
+  if (!removed) return store_failure("removing the peer", removed.error());
+  if (!removed->has_value()) {
+    return rpc::fail(rpc::Code::not_found, "peer " + target->peer_id + " is not registered with this colony");
+  }
+  allocator_.release(**removed);
+  lock.unlock();
+  changed();
+  return std::move(*target);
+}
+
+void PeerRegistry::on_change(std::function<void()> callback) {
+  std::lock_guard lock(callbacks_mutex_);
+  callbacks_.push_back(std::move(callback));
+}
+
+void PeerRegistry::changed() {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(callbacks_mutex_);
+    callbacks = callbacks_;
+  }
+  for (const auto& callback : callbacks) callback();
 }
 
 rpc::Result<Peer> PeerRegistry::find_owned(std::string_view peer_id, std::string_view wireguard_pubkey) const {
@@ -144,6 +272,13 @@ rpc::Result<Peer> PeerRegistry::find_owned(std::string_view peer_id, std::string
   if ((*found)->wireguard_pubkey != wireguard_pubkey) {
     return rpc::fail(rpc::Code::permission_denied,
                      "peer " + std::string(peer_id) + " is registered with another WireGuard key");
+  }
+  // A device's key and id are no secret, and a device runs no coral: only
+  // the operator removes it (revoke), and it has no heartbeats to record.
+  if ((*found)->kind == Peer::Kind::device) {
+    return rpc::fail(rpc::Code::permission_denied, "peer " + std::string(peer_id) +
+                                                       " was added to the colony by hand; only its operator can "
+                                                       "remove it (coral colony revoke)");
   }
   return std::move(**found);
 }
@@ -166,7 +301,7 @@ rpc::Result<Peer> PeerRegistry::heartbeat(std::string_view peer_id, std::string_
 }
 
 rpc::Result<Peer> PeerRegistry::unregister(std::string_view peer_id, std::string_view wireguard_pubkey) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   auto peer = find_owned(peer_id, wireguard_pubkey);
   if (!peer) return peer;
   auto removed = store_.remove(peer_id);
@@ -175,11 +310,13 @@ rpc::Result<Peer> PeerRegistry::unregister(std::string_view peer_id, std::string
     return rpc::fail(rpc::Code::not_found, "peer " + std::string(peer_id) + " is not registered with this colony");
   }
   allocator_.release(**removed);
+  lock.unlock();
+  changed();
   return peer;
 }
 
 rpc::Result<std::vector<Peer>> PeerRegistry::expire_stale() {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   const auto period = kExpiryHeartbeats * options_.heartbeat_interval;
   const auto now = clock_.now();
   // Nobody could heartbeat while the colony was down.
@@ -190,11 +327,18 @@ rpc::Result<std::vector<Peer>> PeerRegistry::expire_stale() {
   std::vector<Peer> expired;
   for (Peer& peer : *stale) {
     auto removed = store_.remove(peer.peer_id);
-    if (!removed) return store_failure("removing an expired peer", removed.error());
+    if (!removed) {
+      // The ones removed before are gone all the same: say so.
+      lock.unlock();
+      if (!expired.empty()) changed();
+      return store_failure("removing an expired peer", removed.error());
+    }
     if (!removed->has_value()) continue;
     allocator_.release(**removed);
     expired.push_back(std::move(peer));
   }
+  lock.unlock();
+  if (!expired.empty()) changed();
   return expired;
 }
 

@@ -17,12 +17,31 @@
 // period) is forgotten by expire_stale() and its addresses freed. Agents are
 // kept (shown unhealthy): their addresses should survive an outage.
 //
+// Devices (Peer::Kind::device) are added by hand (add_device: a laptop on
+// kernel WireGuard, a wireguard-go node). They run no coral and never
+// heartbeat, so they are never expired and their health is "manual"; they
+// leave only by revoke(). Their key cannot Register through MeshService (it
+// would turn them into an agent or a proxy): already_exists; nor Heartbeat
+// or Unregister (permission_denied: their key and peer id are no secret).
+//
+// revoke() removes any peer at once, by component name, peer id or pubkey,
+// and frees its addresses. An agent or proxy that holds the colony secret
+// can register again; a device cannot come back without the operator.
+//
+// Change hook: on_change callbacks run after every mutation that changed
+// the set of peers or their addresses (a new registration, unregister, an
+// expiry that removed someone, add_device, revoke), on the thread that made
+// it, after the registry's mutex is released (they may call back into the
+// registry). Re-registrations and heartbeats change neither, and call
+// nothing.
+//
 // Thread-safe: every operation holds one mutex (the allocator is not
 // thread-safe, and allocate + persist must be one step).
 
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,7 +69,8 @@ inline constexpr int kExpiryHeartbeats = 4;
 // pubkey.
 std::string peer_id_for(std::string_view wireguard_pubkey);
 
-// "healthy", "degraded" or "unhealthy" (see the header comment).
+// "healthy", "degraded" or "unhealthy" (see the header comment); "manual"
+// for a device, whatever its age.
 std::string_view peer_health(const Peer& peer, base::Clock::time_point now, std::chrono::seconds heartbeat_interval);
 
 class PeerRegistry {
@@ -70,13 +90,34 @@ class PeerRegistry {
   // resource_exhausted when the subnet is full; internal when the store fails.
   rpc::Result<Registered> register_peer(std::string_view wireguard_pubkey, Peer::Kind kind,
                                         std::string_view component_name);
-  // not_found for an unknown peer; permission_denied when the pubkey differs.
+  // not_found for an unknown peer; permission_denied when the pubkey differs
+  // or the peer is a device (added by hand: only revoke() removes it).
   rpc::Result<Peer> heartbeat(std::string_view peer_id, std::string_view wireguard_pubkey, std::string_view status);
   rpc::Result<Peer> unregister(std::string_view peer_id, std::string_view wireguard_pubkey);
 
   // Forgets the proxies whose heartbeats stopped (see the header comment)
   // and frees their addresses; returns them.
   rpc::Result<std::vector<Peer>> expire_stale();
+
+  // Adds a device by hand: `name` (what `coral colony peers` shows and
+  // revoke takes) and its WireGuard public key (base64). Allocates its
+  // addresses like Register. invalid_argument for a name that is not 1-63
+  // characters of a-z, 0-9, '-', '_', '.' (or looks like a peer id) or a key
+  // that is no WireGuard public key (or is the colony's own);
+  // already_exists when the key is registered (as anything) or another
+  // device has that name; resource_exhausted when the subnet is full.
+  rpc::Result<Peer> add_device(std::string_view name, std::string_view wireguard_pubkey);
+
+  // Removes the peer `selector` names: a peer id, else a WireGuard public
+  // key, else a component name (a device's name). not_found when nothing
+  // matches; failed_precondition when a name matches several peers (the
+  // message lists their ids, to revoke one by id). Returns the peer removed.
+  rpc::Result<Peer> revoke(std::string_view selector);
+
+  // Adds a callback run after each change of the set of peers or their
+  // addresses (see the header comment). Callbacks are never removed: they
+  // must outlive the registry's use.
+  void on_change(std::function<void()> callback);
 
   rpc::Result<std::vector<Peer>> peers() const;
   // The peer holding `mesh_ip` (IPv4 or IPv6 text); nullopt when nobody
@@ -99,6 +140,8 @@ class PeerRegistry {
   PeerRegistry(PeerStore& store, config::ColonyConfig config, const base::Clock& clock, RegistryOptions options,
                mesh::IpAllocator allocator);
   rpc::Result<Peer> find_owned(std::string_view peer_id, std::string_view wireguard_pubkey) const;
+  // Runs the on_change callbacks; called without mutex_ held.
+  void changed();
 
   PeerStore& store_;
   config::ColonyConfig config_;
@@ -107,6 +150,8 @@ class PeerRegistry {
   base::Clock::time_point started_at_;
   mutable std::mutex mutex_;
   mesh::IpAllocator allocator_;
+  mutable std::mutex callbacks_mutex_;
+  std::vector<std::function<void()>> callbacks_;  // guarded by callbacks_mutex_
 };
 
 }  // namespace coral::colony

@@ -49,6 +49,25 @@ CREATE TABLE peers (
   status           TEXT    NOT NULL
 ) STRICT, WITHOUT ROWID;
 )sql",
+    // 1 -> 2: kind 'device' (peers added by hand). SQLite cannot change a
+    // CHECK constraint in place: the table is rebuilt with the same rows.
+    R"sql(
+CREATE TABLE peers_v2 (
+  peer_id          TEXT    NOT NULL PRIMARY KEY,
+  wireguard_pubkey TEXT    NOT NULL UNIQUE,
+  kind             TEXT    NOT NULL CHECK (kind IN ('agent', 'proxy', 'device')),
+  component_name   TEXT    NOT NULL,
+  mesh_index       INTEGER NOT NULL UNIQUE CHECK (mesh_index BETWEEN 0 AND 4294967295),
+  mesh_ipv4        TEXT    NOT NULL,
+  mesh_ipv6        TEXT    NOT NULL,
+  registered_at_ns INTEGER NOT NULL,
+  last_seen_ns     INTEGER NOT NULL,
+  status           TEXT    NOT NULL
+) STRICT, WITHOUT ROWID;
+INSERT INTO peers_v2 SELECT * FROM peers;
+DROP TABLE peers;
+ALTER TABLE peers_v2 RENAME TO peers;
+)sql",
 };
 
 constexpr std::string_view kColumns =
@@ -61,12 +80,6 @@ std::int64_t to_unix_nanos(Peer::TimePoint t) {
 
 Peer::TimePoint from_unix_nanos(std::int64_t ns) {
   return Peer::TimePoint(std::chrono::duration_cast<Peer::TimePoint::duration>(std::chrono::nanoseconds(ns)));
-}
-
-std::optional<Peer::Kind> parse_kind(std::string_view text) {
-  if (text == "agent") return Peer::Kind::agent;
-  if (text == "proxy") return Peer::Kind::proxy;
-  return std::nullopt;
 }
 
 // One row of sqlite_schema: what a schema version consists of.
@@ -133,8 +146,17 @@ std::string_view to_string(Peer::Kind kind) {
       return "agent";
     case Peer::Kind::proxy:
       return "proxy";
+    case Peer::Kind::device:
+      return "device";
   }
   return "agent";
+}
+
+std::optional<Peer::Kind> parse_peer_kind(std::string_view text) {
+  if (text == "agent") return Peer::Kind::agent;
+  if (text == "proxy") return Peer::Kind::proxy;
+  if (text == "device") return Peer::Kind::device;
+  return std::nullopt;
 }
 
 struct PeerStore::Impl {
@@ -185,7 +207,7 @@ struct PeerStore::Impl {
     Peer peer;
     peer.peer_id = s.column_text(0);
     peer.wireguard_pubkey = s.column_text(1);
-    auto kind = parse_kind(s.column_text(2));
+    auto kind = parse_peer_kind(s.column_text(2));
     if (!kind) return fail("peer " + peer.peer_id + " has an unknown kind '" + std::string(s.column_text(2)) + "'");
     peer.kind = *kind;
     peer.component_name = s.column_text(3);

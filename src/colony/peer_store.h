@@ -1,5 +1,6 @@
 #pragma once
-// The colony's persistent registry of mesh peers (agents and proxies): who
+// The colony's persistent registry of mesh peers (agents, proxies and
+// devices added by hand): who
 // registered with which WireGuard key, and which mesh addresses they hold.
 // One SQLite file under the config dir (colonies/<colony-id>.db), so that
 // assignments and peers survive a colony restart.
@@ -29,25 +30,31 @@
 namespace coral::colony {
 
 struct Peer {
-  enum class Kind { agent, proxy };
+  // agent, proxy: joined with MeshService.Register (and the colony secret).
+  // device: added by hand by the colony's operator (`coral colony peers
+  // add`): a laptop on kernel WireGuard, a wireguard-go node. It runs no
+  // coral, so it never heartbeats: never expired, health "manual".
+  enum class Kind { agent, proxy, device };
   using TimePoint = std::chrono::system_clock::time_point;
 
   std::string peer_id;           // "peer-" + 12 hex digits, stable per pubkey
   std::string wireguard_pubkey;  // base64
   Kind kind = Kind::agent;
-  std::string component_name;    // "api", or "proxy" for a proxy
+  std::string component_name;    // "api", "proxy" for a proxy, the operator's name for a device
   std::uint32_t mesh_index = 0;  // the allocator's slot: unique per colony
   std::string mesh_ipv4;
   std::string mesh_ipv6;
   TimePoint registered_at;
   TimePoint last_seen;
-  std::string status;            // "healthy", "degraded" or "unhealthy", as last reported
+  std::string status;            // "healthy", "degraded" or "unhealthy", as last reported; "manual" for a device
 
   bool operator==(const Peer&) const = default;
 };
 
-// "agent" or "proxy".
+// "agent", "proxy" or "device".
 std::string_view to_string(Peer::Kind kind);
+// The inverse of to_string; nullopt for anything else.
+std::optional<Peer::Kind> parse_peer_kind(std::string_view text);
 
 class PeerStore {
  public:
@@ -55,7 +62,7 @@ class PeerStore {
   using Result = std::expected<T, std::string>;
 
   // The schema version this build writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   // PRAGMA application_id of a coral state database: "corl".
   static constexpr std::int32_t kApplicationId = 0x636f726c;
 

@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/memory.h"
+#include "colony/admin_server.h"
 #include "colony/colony_service.h"
 #include "colony/mesh_service.h"
 #include "colony/peer_registry.h"
@@ -37,6 +38,7 @@ struct ColonyRuntime::Impl {
   std::unique_ptr<MeshService> mesh_service;
   std::unique_ptr<rpc::Server> rpc;
   std::unique_ptr<http::Server> http;
+  std::unique_ptr<AdminServer> admin;  // null when the admin socket could not be served
   // Shared with the registration coroutine: shutdown() only asks it to
   // stop, and a register call in flight then still needs both, after the
   // runtime itself may be gone.
@@ -197,6 +199,9 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
   impl->registry = std::move(*registry);
   impl->hub = dynamic_cast<mesh::WireGuardTransport*>(&transport);
   impl->sync_hub_peers();
+  // The device's peers follow the registry: registrations, unregistrations,
+  // expiries, devices added and revocations (the admin socket) alike.
+  impl->registry->on_change([raw = impl.get()] { raw->sync_hub_peers(); });
   impl->colony_service = std::make_unique<ColonyService>(*impl->registry);
   impl->mesh_service = std::make_unique<MeshService>(*impl->registry);
   impl->rpc = std::make_unique<rpc::Server>(io.get_executor());
@@ -236,6 +241,31 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
   }
   impl->http->start();
 
+  // The local admin socket (coral colony peers, revoke): a colony without it still runs.
+  AdminServiceOptions admin_options{.public_endpoints = options.public_endpoints,
+                                    .wireguard_info = options.wireguard_info};
+  if (impl->hub != nullptr && !admin_options.wireguard_info) {
+    admin_options.wireguard_info = [hub = impl->hub] {
+      std::map<std::string, PeerWireGuardInfo> facts;
+      for (const auto& peer : hub->snapshot().peers) {
+        facts[peer.public_key.to_base64()] = PeerWireGuardInfo{
+            .endpoint = peer.endpoint ? peer.endpoint->to_string() : std::string(),
+            .latest_handshake = peer.last_handshake,
+            .rx_bytes = peer.rx_bytes,
+            .tx_bytes = peer.tx_bytes,
+        };
+      }
+      return facts;
+    };
+  }
+  auto admin = AdminServer::start(io, dir.admin_socket(config.colony_id), *impl->registry, std::move(admin_options));
+  if (admin) {
+    impl->admin = std::move(*admin);
+  } else {
+    impl->warnings.push_back("no admin socket (coral colony peers and revoke will not work): " + admin.error());
+    log::warn("admin socket not served", {{"error", admin.error()}});
+  }
+
   if (config.discovery.auto_register) {
     auto client = discovery::DiscoveryClient::create(io.get_executor(), config.discovery.endpoint);
     if (!client) return std::unexpected("discovery.endpoint: " + client.error());
@@ -266,10 +296,15 @@ std::vector<std::string> ColonyRuntime::addresses() const { return impl_->http->
 
 const std::vector<std::string>& ColonyRuntime::warnings() const { return impl_->warnings; }
 
+std::filesystem::path ColonyRuntime::admin_socket() const {
+  return impl_->admin ? impl_->admin->socket_path() : std::filesystem::path();
+}
+
 asio::awaitable<void> ColonyRuntime::shutdown(std::chrono::milliseconds grace) {
   if (impl_->registration) impl_->registration->stop();
   *impl_->stopped = true;
   if (impl_->housekeeping_timer) impl_->housekeeping_timer->cancel();
+  if (impl_->admin) co_await impl_->admin->shutdown(grace);
   co_await impl_->http->shutdown(grace);
   // After the calls that were in flight: they count too.
   impl_->mesh_service->sweep(/*final=*/true);

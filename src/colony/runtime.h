@@ -7,18 +7,22 @@
 //
 // Both mesh addresses are tried; one family that cannot be bound (with the
 // host transport, an IPv6 mesh address that is on no interface of this
-// host) is a warning, both failing is an error. Requests from proxy peers
+// host) is a warning, both failing is an error. The admin socket
+// (admin_server.h) is served too; when it cannot be, the colony runs
+// without it, with a warning. Requests from proxy peers
 // (a source address held by a peer of kind proxy) are audit-logged.
 
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
+#include "colony/admin_service.h"
 #include "config/colony_file.h"
 #include "config/config_dir.h"
 #include "mesh/transport.h"
@@ -33,6 +37,9 @@ struct RuntimeOptions {
   // The WireGuard listener's public "host:port"s, announced to discovery.
   std::vector<std::string> public_endpoints;
   std::chrono::seconds heartbeat_interval{15};
+  // What the transport's WireGuard device knows of each peer, for the admin
+  // socket's ListPeers; empty when there is no device (host transport).
+  WireGuardInfoProvider wireguard_info;
 };
 
 class ColonyRuntime {
@@ -51,6 +58,8 @@ class ColonyRuntime {
   std::vector<std::string> addresses() const;
   // Warnings from start-up (a family not bound), for the CLI to show.
   const std::vector<std::string>& warnings() const;
+  // The admin socket served, or empty when it could not be (see warnings()).
+  std::filesystem::path admin_socket() const;
 
   // Stops registering and accepting; in-flight requests get up to `grace`.
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);

@@ -116,6 +116,10 @@ std::filesystem::path ConfigDir::colony_log_file(std::string_view id) const {
   return colonies_dir() / (std::string(id) + ".log");
 }
 
+std::filesystem::path ConfigDir::admin_socket(std::string_view id) const {
+  return colonies_dir() / (std::string(id) + ".sock");
+}
+
 std::expected<void, std::string> ConfigDir::create() const {
   for (const std::filesystem::path& dir : {root_, colonies_dir(), proxies_dir()}) {
     if (auto made = make_directory(dir); !made) return made;

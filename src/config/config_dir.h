@@ -10,6 +10,7 @@
 //       <id>.db                  its state (SQLite: peers, assignments)
 //       <id>.pid                 held (flock) while the colony runs (0600)
 //       <id>.log                 the log of `coral colony start --daemon`
+//       <id>.sock                the running colony's admin socket (Unix, 0600)
 //     proxies/                   0700, proxies' runtime state
 //
 // Directories are created 0700 when missing; existing ones keep their mode.
@@ -60,6 +61,9 @@ class ConfigDir {
   std::filesystem::path colony_state(std::string_view id) const;
   std::filesystem::path colony_pid_file(std::string_view id) const;
   std::filesystem::path colony_log_file(std::string_view id) const;
+  // The running colony's admin socket (AdminService, for `coral colony
+  // peers` and `revoke`): local only, mode 0600.
+  std::filesystem::path admin_socket(std::string_view id) const;
 
   // Creates the root, colonies/ and proxies/ with mode 0700 where missing
   // (parents of the root too). An existing path that is not a directory is

@@ -5,6 +5,12 @@
 //   userspace  the WireGuard device over one UDP socket, and a userspace
 //              TCP/IP stack (src/netstack) that holds the node's mesh
 //              addresses: no privilege, no other socket on the host.
+//   tun        the WireGuard device over one UDP socket, and a TUN device
+//              (coral-<name>0) holding the mesh addresses: the kernel's
+//              TCP/IP, the mesh routed system-wide. Needs CAP_NET_ADMIN.
+//
+// Both also serve the UAPI socket (/var/run/wireguard/<interface>.sock)
+// where the process may create it, so that `wg show` reads the device.
 //
 // The node's peers are the device's: set_peers() makes the device's peer
 // list (sessions of peers that stay are kept; a peer that goes loses its
@@ -15,6 +21,7 @@
 #include <expected>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -32,6 +39,12 @@ struct WireGuardTransportOptions {
   std::uint16_t listen_port = 0;  // UDP; 0: any free port
   std::string ipv4;               // the node's mesh addresses; empty: none yet
   std::string ipv6;
+  // The mesh subnets' prefix lengths: the TUN device's routes.
+  unsigned ipv4_prefix_length = 16;
+  unsigned ipv6_prefix_length = 64;
+  // The TUN device's name and the UAPI socket's (default_interface_name);
+  // empty: no UAPI socket (and no tun transport).
+  std::string interface_name;
   std::uint16_t mtu = wireguard::kDefaultMtu;
   std::chrono::milliseconds connect_timeout{5000};
   netstack::StackLimits limits;
@@ -45,14 +58,40 @@ class WireGuardTransport : public Transport {
   virtual wireguard::uapi::DeviceSnapshot snapshot() const = 0;
   // The UDP port the device is bound to.
   virtual std::uint16_t listen_port() const = 0;
-  // The userspace stack's counters (connections, refusals, packets).
+  // The userspace stack's counters (connections, refusals, packets); zero
+  // for the tun transport.
   virtual netstack::StackStats stack_stats() const = 0;
+  // Where `wg show` finds the device, or why it cannot ("" and the reason).
+  virtual std::string uapi_path() const = 0;
+  virtual std::string uapi_unavailable() const = 0;
 };
+
+// coral-<up to 8 characters of the name>0: at most 15 bytes, as the kernel
+// wants ("shop-production-a3f2" -> "coral-shop-pro0").
+std::string default_interface_name(std::string_view name);
 
 // The userspace transport on `io` (its thread runs the device and the
 // stack). Errors name what failed: "UDP port 41820: Address already in
 // use", "mesh address \"10.42.0.300\" is not an IP address".
 std::expected<std::unique_ptr<WireGuardTransport>, std::string> make_userspace_transport(
+    boost::asio::io_context& io, WireGuardTransportOptions options);
+
+// Why a tun transport did not open.
+enum class TunTransportError {
+  no_capability,     // no CAP_NET_ADMIN (or /dev/net/tun not accessible)
+  no_tun_device,     // /dev/net/tun missing
+  interface_in_use,  // an interface of that name exists
+  other,             // the message says what
+};
+struct TunTransportFailure {
+  TunTransportError code = TunTransportError::other;
+  std::string message;  // for people, naming the interface and what to do
+};
+
+// The tun transport on `io`: the TUN device `options.interface_name` with
+// the mesh addresses and the subnets' routes, the WireGuard device, and
+// the host's sockets on the mesh addresses.
+std::expected<std::unique_ptr<WireGuardTransport>, TunTransportFailure> make_tun_transport(
     boost::asio::io_context& io, WireGuardTransportOptions options);
 
 // A peer of the hub: its key, and AllowedIPs of exactly its two mesh

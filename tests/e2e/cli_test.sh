@@ -154,4 +154,29 @@ coral colony status "$ID"
 e2e_result "colony status of a stopped colony -> exit 3 (as systemctl status)" \
   "$( ((rc == 3)) && [[ $out == *"[STOPPED]"* ]] || echo "exit $rc: $out $err")"
 
+# ------------------------------------------------------------ init's defaults, --mesh userspace
+# init's defaults (10.42.0.0/16, a random ULA) on the host transport cannot
+# serve; with --mesh userspace they can: the mesh addresses exist only in
+# the colony's own TCP/IP stack (nothing is sent: no peer is registered).
+UDP_PORT=$(e2e_free_port)
+coral init --app mesh --env cli --colony-id mesh-cli --listen-port "$UDP_PORT" --discovery "http://127.0.0.1:$(e2e_free_port)"
+coral colony start mesh-cli --daemon
+why=""
+if ((rc != 1)); then why="host transport: exit $rc, want 1: $out $err"
+elif [[ $err != *"cannot serve on the colony's mesh addresses"* ]]; then why="host transport: $err"
+fi
+coral colony start mesh-cli --daemon --mesh userspace
+if [[ -z $why ]]; then
+  if ((rc != 0)); then why="--mesh userspace: exit $rc: $out $err"
+  elif [[ $out != *"Serving: 10.42.0.1:9000, ["*"]:9000 (userspace transport, WireGuard on UDP $UDP_PORT)"* ]]; then
+    why="--mesh userspace: $out"
+  elif [[ $err == *warning* ]]; then why="--mesh userspace warned: $err"
+  fi
+fi
+coral colony start mesh-cli --mesh wireguard
+[[ -z $why ]] && why=$(why_usage "--mesh wireguard: unknown mesh transport")
+coral colony stop mesh-cli
+[[ -z $why && $rc != 0 ]] && why="colony stop: exit $rc: $out $err"
+e2e_result "init's defaults: colony start fails on the host transport, serves with --mesh userspace (both families); --mesh wireguard -> exit 2" "$why"
+
 e2e_summary

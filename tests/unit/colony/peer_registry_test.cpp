@@ -1,5 +1,6 @@
-// PeerRegistry::find_by_address: which peer holds a source address (what
-// the colony's audit of proxy requests asks), over a real SQLite file.
+// PeerRegistry over a real SQLite file: find_by_address (which peer holds a
+// source address, what the colony's audit of proxy requests asks), expiry,
+// devices added by hand, revocation and the change hook.
 
 #include "colony/peer_registry.h"
 
@@ -176,6 +177,173 @@ TEST_F(PeerRegistryTest, RefusesAStoreWhoseAddressesDoNotMatchTheirIndex) {
   EXPECT_TRUE(registry.error().starts_with((dir_ / "colony.db").string() + ": peer " + peer.peer_id +
                                            " records mesh addresses 127.42.0.2 / fdc0:42::99, but its mesh index 2"))
       << registry.error();
+}
+
+
+// ---- Devices added by hand, revocation, the change hook ---------------------
+
+TEST_F(PeerRegistryTest, AddsADeviceWithTheNextFreeAddressesAndNeverExpiresIt) {
+  using namespace std::chrono_literals;
+  add(Peer::Kind::agent, "api");
+  const std::string key = new_pubkey();
+  auto device = registry_->add_device("laptop", key);
+  ASSERT_TRUE(device) << device.error().message;
+  EXPECT_EQ(device->kind, Peer::Kind::device);
+  EXPECT_EQ(device->component_name, "laptop");
+  EXPECT_EQ(device->wireguard_pubkey, key);
+  EXPECT_EQ(device->peer_id, peer_id_for(key));
+  EXPECT_EQ(device->mesh_ipv4, "127.42.0.3");
+  EXPECT_EQ(device->mesh_ipv6, "fdc0:42::3");
+  EXPECT_EQ(registry_->health(*device), "manual");
+  EXPECT_EQ(holder("127.42.0.3"), device->peer_id);
+
+  clock_.advance(24h);
+  EXPECT_TRUE(registry_->expire_stale().value().empty());
+  EXPECT_EQ(registry_->health(*device), "manual");
+  open();  // survives a restart, with its kind
+  auto peers = registry_->peers().value();
+  ASSERT_EQ(peers.size(), 2U);
+  EXPECT_EQ(peers[1].kind, Peer::Kind::device);
+  EXPECT_EQ(peers[1].component_name, "laptop");
+}
+
+TEST_F(PeerRegistryTest, RefusesBadDeviceNamesAndKeys) {
+  const std::string key = new_pubkey();
+  const std::size_t in_use = registry_->addresses_in_use();
+  for (const std::string_view name : {"", "Laptop", "my laptop", "a/b", "peer-0123456789ab",
+                                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}) {
+    auto added = registry_->add_device(name, key);
+    ASSERT_FALSE(added) << name;
+    EXPECT_EQ(added.error().code, rpc::Code::invalid_argument) << name;
+    EXPECT_TRUE(added.error().message.starts_with("name: ")) << added.error().message;
+  }
+  const std::string colony_key = registry_->config().wireguard.public_key.to_base64();
+  for (const std::string_view bad : {std::string_view("not a key"), std::string_view(key).substr(1),
+                                     std::string_view("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+                                     std::string_view(colony_key)}) {
+    auto added = registry_->add_device("laptop", bad);
+    ASSERT_FALSE(added) << bad;
+    EXPECT_EQ(added.error().code, rpc::Code::invalid_argument) << bad;
+    EXPECT_TRUE(added.error().message.starts_with("public key: ")) << added.error().message;
+  }
+  EXPECT_TRUE(registry_->peers().value().empty());
+  EXPECT_EQ(registry_->addresses_in_use(), in_use);
+}
+
+TEST_F(PeerRegistryTest, ADeviceKeyOrNameThatIsTakenIsAlreadyExists) {
+  const Peer agent = add(Peer::Kind::agent, "api");
+  auto taken = registry_->add_device("laptop", agent.wireguard_pubkey);
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code, rpc::Code::already_exists);
+  EXPECT_NE(taken.error().message.find(agent.peer_id), std::string::npos) << taken.error().message;
+
+  ASSERT_TRUE(registry_->add_device("laptop", new_pubkey()));
+  auto same_name = registry_->add_device("laptop", new_pubkey());
+  ASSERT_FALSE(same_name);
+  EXPECT_EQ(same_name.error().code, rpc::Code::already_exists);
+  // A device's name may be an agent's component: revoke then asks for an id.
+  EXPECT_TRUE(registry_->add_device("api", new_pubkey()));
+}
+
+TEST_F(PeerRegistryTest, ADeviceCannotRegisterHeartbeatOrUnregisterThroughMeshService) {
+  const std::string key = new_pubkey();
+  ASSERT_TRUE(registry_->add_device("laptop", key));
+  auto registered = registry_->register_peer(key, Peer::Kind::proxy, "proxy");
+  ASSERT_FALSE(registered);
+  EXPECT_EQ(registered.error().code, rpc::Code::already_exists);
+  EXPECT_EQ(registry_->peers().value().at(0).kind, Peer::Kind::device);
+  // Nor heartbeat, nor unregister it: its key and id are no secret.
+  const std::string id = peer_id_for(key);
+  EXPECT_EQ(registry_->heartbeat(id, key, "healthy").error().code, rpc::Code::permission_denied);
+  EXPECT_EQ(registry_->unregister(id, key).error().code, rpc::Code::permission_denied);
+  EXPECT_EQ(registry_->peers().value().size(), 1U);
+}
+
+TEST_F(PeerRegistryTest, RevokesByNamePeerIdOrKeyAndFreesTheAddresses) {
+  const std::string key = new_pubkey();
+  const Peer laptop = registry_->add_device("laptop", key).value();
+  const Peer agent = add(Peer::Kind::agent, "api");
+  const Peer proxy = add(Peer::Kind::proxy, "proxy");
+
+  auto by_name = registry_->revoke("laptop");
+  ASSERT_TRUE(by_name) << by_name.error().message;
+  EXPECT_EQ(by_name->peer_id, laptop.peer_id);
+  EXPECT_EQ(holder(laptop.mesh_ipv4), "");
+  EXPECT_EQ(holder(laptop.mesh_ipv6), "");
+  // Its addresses are the next peer's.
+  auto again = registry_->add_device("laptop", key);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->mesh_ipv4, laptop.mesh_ipv4);
+  EXPECT_EQ(again->mesh_ipv6, laptop.mesh_ipv6);
+
+  EXPECT_EQ(registry_->revoke(agent.peer_id).value().peer_id, agent.peer_id);
+  EXPECT_EQ(registry_->revoke(proxy.wireguard_pubkey).value().peer_id, proxy.peer_id);
+  // A revoked agent or proxy heartbeats into not_found (and registers again).
+  EXPECT_EQ(registry_->heartbeat(agent.peer_id, agent.wireguard_pubkey, "healthy").error().code,
+            rpc::Code::not_found);
+  ASSERT_EQ(registry_->peers().value().size(), 1U);
+}
+
+TEST_F(PeerRegistryTest, RevokeOfNothingIsNotFoundAndOfAnAmbiguousNameListsTheIds) {
+  auto nothing = registry_->revoke("laptop");
+  ASSERT_FALSE(nothing);
+  EXPECT_EQ(nothing.error().code, rpc::Code::not_found);
+
+  const Peer first = add(Peer::Kind::agent, "api");
+  const Peer second = add(Peer::Kind::agent, "api");
+  auto ambiguous = registry_->revoke("api");
+  ASSERT_FALSE(ambiguous);
+  EXPECT_EQ(ambiguous.error().code, rpc::Code::failed_precondition);
+  EXPECT_NE(ambiguous.error().message.find(first.peer_id), std::string::npos) << ambiguous.error().message;
+  EXPECT_NE(ambiguous.error().message.find(second.peer_id), std::string::npos) << ambiguous.error().message;
+  EXPECT_EQ(registry_->peers().value().size(), 2U);
+  EXPECT_TRUE(registry_->revoke(first.peer_id));
+  EXPECT_EQ(registry_->revoke("api").value().peer_id, second.peer_id);
+}
+
+TEST_F(PeerRegistryTest, OnChangeRunsAfterEveryChangeOfPeersOrAddressesAndOnlyThen) {
+  using namespace std::chrono_literals;
+  int calls = 0;
+  std::size_t seen = 0;
+  registry_->on_change([&] {
+    ++calls;
+    // Outside the registry's mutex: it may read the registry.
+    seen = registry_->peers().value().size();
+  });
+  const std::string key = new_pubkey();
+  auto registered = registry_->register_peer(key, Peer::Kind::proxy, "proxy");
+  ASSERT_TRUE(registered);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(seen, 1U);
+  // Re-registering and heartbeating change nothing that matters.
+  ASSERT_TRUE(registry_->register_peer(key, Peer::Kind::proxy, "proxy"));
+  ASSERT_TRUE(registry_->heartbeat(registered->peer.peer_id, key, "healthy"));
+  EXPECT_EQ(calls, 1);
+
+  const std::string device_key = new_pubkey();
+  ASSERT_TRUE(registry_->add_device("laptop", device_key));
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(seen, 2U);
+  EXPECT_FALSE(registry_->add_device("laptop", device_key));  // refused: no call
+  EXPECT_FALSE(registry_->revoke("nobody"));
+  EXPECT_EQ(calls, 2);
+  ASSERT_TRUE(registry_->revoke("laptop"));
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(seen, 1U);
+
+  EXPECT_TRUE(registry_->expire_stale().value().empty());  // nobody expired: no call
+  EXPECT_EQ(calls, 3);
+  clock_.advance(kExpiryHeartbeats * registry_->heartbeat_interval() + 1s);
+  EXPECT_EQ(registry_->expire_stale().value().size(), 1U);
+  EXPECT_EQ(calls, 4);
+  EXPECT_EQ(seen, 0U);
+
+  const Peer agent = add(Peer::Kind::agent, "api");
+  EXPECT_EQ(calls, 5);
+  ASSERT_TRUE(registry_->unregister(agent.peer_id, agent.wireguard_pubkey));
+  EXPECT_EQ(calls, 6);
+  EXPECT_FALSE(registry_->unregister(agent.peer_id, agent.wireguard_pubkey));
+  EXPECT_EQ(calls, 6);
 }
 
 }  // namespace

@@ -327,6 +327,58 @@ TEST_F(PeerStoreTest, SurvivesAKilledProcess) {
   EXPECT_EQ(found->last_seen, peer.last_seen + 1s);
 }
 
+// Schema 2 added kind 'device'. A version-1 file (as coral wrote it before)
+// is migrated in place with its peers, and then takes devices.
+TEST_F(PeerStoreTest, MigratesAVersion1StoreAndKeepsItsPeers) {
+  const Peer agent = make_peer(2);
+  const Peer proxy = make_peer(3, Peer::Kind::proxy);
+  {
+    auto db = sqlite::Database::open(file_);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->exec(R"sql(
+CREATE TABLE peers (
+  peer_id          TEXT    NOT NULL PRIMARY KEY,
+  wireguard_pubkey TEXT    NOT NULL UNIQUE,
+  kind             TEXT    NOT NULL CHECK (kind IN ('agent', 'proxy')),
+  component_name   TEXT    NOT NULL,
+  mesh_index       INTEGER NOT NULL UNIQUE CHECK (mesh_index BETWEEN 0 AND 4294967295),
+  mesh_ipv4        TEXT    NOT NULL,
+  mesh_ipv6        TEXT    NOT NULL,
+  registered_at_ns INTEGER NOT NULL,
+  last_seen_ns     INTEGER NOT NULL,
+  status           TEXT    NOT NULL
+) STRICT, WITHOUT ROWID;
+PRAGMA application_id = 1668248172; PRAGMA user_version = 1;
+)sql"));
+  }
+  {
+    // Rows as version 1 wrote them, through a store of this build that
+    // has not migrated yet: insert them by hand.
+    auto db = sqlite::Database::open(file_);
+    ASSERT_TRUE(db);
+    for (const Peer* peer : {&agent, &proxy}) {
+      const auto ns = [](Peer::TimePoint t) {
+        return std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+      };
+      ASSERT_TRUE(db->exec("INSERT INTO peers VALUES ('" + peer->peer_id + "', '" + peer->wireguard_pubkey + "', '" +
+                           std::string(to_string(peer->kind)) + "', '" + peer->component_name + "', " +
+                           std::to_string(peer->mesh_index) + ", '" + peer->mesh_ipv4 + "', '" + peer->mesh_ipv6 +
+                           "', " + ns(peer->registered_at) + ", " + ns(peer->last_seen) + ", '" + peer->status +
+                           "')"));
+    }
+  }
+  auto store = open_store();
+  EXPECT_EQ(store.all().value(), (std::vector<Peer>{agent, proxy}));
+  const Peer device = make_peer(4, Peer::Kind::device);
+  ASSERT_TRUE(store.upsert(device));
+  EXPECT_EQ(store.find_by_id(device.peer_id).value(), device);
+  {
+    auto db = sqlite::Database::open(file_, sqlite::Database::Mode::read_only);
+    ASSERT_TRUE(db);
+    EXPECT_EQ(db->query_int64("PRAGMA user_version").value(), 2);
+  }
+}
+
 TEST_F(PeerStoreTest, RefusesGarbageAndLeavesItAlone) {
   std::string garbage;
   for (int i = 0; i < 300; ++i) garbage += "this is not a database; ";
@@ -367,7 +419,7 @@ TEST_F(PeerStoreTest, RefusesANewerSchema) {
     ASSERT_TRUE(db);
     ASSERT_TRUE(db->exec("PRAGMA user_version = 99"));
   }
-  expect_refused("written by a newer coral (schema version 99; this coral knows up to 1)");
+  expect_refused("written by a newer coral (schema version 99; this coral knows up to 2)");
 }
 
 // issue 16: `: > colonies/ID.db` made the colony start silently with no

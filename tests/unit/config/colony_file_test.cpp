@@ -415,6 +415,40 @@ struct BadValue {
   std::string error;  // after "<file>: "
 };
 
+TEST_F(ConfigTest, MeshTransportAndPublicEndpointsAreOptionalAndRoundTrip) {
+  // A file without them (as written before they existed): host, none.
+  const std::string without = remove_section(edit(valid_yaml(), "mesh", std::nullopt), "unused");
+  const auto plain = load(write("plain.yaml", without));
+  ASSERT_TRUE(plain) << plain.error();
+  EXPECT_EQ(plain->wireguard.mesh, MeshTransport::host);
+  EXPECT_TRUE(plain->wireguard.public_endpoints.empty());
+
+  auto config = new_colony("my-shop", "production");
+  ASSERT_TRUE(config);
+  config->wireguard.mesh = MeshTransport::userspace;
+  config->wireguard.public_endpoints = {"203.0.113.7:41820", "[2001:db8::7]:41820"};
+  const fs::path path = dir_ / "mesh.yaml";
+  ASSERT_TRUE(save(path, *config));
+  EXPECT_TRUE(contains(read(path), "    mesh: userspace\n"));
+  const auto loaded = load(path);
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_EQ(loaded->wireguard.mesh, MeshTransport::userspace);
+  EXPECT_EQ(loaded->wireguard.public_endpoints, config->wireguard.public_endpoints);
+
+  const auto bad_mesh = load(write("bad_mesh.yaml", edit(valid_yaml(), "mesh", "wireguard-go")));
+  ASSERT_FALSE(bad_mesh);
+  EXPECT_TRUE(contains(bad_mesh.error(), "wireguard.mesh: \"wireguard-go\" is not a mesh transport (host, userspace, tun)"))
+      << bad_mesh.error();
+  const auto bad_endpoint =
+      load(write("bad_endpoint.yaml", edit(valid_yaml(), "mesh", "host\n    public_endpoints: [\"no-port\"]")));
+  ASSERT_FALSE(bad_endpoint);
+  EXPECT_TRUE(contains(bad_endpoint.error(), "wireguard.public_endpoints: \"no-port\"")) << bad_endpoint.error();
+  const auto not_a_list =
+      load(write("not_a_list.yaml", edit(valid_yaml(), "mesh", "host\n    public_endpoints: 1.2.3.4:5")));
+  ASSERT_FALSE(not_a_list);
+  EXPECT_TRUE(contains(not_a_list.error(), "wireguard.public_endpoints: expected a list")) << not_a_list.error();
+}
+
 TEST_F(ConfigTest, EveryInvalidFieldIsNamed) {
   const std::string text = valid_yaml();
   const std::vector<BadValue> cases = {

@@ -19,6 +19,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "bounded_io.h"
+#include "stream_helpers.h"
 #include "net/error.h"
 
 namespace coral::mesh {
@@ -73,29 +74,18 @@ net::Awaitable<std::string> echo_once(net::Dialer dialer, std::string host, std:
   co_return answer;
 }
 
-net::Awaitable<void> serve_echo(std::unique_ptr<net::Listener> listener) {
-  while (true) {
-    auto stream = co_await listener->accept();
-    if (!stream) co_return;
-    std::array<std::byte, 4096> buffer{};
-    while (true) {
-      auto n = co_await (*stream)->read_some(buffer);
-      if (!n) break;
-      if (co_await (*stream)->write(std::span(buffer).first(*n))) break;
-    }
-  }
-}
-
 struct Mesh {
   asio::io_context io{1};
   Node hub = make_node(io, "10.42.0.1", "fd42::1");
   Node peer = make_node(io, "10.42.0.2", "fd42::2");
+  std::vector<std::unique_ptr<net::Listener>> listeners;
 
   void serve() {
     for (const char* address : {"10.42.0.1", "fd42::1"}) {
       auto listener = hub.transport->listen(address, 9000);
       ASSERT_TRUE(listener) << listener.error().message();
-      asio::co_spawn(io, serve_echo(std::move(*listener)), asio::detached);
+      listeners.push_back(std::move(*listener));
+      asio::co_spawn(io, coral::testing::serve_echo(*listeners.back()), asio::detached);
     }
   }
   void join() {

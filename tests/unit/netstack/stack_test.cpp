@@ -25,6 +25,7 @@
 #include <boost/asio/post.hpp>
 
 #include "bounded_io.h"
+#include "stream_helpers.h"
 #include "net/error.h"
 
 namespace coral::netstack {
@@ -34,7 +35,12 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using coral::testing::run;
 using coral::testing::run_until;
-using Bytes = std::vector<std::uint8_t>;
+using coral::testing::Bytes;
+using coral::testing::pattern;
+using coral::testing::read_exactly;
+using coral::testing::read_to_end;
+using coral::testing::serve_echo;
+using coral::testing::write_all;
 using StreamPtr = std::unique_ptr<net::ByteStream>;
 
 // Carries one stack's packets to another, a batch at a time, through the
@@ -113,40 +119,6 @@ struct Link {
   std::unique_ptr<Pipe> to_colony;
   std::unique_ptr<Pipe> to_peer;
 };
-
-Bytes pattern(std::size_t size, std::uint8_t seed) {
-  Bytes out(size);
-  for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<std::uint8_t>(seed + i * 7 + (i >> 11));
-  return out;
-}
-
-net::Awaitable<Bytes> read_exactly(net::ByteStream& stream, std::size_t size) {
-  Bytes out;
-  std::array<std::byte, 16384> buffer{};
-  while (out.size() < size) {
-    auto n = co_await stream.read_some(std::span(buffer).first(std::min(buffer.size(), size - out.size())));
-    if (!n) break;
-    const auto* data = reinterpret_cast<const std::uint8_t*>(buffer.data());
-    out.insert(out.end(), data, data + *n);
-  }
-  co_return out;
-}
-
-// Reads until the stream ends; the bytes and how it ended.
-net::Awaitable<std::pair<Bytes, std::error_code>> read_to_end(net::ByteStream& stream) {
-  Bytes out;
-  std::array<std::byte, 16384> buffer{};
-  while (true) {
-    auto n = co_await stream.read_some(buffer);
-    if (!n) co_return std::pair{std::move(out), n.error()};
-    const auto* data = reinterpret_cast<const std::uint8_t*>(buffer.data());
-    out.insert(out.end(), data, data + *n);
-  }
-}
-
-net::Awaitable<std::error_code> write_all(net::ByteStream& stream, const Bytes& data) {
-  co_return co_await stream.write(std::as_bytes(std::span(data)));
-}
 
 net::Awaitable<std::expected<StreamPtr, std::error_code>> dial(Stack& stack, const std::string& host,
                                                                std::uint16_t port) {
@@ -335,26 +307,9 @@ TEST(Stack, AFullWindowHoldsTheWriterUntilTheReaderReads) {
   EXPECT_FALSE(*wrote);
 }
 
-net::Awaitable<void> echo(StreamPtr stream) {
-  std::array<std::byte, 4096> buffer{};
-  while (true) {
-    auto n = co_await stream->read_some(buffer);
-    if (!n) co_return;
-    if (co_await stream->write(std::span(buffer).first(*n))) co_return;
-  }
-}
-
-net::Awaitable<void> serve_echo(net::Listener& listener) {
-  while (true) {
-    auto stream = co_await listener.accept();
-    if (!stream) co_return;
-    asio::co_spawn(co_await asio::this_coro::executor, echo(std::move(*stream)), asio::detached);
-  }
-}
-
-net::Awaitable<bool> echo_once(Stack& stack, std::string host, int i) {
+net::Awaitable<bool> echo_once(Stack& stack, std::string host, int i, std::uint16_t port = 7) {
   const net::Dialer dialer = stack.dialer();
-  const net::Target target{host, 7};
+  const net::Target target{host, port};
   auto stream = co_await dialer(target);
   if (!stream) {
     ADD_FAILURE() << "dial " << i << ": " << stream.error().message();
@@ -449,6 +404,67 @@ Bytes icmp_echo_request() {
   packet[22] = icmp >> 8;
   packet[23] = icmp & 0xff;
   return packet;
+}
+
+// A TCP SYN from src:port to 10.42.0.1:9000 (checksums filled in).
+Bytes tcp_syn(std::array<std::uint8_t, 4> src, std::uint16_t port, std::uint32_t seq) {
+  Bytes packet = {0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, src[0], src[1], src[2], src[3], 10, 42, 0, 1,
+                  static_cast<std::uint8_t>(port >> 8), static_cast<std::uint8_t>(port), 0x23, 0x28,
+                  static_cast<std::uint8_t>(seq >> 24), static_cast<std::uint8_t>(seq >> 16),
+                  static_cast<std::uint8_t>(seq >> 8), static_cast<std::uint8_t>(seq), 0, 0, 0, 0, 0x50, 0x02, 0xff,
+                  0xff, 0, 0, 0, 0};
+  auto fold = [](std::uint32_t sum) {
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<std::uint16_t>(~sum);
+  };
+  auto sum16 = [&](std::size_t from, std::size_t to, std::uint32_t sum) {
+    for (std::size_t i = from; i < to; i += 2) sum += (packet[i] << 8) | packet[i + 1];
+    return sum;
+  };
+  const auto ip = fold(sum16(0, 20, 0));
+  packet[10] = ip >> 8;
+  packet[11] = ip & 0xff;
+  const auto tcp = fold(sum16(20, 40, sum16(12, 20, 0) + 6 + 20));
+  packet[36] = tcp >> 8;
+  packet[37] = tcp & 0xff;
+  return packet;
+}
+
+TEST(Stack, ASynFloodFromOnePeerHoldsItsCapOnlyAndOthersStillConnect) {
+  // 88,000 SYNs (what killed a userspace-stack tool in the field) from one
+  // peer's address (10.42.0.66, which no stack here holds: nobody resets
+  // the half-open connections): a WireGuard peer cannot send from
+  // another's address, so the per-peer cap is what stands between it and
+  // everyone else.
+  Link link;
+  auto listener = link.colony->listen("10.42.0.1", 9000);
+  ASSERT_TRUE(listener);
+  asio::co_spawn(link.io, serve_echo(**listener), asio::detached);
+  std::vector<Bytes> flood;
+  constexpr int kSyns = 88000;
+  for (int i = 0; i < kSyns; ++i) flood.push_back(tcp_syn({10, 42, 0, 66}, static_cast<std::uint16_t>(1024 + i % 60000), i));
+  for (std::size_t at = 0; at < flood.size(); at += 64) {
+    std::vector<Packet> batch;
+    for (std::size_t i = at; i < std::min(flood.size(), at + 64); ++i) batch.emplace_back(flood[i]);
+    link.colony->input(batch);
+    link.io.poll();
+  }
+  const auto stats = link.colony->stats();
+  const StackLimits limits;
+  EXPECT_EQ(stats.half_open, limits.max_half_open_per_peer);
+  EXPECT_EQ(stats.connections, 0U);
+  EXPECT_GE(stats.half_open_refused, static_cast<std::uint64_t>(kSyns) - limits.max_half_open_per_peer - 60000)
+      << "refused SYNs are counted (repeated ports are retransmissions of a held SYN)";
+  // Another peer connects as if nothing happened.
+  auto other = link.make("10.42.0.3", "", {}, 2s);
+  Pipe up(link.io, *other, *link.colony);
+  link.to_peer.reset();
+  link.to_peer = std::make_unique<Pipe>(link.io, *link.colony, [&](const Bytes& packet) -> Stack* {
+    return packet.size() >= 20 && packet[19] == 3 ? other.get() : nullptr;
+  });
+  auto answer = run(link.io, echo_once(*other, "10.42.0.1", 5, 9000));
+  ASSERT_TRUE(answer);
+  EXPECT_TRUE(*answer);
 }
 
 TEST(Stack, AnswersIcmpEcho) {
