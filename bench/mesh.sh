@@ -365,7 +365,7 @@ unary_setup() {
   # The load generator as a peer of the userspace colony.
   if "$CORAL" colony --help 2>/dev/null | grep -qE '^ +peers +'; then
     REGISTERED_BY="coral colony peers add"
-    (umask 077 && "$CORAL" colony peers add loadgen --pubkey "$(pub loadgen)" --private-key-file "$KEYS/loadgen.key" \
+    (umask 077 && "$CORAL" colony peers add loadgen --colony "$COLONY_US" --pubkey "$(pub loadgen)" --private-key-file "$KEYS/loadgen.key" \
       --out "$RUN/loadgen.conf") >"$RUN/peers-add.txt" 2>&1 ||
       die "coral colony peers add failed (see $RUN/peers-add.txt)"
   else
