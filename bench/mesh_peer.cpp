@@ -502,7 +502,11 @@ int load(const Args& args) {
         const cv1::GetStatusRequest request;
         auto call = clients[0]->GetStatus(request, options);
         auto result = co_await std::move(call);
-        first_error = result ? std::string() : std::string(rpc::to_string(result.error().code)) + ": " + result.error().message;
+        if (result) {
+          first_error.clear();
+        } else {
+          first_error = std::string(rpc::to_string(result.error().code)) + ": " + result.error().message;
+        }
       },
       [&](std::exception_ptr) { io.stop(); });
   io.run();

@@ -220,7 +220,8 @@ struct Stack::Impl final : Core::Sink, std::enable_shared_from_this<Stack::Impl>
     const std::uint32_t length = std::uint32_t(p->tot_len - ip_header - tcp_header) + ((flags & TCP_SYN) ? 1 : 0) +
                                  ((flags & TCP_FIN) ? 1 : 0);
     if (length == 0) return;
-    const std::uint32_t seq = (std::uint32_t(t[4]) << 24) | (std::uint32_t(t[5]) << 16) | (std::uint32_t(t[6]) << 8) | t[7];
+    const std::uint32_t seq =
+        (std::uint32_t(t[4]) << 24) | (std::uint32_t(t[5]) << 16) | (std::uint32_t(t[6]) << 8) | t[7];
     key = key * 1099511628211ULL + ((std::uint64_t(t[0]) << 24) | (std::uint64_t(t[1]) << 16) | (t[2] << 8) | t[3]);
     const std::uint32_t end = seq + length;
     auto [it, inserted] = sent_end.try_emplace(key, end);
