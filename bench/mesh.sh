@@ -631,10 +631,10 @@ summarize_unary() {
       m = "c16m16" SUBSEP "mesh4"; a = "c16m16" SUBSEP "anchor4"
       r = ratio(T[m], T[a])
       printf "- CPU per request, both ends, at 16 × 16: coral %s µs vs the anchor %s µs (same run) = %s of it; goal ≤ 0.20: %s\n",
-        fmt(T[m], 1), fmt(T[a], 1), fmt(r, 2), (r == "" ? "NO DATA" : (r <= 0.2 ? "MET" : "NOT MET"))
+        fmt(T[m], 1), fmt(T[a], 1), fmt(r, 3), (r == "" ? "NO DATA" : (r <= 0.2 ? "MET" : "NOT MET"))
       m = "c16m16" SUBSEP "standin4"; r = ratio(T[m], T[a])
       printf "- the same with the stand-in colony (fixed reply, as the anchor'"'"'s): coral %s µs = %s of the anchor'"'"'s; goal ≤ 0.20: %s\n",
-        fmt(T[m], 1), fmt(r, 2), (r == "" ? "NO DATA" : (r <= 0.2 ? "MET" : "NOT MET"))
+        fmt(T[m], 1), fmt(r, 3), (r == "" ? "NO DATA" : (r <= 0.2 ? "MET" : "NOT MET"))
       m = "c16m16" SUBSEP "mesh4"
       r = ratio(T[m], 293)
       printf "- the same against the anchor'"'"'s quiet-machine figure (194 + 99 = 293 µs): %s; goal ≤ 0.20 (58.6 µs): %s\n",
