@@ -189,6 +189,50 @@ struct Stack::Impl final : Core::Sink, std::enable_shared_from_this<Stack::Impl>
   std::optional<ip_addr_t> ipv4;
   std::optional<ip_addr_t> ipv6;
   std::uint64_t packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0, packets_dropped = 0;
+  // Retransmissions, counted from what leaves (lwIP 2.1 keeps no such
+  // counter outside MIB2): per connection (remote address, ports) the end
+  // of the sequence space sent so far; a segment that ends at or before it
+  // was sent before. The map is cleared when it grows large (a few counts
+  // may be lost then).
+  std::uint64_t retransmits = 0;
+  std::unordered_map<std::uint64_t, std::uint32_t> sent_end;
+
+  void count_retransmit(const pbuf* p) {
+    const auto* b = static_cast<const std::uint8_t*>(p->payload);
+    const std::size_t len = p->len;  // lwIP builds the IP and TCP headers in the first pbuf
+    if (len < 20) return;
+    std::size_t ip_header = 0;
+    std::uint64_t key = 0;
+    if ((b[0] >> 4) == 4) {
+      if (b[9] != IP_PROTO_TCP) return;
+      ip_header = std::size_t(b[0] & 0x0f) * 4;
+      for (int i = 16; i < 20; ++i) key = key * 1099511628211ULL + b[i];
+    } else {
+      if (len < 40 || b[6] != IP6_NEXTH_TCP) return;
+      ip_header = 40;
+      for (int i = 24; i < 40; ++i) key = key * 1099511628211ULL + b[i];
+    }
+    if (len < ip_header + 20) return;
+    const std::uint8_t* t = b + ip_header;
+    const std::size_t tcp_header = std::size_t(t[12] >> 4) * 4;
+    if (p->tot_len < ip_header + tcp_header) return;
+    const std::uint8_t flags = t[13];
+    const std::uint32_t length = std::uint32_t(p->tot_len - ip_header - tcp_header) + ((flags & TCP_SYN) ? 1 : 0) +
+                                 ((flags & TCP_FIN) ? 1 : 0);
+    if (length == 0) return;
+    const std::uint32_t seq =
+        (std::uint32_t(t[4]) << 24) | (std::uint32_t(t[5]) << 16) | (std::uint32_t(t[6]) << 8) | t[7];
+    key = key * 1099511628211ULL + ((std::uint64_t(t[0]) << 24) | (std::uint64_t(t[1]) << 16) | (t[2] << 8) | t[3]);
+    const std::uint32_t end = seq + length;
+    auto [it, inserted] = sent_end.try_emplace(key, end);
+    if (inserted) {
+      if (sent_end.size() > 4096) sent_end.clear();
+    } else if (std::int32_t(end - it->second) <= 0) {
+      ++retransmits;
+    } else {
+      it->second = end;
+    }
+  }
 
   ~Impl() { close(); }
 
@@ -225,6 +269,7 @@ struct Stack::Impl final : Core::Sink, std::enable_shared_from_this<Stack::Impl>
 
   err_t emit(pbuf* p) {
     if (closed || !output) return ERR_OK;  // as a link that is down: lwIP retransmits
+    count_retransmit(p);
     if (p->next != nullptr) {
       pbuf* flat = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
       if (flat == nullptr) return ERR_MEM;
@@ -1037,6 +1082,7 @@ StackStats Stack::stats() const {
   stats.connections_refused = accounting.connections_refused;
   stats.half_open_refused = accounting.half_open_refused;
   stats.receive_deferred = accounting.receive_deferred;
+  stats.retransmits = impl_->retransmits;
   stats.connections = accounting.total.connections;
   stats.half_open = accounting.total.half_open;
   stats.buffered_bytes = accounting.total.buffered;

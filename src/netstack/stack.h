@@ -64,6 +64,7 @@ struct StackStats {
   std::uint64_t connections_refused = 0;      // a cap on connections was reached
   std::uint64_t half_open_refused = 0;        // a cap on half-open connections was reached
   std::uint64_t receive_deferred = 0;         // data held back: a cap on buffered bytes was reached
+  std::uint64_t retransmits = 0;              // TCP segments sent again (sequence space sent before)
   std::size_t connections = 0;                // now, accepted and dialed
   std::size_t half_open = 0;                  // now
   std::size_t buffered_bytes = 0;             // now

@@ -169,6 +169,8 @@ void transfer_both_ways(const std::string& listen_address, const std::string& di
   EXPECT_TRUE(*received_up == up);
   EXPECT_TRUE(*received_down == down);
   EXPECT_EQ(client->remote_address(), net::format_authority(dial_address, 9000));
+  EXPECT_EQ(link.colony->stats().retransmits, 0U) << "nothing is lost: nothing is sent twice";
+  EXPECT_EQ(link.peer->stats().retransmits, 0U);
 }
 
 TEST(Stack, TransfersBothWaysOverIpv4) { transfer_both_ways("10.42.0.1", "10.42.0.1"); }
@@ -310,6 +312,7 @@ TEST(Stack, SurvivesLossAndReordering) {
   asio::co_spawn(link.io, read_exactly(*server, data.size()), [&](std::exception_ptr, Bytes b) { received = b; });
   ASSERT_TRUE(run_until(link.io, [&] { return received.has_value(); }, 60s));
   EXPECT_TRUE(*received == data);
+  EXPECT_GT(link.peer->stats().retransmits, 0U) << "the sender made up for the lost segments";
 }
 
 TEST(Stack, AFullWindowHoldsTheWriterUntilTheReaderReads) {
