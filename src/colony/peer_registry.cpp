@@ -360,8 +360,12 @@ rpc::Result<std::optional<Peer>> PeerRegistry::find_by_address(std::string_view 
 
 rpc::Result<std::uint64_t> PeerRegistry::storage_bytes() const {
   std::lock_guard lock(mutex_);
+  const auto now = clock_.now();
+  if (storage_cache_ && now >= storage_cache_->first && now - storage_cache_->first < std::chrono::seconds(1))
+    return storage_cache_->second;
   auto bytes = store_.storage_bytes();
   if (!bytes) return store_failure("measuring the peer store", bytes.error());
+  storage_cache_ = std::pair{now, *bytes};
   return *bytes;
 }
 

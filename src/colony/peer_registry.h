@@ -150,6 +150,9 @@ class PeerRegistry {
   base::Clock::time_point started_at_;
   mutable std::mutex mutex_;
   mesh::IpAllocator allocator_;
+  // storage_bytes() asks SQLite at most once a second (GetStatus calls it
+  // on every request; the size changes slowly).
+  mutable std::optional<std::pair<base::Clock::time_point, std::uint64_t>> storage_cache_;
   mutable std::mutex callbacks_mutex_;
   std::vector<std::function<void()>> callbacks_;  // guarded by callbacks_mutex_
 };

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <unordered_map>
 
 #include "base/address.h"
 #include "base/clock.h"
@@ -86,15 +88,31 @@ struct ColonyRuntime::Impl {
   std::map<std::string, AuditCounts> audit_counts;  // by peer id; on the io thread
   std::chrono::steady_clock::time_point audit_since = std::chrono::steady_clock::now();
 
+  // Which source addresses are proxies (their peer id), learnt from the
+  // registry once per address and forgotten whenever the registry changes
+  // (on_change): the audit then costs no store read per call. Bounded: the
+  // sources are peers' addresses (cryptokey routing) or, on the host
+  // transport, whatever connects.
+  static constexpr std::size_t kAuditCacheMax = 4096;
+  std::unordered_map<std::string, std::optional<std::string>> proxy_by_source;
+
   void audit(const rpc::CallRecord& call) {
     const auto source = base::parse_host_port(call.peer);
     if (!source) return;
-    auto peer = registry->find_by_address(source->host);
-    if (!peer || !peer->has_value() || (*peer)->kind != Peer::Kind::proxy) return;
-    AuditCounts& counts = audit_counts[(*peer)->peer_id];
+    auto cached = proxy_by_source.find(source->host);
+    if (cached == proxy_by_source.end()) {
+      auto peer = registry->find_by_address(source->host);
+      if (!peer) return;  // a store error: try again on the next call
+      if (proxy_by_source.size() >= kAuditCacheMax) proxy_by_source.clear();
+      std::optional<std::string> proxy;
+      if (peer->has_value() && (*peer)->kind == Peer::Kind::proxy) proxy = (*peer)->peer_id;
+      cached = proxy_by_source.emplace(source->host, std::move(proxy)).first;
+    }
+    if (!cached->second) return;
+    AuditCounts& counts = audit_counts[*cached->second];
     ++counts.requests;
     if (call.code != rpc::Code::ok) ++counts.failed;
-    log::debug("audit: proxy request", {{"peer_id", (*peer)->peer_id},
+    log::debug("audit: proxy request", {{"peer_id", *cached->second},
                                         {"source", std::string(call.peer)},
                                         {"procedure", std::string(call.procedure)},
                                         {"code", std::string(rpc::to_string(call.code))}});
@@ -201,7 +219,10 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
   impl->sync_hub_peers();
   // The device's peers follow the registry: registrations, unregistrations,
   // expiries, devices added and revocations (the admin socket) alike.
-  impl->registry->on_change([raw = impl.get()] { raw->sync_hub_peers(); });
+  impl->registry->on_change([raw = impl.get()] {
+    raw->proxy_by_source.clear();
+    raw->sync_hub_peers();
+  });
   impl->colony_service = std::make_unique<ColonyService>(*impl->registry);
   impl->mesh_service = std::make_unique<MeshService>(*impl->registry);
   impl->rpc = std::make_unique<rpc::Server>(io.get_executor());
