@@ -115,6 +115,7 @@ rpc::Result<PeerRegistry::Registered> PeerRegistry::register_peer(std::string_vi
     peer.component_name = std::string(component_name);
     peer.last_seen = now;
     peer.status = "healthy";
+    peers_cache_.reset();  // the next peers() reads the store again
     if (auto saved = store_.upsert(peer); !saved) return store_failure("recording the peer", saved.error());
     return Registered{std::move(peer), false};
   }
@@ -134,6 +135,7 @@ rpc::Result<PeerRegistry::Registered> PeerRegistry::register_peer(std::string_vi
       .last_seen = now,
       .status = "healthy",
   };
+  peers_cache_.reset();  // the next peers() reads the store again
   if (auto saved = store_.upsert(peer); !saved) {
     allocator_.release(assignment->index);
     return store_failure("recording the peer", saved.error());
@@ -194,6 +196,7 @@ rpc::Result<Peer> PeerRegistry::add_device(std::string_view name, std::string_vi
       .last_seen = now,
       .status = "manual",
   };
+  peers_cache_.reset();  // the next peers() reads the store again
   if (auto saved = store_.upsert(peer); !saved) {
     allocator_.release(assignment->index);
     return store_failure("recording the peer", saved.error());
@@ -237,6 +240,7 @@ rpc::Result<Peer> PeerRegistry::revoke(std::string_view selector) {
     return rpc::fail(rpc::Code::not_found,
                      "no peer of this colony has the name, peer id or WireGuard key " + base::quote(selector));
   }
+  peers_cache_.reset();  // the next peers() reads the store again
   auto removed = store_.remove(target->peer_id);
   if (!removed) return store_failure("removing the peer", removed.error());
   if (!removed->has_value()) {
@@ -289,6 +293,7 @@ rpc::Result<Peer> PeerRegistry::heartbeat(std::string_view peer_id, std::string_
   auto peer = find_owned(peer_id, wireguard_pubkey);
   if (!peer) return peer;
   const auto now = clock_.now();
+  peers_cache_.reset();  // the next peers() reads the store again
   auto touched = store_.touch(peer_id, now, status);
   if (!touched) return store_failure("recording the heartbeat", touched.error());
   if (!*touched) {
@@ -304,6 +309,7 @@ rpc::Result<Peer> PeerRegistry::unregister(std::string_view peer_id, std::string
   std::unique_lock lock(mutex_);
   auto peer = find_owned(peer_id, wireguard_pubkey);
   if (!peer) return peer;
+  peers_cache_.reset();  // the next peers() reads the store again
   auto removed = store_.remove(peer_id);
   if (!removed) return store_failure("removing the peer", removed.error());
   if (!removed->has_value()) {
@@ -326,6 +332,7 @@ rpc::Result<std::vector<Peer>> PeerRegistry::expire_stale() {
   if (!stale) return store_failure("reading the peer store", stale.error());
   std::vector<Peer> expired;
   for (Peer& peer : *stale) {
+    peers_cache_.reset();  // the next peers() reads the store again
     auto removed = store_.remove(peer.peer_id);
     if (!removed) {
       // The ones removed before are gone all the same: say so.
@@ -344,8 +351,10 @@ rpc::Result<std::vector<Peer>> PeerRegistry::expire_stale() {
 
 rpc::Result<std::vector<Peer>> PeerRegistry::peers() const {
   std::lock_guard lock(mutex_);
+  if (peers_cache_) return *peers_cache_;
   auto all = store_.all();
   if (!all) return store_failure("reading the peer store", all.error());
+  peers_cache_ = *all;
   return std::move(*all);
 }
 

@@ -153,6 +153,9 @@ class PeerRegistry {
   // storage_bytes() asks SQLite at most once a second (GetStatus calls it
   // on every request; the size changes slowly).
   mutable std::optional<std::pair<base::Clock::time_point, std::uint64_t>> storage_cache_;
+  // What peers() read last, until the next write to the store (every write
+  // goes through this class): GetStatus and ListAgents read every peer.
+  mutable std::optional<std::vector<Peer>> peers_cache_;
   mutable std::mutex callbacks_mutex_;
   std::vector<std::function<void()>> callbacks_;  // guarded by callbacks_mutex_
 };
