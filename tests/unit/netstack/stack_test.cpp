@@ -200,6 +200,7 @@ TEST(Stack, AReceiverSendsFewerAcksThanEverySecondSegment) {
   const auto acks = link.colony->stats().packets_out - acks_before;
   EXPECT_GE(segments, (8u << 20) / 1380) << "full-sized segments";
   EXPECT_LT(acks * 4, segments) << acks << " ACKs for " << segments << " segments";
+  EXPECT_EQ(link.peer->stats().retransmits, 0u) << "fewer ACKs, and still nothing sent twice";
   std::printf("# %lu segments, %lu ACKs\n", static_cast<unsigned long>(segments), static_cast<unsigned long>(acks));
 }
 
