@@ -120,29 +120,35 @@ rpc::Result<PeerRegistry::Registered> PeerRegistry::register_peer(std::string_vi
     return Registered{std::move(peer), false};
   }
 
+  auto admitted = admit(wireguard_pubkey, kind, component_name, "healthy", now);
+  if (!admitted) return std::unexpected(std::move(admitted.error()));
+  lock.unlock();
+  changed();
+  return Registered{std::move(*admitted), true};
+}
+
+rpc::Result<Peer> PeerRegistry::admit(std::string_view wireguard_pubkey, Peer::Kind kind, std::string_view name,
+                                      std::string_view status, base::Clock::time_point now) {
   auto assignment = allocator_.allocate();
   if (!assignment) return rpc::fail(rpc::Code::resource_exhausted, assignment.error().message);
-
   Peer peer{
       .peer_id = peer_id_for(wireguard_pubkey),
       .wireguard_pubkey = std::string(wireguard_pubkey),
       .kind = kind,
-      .component_name = std::string(component_name),
+      .component_name = std::string(name),
       .mesh_index = assignment->index,
       .mesh_ipv4 = assignment->ipv4_text(),
       .mesh_ipv6 = assignment->ipv6_text(),
       .registered_at = now,
       .last_seen = now,
-      .status = "healthy",
+      .status = std::string(status),
   };
   peers_cache_.reset();  // the next peers() reads the store again
   if (auto saved = store_.upsert(peer); !saved) {
     allocator_.release(assignment->index);
     return store_failure("recording the peer", saved.error());
   }
-  lock.unlock();
-  changed();
-  return Registered{std::move(peer), true};
+  return peer;
 }
 
 rpc::Result<Peer> PeerRegistry::add_device(std::string_view name, std::string_view wireguard_pubkey) {
@@ -181,29 +187,11 @@ rpc::Result<Peer> PeerRegistry::add_device(std::string_view name, std::string_vi
     }
   }
 
-  auto assignment = allocator_.allocate();
-  if (!assignment) return rpc::fail(rpc::Code::resource_exhausted, assignment.error().message);
-  const auto now = clock_.now();
-  Peer peer{
-      .peer_id = peer_id_for(pubkey),
-      .wireguard_pubkey = pubkey,
-      .kind = Peer::Kind::device,
-      .component_name = std::string(name),
-      .mesh_index = assignment->index,
-      .mesh_ipv4 = assignment->ipv4_text(),
-      .mesh_ipv6 = assignment->ipv6_text(),
-      .registered_at = now,
-      .last_seen = now,
-      .status = "manual",
-  };
-  peers_cache_.reset();  // the next peers() reads the store again
-  if (auto saved = store_.upsert(peer); !saved) {
-    allocator_.release(assignment->index);
-    return store_failure("recording the peer", saved.error());
-  }
+  auto admitted = admit(pubkey, Peer::Kind::device, name, "manual", clock_.now());
+  if (!admitted) return std::unexpected(std::move(admitted.error()));
   lock.unlock();
   changed();
-  return peer;
+  return std::move(*admitted);
 }
 
 rpc::Result<Peer> PeerRegistry::revoke(std::string_view selector) {

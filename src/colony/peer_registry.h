@@ -139,6 +139,9 @@ class PeerRegistry {
  private:
   PeerRegistry(PeerStore& store, config::ColonyConfig config, const base::Clock& clock, RegistryOptions options,
                mesh::IpAllocator allocator);
+  // A new peer: the next free addresses, stored. Called with mutex_ held.
+  rpc::Result<Peer> admit(std::string_view wireguard_pubkey, Peer::Kind kind, std::string_view name,
+                          std::string_view status, base::Clock::time_point now);
   rpc::Result<Peer> find_owned(std::string_view peer_id, std::string_view wireguard_pubkey) const;
   // Runs the on_change callbacks; called without mutex_ held.
   void changed();
