@@ -62,6 +62,8 @@ NOBODY_DIR=
 mesh_cleanup() {
   local status=$?
   [[ -n ${COLONY_PID:-} ]] && stop_pid "$COLONY_PID" TERM 10
+  [[ -n ${B_PID:-} ]] && stop_pid "$B_PID" TERM 5
+  [[ -n ${NODE_PID:-} ]] && stop_pid "$NODE_PID" TERM 5
   wg_cleanup
   [[ -n $NOBODY_DIR ]] && rm -rf "$NOBODY_DIR"
   (exit "$status")
@@ -351,6 +353,7 @@ while total < 32 * 1000 * 1000:
 print(total, round(total * 8 / (time.monotonic() - t0) / 1e6))
 ' 2>&1)
   stop_pid "$NODE_PID" TERM 5
+  NODE_PID=
   read -r bytes mbit <<<"$got"
   [[ $bytes =~ ^[0-9]+$ ]] && ((bytes >= 32000000)) || w "received: $(tr "\n" " " <<<"$got"); node: $(tail -n 3 "$E2E_WORK/node.log" | tr "\n" " ")"
   echo "# [userspace] download of 32 MB from coral's stack to the kernel's TCP: ${mbit:-?} Mbit/s"
