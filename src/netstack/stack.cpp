@@ -627,6 +627,7 @@ namespace {
 // coalesce_acks needs of it; nullopt for anything else.
 struct TcpFacts {
   std::string_view connection;  // the two addresses' bytes
+  std::uint32_t ports = 0;      // source and destination port
   std::uint32_t ack = 0;
   bool pure_ack = false;  // ACK alone, no data, no SYN, FIN or RST
   bool has_ack = false;
@@ -654,21 +655,13 @@ std::optional<TcpFacts> tcp_facts(const pbuf* p) {
   const std::size_t tcp_header = (tcp[12] >> 4) * 4u;
   if (tcp_header < 20 || size < ip_header + tcp_header) return std::nullopt;
   TcpFacts facts;
-  // Source and destination addresses; the ports are read by tcp_ports.
   facts.connection = std::string_view(reinterpret_cast<const char*>(bytes + addresses), address_bytes);
+  facts.ports = (std::uint32_t{tcp[0]} << 24) | (std::uint32_t{tcp[1]} << 16) | (std::uint32_t{tcp[2]} << 8) | tcp[3];
   const std::uint8_t flags = tcp[13];
   facts.has_ack = (flags & 0x10) != 0;
   facts.ack = (std::uint32_t{tcp[8]} << 24) | (std::uint32_t{tcp[9]} << 16) | (std::uint32_t{tcp[10]} << 8) | tcp[11];
   facts.pure_ack = flags == 0x10 && size == ip_header + tcp_header;
   return facts;
-}
-
-// The ports of a TCP packet whose facts were read.
-std::uint32_t tcp_ports(const pbuf* p) {
-  const auto* bytes = static_cast<const std::uint8_t*>(p->payload);
-  const std::size_t ip_header = (bytes[0] >> 4) == 4 ? (bytes[0] & 0x0f) * 4u : 40;
-  const std::uint8_t* tcp = bytes + ip_header;
-  return (std::uint32_t{tcp[0]} << 24) | (std::uint32_t{tcp[1]} << 16) | (std::uint32_t{tcp[2]} << 8) | tcp[3];
 }
 
 }  // namespace
@@ -690,7 +683,7 @@ void Stack::Impl::coalesce_acks() {
       kept.push_back(p);
       continue;
     }
-    const std::uint32_t ports = tcp_ports(p);
+    const std::uint32_t ports = facts->ports;
     auto known = std::find_if(latest.begin(), latest.end(), [&](const Latest& entry) {
       return entry.ports == ports && entry.addresses == facts->connection;
     });
