@@ -37,6 +37,7 @@ struct Server::Shared {
   ServerOptions options;
   std::unordered_map<std::string, Method> methods;  // by "/pkg.Service/Method"
   std::function<void(const CallRecord&)> observer;
+  Server::AccessCheck access;
   // The size of each unary method's recent answers: the largest, decaying
   // by a quarter with each smaller one, so that one large answer makes the
   // method "large" for a few calls. Absent until its first answer.
@@ -207,6 +208,9 @@ Status Call::negotiate() {
   }
   if (auto it = shared_->methods.find(std::string(path)); it != shared_->methods.end()) method_ = &it->second;
   if (!method_) return rpc::fail(Code::unimplemented, "no such method: " + std::string(path));
+  if (shared_->access) {
+    if (auto allowed = shared_->access(head_.remote, path); !allowed) return allowed;
+  }
   if (wire_ == Wire::connect_get) {
     if (!method_->idempotent || method_->kind != MethodKind::unary) {
       http_status_ = 405;
@@ -598,6 +602,7 @@ void Server::add(Service& service) {
 }
 
 void Server::on_call(std::function<void(const CallRecord&)> observer) { shared_->observer = std::move(observer); }
+void Server::check_access(AccessCheck check) { shared_->access = std::move(check); }
 
 std::unique_ptr<http::RequestHandler> Server::on_request(http::RequestHead head, http::ResponseWriter& writer) {
   auto call = std::make_shared<Call>(shared_, std::move(head), writer);

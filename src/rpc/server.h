@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -59,6 +60,12 @@ class Server final : public http::Application {
   void add(Service& service);
   // Called once per finished call.
   void on_call(std::function<void(const CallRecord&)> observer);
+  // Decides, before the request body is read, whether the caller at
+  // `peer` ("address:port") may call `procedure` ("/pkg.Service/Method",
+  // a registered one): an error refuses the call with it (counted and
+  // observed like any failed call). Not set: every caller may call all.
+  using AccessCheck = std::function<Status(std::string_view peer, std::string_view procedure)>;
+  void check_access(AccessCheck check);
 
   std::unique_ptr<http::RequestHandler> on_request(http::RequestHead head, http::ResponseWriter& writer) override;
 

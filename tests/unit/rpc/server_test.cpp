@@ -234,6 +234,40 @@ TEST_P(ServerTest, UnknownMethodIsUnimplementedInEveryProtocol) {
   expect_still_serving();
 }
 
+// The access check runs before the handler and before the body is read:
+// a refused caller gets the check's error in its protocol's framing, the
+// handler never runs, and other procedures stay open to it.
+TEST(ServerAccessCheck, RefusedProceduresNeverReachTheirHandler) {
+  ProbeService probe;
+  std::mutex mutex;
+  std::vector<std::pair<std::string, std::string>> seen;  // (peer, procedure)
+  TestServer server({&probe}, small_limits(), {}, [&](std::string_view peer, std::string_view procedure) -> Status {
+    std::lock_guard lock(mutex);
+    seen.emplace_back(std::string(peer), std::string(procedure));
+    if (procedure == v1::kEchoServiceEchoPath) return rpc::fail(Code::permission_denied, "not for you");
+    return {};
+  });
+  for (const http::Version version : {http::Version::http1_1, http::Version::http2}) {
+    TestClient client(server.port(), version);
+    for (const Shape& shape : {connect_unary(), grpc(), grpc_web()}) {
+      const auto refused = call(client, shape, v1::kEchoServiceEchoPath, echo_request("hi"));
+      EXPECT_EQ(refused.code(), Code::permission_denied) << refused.describe();
+      EXPECT_EQ(refused.message(), "not for you");
+    }
+    v1::FailRequest fail;
+    fail.set_code("not_found");
+    fail.set_message("allowed through");
+    const auto allowed = call(client, connect_unary(), v1::kEchoServiceFailPath, fail);
+    EXPECT_EQ(allowed.code(), Code::not_found) << allowed.describe();
+    EXPECT_EQ(allowed.message(), "allowed through");
+  }
+  EXPECT_EQ(probe.echo_calls.load(), 0);
+  std::lock_guard lock(mutex);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_TRUE(seen.front().first.starts_with("127.0.0.1:")) << seen.front().first;
+  EXPECT_EQ(seen.front().second, v1::kEchoServiceEchoPath);
+}
+
 TEST_P(ServerTest, UnsupportedContentTypeIs415WithAcceptPost) {
   TestClient client(server_.port(), version());
   struct Case {

@@ -116,10 +116,11 @@ struct RecordedCall {
 class TestServer {
  public:
   explicit TestServer(std::vector<Service*> services, ServerOptions rpc_options = {},
-                      http::ServerOptions http_options = {})
+                      http::ServerOptions http_options = {}, Server::AccessCheck access = {})
       : io_(std::make_unique<asio::io_context>(1)), guard_(asio::make_work_guard(*io_)) {
     rpc_ = std::make_unique<Server>(io_->get_executor(), rpc_options);
     for (Service* service : services) rpc_->add(*service);
+    if (access) rpc_->check_access(std::move(access));
     rpc_->on_call([this](const CallRecord& record) {
       std::lock_guard lock(mutex_);
       calls_.push_back(RecordedCall{std::string(record.procedure), record.protocol, record.code, record.duration});
