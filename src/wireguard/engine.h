@@ -60,7 +60,7 @@ enum class Drop : std::uint8_t {
   invalid_mac,           // an initiation or response whose mac1 is wrong
   cookie_sent,           // a handshake message refused under load (a cookie reply went back)
   handshake_failed,      // the handshake layer refused it (wrong key, replay, flood, state)
-  unknown_peer,          // an initiation from a key that is not a peer
+  unknown_peer,          // an initiation from a key that is not a peer (and not admitted: UnknownPeerHandler)
   unknown_index,         // a response, cookie reply or transport message for no index of ours
   bad_cookie_reply,      // a cookie reply that did not decrypt
   decryption_failed,     // a transport message whose tag did not verify, or a replayed counter
@@ -99,7 +99,10 @@ struct EngineOptions {
 // sender holds the key's private half (the timestamp decrypted). Returns
 // the settings to admit the key with as a peer (its public_key must be
 // `key`; AllowedIPs say which inner source addresses it may use), or
-// nullopt to drop the initiation (counted as Drop::unknown_peer). `from`
+// nullopt to drop the initiation (counted as Drop::unknown_peer, as are
+// initiations whose timestamp did not decrypt: the handler never sees
+// those). Each initiation from an unknown key costs one more
+// Diffie-Hellman than a peer's (the key-possession check). `from`
 // is the datagram's source, `now` the engine's time.
 //
 // Called from inside receive_datagram(): it must not call back into the
