@@ -25,6 +25,9 @@ class DeviceTransport : public WireGuardTransport {
   std::uint16_t listen_port() const override { return device_->listen_port(); }
   std::string uapi_path() const override { return uapi_ ? uapi_->path().string() : std::string(); }
   std::string uapi_unavailable() const override { return uapi_unavailable_; }
+  void set_unknown_peer_handler(wireguard::UnknownPeerHandler handler) override {
+    device_->set_unknown_peer_handler(std::move(handler));
+  }
 
   // Serves the UAPI socket where the process may create it.
   void serve_uapi(boost::asio::io_context& io, const std::string& name) {
@@ -78,6 +81,9 @@ class UserspaceTransport final : public DeviceTransport {
 
   netstack::StackStats stack_stats() const override { return stack_->stats(); }
 
+  std::error_code set_link_local(const std::string& address) override { return stack_->set_link_local(address); }
+  net::Dialer dialer_from(const std::string& source) override { return stack_->dialer_from(source); }
+
  private:
   std::shared_ptr<netstack::Stack> stack_;
 };
@@ -98,6 +104,17 @@ class TunTransport final : public DeviceTransport {
     host_->set_mesh_addresses(ipv4, ipv6);
   }
   netstack::StackStats stack_stats() const override { return {}; }
+  // The kernel's TCP/IP holds the addresses: no link-local registration
+  // address here.
+  std::error_code set_link_local(const std::string& address) override {
+    if (address.empty()) return {};
+    return net::Errc::not_supported_by_transport;
+  }
+  net::Dialer dialer_from(const std::string&) override {
+    return [](const net::Target&) -> net::Awaitable<std::expected<std::unique_ptr<net::ByteStream>, std::error_code>> {
+      co_return std::unexpected(std::error_code(net::Errc::not_supported_by_transport));
+    };
+  }
 
  private:
   // The kernel holds the mesh addresses (on the TUN device): host sockets.
@@ -132,10 +149,16 @@ std::expected<std::unique_ptr<WireGuardTransport>, std::string> make_userspace_t
   stack_options.mtu = options.mtu;
   stack_options.connect_timeout = options.connect_timeout;
   stack_options.limits = options.limits;
+  stack_options.link_local = options.link_local;
+  stack_options.link_local_tcp_port = options.link_local_tcp_port;
   auto stack = netstack::Stack::create(io, stack_options);
   if (!stack) {
-    if (stack.error() == net::Errc::not_an_ip_address)
-      return std::unexpected("mesh addresses \"" + options.ipv4 + "\", \"" + options.ipv6 + "\": not IP addresses");
+    if (stack.error() == net::Errc::not_an_ip_address || stack.error() == std::errc::invalid_argument) {
+      std::string message = "mesh addresses \"" + options.ipv4 + "\", \"" + options.ipv6 + "\"";
+      if (options.link_local.empty()) return std::unexpected(message + ": not IP addresses");
+      return std::unexpected(message + ", link-local \"" + options.link_local +
+                             "\": not IP addresses (the link-local one in fe80::/10)");
+    }
     return std::unexpected("userspace TCP/IP stack: " + stack.error().message());
   }
   auto device = wireguard::device::Device::open(io, device_settings(options), (*stack)->packet_interface());

@@ -14,7 +14,19 @@
 //
 // The node's peers are the device's: set_peers() makes the device's peer
 // list (sessions of peers that stay are kept; a peer that goes loses its
-// sessions at once, and its packets get nothing from then on).
+// sessions at once, and its packets get nothing from then on). Peers that
+// the unknown-peer handler admitted are in that list too: set_peers()
+// keeps them only if it lists them.
+//
+// Registration over the tunnel (issue 14): a member without mesh
+// addresses holds a link-local registration address
+// (mesh/registration_address.h) and dials the colony from it
+// (dialer_from); the colony admits unknown keys through an unknown-peer
+// handler with that address as their AllowedIPs, and restricts what
+// link-local sources reach to its registration port (link_local_tcp_port).
+// The userspace transport does all of it; the tun transport has no
+// link-local address (the options are ignored, set_link_local and
+// dialer_from fail with net::Errc::not_supported_by_transport).
 
 #include <chrono>
 #include <cstdint>
@@ -22,6 +34,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -29,6 +42,7 @@
 #include "crypto/keys.h"
 #include "mesh/transport.h"
 #include "netstack/stack.h"
+#include "wireguard/engine.h"
 #include "wireguard/settings.h"
 #include "wireguard/uapi.h"
 
@@ -48,6 +62,11 @@ struct WireGuardTransportOptions {
   std::uint16_t mtu = wireguard::kDefaultMtu;
   std::chrono::milliseconds connect_timeout{5000};
   netstack::StackLimits limits;
+  // The userspace stack's link-local address (a registration address) and
+  // the one TCP port that link-local sources may reach (0: any); see
+  // netstack::StackOptions. Ignored by the tun transport.
+  std::string link_local;
+  std::uint16_t link_local_tcp_port = 0;
 };
 
 class WireGuardTransport : public Transport {
@@ -64,6 +83,21 @@ class WireGuardTransport : public Transport {
   // Where `wg show` finds the device, or why it cannot ("" and the reason).
   virtual std::string uapi_path() const = 0;
   virtual std::string uapi_unavailable() const = 0;
+
+  // The device's handler for handshakes from keys that are no peer's
+  // (wireguard::UnknownPeerHandler): called on the transport's io_context
+  // thread while the device reads datagrams; it must not call back into
+  // the transport (set_peers, ...) from inside the call. An empty one
+  // drops them (the default).
+  virtual void set_unknown_peer_handler(wireguard::UnknownPeerHandler handler) = 0;
+  // Sets the link-local address ("" removes it; see
+  // netstack::Stack::set_link_local). The tun transport: "" succeeds,
+  // anything else is net::Errc::not_supported_by_transport.
+  virtual std::error_code set_link_local(const std::string& address) = 0;
+  // Streams from `source`, one of the node's addresses (the link-local one
+  // included); see netstack::Stack::dialer_from. The tun transport's fails
+  // every dial with net::Errc::not_supported_by_transport.
+  virtual net::Dialer dialer_from(const std::string& source) = 0;
 };
 
 // coral-<up to 8 characters of the name>0: at most 15 bytes, as the kernel

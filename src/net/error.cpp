@@ -20,6 +20,8 @@ class NetCategory final : public std::error_category {
       case Errc::handshake_timed_out: return "WireGuard handshake timed out";
       case Errc::not_registered: return "not registered with the colony (no mesh address yet)";
       case Errc::no_address_of_family: return "no mesh address of this family";
+      case Errc::source_address_not_local: return "the source address is not one of this node's";
+      case Errc::not_supported_by_transport: return "not supported by this mesh transport";
     }
     return "unknown coral.net error " + std::to_string(value);
   }
@@ -33,6 +35,8 @@ class NetCategory final : public std::error_category {
       case Errc::not_an_ip_address: return std::errc::invalid_argument;
       case Errc::mesh_address_not_local: return std::errc::address_not_available;
       case Errc::mesh_unreachable: return std::errc::host_unreachable;
+      case Errc::source_address_not_local: return std::errc::address_not_available;
+      case Errc::not_supported_by_transport: return std::errc::operation_not_supported;
       case Errc::no_address:
       case Errc::not_registered:
       case Errc::no_address_of_family: break;

@@ -33,6 +33,13 @@ enum class Errc {
   not_registered,
   // This node has no mesh address of the family asked for (IPv4 or IPv6).
   no_address_of_family,
+  // A dial from a given source address: the address is not one of this
+  // node's (== std::errc::address_not_available).
+  source_address_not_local,
+  // The mesh transport cannot do this (a link-local registration address,
+  // or choosing a dial's source, on the tun transport)
+  // (== std::errc::operation_not_supported).
+  not_supported_by_transport,
 };
 
 const std::error_category& net_category();

@@ -84,6 +84,18 @@ std::string peer_key(const ip_addr_t& address) {
   return std::string(reinterpret_cast<const char*>(&ip_2_ip4(&address)->addr), 4);
 }
 
+// Whether a packet passes restrict_link_local(`port`): only IPv6 from a
+// link-local source (fe80::/10) is looked at, and of that only TCP with no
+// extension headers to `port` passes. Short packets are lwIP's to drop.
+bool passes_link_local_restriction(std::span<const std::uint8_t> b, std::uint16_t port) {
+  if (b.size() < 40 || (b[0] >> 4) != 6) return true;
+  const bool link_local_source = b[8] == 0xfe && (b[9] & 0xc0) == 0x80;
+  if (!link_local_source) return true;
+  if (b[6] != IP6_NEXTH_TCP || b.size() < 40 + 20) return false;
+  const auto destination_port = static_cast<std::uint16_t>((b[42] << 8) | b[43]);
+  return destination_port == port;
+}
+
 // Counts shared by a stack and the trackers on its connections' PCBs
 // (which may outlive the stack: TIME_WAIT).
 struct Accounting {
@@ -188,6 +200,11 @@ struct Stack::Impl final : Core::Sink, std::enable_shared_from_this<Stack::Impl>
   std::unordered_set<ListenState*> listeners;
   std::optional<ip_addr_t> ipv4;
   std::optional<ip_addr_t> ipv6;
+  // In the interface's second IPv6 slot, with the interface's zone (lwIP
+  // compares link-local addresses with their zones).
+  std::optional<ip_addr_t> link_local;
+  std::uint16_t link_local_tcp_port = 0;  // restrict_link_local(); 0: none
+  std::uint64_t restricted_dropped = 0;
   std::uint64_t packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0, packets_dropped = 0;
   // Retransmissions, counted from what leaves (lwIP 2.1 keeps no such
   // counter outside MIB2): per connection (remote address, ports) the end
@@ -295,6 +312,10 @@ struct Stack::Impl final : Core::Sink, std::enable_shared_from_this<Stack::Impl>
         ++packets_dropped;
         continue;
       }
+      if (link_local_tcp_port != 0 && !passes_link_local_restriction(packet, link_local_tcp_port)) {
+        ++restricted_dropped;
+        continue;
+      }
       // lwIP 2.1.3's TCP option parser reads a byte past the options when
       // the last one is cut short (found by netstack_input_fuzz): the
       // packet's pbuf carries zeroed slack after it, which lwIP never sees
@@ -316,6 +337,10 @@ struct Stack::Impl final : Core::Sink, std::enable_shared_from_this<Stack::Impl>
   }
 
   std::error_code apply_addresses(const std::string& v4, const std::string& v6);
+  std::error_code apply_link_local(const std::string& address);
+  // The stack's own copy of `address` (the link-local one zoned), if it is
+  // one of its addresses.
+  std::optional<ip_addr_t> own_address(const ip_addr_t& address) const;
   void close();
 };
 
@@ -907,7 +932,52 @@ void write_addresses(netif& interface, const std::optional<ip_addr_t>& v4, const
   }
 }
 
+// The link-local address lives in the second IPv6 slot; set_addresses
+// writes only the first.
+constexpr int kLinkLocalSlot = 1;
+static_assert(LWIP_IPV6_NUM_ADDRESSES > kLinkLocalSlot);
+
+void write_link_local(netif& interface, const std::optional<ip_addr_t>& address) {
+  if (address) {
+    ip_addr_copy_from_ip6(interface.ip6_addr[kLinkLocalSlot], *ip_2_ip6(&*address));
+    interface.ip6_addr_state[kLinkLocalSlot] = IP6_ADDR_PREFERRED;
+  } else {
+    ip_addr_set_zero_ip6(&interface.ip6_addr[kLinkLocalSlot]);
+    interface.ip6_addr_state[kLinkLocalSlot] = IP6_ADDR_INVALID;
+  }
+}
+
 }  // namespace
+
+std::error_code Stack::Impl::apply_link_local(const std::string& address) {
+  std::optional<ip_addr_t> wanted;
+  if (!address.empty()) {
+    wanted = parse_address(address);
+    if (!wanted || !IP_IS_V6_VAL(*wanted)) return net::Errc::not_an_ip_address;
+    if (!ip6_addr_islinklocal(ip_2_ip6(&*wanted))) return std::make_error_code(std::errc::invalid_argument);
+  }
+  if (closed || !added) return std::make_error_code(std::errc::network_down);
+  // lwIP compares link-local addresses with their zones: an interface's
+  // own carries the interface's index, as lwIP gives those of the packets
+  // that arrive on it (ip6_input).
+  if (wanted) ip6_addr_assign_zone(ip_2_ip6(&*wanted), IP6_UNICAST, &interface);
+  if (link_local.has_value() == wanted.has_value() && (!wanted || ip_addr_cmp(&*link_local, &*wanted))) return {};
+  Core::Batch batch(*core);
+  if (link_local) abort_connections_of(interface, &*link_local);
+  write_link_local(interface, wanted);
+  link_local = wanted;
+  return {};
+}
+
+std::optional<ip_addr_t> Stack::Impl::own_address(const ip_addr_t& address) const {
+  if (IP_IS_V4_VAL(address)) {
+    if (ipv4 && ip_addr_cmp(&*ipv4, &address)) return ipv4;
+    return std::nullopt;
+  }
+  if (ipv6 && ip6_addr_cmp_zoneless(ip_2_ip6(&*ipv6), ip_2_ip6(&address))) return ipv6;
+  if (link_local && ip6_addr_cmp_zoneless(ip_2_ip6(&*link_local), ip_2_ip6(&address))) return link_local;
+  return std::nullopt;
+}
 
 std::error_code Stack::Impl::apply_addresses(const std::string& v4, const std::string& v6) {
   std::optional<ip_addr_t> new_v4, new_v6;
@@ -961,6 +1031,8 @@ void Stack::Impl::close() {
   if (added) {
     abort_connections_of(interface);
     write_addresses(interface, std::nullopt, std::nullopt);
+    write_link_local(interface, std::nullopt);
+    link_local.reset();
     netif_remove(&interface);
     added = false;
   }
@@ -984,6 +1056,8 @@ std::expected<std::shared_ptr<Stack>, std::error_code> Stack::create(asio::io_co
     return std::unexpected(std::make_error_code(std::errc::no_buffer_space));
   impl->added = true;
   if (const auto error = impl->apply_addresses(impl->options.ipv4, impl->options.ipv6)) return std::unexpected(error);
+  if (const auto error = impl->apply_link_local(impl->options.link_local)) return std::unexpected(error);
+  impl->link_local_tcp_port = impl->options.link_local_tcp_port;
   netif_set_up(&impl->interface);
   netif_set_link_up(&impl->interface);
   return std::shared_ptr<Stack>(new Stack(std::move(impl)));
@@ -1027,34 +1101,57 @@ std::expected<std::unique_ptr<net::Listener>, std::error_code> Stack::listen(con
   return std::make_unique<ListenerImpl>(std::move(state));
 }
 
+namespace {
+
+// A dial from `source` (one of the stack's addresses), or from the stack's
+// address of the target's family when there is none.
+net::Awaitable<std::expected<std::unique_ptr<net::ByteStream>, std::error_code>> dial(
+    std::weak_ptr<Stack::Impl> weak, net::Target target, std::optional<std::string> source) {
+  auto impl = weak.lock();
+  if (!impl || impl->closed) co_return std::unexpected(std::make_error_code(std::errc::network_down));
+  const auto remote = parse_address(target.host);
+  if (!remote) co_return std::unexpected(std::error_code(net::Errc::not_an_ip_address));
+  const bool v6 = IP_IS_V6_VAL(*remote);
+  std::optional<ip_addr_t> local;
+  if (source) {
+    const auto wanted = parse_address(*source);
+    if (!wanted) co_return std::unexpected(std::error_code(net::Errc::not_an_ip_address));
+    local = impl->own_address(*wanted);
+    if (!local) co_return std::unexpected(std::error_code(net::Errc::source_address_not_local));
+    if (IP_IS_V6_VAL(*local) != v6) co_return std::unexpected(std::error_code(net::Errc::no_address_of_family));
+  } else {
+    local = v6 ? impl->ipv6 : impl->ipv4;
+    if (!local) co_return std::unexpected(std::error_code(net::Errc::no_address_of_family));
+  }
+  std::shared_ptr<Connection> connection;
+  {
+    Core::Batch batch(*impl->core);
+    tcp_pcb* pcb = tcp_new_ip_type(v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
+    if (pcb == nullptr) co_return std::unexpected(std::make_error_code(std::errc::no_buffer_space));
+    tcp_bind_netif(pcb, &impl->interface);
+    if (const err_t bound = tcp_bind(pcb, &*local, 0); bound != ERR_OK) {
+      tcp_abort(pcb);
+      co_return std::unexpected(to_error_code(bound));
+    }
+    ip_addr_copy(pcb->remote_ip, *remote);  // for the peer's accounting key, before connect sets it
+    attach_tracker(pcb, impl->accounting, true);
+    connection = std::make_shared<Connection>(impl, pcb);
+  }
+  auto connected = co_await connection->connect(*remote, target.port, impl->options.connect_timeout);
+  if (!connected) co_return std::unexpected(connected.error());
+  co_return std::make_unique<StreamImpl>(std::move(connection));
+}
+
+}  // namespace
+
 net::Dialer Stack::dialer() {
   std::weak_ptr<Impl> weak = impl_;
-  return [weak](const net::Target& target) -> net::Awaitable<std::expected<std::unique_ptr<net::ByteStream>, std::error_code>> {
-    auto impl = weak.lock();
-    if (!impl || impl->closed) co_return std::unexpected(std::make_error_code(std::errc::network_down));
-    const auto remote = parse_address(target.host);
-    if (!remote) co_return std::unexpected(std::error_code(net::Errc::not_an_ip_address));
-    const bool v6 = IP_IS_V6_VAL(*remote);
-    const auto& own = v6 ? impl->ipv6 : impl->ipv4;
-    if (!own) co_return std::unexpected(std::error_code(net::Errc::no_address_of_family));
-    std::shared_ptr<Connection> connection;
-    {
-      Core::Batch batch(*impl->core);
-      tcp_pcb* pcb = tcp_new_ip_type(v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
-      if (pcb == nullptr) co_return std::unexpected(std::make_error_code(std::errc::no_buffer_space));
-      tcp_bind_netif(pcb, &impl->interface);
-      if (const err_t bound = tcp_bind(pcb, &*own, 0); bound != ERR_OK) {
-        tcp_abort(pcb);
-        co_return std::unexpected(to_error_code(bound));
-      }
-      ip_addr_copy(pcb->remote_ip, *remote);  // for the peer's accounting key, before connect sets it
-      attach_tracker(pcb, impl->accounting, true);
-      connection = std::make_shared<Connection>(impl, pcb);
-    }
-    auto connected = co_await connection->connect(*remote, target.port, impl->options.connect_timeout);
-    if (!connected) co_return std::unexpected(connected.error());
-    co_return std::make_unique<StreamImpl>(std::move(connection));
-  };
+  return [weak](const net::Target& target) { return dial(weak, target, std::nullopt); };
+}
+
+net::Dialer Stack::dialer_from(const std::string& source) {
+  std::weak_ptr<Impl> weak = impl_;
+  return [weak, source](const net::Target& target) { return dial(weak, target, source); };
 }
 
 std::error_code Stack::set_addresses(const std::string& ipv4, const std::string& ipv6) {
@@ -1063,6 +1160,14 @@ std::error_code Stack::set_addresses(const std::string& ipv4, const std::string&
 
 std::string Stack::ipv4() const { return impl_->ipv4 ? format_address(*impl_->ipv4) : std::string(); }
 std::string Stack::ipv6() const { return impl_->ipv6 ? format_address(*impl_->ipv6) : std::string(); }
+
+std::error_code Stack::set_link_local(const std::string& address) { return impl_->apply_link_local(address); }
+
+std::string Stack::link_local() const {
+  return impl_->link_local ? format_address(*impl_->link_local) : std::string();
+}
+
+void Stack::restrict_link_local(std::uint16_t tcp_port) { impl_->link_local_tcp_port = tcp_port; }
 
 StackStats Stack::stats() const {
   const auto& accounting = *impl_->accounting;
@@ -1076,6 +1181,7 @@ StackStats Stack::stats() const {
   stats.half_open_refused = accounting.half_open_refused;
   stats.receive_deferred = accounting.receive_deferred;
   stats.retransmits = impl_->retransmits;
+  stats.restricted_dropped = impl_->restricted_dropped;
   stats.connections = accounting.total.connections;
   stats.half_open = accounting.total.half_open;
   stats.buffered_bytes = accounting.total.buffered;

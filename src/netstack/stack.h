@@ -50,6 +50,13 @@ struct StackLimits {
 struct StackOptions {
   std::string ipv4;   // "10.42.0.1"; empty: none
   std::string ipv6;   // "fd42::1"; empty: none
+  // A second IPv6 address, link-local (fe80::/10): a member's registration
+  // address before it has mesh addresses (mesh/registration_address.h).
+  // Used only by dialer_from(); empty: none. See set_link_local().
+  std::string link_local;
+  // Non-zero: packets from link-local sources reach only this TCP port
+  // (restrict_link_local()). 0: no restriction.
+  std::uint16_t link_local_tcp_port = 0;
   std::size_t mtu = 1420;
   std::chrono::milliseconds connect_timeout{5000};
   StackLimits limits;
@@ -65,6 +72,7 @@ struct StackStats {
   std::uint64_t half_open_refused = 0;        // a cap on half-open connections was reached
   std::uint64_t receive_deferred = 0;         // data held back: a cap on buffered bytes was reached
   std::uint64_t retransmits = 0;              // TCP segments sent again (sequence space sent before)
+  std::uint64_t restricted_dropped = 0;       // from a link-local source, not TCP to the allowed port
   std::size_t connections = 0;                // now, accepted and dialed
   std::size_t half_open = 0;                  // now
   std::size_t buffered_bytes = 0;             // now
@@ -103,13 +111,37 @@ class Stack {
   // The target's host must be an IP literal (not_an_ip_address);
   // no_address_of_family when the stack has none of that family;
   // connect_timed_out; std::errc::connection_refused on a reset.
+  // The link-local address is never chosen here (dialer_from() uses it).
   net::Dialer dialer();
+  // As dialer(), with `source` as the connections' local address: one of
+  // the stack's addresses (IPv4, IPv6 or link-local) when the dial starts,
+  // else net::Errc::source_address_not_local; no_address_of_family when
+  // the target's family is not the source's. A source that goes away
+  // later ends its connections (set_addresses, set_link_local).
+  net::Dialer dialer_from(const std::string& source);
 
   // Changes the stack's addresses (a proxy's, once registered). Open
   // connections on an address that goes away are reset.
   std::error_code set_addresses(const std::string& ipv4, const std::string& ipv6);
   std::string ipv4() const;
   std::string ipv6() const;
+
+  // Sets the link-local address (StackOptions::link_local; "" removes it).
+  // set_addresses() leaves it alone. Connections bound to an address that
+  // goes away are reset. Errors: not_an_ip_address for what is not an IPv6
+  // literal; std::errc::invalid_argument for one outside fe80::/10.
+  std::error_code set_link_local(const std::string& address);
+  std::string link_local() const;
+
+  // With `tcp_port` non-zero, an IPv6 packet from a link-local source
+  // (fe80::/10) is taken only when it is TCP (no extension headers) to
+  // `tcp_port`; anything else from such a source (ICMPv6 echo, other
+  // ports, other protocols, extension headers) is dropped before the
+  // TCP/IP stack sees it, without an answer, and counted in
+  // stats().restricted_dropped. 0 lifts the restriction. A colony's stack
+  // uses it so that provisional peers, whose WireGuard AllowedIPs are their
+  // registration address, reach its registration port and nothing else.
+  void restrict_link_local(std::uint16_t tcp_port);
 
   StackStats stats() const;
 

@@ -60,7 +60,7 @@ enum class Drop : std::uint8_t {
   invalid_mac,           // an initiation or response whose mac1 is wrong
   cookie_sent,           // a handshake message refused under load (a cookie reply went back)
   handshake_failed,      // the handshake layer refused it (wrong key, replay, flood, state)
-  unknown_peer,          // an initiation from a key that is not a peer
+  unknown_peer,          // an initiation from a key that is not a peer (and not admitted: UnknownPeerHandler)
   unknown_index,         // a response, cookie reply or transport message for no index of ours
   bad_cookie_reply,      // a cookie reply that did not decrypt
   decryption_failed,     // a transport message whose tag did not verify, or a replayed counter
@@ -93,6 +93,26 @@ struct EngineOptions {
   };
 };
 
+// Asked about an initiation from a static key that is no peer's, once the
+// initiation has passed every check a known peer's would (mac1; under load
+// a valid mac2 and the per-address rate limit) and has proved that its
+// sender holds the key's private half (the timestamp decrypted). Returns
+// the settings to admit the key with as a peer (its public_key must be
+// `key`; AllowedIPs say which inner source addresses it may use), or
+// nullopt to drop the initiation (counted as Drop::unknown_peer, as are
+// initiations whose timestamp did not decrypt: the handler never sees
+// those). Each initiation from an unknown key costs one more
+// Diffie-Hellman than a peer's (the key-possession check). `from`
+// is the datagram's source, `now` the engine's time.
+//
+// Called from inside receive_datagram(): it must not call back into the
+// engine (configure, send_packet, ...) and should be quick. An admitted
+// peer is the engine's like any other (settings().peers lists it): a later
+// configure() that lists it keeps its sessions, one that omits it removes
+// it.
+using UnknownPeerHandler =
+    std::function<std::optional<PeerSettings>(const crypto::PublicKey& key, const Endpoint& from, Time now)>;
+
 class Engine {
  public:
   explicit Engine(EngineOptions options = {});
@@ -108,6 +128,9 @@ class Engine {
   // sessions. A new private key drops every session and handshake.
   void configure(const DeviceSettings& settings, Time now, EngineOutput& out);
   const DeviceSettings& settings() const { return settings_; }
+  // Who decides on initiations from unknown keys (UnknownPeerHandler);
+  // none (the default, or an empty function): they are dropped.
+  void set_unknown_peer_handler(UnknownPeerHandler handler) { unknown_peer_handler_ = std::move(handler); }
 
   void send_packet(std::span<const std::uint8_t> packet, Time now, EngineOutput& out);
   void receive_datagram(std::span<const std::uint8_t> datagram, const Endpoint& from, Time now, EngineOutput& out);
@@ -149,6 +172,7 @@ class Engine {
   bool admit_handshake_message(std::span<const std::uint8_t> message, const Endpoint& from, std::uint32_t sender_index,
                                Time now, EngineOutput& out);
   void receive_initiation(std::span<const std::uint8_t> datagram, const Endpoint& from, Time now, EngineOutput& out);
+  Peer* admit_unknown_peer(const OpenedInitiation& initiation, const Endpoint& from, Time now, EngineOutput& out);
   void receive_response(std::span<const std::uint8_t> datagram, const Endpoint& from, Time now, EngineOutput& out);
   void receive_cookie_reply(std::span<const std::uint8_t> datagram, Time now);
   void receive_transport(std::span<const std::uint8_t> datagram, const Endpoint& from, Time now, EngineOutput& out);
@@ -166,6 +190,7 @@ class Engine {
   std::unordered_map<std::uint32_t, PeerId> indices_;
   PeerId next_peer_id_ = 1;
   std::uint64_t jitter_seed_;
+  UnknownPeerHandler unknown_peer_handler_;
 
   std::size_t handshakes_in_window_ = 0;
   std::optional<Time> window_start_;

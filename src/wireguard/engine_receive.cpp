@@ -64,6 +64,7 @@ void Engine::receive_initiation(std::span<const std::uint8_t> datagram, const En
   auto opened = open_initiation(*identity_, *initiation);
   if (!opened) return count(Drop::handshake_failed);
   Peer* peer = peer_by_key(opened->initiator_static());
+  if (peer == nullptr && unknown_peer_handler_) peer = admit_unknown_peer(*opened, from, now, out);
   if (peer == nullptr) return count(Drop::unknown_peer);
   if (!peer->handshake.consume_initiation(*opened, now)) return count(Drop::handshake_failed);
   peer->timers.authenticated_packet_received(now);
@@ -91,6 +92,23 @@ void Engine::receive_initiation(std::span<const std::uint8_t> datagram, const En
   peer->timers.authenticated_packet_sent(now);
   peer->timers.handshake_response_sent(now);
   send_handshake_message(*peer, message, now, out);
+}
+
+Peer* Engine::admit_unknown_peer(const OpenedInitiation& initiation, const Endpoint& from, Time now,
+                                 EngineOutput& out) {
+  const crypto::PublicKey& key = initiation.initiator_static();
+  // open_initiation only decrypted the static key, which anyone can
+  // encrypt to us; the timestamp is sealed with the static-static DH, so
+  // only the key's holder gets past this. A throwaway handshake checks it
+  // before the handler is asked (the admitted peer's own handshake checks
+  // it again below: one more DH, for admitted keys only).
+  Handshake probe(*identity_, key);
+  if (!probe.consume_initiation(initiation, now)) return nullptr;
+  std::optional<PeerSettings> admitted = unknown_peer_handler_(key, from, now);
+  if (!admitted || admitted->public_key != key) return nullptr;
+  settings_.peers.push_back(*admitted);
+  add_peer(*admitted, now, out);
+  return peer_by_key(key);
 }
 
 void Engine::receive_response(std::span<const std::uint8_t> datagram, const Endpoint& from, Time now,

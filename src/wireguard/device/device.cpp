@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -181,6 +182,10 @@ std::expected<void, std::string> Device::configure(const DeviceSettings& setting
   impl_->engine.configure(settings, steady_now(), impl_->output);
   impl_->finish_batch();
   return {};
+}
+
+void Device::set_unknown_peer_handler(UnknownPeerHandler handler) {
+  impl_->engine.set_unknown_peer_handler(std::move(handler));
 }
 
 uapi::DeviceSnapshot Device::snapshot() const {

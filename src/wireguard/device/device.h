@@ -51,6 +51,11 @@ class Device {
   // Applies new settings (from the UAPI or a reload). A new listen port
   // rebinds the socket; on failure nothing changes.
   std::expected<void, std::string> configure(const DeviceSettings& settings);
+  // The engine's handler for initiations from keys that are no peer's
+  // (wireguard/engine.h, UnknownPeerHandler): called on the device's
+  // thread while a batch of datagrams is read; it must not call back into
+  // the device (configure, close). Admitted peers are in settings().peers.
+  void set_unknown_peer_handler(UnknownPeerHandler handler);
   // What `wg show` prints.
   uapi::DeviceSnapshot snapshot() const;
   const Engine& engine() const;

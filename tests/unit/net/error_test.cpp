@@ -36,6 +36,8 @@ TEST(NetError, EveryValueIsAnErrorWithItsOwnText) {
       {Errc::handshake_timed_out, "WireGuard handshake timed out"},
       {Errc::not_registered, "not registered with the colony (no mesh address yet)"},
       {Errc::no_address_of_family, "no mesh address of this family"},
+      {Errc::source_address_not_local, "the source address is not one of this node's"},
+      {Errc::not_supported_by_transport, "not supported by this mesh transport"},
   };
   for (const auto& [value, text] : texts) {
     const std::error_code error = value;
@@ -51,6 +53,8 @@ TEST(NetError, ValuesCompareEqualToTheConditionTheyAre) {
   EXPECT_EQ(std::error_code(Errc::not_an_ip_address), std::errc::invalid_argument);
   EXPECT_EQ(std::error_code(Errc::mesh_address_not_local), std::errc::address_not_available);
   EXPECT_EQ(std::error_code(Errc::mesh_unreachable), std::errc::host_unreachable);
+  EXPECT_EQ(std::error_code(Errc::source_address_not_local), std::errc::address_not_available);
+  EXPECT_EQ(std::error_code(Errc::not_supported_by_transport), std::errc::operation_not_supported);
   // The values stay apart from each other and from the system's codes.
   EXPECT_NE(std::error_code(Errc::connect_timed_out), std::error_code(Errc::handshake_timed_out));
   EXPECT_NE(std::error_code(Errc::connect_timed_out), std::error_code(ETIMEDOUT, std::system_category()));

@@ -2,7 +2,9 @@
 // joined by a packet pipe (no WireGuard), which can lose, reorder and hold
 // packets. Connections, transfers both ways, closes from each side,
 // resets, a full window, many connections, IPv4 and IPv6, the caps, ICMP
-// echo, and two stacks holding the same addresses.
+// echo, two stacks holding the same addresses, and a link-local
+// (registration) address: dials from it to a ULA listener, the choice of a
+// dial's source, and the restriction of what link-local sources may reach.
 
 #include "netstack/stack.h"
 
@@ -23,6 +25,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address_v6.hpp>
 #include <boost/asio/post.hpp>
 
 #include "bounded_io.h"
@@ -626,6 +629,296 @@ TEST(Stack, CloseResetsConnectionsAndFailsOperations) {
   auto ended = run(link.io, read_to_end(*client));
   ASSERT_TRUE(ended);
   EXPECT_EQ(ended->second, std::errc::connection_reset) << "the peer is told";
+}
+
+// ---- Link-local addresses (registration addresses, issue 14) ----
+
+net::Awaitable<std::expected<StreamPtr, std::error_code>> dial_from(Stack& stack, const std::string& source,
+                                                                    const std::string& host, std::uint16_t port) {
+  const net::Dialer dialer = stack.dialer_from(source);
+  const net::Target target{host, port};
+  co_return co_await dialer(target);
+}
+
+// A colony (10.42.0.1, fd42::1) and a member with only a link-local
+// address, as before registration; joined both ways.
+struct LinkLocalLink {
+  explicit LinkLocalLink(std::string member_v6 = "", std::string member_v4 = "") {
+    StackOptions colony_options;
+    colony_options.ipv4 = "10.42.0.1";
+    colony_options.ipv6 = "fd42::1";
+    colony_options.connect_timeout = 500ms;
+    StackOptions member_options;
+    member_options.ipv4 = member_v4;
+    member_options.ipv6 = member_v6;
+    member_options.link_local = "fe80::a";
+    member_options.connect_timeout = 500ms;
+    auto c = Stack::create(io, colony_options);
+    auto m = Stack::create(io, member_options);
+    EXPECT_TRUE(c && m);
+    colony = *c;
+    member = *m;
+    up = std::make_unique<Pipe>(io, *member, *colony);
+    down = std::make_unique<Pipe>(io, *colony, *member);
+  }
+  asio::io_context io{1};
+  std::shared_ptr<Stack> colony;
+  std::shared_ptr<Stack> member;
+  std::unique_ptr<Pipe> up;
+  std::unique_ptr<Pipe> down;
+};
+
+// member -> colony's `listener` at host, from `source`: both ends.
+std::pair<StreamPtr, StreamPtr> connect_from(LinkLocalLink& link, const std::string& source, net::Listener& listener,
+                                             const std::string& host) {
+  std::optional<std::expected<StreamPtr, std::error_code>> server;
+  asio::co_spawn(link.io, accept(listener), [&](std::exception_ptr, std::expected<StreamPtr, std::error_code> s) {
+    server = std::move(s);
+  });
+  auto client = run(link.io, dial_from(*link.member, source, host, listener.local_port()));
+  EXPECT_TRUE(client && *client) << (client && !*client ? client->error().message() : "no result");
+  EXPECT_TRUE(run_until(link.io, [&] { return server.has_value(); }));
+  EXPECT_TRUE(server && *server) << (server && !*server ? server->error().message() : "no result");
+  if (!client || !*client || !server || !*server) return {};
+  return {std::move(**server), std::move(**client)};
+}
+
+// Both ways over a connected pair.
+void echo_both_ways(asio::io_context& io, net::ByteStream& server, net::ByteStream& client, std::uint8_t seed) {
+  const Bytes up = pattern(200000, seed);
+  const Bytes down = pattern(150000, static_cast<std::uint8_t>(seed + 1));
+  ASSERT_EQ(run(io, write_all(client, up)), std::error_code{});
+  auto received_up = run(io, read_exactly(server, up.size()));
+  ASSERT_TRUE(received_up);
+  EXPECT_TRUE(*received_up == up);
+  ASSERT_EQ(run(io, write_all(server, down)), std::error_code{});
+  auto received_down = run(io, read_exactly(client, down.size()));
+  ASSERT_TRUE(received_down);
+  EXPECT_TRUE(*received_down == down);
+}
+
+TEST(StackLinkLocal, AStackWithOnlyALinkLocalAddressReachesAUlaListener) {
+  LinkLocalLink link;
+  EXPECT_EQ(link.member->link_local(), "fe80::a");
+  EXPECT_EQ(link.member->ipv6(), "");
+  auto listener = link.colony->listen("fd42::1", 9000);
+  ASSERT_TRUE(listener);
+  auto [server, client] = connect_from(link, "fe80::a", **listener, "fd42::1");
+  ASSERT_TRUE(server && client);
+  EXPECT_EQ(server->remote_address().rfind("[fe80::a]:", 0), 0U) << server->remote_address();
+  EXPECT_EQ(client->remote_address(), "[fd42::1]:9000");
+  echo_both_ways(link.io, *server, *client, 20);
+  // dialer() never picks the link-local address.
+  auto plain = run(link.io, dial(*link.member, "fd42::1", 9000));
+  ASSERT_TRUE(plain && !*plain);
+  EXPECT_EQ(plain->error(), net::Errc::no_address_of_family);
+}
+
+TEST(StackLinkLocal, DialerFromChoosesTheSource) {
+  LinkLocalLink link("fd42::2", "10.42.0.2");
+  auto listener = link.colony->listen("::", 9000);
+  ASSERT_TRUE(listener);
+  auto [from_link_local, c1] = connect_from(link, "fe80::a", **listener, "fd42::1");
+  ASSERT_TRUE(from_link_local);
+  EXPECT_EQ(from_link_local->remote_address().rfind("[fe80::a]:", 0), 0U) << from_link_local->remote_address();
+  auto [from_ula, c2] = connect_from(link, "fd42::2", **listener, "fd42::1");
+  ASSERT_TRUE(from_ula);
+  EXPECT_EQ(from_ula->remote_address().rfind("[fd42::2]:", 0), 0U) << from_ula->remote_address();
+  echo_both_ways(link.io, *from_ula, *c2, 21);
+
+  auto not_ours = run(link.io, dial_from(*link.member, "fd42::99", "fd42::1", 9000));
+  ASSERT_TRUE(not_ours && !*not_ours);
+  EXPECT_EQ(not_ours->error(), net::Errc::source_address_not_local);
+  EXPECT_EQ(not_ours->error(), std::errc::address_not_available);
+  auto other_family = run(link.io, dial_from(*link.member, "10.42.0.2", "fd42::1", 9000));
+  ASSERT_TRUE(other_family && !*other_family);
+  EXPECT_EQ(other_family->error(), net::Errc::no_address_of_family);
+  auto not_an_address = run(link.io, dial_from(*link.member, "member.example", "fd42::1", 9000));
+  ASSERT_TRUE(not_an_address && !*not_an_address);
+  EXPECT_EQ(not_an_address->error(), net::Errc::not_an_ip_address);
+}
+
+TEST(StackLinkLocal, ARestrictedStackLetsLinkLocalSourcesReachOnlyItsPort) {
+  LinkLocalLink link("fd42::2");
+  link.colony->restrict_link_local(9000);
+  auto registration = link.colony->listen("fd42::1", 9000);
+  auto other = link.colony->listen("fd42::1", 9001);
+  ASSERT_TRUE(registration && other);
+  auto [server, client] = connect_from(link, "fe80::a", **registration, "fd42::1");
+  ASSERT_TRUE(server && client);
+  echo_both_ways(link.io, *server, *client, 22);
+  EXPECT_EQ(link.colony->stats().restricted_dropped, 0U);
+
+  const auto started = std::chrono::steady_clock::now();
+  auto refused = run(link.io, dial_from(*link.member, "fe80::a", "fd42::1", 9001));
+  ASSERT_TRUE(refused && !*refused);
+  EXPECT_EQ(refused->error(), net::Errc::connect_timed_out) << "no SYN-ACK, and no reset either";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  EXPECT_GE(link.colony->stats().restricted_dropped, 1U);
+  EXPECT_EQ(link.colony->stats().half_open, 0U) << "lwIP never saw the SYN";
+  // The same port from the member's ULA address: not restricted.
+  auto [ula_server, ula_client] = connect_from(link, "fd42::2", **other, "fd42::1");
+  ASSERT_TRUE(ula_server && ula_client);
+  echo_both_ways(link.io, *ula_server, *ula_client, 23);
+  // Lifted: link-local sources reach every port again.
+  link.colony->restrict_link_local(0);
+  auto [lifted_server, lifted_client] = connect_from(link, "fe80::a", **other, "fd42::1");
+  EXPECT_TRUE(lifted_server && lifted_client);
+}
+
+// An IPv6 packet from `source` to `destination`: `next_header`, then
+// `payload`, whose upper-layer checksum (at `checksum_at`) is filled in.
+Bytes ipv6_packet(const char* source, const char* destination, std::uint8_t next_header, Bytes payload,
+                  std::optional<std::size_t> checksum_at) {
+  const auto src = asio::ip::make_address_v6(source).to_bytes();
+  const auto dst = asio::ip::make_address_v6(destination).to_bytes();
+  Bytes packet = {0x60, 0, 0, 0, static_cast<std::uint8_t>(payload.size() >> 8),
+                  static_cast<std::uint8_t>(payload.size()), next_header, 64};
+  packet.insert(packet.end(), src.begin(), src.end());
+  packet.insert(packet.end(), dst.begin(), dst.end());
+  if (checksum_at) {
+    std::uint32_t sum = 0;
+    for (std::size_t i = 0; i < 16; i += 2) sum += (src[i] << 8) + src[i + 1] + (dst[i] << 8) + dst[i + 1];
+    sum += static_cast<std::uint32_t>(payload.size()) + next_header;
+    if (payload.size() % 2) payload.push_back(0);
+    for (std::size_t i = 0; i < payload.size(); i += 2) sum += (payload[i] << 8) + payload[i + 1];
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    const auto checksum = static_cast<std::uint16_t>(~sum);
+    payload[*checksum_at] = checksum >> 8;
+    payload[*checksum_at + 1] = checksum & 0xff;
+    payload.resize(packet[4] << 8 | packet[5]);
+  }
+  packet.insert(packet.end(), payload.begin(), payload.end());
+  return packet;
+}
+
+Bytes icmp6_echo_request(const char* source, const char* destination) {
+  return ipv6_packet(source, destination, 58, {128, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g'}, 2);
+}
+
+Bytes tcp6_syn_payload(std::uint16_t port) {
+  return {0x30, 0x39, static_cast<std::uint8_t>(port >> 8), static_cast<std::uint8_t>(port), 0, 0, 0, 1, 0, 0, 0, 0,
+          0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0};
+}
+
+TEST(StackLinkLocal, ARestrictedStackDropsEverythingElseFromLinkLocalSourcesUnanswered) {
+  asio::io_context io(1);
+  StackOptions options;
+  options.ipv6 = "fd42::1";
+  options.link_local_tcp_port = 9000;
+  auto created = Stack::create(io, options);
+  ASSERT_TRUE(created);
+  Stack& stack = **created;
+  auto listener = stack.listen("fd42::1", 9001);
+  ASSERT_TRUE(listener);
+  std::vector<Bytes> out;
+  stack.set_output([&](std::span<const Packet> packets) {
+    for (const auto& p : packets) out.emplace_back(p.begin(), p.end());
+  });
+  const auto send = [&](const Bytes& bytes) {
+    const Packet packet(bytes);
+    stack.input(std::span(&packet, 1));
+    io.poll();
+  };
+  // ICMPv6 echo from a ULA source: answered.
+  send(icmp6_echo_request("fd42::2", "fd42::1"));
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0][6], 58);
+  EXPECT_EQ(out[0][40], 129) << "echo reply";
+  out.clear();
+  // From a link-local source: echo, UDP, TCP to another (listening) port,
+  // and TCP to the allowed port behind a hop-by-hop header.
+  const Bytes hop_by_hop = [] {
+    Bytes payload = {6, 0, 1, 4, 0, 0, 0, 0};
+    const Bytes syn = tcp6_syn_payload(9000);
+    payload.insert(payload.end(), syn.begin(), syn.end());
+    return payload;
+  }();
+  const Bytes refused[] = {
+      icmp6_echo_request("fe80::a", "fd42::1"),
+      ipv6_packet("fe80::a", "fd42::1", 17, {0x30, 0x39, 0x23, 0x28, 0, 12, 0, 0, 'u', 'd', 'p', '!'}, 6),
+      ipv6_packet("fe80::a", "fd42::1", 6, tcp6_syn_payload(9001), 16),
+      ipv6_packet("fe80::a", "fd42::1", 0, hop_by_hop, std::nullopt),
+      ipv6_packet("fe80::1:2", "fd42::1", 6, {0x30, 0x39, 0x23}, std::nullopt),  // too short for its ports
+  };
+  for (const Bytes& packet : refused) send(packet);
+  EXPECT_TRUE(out.empty()) << out.size() << " answers";
+  EXPECT_EQ(stack.stats().restricted_dropped, std::size(refused));
+  EXPECT_EQ(stack.stats().half_open, 0U);
+  // The allowed port: lwIP sees it (nothing listens on 9000 here: a reset).
+  send(ipv6_packet("fe80::a", "fd42::1", 6, tcp6_syn_payload(9000), 16));
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0][6], 6);
+  EXPECT_EQ(out[0][40 + 13] & 0x04, 0x04) << "RST";
+  out.clear();
+  // Unrestricted, lwIP answers a link-local source's echo to its ULA
+  // address (the reply leaves on the interface the request came in on).
+  stack.restrict_link_local(0);
+  send(icmp6_echo_request("fe80::a", "fd42::1"));
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0][40], 129);
+  EXPECT_EQ(Bytes(out[0].begin() + 24, out[0].begin() + 40),
+            Bytes({0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a}));
+  EXPECT_EQ(stack.stats().restricted_dropped, std::size(refused));
+}
+
+TEST(StackLinkLocal, TheLinkLocalAddressOutlivesSetAddressesAndItsRemovalEndsItsConnections) {
+  LinkLocalLink link("fd42::2", "10.42.0.2");
+  auto listener = link.colony->listen("::", 9000);
+  ASSERT_TRUE(listener);
+  auto [ll_server, ll_client] = connect_from(link, "fe80::a", **listener, "fd42::1");
+  auto [ula_server, ula_client] = connect_from(link, "fd42::2", **listener, "fd42::1");
+  ASSERT_TRUE(ll_server && ula_server);
+  // A new mesh address leaves the link-local one and its connection alone.
+  ASSERT_FALSE(link.member->set_addresses("10.42.0.3", "fd42::2"));
+  EXPECT_EQ(link.member->link_local(), "fe80::a");
+  echo_both_ways(link.io, *ll_server, *ll_client, 24);
+  // Setting the same one again changes nothing.
+  ASSERT_FALSE(link.member->set_link_local("fe80::a"));
+  echo_both_ways(link.io, *ll_server, *ll_client, 25);
+  // Removed: its connection is reset, at both ends; the ULA one is not.
+  ASSERT_FALSE(link.member->set_link_local(""));
+  EXPECT_EQ(link.member->link_local(), "");
+  auto client_end = run(link.io, read_to_end(*ll_client));
+  ASSERT_TRUE(client_end);
+  EXPECT_TRUE(client_end->second);
+  auto server_end = run(link.io, read_to_end(*ll_server));
+  ASSERT_TRUE(server_end);
+  EXPECT_EQ(server_end->second, std::errc::connection_reset) << "the colony is told";
+  echo_both_ways(link.io, *ula_server, *ula_client, 26);
+  auto gone = run(link.io, dial_from(*link.member, "fe80::a", "fd42::1", 9000));
+  ASSERT_TRUE(gone && !*gone);
+  EXPECT_EQ(gone->error(), net::Errc::source_address_not_local);
+  // Another one works at once.
+  ASSERT_FALSE(link.member->set_link_local("fe80::b"));
+  auto [new_server, new_client] = connect_from(link, "fe80::b", **listener, "fd42::1");
+  ASSERT_TRUE(new_server && new_client);
+  echo_both_ways(link.io, *new_server, *new_client, 27);
+  // Errors.
+  EXPECT_EQ(link.member->set_link_local("fd42::9"), std::errc::invalid_argument) << "not link-local";
+  EXPECT_EQ(link.member->set_link_local("10.0.0.1"), net::Errc::not_an_ip_address);
+  EXPECT_EQ(link.member->set_link_local("link.example"), net::Errc::not_an_ip_address);
+  EXPECT_EQ(link.member->link_local(), "fe80::b");
+  StackOptions bad;
+  bad.link_local = "fd42::9";
+  EXPECT_FALSE(Stack::create(link.io, bad));
+}
+
+TEST(StackLinkLocal, TwoStacksMayHoldTheSameLinkLocalAddress) {
+  // lwIP keeps link-local addresses with their interface's zone: closing
+  // the twin (lwIP's clean-up aborts connections by local address) leaves
+  // the first's connection alone.
+  LinkLocalLink first;
+  StackOptions twin_options;
+  twin_options.link_local = "fe80::a";
+  auto twin = Stack::create(first.io, twin_options);
+  ASSERT_TRUE(twin);
+  auto listener = first.colony->listen("fd42::1", 9000);
+  ASSERT_TRUE(listener);
+  auto [server, client] = connect_from(first, "fe80::a", **listener, "fd42::1");
+  ASSERT_TRUE(server && client);
+  (*twin)->close();
+  echo_both_ways(first.io, *server, *client, 28);
 }
 
 }  // namespace

@@ -433,5 +433,190 @@ TEST_F(EnginePairUnderLoad, FloodOfInitiationsEngagesCookiesAndRealPeersStillGet
   EXPECT_EQ(b_.drops(Drop::rate_limited), 6u);
 }
 
+// B knows no peer; A knows B. B's handler decides on A's key.
+class EngineUnknownPeer : public EnginePair {
+ protected:
+  explicit EngineUnknownPeer(EngineOptions options = {}) : EnginePair(options) {}
+  void SetUp() override {
+    EnginePair::SetUp();
+    b_settings_.peers.clear();
+    b_.configure(b_settings_, now_, out_b_);
+    b_.set_unknown_peer_handler([this](const crypto::PublicKey& key, const Endpoint& from, Time) {
+      ++asked_;
+      asked_from_ = from;
+      std::optional<PeerSettings> settings;
+      if (!admit_) return settings;
+      settings.emplace();
+      settings->public_key = answer_other_key_ ? key_b_.public_key() : key;
+      settings->allowed_ips = {cidr("10.42.0.1/32")};
+      return settings;
+    });
+  }
+  PeerSettings admitted_settings() const {
+    PeerSettings settings;
+    settings.public_key = key_a_.public_key();
+    settings.allowed_ips = {cidr("10.42.0.1/32")};
+    return settings;
+  }
+
+  bool admit_ = true;
+  bool answer_other_key_ = false;
+  int asked_ = 0;
+  std::optional<Endpoint> asked_from_;
+};
+
+TEST_F(EngineUnknownPeer, AnAdmittedKeyCompletesTheHandshakeAndSendsFromItsAllowedIpsOnly) {
+  const Bytes packet = ipv4_packet(kA, kB, 100);
+  a_.send_packet(packet, now_, out_a_);
+  exchange();
+  EXPECT_EQ(asked_, 1);
+  EXPECT_EQ(asked_from_, from_a_);
+  ASSERT_EQ(out_b_.delivered.size(), 1u);
+  EXPECT_EQ(out_b_.delivered[0], packet);
+  ASSERT_NE(b_.find_peer(key_a_.public_key()), nullptr);
+  EXPECT_TRUE(a_at_b().current != nullptr);
+  EXPECT_EQ(a_at_b().endpoint, from_a_) << "learned from the initiation";
+  ASSERT_EQ(b_.settings().peers.size(), 1u);
+  EXPECT_EQ(b_.settings().peers[0], admitted_settings());
+  EXPECT_EQ(b_.drops(Drop::unknown_peer), 0u);
+  // The admitted AllowedIPs route B's packets to A.
+  const Bytes reply = ipv4_packet(kB, kA, 50);
+  b_.send_packet(reply, now_, out_b_);
+  exchange();
+  ASSERT_EQ(out_a_.delivered.size(), 1u);
+  EXPECT_EQ(out_a_.delivered[0], reply);
+  // A source outside them is dropped.
+  a_.send_packet(ipv4_packet({10, 42, 0, 99}, kB, 10), now_, out_a_);
+  exchange();
+  EXPECT_EQ(out_b_.delivered.size(), 1u);
+  EXPECT_EQ(b_.drops(Drop::source_not_allowed), 1u);
+  EXPECT_EQ(asked_, 1) << "asked once: the key is a peer now";
+}
+
+TEST_F(EngineUnknownPeer, ARefusedKeyGetsNoReply) {
+  admit_ = false;
+  a_.send_packet(ipv4_packet(kA, kB, 100), now_, out_a_);
+  ASSERT_EQ(out_a_.sent.size(), 1u);
+  b_.receive_datagram(out_a_.sent.front().bytes, from_a_, now_, out_b_);
+  EXPECT_EQ(asked_, 1);
+  EXPECT_TRUE(out_b_.sent.empty());
+  EXPECT_EQ(b_.drops(Drop::unknown_peer), 1u);
+  EXPECT_EQ(b_.find_peer(key_a_.public_key()), nullptr);
+  EXPECT_TRUE(b_.settings().peers.empty());
+}
+
+TEST_F(EngineUnknownPeer, SettingsForAnotherKeyAreRefused) {
+  answer_other_key_ = true;
+  a_.send_packet(ipv4_packet(kA, kB, 100), now_, out_a_);
+  b_.receive_datagram(out_a_.sent.front().bytes, from_a_, now_, out_b_);
+  EXPECT_EQ(asked_, 1);
+  EXPECT_TRUE(out_b_.sent.empty());
+  EXPECT_EQ(b_.drops(Drop::unknown_peer), 1u);
+  EXPECT_TRUE(b_.settings().peers.empty());
+}
+
+TEST_F(EngineUnknownPeer, WithoutAHandlerUnknownKeysAreDropped) {
+  b_.set_unknown_peer_handler(nullptr);
+  a_.send_packet(ipv4_packet(kA, kB, 100), now_, out_a_);
+  b_.receive_datagram(out_a_.sent.front().bytes, from_a_, now_, out_b_);
+  EXPECT_TRUE(out_b_.sent.empty());
+  EXPECT_EQ(b_.drops(Drop::unknown_peer), 1u);
+}
+
+TEST_F(EngineUnknownPeer, ALaterConfigureKeepsTheAdmittedPeerIfListedAndDropsItIfNot) {
+  a_.send_packet(ipv4_packet(kA, kB, 10), now_, out_a_);
+  exchange();
+  ASSERT_EQ(out_b_.delivered.size(), 1u);
+  const std::uint32_t session = a_at_b().current->local_index();
+  DeviceSettings listed = b_settings_;
+  listed.peers = {admitted_settings()};
+  b_.configure(listed, now_, out_b_);
+  ASSERT_NE(b_.find_peer(key_a_.public_key()), nullptr);
+  ASSERT_TRUE(a_at_b().current != nullptr);
+  EXPECT_EQ(a_at_b().current->local_index(), session) << "its session is kept";
+  a_.send_packet(ipv4_packet(kA, kB, 10), now_, out_a_);
+  ASSERT_EQ(out_a_.sent.size(), 1u) << "no new handshake";
+  exchange();
+  EXPECT_EQ(out_b_.delivered.size(), 2u);
+  // Omitted: gone with its sessions.
+  b_.configure(b_settings_, now_, out_b_);
+  EXPECT_EQ(b_.find_peer(key_a_.public_key()), nullptr);
+  a_.send_packet(ipv4_packet(kA, kB, 10), now_, out_a_);
+  exchange();
+  EXPECT_EQ(out_b_.delivered.size(), 2u);
+  EXPECT_EQ(b_.drops(Drop::unknown_index), 1u);
+  EXPECT_EQ(asked_, 1);
+}
+
+TEST_F(EngineUnknownPeer, AForgedStaticKeyDoesNotReachTheHandler) {
+  // Anyone can encrypt A's public key to B; only A can seal the timestamp.
+  // A's initiation with its timestamp tampered and its MACs redone: the
+  // static key still opens, the timestamp does not.
+  a_.send_packet(ipv4_packet(kA, kB, 10), now_, out_a_);
+  Bytes forged = out_a_.sent.front().bytes;
+  forged[8 + 32 + 48 + 5] ^= 1;  // type + index, ephemeral, static: inside the timestamp
+  CookieGenerator macs(key_b_.public_key());
+  macs.add_macs(forged, now_);
+  b_.receive_datagram(forged, from_a_, now_, out_b_);
+  EXPECT_EQ(b_.drops(Drop::invalid_mac), 0u) << "past mac1";
+  EXPECT_EQ(asked_, 0);
+  EXPECT_TRUE(out_b_.sent.empty());
+  EXPECT_EQ(b_.drops(Drop::unknown_peer), 1u);
+  EXPECT_TRUE(b_.settings().peers.empty());
+}
+
+class EngineUnknownPeerUnderLoad : public EngineUnknownPeer {
+ protected:
+  static EngineOptions options() {
+    EngineOptions options;
+    options.under_load_handshakes = 3;
+    return options;
+  }
+  EngineUnknownPeerUnderLoad() : EngineUnknownPeer(options()) {}
+};
+
+TEST_F(EngineUnknownPeerUnderLoad, UnknownKeysMeetCookiesBeforeTheHandler) {
+  a_.send_packet(ipv4_packet(kA, kB, 10), now_, out_a_);
+  const Bytes initiation = out_a_.sent.front().bytes;
+  out_a_.sent.clear();
+  // A flood (replays of A's initiation) from elsewhere puts B under load;
+  // the handler refuses the few that reach it before the load does.
+  const auto flood = [&] {
+    admit_ = false;
+    const int asked_before = asked_;
+    for (int i = 0; i < 10; ++i) b_.receive_datagram(initiation, endpoint("127.0.0.66:999"), now_, out_b_);
+    out_b_.sent.clear();
+    EXPECT_EQ(asked_ - asked_before, 3) << "asked only before the load was reached";
+    admit_ = true;
+  };
+  flood();
+  ASSERT_TRUE(b_.under_load(now_));
+  EXPECT_GT(b_.drops(Drop::cookie_sent), 0u);
+  // A's retry has no mac2: a cookie reply, and the handler is not asked.
+  advance(5400ms);
+  flood();
+  a_.tick(now_, out_a_);
+  ASSERT_EQ(out_a_.sent.size(), 1u);
+  int asked_before = asked_;
+  b_.receive_datagram(out_a_.sent.front().bytes, from_a_, now_, out_b_);
+  out_a_.sent.clear();
+  EXPECT_EQ(asked_, asked_before) << "no mac2: not asked";
+  ASSERT_EQ(out_b_.sent.size(), 1u);
+  EXPECT_EQ(out_b_.sent.front().bytes.size(), kCookieReplyBytes);
+  a_.receive_datagram(out_b_.sent.front().bytes, from_b_, now_, out_a_);
+  out_b_.sent.clear();
+  // The next retry carries mac2: asked, admitted, answered.
+  advance(5400ms);
+  flood();
+  ASSERT_TRUE(b_.under_load(now_));
+  a_.tick(now_, out_a_);
+  ASSERT_EQ(out_a_.sent.size(), 1u);
+  asked_before = asked_;
+  exchange();
+  EXPECT_EQ(asked_, asked_before + 1);
+  EXPECT_EQ(out_b_.delivered.size(), 1u);
+  ASSERT_NE(b_.find_peer(key_a_.public_key()), nullptr);
+}
+
 }  // namespace
 }  // namespace coral::wireguard
