@@ -136,6 +136,8 @@ void add_colony_commands(CLI::App& app, Context& context) {
   add_colony_lifecycle_commands(*colony, context);
   add_colony_status_command(*colony, context);
   add_colony_peers_commands(*colony, context);
+  add_colony_secret_command(*colony, context);
+  add_colony_member_commands(*colony, context);
 }
 
 }  // namespace coral::cli

@@ -16,6 +16,10 @@ void add_colony_lifecycle_commands(CLI::App& colony, Context& context);
 void add_colony_status_command(CLI::App& colony, Context& context);
 // `peers [list]`, `peers add` and `revoke` (colony_peers.cpp).
 void add_colony_peers_commands(CLI::App& colony, Context& context);
+// `rotate-secret` (colony_secret.cpp).
+void add_colony_secret_command(CLI::App& colony, Context& context);
+// `invite` and `import`: member files (colony_members.cpp).
+void add_colony_member_commands(CLI::App& colony, Context& context);
 
 // "running (pid N)", "stopped", or "stopped (stale PID file of pid N)".
 std::string describe_process(const config::ConfigDir& dir, const std::string& id);

@@ -665,6 +665,24 @@ std::expected<void, std::string> save(const std::filesystem::path& path, const C
   return written;
 }
 
+std::expected<ColonyConfig, std::string> rotate_secret(const std::filesystem::path& path,
+                                                       const std::optional<crypto::PublicKey>& expected_key) {
+  auto config = load(path);
+  if (!config) return config;
+  if (expected_key && config->wireguard.public_key != *expected_key) {
+    return Error(path.string() + ": wireguard.public_key: the file now holds another colony (key " +
+                 config->wireguard.public_key.to_base64() + ", not " + expected_key->to_base64() +
+                 "); the secret is unchanged");
+  }
+  crypto::wipe(config->colony_secret);
+  config->colony_secret = crypto::generate_colony_secret();
+  if (auto saved = save(path, *config, base::Overwrite::yes); !saved) {
+    crypto::wipe(config->colony_secret);
+    return Error(saved.error() + "; the secret is unchanged");
+  }
+  return config;
+}
+
 std::optional<std::string> permission_warning(const std::filesystem::path& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) return std::nullopt;

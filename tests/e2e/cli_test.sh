@@ -189,4 +189,70 @@ elif [[ $err != *"carries its mesh in a userspace stack"* ]]; then why="stderr: 
 fi
 e2e_result "proxy start for a userspace colony: exit 1, says why (no mesh address dialled from the host)" "$why"
 
+# ------------------------------------------------------------ rotate-secret, revocation remembered
+# A colony on the host transport (127.46.0.0/16); Register through curl
+# (Connect JSON) with the secrets before and after.
+T=10
+RID=cli-rotate
+RFILE=$CORAL_CONFIG_DIR/colonies/$RID.yaml
+RPORT=$(free_port 127.46.0.1)
+coral init --app rotate --env cli --colony-id "$RID" --mesh-ipv4-net 127.46.0.0/16 --discovery http://127.0.0.1:9 \
+  --connect-port "$RPORT"
+((rc == 0)) || e2e_fail "init $RID" "exit $rc: $err"
+secret_of() { sed -n 's/^colony_secret: *//p' "$1"; }
+register() { # register SECRET PUBKEY
+  call "http://127.46.0.1:$RPORT/coral.mesh.v1.MeshService/Register" \
+    "{\"colony_id\":\"$RID\",\"colony_secret\":\"$1\",\"wireguard_pubkey\":\"$2\",\"component_name\":\"api\"}"
+}
+S0=$(secret_of "$RFILE")
+coral colony rotate-secret "$RID"
+S1=$(secret_of "$RFILE")
+why=""
+if ((rc != 0)); then why="exit $rc: $out $err"
+elif [[ $S1 == "$S0" || ${#S1} != 43 ]]; then why="the file's secret did not change: '$S0' -> '$S1'"
+elif [[ $out != *"$S1"* || $out != *"not running"* ]]; then why="stdout: $out"
+elif [[ $(stat -c %a "$RFILE") != 600 ]]; then why="mode $(stat -c %a "$RFILE")"
+fi
+e2e_result "colony rotate-secret (stopped): a new secret in the file (0600), printed once" "$why"
+
+coral colony start "$RID" --daemon
+((rc == 0)) || e2e_fail "colony start $RID" "exit $rc: $err"
+K1=$(key member-one)
+register "$S1" "$K1"
+why=$(why_success)
+coral colony rotate-secret "$RID" --json
+body=$out
+S2=$(secret_of "$RFILE")
+if [[ -z $why ]]; then
+  if ((rc != 0)); then why="exit $rc: $out $err"
+  elif [[ $(j .colony_secret) != "$S2" || $S2 == "$S1" ]]; then why="json secret '$(j .colony_secret)', file '$S2': $out"
+  elif [[ $(j .running) != true || $(j .peers_kept) != 1 ]]; then why="json: $out"
+  elif [[ $(stat -c %a "$RFILE") != 600 ]]; then why="mode $(stat -c %a "$RFILE")"
+  fi
+fi
+register "$S1" "$(key member-two)"
+[[ -z $why ]] && why=$(why_error unauthenticated 401)
+register "$S2" "$(key member-two)"
+[[ -z $why ]] && why=$(why_success)
+coral colony peers "$RID" --json
+body=$out
+[[ -z $why && $(j '[.peers[].wireguard_pubkey] | join(",")') != "$K1,$(key member-two)" ]] && why="peers: $out"
+grep -q -- "$S2" "$CORAL_CONFIG_DIR/colonies/$RID.log" && why="the log holds the secret"
+e2e_result "colony rotate-secret (running): in force at once, the old secret refused (unauthenticated), peers kept" "$why"
+
+coral colony revoke "$K1" --colony "$RID"
+why=""
+((rc == 0)) || why="revoke: exit $rc: $err"
+register "$S2" "$K1"
+[[ -z $why ]] && why=$(why_error permission_denied 403)
+[[ -z $why && $(j .message) != revoked* ]] && why="message: $body"
+coral colony stop "$RID"
+coral colony start "$RID" --daemon
+register "$S2" "$K1"
+[[ -z $why ]] && why=$(why_error permission_denied 403)
+coral colony peers "$RID" --revoked
+[[ -z $why && $out != *"$K1"* ]] && why="peers --revoked: $out $err"
+coral colony stop "$RID"
+e2e_result "a revoked key is refused (permission_denied: revoked...), also after a restart; peers --revoked lists it" "$why"
+
 e2e_summary
