@@ -20,7 +20,8 @@ std::optional<AdminConnection> connect_admin(Context& context, ColonyTarget targ
   const std::string id = target.id;  // a copy: target is moved below
   const auto process = base::read_pid_file(target.dir.colony_pid_file(id));
   if (!process.held()) {
-    context.fail("colony " + id + " is not running, so it has no admin socket", "start it with: coral colony start " + id);
+    context.fail("colony " + id + " is not running, so it has no admin socket",
+                 "start it with: coral colony start " + id);
     return std::nullopt;
   }
   AdminConnection admin{.target = std::move(target), .socket = {}, .channel = {}, .call = {}};

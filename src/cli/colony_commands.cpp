@@ -90,12 +90,14 @@ void run_list(Context& context, bool json) {
   }
   if (rows.empty()) {
     std::cout << "No colonies in " << dir->colonies_dir().string()
-              << ". Create one with: coral init --app NAME --env ENV, or import a member file: coral colony import FILE\n";
+              << ". Create one with: coral init --app NAME --env ENV, or import a member file: coral colony "
+                 "import FILE\n";
     return;
   }
   std::size_t id_width = 9;
   for (const auto& row : rows) id_width = std::max(id_width, row.id.size());
-  std::cout << "  " << std::left << std::setw(int(id_width) + 2) << "COLONY" << std::setw(8) << "KIND" << std::setw(14) << "APP"
+  std::cout << "  " << std::left << std::setw(int(id_width) + 2) << "COLONY" << std::setw(8) << "KIND"
+            << std::setw(14) << "APP"
             << std::setw(14) << "ENVIRONMENT" << std::setw(36) << "MESH IPS" << "PROCESS\n";
   for (const auto& row : rows) {
     std::cout << (row.current ? "* " : "  ") << std::setw(int(id_width) + 2) << row.id << std::setw(8) << row.kind;

@@ -259,7 +259,8 @@ std::string format_revoked_table(const cv1::ListPeersResponse& peers) {
   std::vector<Row> rows;
   rows.push_back({"REVOKED", "NAME", "PEER ID", "KIND", "WIREGUARD KEY"});
   for (const cv1::RevokedKey& key : peers.revoked()) {
-    rows.push_back({TimeUtil::ToString(key.revoked_at()), key.name(), key.peer_id(), key.kind(), key.wireguard_pubkey()});
+    rows.push_back(
+        {TimeUtil::ToString(key.revoked_at()), key.name(), key.peer_id(), key.kind(), key.wireguard_pubkey()});
   }
   std::array<std::size_t, 5> widths{};
   for (const Row& row : rows) {

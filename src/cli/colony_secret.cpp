@@ -86,7 +86,9 @@ asio::awaitable<void> run_rotate(Context& context, const RotateFlags& flags) {
     text += "  └─ Members joining from now on need it: give them a new member file (coral colony invite " +
             rotation.colony_id + " --out FILE)\n";
   }
-  if (!write_stdout_unbuffered(text)) context.fail("cannot write to stdout (the new secret is in " + rotation.file + ")");
+  if (!write_stdout_unbuffered(text)) {
+    context.fail("cannot write to stdout (the new secret is in " + rotation.file + ")");
+  }
   crypto::wipe(text);
   crypto::wipe(rotation.secret);
 }

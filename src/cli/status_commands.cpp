@@ -63,7 +63,8 @@ void print_offline(Context& context, const ColonyTarget& target, const std::stri
   } else if (target.member) {
     const auto& member = *target.member;
     std::cout << "  ├─ App: " << member.app_name << "\n  ├─ Environment: " << member.environment << "\n"
-              << "  └─ Mesh IPs: " << base::format_ipv4(member.mesh_ipv4) << " / " << base::format_ipv6(member.mesh_ipv6)
+              << "  └─ Mesh IPs: " << base::format_ipv4(member.mesh_ipv4) << " / "
+              << base::format_ipv6(member.mesh_ipv6)
               << " (from the member file " << target.dir.member_file(target.id).string() << ")\n";
   } else {
     std::cout << "  └─ No local config for it (" << target.dir.colony_file(target.id).string() << ")\n";

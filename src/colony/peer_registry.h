@@ -113,8 +113,9 @@ class PeerRegistry {
   // addresses like Register. invalid_argument for a name that is not 1-63
   // characters of a-z, 0-9, '-', '_', '.' (or looks like a peer id) or a key
   // that is no WireGuard public key (or is the colony's own);
-  // permission_denied ("revoked: ...") for a revoked key; already_exists when the key is registered (as anything) or another
-  // device has that name; resource_exhausted when the subnet is full.
+  // permission_denied ("revoked: ...") for a revoked key; already_exists
+  // when the key is registered (as anything) or another device has that
+  // name; resource_exhausted when the subnet is full.
   rpc::Result<Peer> add_device(std::string_view name, std::string_view wireguard_pubkey);
 
   // Removes the peer `selector` names: a peer id, else a WireGuard public

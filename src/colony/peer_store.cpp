@@ -479,7 +479,9 @@ Result<std::vector<RevokedKey>> PeerStore::revoked() const {
     if (!row) return impl_->error("revoked", row.error());
     if (!*row) break;
     auto kind = parse_peer_kind(s.column_text(3));
-    if (!kind) return impl_->error("revoked", "a revoked key has an unknown kind '" + std::string(s.column_text(3)) + "'");
+    if (!kind) {
+      return impl_->error("revoked", "a revoked key has an unknown kind '" + std::string(s.column_text(3)) + "'");
+    }
     keys.push_back(RevokedKey{
         .wireguard_pubkey = std::string(s.column_text(0)),
         .peer_id = std::string(s.column_text(1)),

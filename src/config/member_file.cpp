@@ -31,7 +31,9 @@ std::expected<void, std::string> read_document(const YAML::Node& root, MemberCon
 
   auto kind = scalar(root, "", "kind");
   if (!kind) return Error(kind.error());
-  if (*kind != kKind) return field_error("kind", "must be \"member\" (a file written by coral colony invite), got " + quote(*kind));
+  if (*kind != kKind) {
+    return field_error("kind", "must be \"member\" (a file written by coral colony invite), got " + quote(*kind));
+  }
 
   auto colony_id = scalar(root, "", "colony_id");
   if (!colony_id) return Error(colony_id.error());
