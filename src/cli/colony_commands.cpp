@@ -149,7 +149,7 @@ std::string describe_process(const config::ConfigDir& dir, const std::string& id
 }
 
 void add_colony_commands(CLI::App& app, Context& context) {
-  CLI::App* colony = app.add_subcommand("colony", "Manage colonies: list, current, use, start, stop, status, peers, revoke");
+  CLI::App* colony = app.add_subcommand("colony", "Manage colonies: list, current, use, start, stop, status, peers, revoke, rotate-secret, invite, import");
   colony->require_subcommand(1);
 
   auto list_json = std::make_shared<bool>(false);

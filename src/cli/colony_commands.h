@@ -1,7 +1,8 @@
 #pragma once
 // `coral colony ...`: list, current, use (here), start and stop
 // (colony_lifecycle), status (colony_status), peers and revoke
-// (colony_peers). See docs/cli.md.
+// (colony_peers), rotate-secret (colony_secret), invite and import
+// (colony_members). See docs/cli.md.
 
 #include <cstdint>
 #include <string>
