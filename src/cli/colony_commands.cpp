@@ -1,5 +1,7 @@
 #include "cli/colony_commands.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -9,6 +11,7 @@
 #include "base/pid_file.h"
 #include "cli/render.h"
 #include "coral/cli/v1/documents.pb.h"
+#include "crypto/keys.h"
 
 namespace coral::cli {
 
@@ -18,6 +21,7 @@ namespace {
 
 struct ListRow {
   std::string id;
+  std::string kind;  // "colony" or "member"
   bool current = false;
   std::string app;
   std::string environment;
@@ -31,12 +35,14 @@ void run_list(Context& context, bool json) {
   if (!dir) return context.fail(dir.error());
   auto ids = dir->list_colonies();
   if (!ids) return context.fail(ids.error());
+  auto members = dir->list_members();
+  if (!members) return context.fail(members.error());
   auto current = dir->current();
   const std::string current_id = current && *current ? **current : "";
 
   std::vector<ListRow> rows;
   for (const auto& id : *ids) {
-    ListRow row{.id = id, .current = id == current_id, .app = {}, .environment = {}, .mesh = {},
+    ListRow row{.id = id, .kind = "colony", .current = id == current_id, .app = {}, .environment = {}, .mesh = {},
                 .process = describe_process(*dir, id), .error = {}};
     auto config = dir->load_colony(id);
     if (config) {
@@ -48,6 +54,21 @@ void run_list(Context& context, bool json) {
     }
     rows.push_back(std::move(row));
   }
+  for (const auto& id : *members) {
+    ListRow row{.id = id, .kind = "member", .current = id == current_id, .app = {}, .environment = {}, .mesh = {},
+                .process = "-", .error = {}};
+    auto member = dir->load_member(id);
+    if (member) {
+      row.app = member->app_name;
+      row.environment = member->environment;
+      row.mesh = base::format_ipv4(member->mesh_ipv4) + " / " + base::format_ipv6(member->mesh_ipv6);
+      crypto::wipe(member->colony_secret);
+    } else {
+      row.error = member.error();
+    }
+    rows.push_back(std::move(row));
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const ListRow& a, const ListRow& b) { return a.id < b.id; });
 
   if (json) {
     // The document is proto/coral/cli/v1/documents.proto's ColonyList.
@@ -56,6 +77,7 @@ void run_list(Context& context, bool json) {
     for (const auto& row : rows) {
       clv1::ColonyListEntry& entry = *list.add_colonies();
       entry.set_colony_id(replace_invalid_utf8(row.id));
+      entry.set_kind(row.kind);
       entry.set_current(row.current);
       if (!row.app.empty()) entry.set_app_name(replace_invalid_utf8(row.app));
       if (!row.environment.empty()) entry.set_environment(replace_invalid_utf8(row.environment));
@@ -67,15 +89,18 @@ void run_list(Context& context, bool json) {
     return;
   }
   if (rows.empty()) {
-    std::cout << "No colonies in " << dir->colonies_dir().string() << ". Create one with: coral init --app NAME --env ENV\n";
+    std::cout << "No colonies in " << dir->colonies_dir().string()
+              << ". Create one with: coral init --app NAME --env ENV, or import a member file: coral colony "
+                 "import FILE\n";
     return;
   }
   std::size_t id_width = 9;
   for (const auto& row : rows) id_width = std::max(id_width, row.id.size());
-  std::cout << "  " << std::left << std::setw(int(id_width) + 2) << "COLONY" << std::setw(14) << "APP"
+  std::cout << "  " << std::left << std::setw(int(id_width) + 2) << "COLONY" << std::setw(8) << "KIND"
+            << std::setw(14) << "APP"
             << std::setw(14) << "ENVIRONMENT" << std::setw(36) << "MESH IPS" << "PROCESS\n";
   for (const auto& row : rows) {
-    std::cout << (row.current ? "* " : "  ") << std::setw(int(id_width) + 2) << row.id;
+    std::cout << (row.current ? "* " : "  ") << std::setw(int(id_width) + 2) << row.id << std::setw(8) << row.kind;
     if (!row.error.empty()) {
       std::cout << "invalid: " << row.error << "\n";
       continue;
@@ -94,7 +119,13 @@ void run_current(Context& context) {
 }
 
 void run_use(Context& context, const std::string& id) {
-  auto target = resolve_colony(context, id, ConfigUse::unloaded);
+  // A colony file, a member entry, or (unloaded) a colony whose file is broken but runs.
+  std::error_code error;
+  auto dir = context.config_dir();
+  if (!dir) return context.fail(dir.error());
+  const bool member_only = config::validate_colony_id(id) && !std::filesystem::exists(dir->colony_file(id), error) &&
+                           std::filesystem::exists(dir->member_file(id), error);
+  auto target = resolve_colony(context, id, member_only ? ConfigUse::member : ConfigUse::unloaded);
   if (!target) return;
   if (auto used = target->dir.use(id); !used) return context.fail(used.error());
   std::cout << "✓ Current colony: " << id << "\n";
@@ -118,7 +149,7 @@ std::string describe_process(const config::ConfigDir& dir, const std::string& id
 }
 
 void add_colony_commands(CLI::App& app, Context& context) {
-  CLI::App* colony = app.add_subcommand("colony", "Manage colonies: list, current, use, start, stop, status, peers, revoke");
+  CLI::App* colony = app.add_subcommand("colony", "Manage colonies: list, current, use, start, stop, status, peers, revoke, rotate-secret, invite, import");
   colony->require_subcommand(1);
 
   auto list_json = std::make_shared<bool>(false);
@@ -136,6 +167,8 @@ void add_colony_commands(CLI::App& app, Context& context) {
   add_colony_lifecycle_commands(*colony, context);
   add_colony_status_command(*colony, context);
   add_colony_peers_commands(*colony, context);
+  add_colony_secret_command(*colony, context);
+  add_colony_member_commands(*colony, context);
 }
 
 }  // namespace coral::cli

@@ -238,11 +238,7 @@ void run_start(const StartFlags& flags, Context& context) {
   options.public_endpoints = !flags.public_endpoints.empty() ? flags.public_endpoints : wg.public_endpoints;
   if (options.public_endpoints.empty()) {
     if (const auto* device = dynamic_cast<const mesh::WireGuardTransport*>(transport.get())) {
-      for (const auto& address : net::interface_addresses()) {
-        // Not the mesh's own addresses (the tun transport's device has them).
-        if (wg.mesh_network_ipv4.contains(address) || wg.mesh_network_ipv6.contains(address)) continue;
-        options.public_endpoints.push_back(net::format_authority(address, device->listen_port()));
-      }
+      options.public_endpoints = host_endpoints(wg, device->listen_port());
     }
   }
   options.heartbeat_interval = std::chrono::duration_cast<std::chrono::seconds>(*heartbeat);
@@ -286,6 +282,16 @@ void run_stop(const StopFlags& flags, Context& context) {
 }
 
 }  // namespace
+
+std::vector<std::string> host_endpoints(const config::WireGuardConfig& wg, std::uint16_t port) {
+  std::vector<std::string> endpoints;
+  for (const auto& address : net::interface_addresses()) {
+    // Not the mesh's own addresses (the tun transport's device has them).
+    if (wg.mesh_network_ipv4.contains(address) || wg.mesh_network_ipv6.contains(address)) continue;
+    endpoints.push_back(net::format_authority(address, port));
+  }
+  return endpoints;
+}
 
 void add_colony_lifecycle_commands(CLI::App& colony, Context& context) {
   auto start_flags = std::make_shared<StartFlags>();

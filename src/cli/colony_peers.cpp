@@ -20,6 +20,7 @@
 #include "base/file.h"
 #include "base/pid_file.h"
 #include "cli/app.h"
+#include "cli/colony_admin.h"
 #include "cli/colony_commands.h"
 #include "cli/colony_reach.h"
 #include "cli/render.h"
@@ -45,6 +46,7 @@ struct ListFlags {
   std::string colony_positional;
   std::string colony;
   bool json = false;
+  bool revoked = false;
 };
 
 struct AddFlags {
@@ -59,56 +61,6 @@ struct RevokeFlags {
   std::string selector;
   std::string colony;
 };
-
-// A connection to a running colony's admin socket.
-struct AdminConnection {
-  ColonyTarget target;
-  std::filesystem::path socket;
-  std::unique_ptr<rpc::HttpChannel> channel;
-  rpc::CallOptions call;
-};
-
-// The colony named (else the current one), which must run here and serve
-// its admin socket; fails (exit 1, saying what to do) otherwise.
-std::optional<AdminConnection> connect_admin(Context& context, const std::string& colony_id,
-                                             asio::any_io_executor executor, std::string_view name_it) {
-  auto target = resolve_colony(context, colony_id, ConfigUse::unloaded, name_it);
-  if (!target) return std::nullopt;
-  const std::string id = target->id;  // a copy: *target is moved below
-  const auto process = base::read_pid_file(target->dir.colony_pid_file(id));
-  if (!process.held()) {
-    context.fail("colony " + id + " is not running, so it has no admin socket", "start it with: coral colony start " + id);
-    return std::nullopt;
-  }
-  AdminConnection admin{.target = std::move(*target), .socket = {}, .channel = {}, .call = {}};
-  admin.socket = admin.target.dir.admin_socket(id);
-  struct stat st {};
-  if (::lstat(admin.socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
-    context.fail("colony " + id + " runs (" + process.holder_text() + ") but its admin socket " +
-                     admin.socket.string() + " is unavailable",
-                 "see its log (" + admin.target.dir.colony_log_file(id).string() +
-                     ") for why; restarting it creates the socket again");
-    return std::nullopt;
-  }
-  http::Url url;
-  url.host = "localhost";  // the Host header only: the dialer ignores it
-  admin.channel = std::make_unique<rpc::HttpChannel>(
-      executor, rpc::h2c_proto_options(url, net::unix_dialer(executor, admin.socket),
-                                       std::chrono::duration_cast<std::chrono::milliseconds>(kCallTimeout)));
-  admin.call = rpc::CallOptions{.timeout = kCallTimeout, .headers = {}};
-  return admin;
-}
-
-// A failed admin call: the colony's own refusal as it says it, or a socket
-// that does not answer.
-void fail_call(Context& context, const AdminConnection& admin, const rpc::Error& error) {
-  if (error.code == rpc::Code::unavailable || error.code == rpc::Code::deadline_exceeded) {
-    return context.fail("colony " + admin.target.id + " does not answer on its admin socket " + admin.socket.string() +
-                            ": " + error.message,
-                        "check the colony: coral colony status " + admin.target.id);
-  }
-  context.fail(error.message);
-}
 
 std::string transfer(const cv1::PeerWireGuard& wireguard) {
   return format_bytes(wireguard.rx_bytes()) + " in, " + format_bytes(wireguard.tx_bytes()) + " out";
@@ -163,14 +115,16 @@ asio::awaitable<void> run_list(Context& context, const ListFlags& flags) {
                              co_await asio::this_coro::executor, "coral colony peers <colony-id>");
   if (!admin) co_return;
   cv1::AdminServiceClient client(*admin->channel);
-  const cv1::ListPeersRequest request;
+  cv1::ListPeersRequest request;
+  request.set_include_revoked(flags.revoked);
   auto peers = co_await client.ListPeers(request, admin->call);
-  if (!peers) co_return fail_call(context, *admin, peers.error());
+  if (!peers) co_return fail_admin_call(context, *admin, peers.error());
   if (flags.json) {
     std::cout << proto_json(*peers) << "\n";
     co_return;
   }
   std::cout << format_peer_table(*peers, TimeUtil::GetCurrentTime());
+  if (flags.revoked) std::cout << format_revoked_table(*peers);
 }
 
 asio::awaitable<void> run_add(Context& context, const AddFlags& flags) {
@@ -203,7 +157,7 @@ asio::awaitable<void> run_add(Context& context, const AddFlags& flags) {
   request.set_name(flags.name);
   request.set_wireguard_pubkey(pubkey);
   auto added = co_await client.AddPeer(request, admin->call);
-  if (!added) co_return fail_call(context, *admin, added.error());
+  if (!added) co_return fail_admin_call(context, *admin, added.error());
 
   std::string key_text = private_key ? private_key->to_base64() : std::string();
   std::string file = render_wg_quick(admin->target.id, *added, key_text);
@@ -236,14 +190,16 @@ asio::awaitable<void> run_revoke(Context& context, const RevokeFlags& flags) {
   cv1::RevokePeerRequest request;
   request.set_selector(flags.selector);
   auto revoked = co_await client.RevokePeer(request, admin->call);
-  if (!revoked) co_return fail_call(context, *admin, revoked.error());
+  if (!revoked) co_return fail_admin_call(context, *admin, revoked.error());
   const auto& peer = revoked->peer();
   std::cout << "✓ Revoked " << peer.kind() << " " << peer.name() << " (" << peer.peer_id() << ") from colony "
             << admin->target.id << "\n"
-            << "  └─ Mesh IPs " << peer.mesh_ipv4() << " / " << peer.mesh_ipv6() << " are free\n";
+            << "  ├─ Mesh IPs " << peer.mesh_ipv4() << " / " << peer.mesh_ipv6() << " are free\n";
+  std::cout << "  └─ Its WireGuard key is remembered as revoked: it cannot join again\n";
   if (peer.kind() != "device") {
-    std::cout << "note: an " << peer.kind()
-              << " that holds the colony secret can register again; change the secret to keep it out\n";
+    std::cout << "note: a member with a fresh key and the colony secret can still join; to lock them out: coral "
+                 "colony rotate-secret "
+              << admin->target.id << "\n";
   }
 }
 
@@ -297,6 +253,28 @@ std::string format_peer_table(const cv1::ListPeersResponse& peers, const google:
   return out;
 }
 
+std::string format_revoked_table(const cv1::ListPeersResponse& peers) {
+  if (peers.revoked_size() == 0) return "\nNo revoked keys.\n";
+  using Row = std::array<std::string, 5>;
+  std::vector<Row> rows;
+  rows.push_back({"REVOKED", "NAME", "PEER ID", "KIND", "WIREGUARD KEY"});
+  for (const cv1::RevokedKey& key : peers.revoked()) {
+    rows.push_back(
+        {TimeUtil::ToString(key.revoked_at()), key.name(), key.peer_id(), key.kind(), key.wireguard_pubkey()});
+  }
+  std::array<std::size_t, 5> widths{};
+  for (const Row& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out = "\n";
+  for (const Row& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) line += i + 1 < row.size() ? pad(row[i], widths[i] + 2) : row[i];
+    out += line + "\n";
+  }
+  return out;
+}
+
 void add_colony_peers_commands(CLI::App& colony, Context& context) {
   auto list_flags = std::make_shared<ListFlags>();
   CLI::App* peers = colony.add_subcommand(
@@ -304,6 +282,8 @@ void add_colony_peers_commands(CLI::App& colony, Context& context) {
   peers->add_option("colony-id", list_flags->colony_positional, "the colony (default: the current one)");
   peers->add_option("--colony", list_flags->colony, "the colony (default: the current one)");
   peers->add_flag("--json", list_flags->json, "print the colony's answer (ListPeersResponse) as proto3 JSON");
+  peers->add_flag("--revoked", list_flags->revoked,
+                  "also list the WireGuard keys revoked (they can never join again); with --json: `revoked`");
   peers->require_subcommand(0, 1);
 
   auto add_flags = std::make_shared<AddFlags>();

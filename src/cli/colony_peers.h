@@ -15,6 +15,11 @@ namespace coral::cli {
 // ages counted to `now`; "No peers." when there are none.
 std::string format_peer_table(const coral::colony::v1::ListPeersResponse& peers, const google::protobuf::Timestamp& now);
 
+// `coral colony peers --revoked`'s second table: a blank line, a header and
+// one line per revoked key (when, name, peer id, kind, key); "No revoked
+// keys." when there are none.
+std::string format_revoked_table(const coral::colony::v1::ListPeersResponse& peers);
+
 // "12s ago", "2h 15m ago", "never" (no handshake).
 std::string format_handshake(const coral::colony::v1::PeerWireGuard& wireguard, const google::protobuf::Timestamp& now);
 

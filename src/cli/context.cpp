@@ -1,5 +1,6 @@
 #include "cli/context.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -34,7 +35,15 @@ void Context::fail(std::string_view message, std::string_view hint, int code) {
 }
 
 void fail_unknown_colony(Context& context, const config::ConfigDir& dir, const std::string& id) {
-  const auto ids = dir.list_colonies();
+  auto ids = dir.list_colonies();
+  if (ids) {
+    if (auto members = dir.list_members()) {
+      for (auto& member : *members) {
+        if (std::find(ids->begin(), ids->end(), member) == ids->end()) ids->push_back(std::move(member));
+      }
+      std::sort(ids->begin(), ids->end());
+    }
+  }
   std::string known;
   if (ids && ids->empty()) known = "there are none yet: create one with coral init";
   if (ids && !ids->empty()) {
@@ -47,6 +56,11 @@ void fail_unknown_colony(Context& context, const config::ConfigDir& dir, const s
 }
 
 void Context::usage(std::string_view message, std::string_view hint) { fail(message, hint, kExitUsage); }
+
+void fail_member_entry(Context& context, const std::string& id) {
+  context.fail(id + " is a member entry (imported from a member file): run the colony on its own machine",
+               "from here, reach it through a proxy: coral proxy start " + id + ", then coral status --colony " + id);
+}
 
 std::optional<ColonyTarget> resolve_colony(Context& context, const std::string& colony_id, ConfigUse use,
                                            std::string_view name_it) {
@@ -68,17 +82,38 @@ std::optional<ColonyTarget> resolve_colony(Context& context, const std::string& 
     context.fail("colony id \"" + id + "\": " + valid.error());
     return std::nullopt;
   }
-  ColonyTarget target{*dir, id, std::nullopt};
+  ColonyTarget target{.dir = *dir, .id = id, .config = std::nullopt, .member = std::nullopt};
   std::error_code error;
   const bool has_file = std::filesystem::exists(dir->colony_file(id), error) || error;
+  const bool has_member = std::filesystem::exists(dir->member_file(id), error) || error;
   if (use == ConfigUse::unloaded) {
     if (has_file || std::filesystem::exists(dir->colony_pid_file(id), error)) return target;
-    fail_unknown_colony(context, *dir, id);
+    if (has_member) {
+      fail_member_entry(context, id);
+    } else {
+      fail_unknown_colony(context, *dir, id);
+    }
     return std::nullopt;
+  }
+  if ((use == ConfigUse::member || use == ConfigUse::optional) && (has_file || has_member)) {
+    auto member = dir->load_membership(id);
+    if (!member) {
+      context.fail(member.error());
+      return std::nullopt;
+    }
+    target.member = std::move(*member);
+    if (!has_file) {
+      if (auto warning = config::permission_warning(dir->member_file(id))) std::cerr << "warning: " << *warning << "\n";
+      return target;
+    }
   }
   if (!has_file) {
     if (use == ConfigUse::optional) return target;
-    fail_unknown_colony(context, *dir, id);
+    if (has_member && use == ConfigUse::required) {
+      fail_member_entry(context, id);
+    } else {
+      fail_unknown_colony(context, *dir, id);
+    }
     return std::nullopt;
   }
   auto config = dir->load_colony(id);

@@ -37,13 +37,22 @@ struct ColonyTarget {
   config::ConfigDir dir;
   std::string id;
   std::optional<config::ColonyConfig> config;  // always set with ConfigUse::required
+  // How to join it from here (ConfigDir::load_membership): always set with
+  // ConfigUse::member; with ConfigUse::optional when a file is there.
+  std::optional<config::MemberConfig> member;
 };
 
 enum class ConfigUse {
-  required,  // a colony of this config directory: no file is "no colony 'x'" (did you mean ...)
+  required,  // a colony of this config directory: no file is "no colony 'x'" (did you mean ...);
+             // a member entry only is "x is a member entry ...: run the colony on its own machine"
+  member,    // a colony file or a member entry (coral colony import) here: enough to join it
   optional,  // also one known only elsewhere (through a proxy): no file is no config
   unloaded,  // its file is not read; it must have a file or a PID file here (stop works on a broken file)
 };
+
+// "<id> is a member entry (imported from a member file): run the colony on
+// its own machine", and how to reach it from here, as Context::fail prints it.
+void fail_member_entry(Context& context, const std::string& id);
 
 // Fails (printing why and what to do, exit 1) when no colony is named and
 // there is no current one, when the id is invalid, when its file does not

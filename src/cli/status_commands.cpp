@@ -35,7 +35,9 @@ struct Flags {
 };
 
 std::string discovery_endpoint(const ColonyTarget& target) {
-  return target.config ? target.config->discovery.endpoint : std::string(proxy::kDefaultDiscovery);
+  if (target.config) return target.config->discovery.endpoint;
+  if (target.member) return target.member->discovery_endpoint;
+  return std::string(proxy::kDefaultDiscovery);
 }
 
 asio::awaitable<std::string> discovery_line(const std::string& endpoint) {
@@ -58,6 +60,12 @@ void print_offline(Context& context, const ColonyTarget& target, const std::stri
               << "  └─ Mesh IPs: " << base::format_ipv4(config.wireguard.mesh_ipv4) << " / "
               << base::format_ipv6(config.wireguard.mesh_ipv6) << " (from " << target.dir.colony_file(target.id).string()
               << ")\n";
+  } else if (target.member) {
+    const auto& member = *target.member;
+    std::cout << "  ├─ App: " << member.app_name << "\n  ├─ Environment: " << member.environment << "\n"
+              << "  └─ Mesh IPs: " << base::format_ipv4(member.mesh_ipv4) << " / "
+              << base::format_ipv6(member.mesh_ipv6)
+              << " (from the member file " << target.dir.member_file(target.id).string() << ")\n";
   } else {
     std::cout << "  └─ No local config for it (" << target.dir.colony_file(target.id).string() << ")\n";
   }

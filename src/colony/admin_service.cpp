@@ -5,6 +5,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "base/log.h"
+#include "crypto/keys.h"
 
 namespace coral::colony {
 namespace {
@@ -48,7 +49,7 @@ AdminService::AdminService(PeerRegistry& registry, AdminServiceOptions options)
     : registry_(registry), options_(std::move(options)) {}
 
 rpc::Awaitable<rpc::Result<v1::ListPeersResponse>> AdminService::ListPeers(rpc::Context&,
-                                                                           const v1::ListPeersRequest&) {
+                                                                           const v1::ListPeersRequest& request) {
   auto peers = registry_.peers();
   if (!peers) co_return std::unexpected(std::move(peers.error()));
   std::map<std::string, PeerWireGuardInfo> facts;
@@ -61,6 +62,19 @@ rpc::Awaitable<rpc::Result<v1::ListPeersResponse>> AdminService::ListPeers(rpc::
     fill_mesh_peer(out, peer, registry_.health(peer));
     if (auto it = facts.find(peer.wireguard_pubkey); it != facts.end()) {
       fill_wireguard(*out.mutable_wireguard(), it->second);
+    }
+  }
+  for (const std::string& endpoint : options_.public_endpoints) response.add_colony_endpoints(endpoint);
+  if (request.include_revoked()) {
+    auto revoked = registry_.revoked_keys();
+    if (!revoked) co_return std::unexpected(std::move(revoked.error()));
+    for (const RevokedKey& key : *revoked) {
+      v1::RevokedKey& out = *response.add_revoked();
+      out.set_wireguard_pubkey(key.wireguard_pubkey);
+      out.set_peer_id(key.peer_id);
+      out.set_name(key.name);
+      out.set_kind(std::string(to_string(key.kind)));
+      set_timestamp(*out.mutable_revoked_at(), key.revoked_at);
     }
   }
   co_return response;
@@ -91,6 +105,41 @@ rpc::Awaitable<rpc::Result<v1::RevokePeerResponse>> AdminService::RevokePeer(rpc
   audit("audit: peer revoked", *revoked);
   v1::RevokePeerResponse response;
   fill_mesh_peer(*response.mutable_peer(), *revoked, registry_.health(*revoked));
+  co_return response;
+}
+
+}  // namespace coral::colony
+
+namespace coral::colony {
+
+rpc::Awaitable<rpc::Result<v1::RotateSecretResponse>> AdminService::RotateSecret(rpc::Context&,
+                                                                                 const v1::RotateSecretRequest&) {
+  if (options_.colony_file.empty()) {
+    co_return rpc::fail(rpc::Code::failed_precondition, "this colony has no colony file to write a new secret to");
+  }
+  const config::ColonyConfig& running = registry_.config();
+  // No co_await between writing the file and switching: one step on the io thread.
+  auto rotated = config::rotate_secret(options_.colony_file, running.wireguard.public_key);
+  if (!rotated) co_return rpc::fail(rpc::Code::failed_precondition, rotated.error());
+  if (rotated->colony_id != running.colony_id) {
+    // The file is named after the id and holds the same key: only a hand edit gets here.
+    crypto::wipe(rotated->colony_secret);
+    co_return rpc::fail(rpc::Code::failed_precondition, options_.colony_file.string() + ": colony_id is now " +
+                                                            rotated->colony_id + ", not " + running.colony_id +
+                                                            "; the file was written, the running secret is unchanged");
+  }
+  registry_.set_colony_secret(rotated->colony_secret);
+  auto peers = registry_.peers();
+  const std::uint32_t kept = peers ? static_cast<std::uint32_t>(peers->size()) : 0;
+  log::info("audit: colony secret rotated", {{"colony_id", running.colony_id},
+                                            {"colony_file", options_.colony_file.string()},
+                                            {"peers_kept", std::to_string(kept)}});
+  v1::RotateSecretResponse response;
+  response.set_colony_id(running.colony_id);
+  response.set_colony_secret(rotated->colony_secret);
+  response.set_colony_file(options_.colony_file.string());
+  response.set_peers_kept(kept);
+  crypto::wipe(rotated->colony_secret);
   co_return response;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // AdminService: the colony's peers for its operator (ListPeers), peers added
-// by hand (AddPeer: a device on the standard WireGuard tools) and
-// revocation (RevokePeer). Served only on the admin socket (admin_server.h),
+// by hand (AddPeer: a device on the standard WireGuard tools), revocation
+// (RevokePeer) and a new colony secret (RotateSecret). Served only on the admin socket (admin_server.h),
 // never on the mesh: whoever reaches it is the colony's own user.
 //
 // The WireGuard facts of ListPeers (endpoint, latest handshake, bytes) come
@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -40,6 +41,9 @@ struct AdminServiceOptions {
   std::vector<std::string> public_endpoints;
   // Empty: the transport has no WireGuard device.
   WireGuardInfoProvider wireguard_info;
+  // The colony file RotateSecret writes the new secret to; empty:
+  // RotateSecret is failed_precondition.
+  std::filesystem::path colony_file;
 };
 
 class AdminService final : public coral::colony::v1::AdminServiceHandler {
@@ -52,6 +56,8 @@ class AdminService final : public coral::colony::v1::AdminServiceHandler {
                                                            const v1::AddPeerRequest& request) override;
   rpc::Awaitable<rpc::Result<v1::RevokePeerResponse>> RevokePeer(rpc::Context& context,
                                                                  const v1::RevokePeerRequest& request) override;
+  rpc::Awaitable<rpc::Result<v1::RotateSecretResponse>> RotateSecret(rpc::Context& context,
+                                                                     const v1::RotateSecretRequest& request) override;
 
  private:
   PeerRegistry& registry_;

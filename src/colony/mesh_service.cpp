@@ -80,7 +80,10 @@ rpc::Awaitable<rpc::Result<v1::RegisterResponse>> MeshService::Register(rpc::Con
                                                              "; try again in " + std::to_string(seconds) + " s");
     }
   }
-  if (!crypto::constant_time_equal(request.colony_secret(), config.colony_secret)) {
+  std::string secret = registry_.colony_secret();
+  const bool secret_matches = crypto::constant_time_equal(request.colony_secret(), secret);
+  crypto::wipe(secret);
+  if (!secret_matches) {
     bool first = false;
     {
       std::lock_guard lock(guard_mutex_);
@@ -97,6 +100,12 @@ rpc::Awaitable<rpc::Result<v1::RegisterResponse>> MeshService::Register(rpc::Con
   auto pubkey = crypto::PublicKey::from_base64(request.wireguard_pubkey());
   if (!pubkey) co_return rpc::fail(rpc::Code::invalid_argument, "wireguard_pubkey: " + pubkey.error());
   if (pubkey->is_zero()) co_return rpc::fail(rpc::Code::invalid_argument, "wireguard_pubkey: must not be all zeros");
+  if (registry_.is_revoked(*pubkey)) {
+    log::warn("register refused: revoked key", {{"peer_pubkey", pubkey->to_base64()},
+                                                {"remote", std::string(remote(context))}});
+    co_return rpc::fail(rpc::Code::permission_denied,
+                        "revoked: this WireGuard key was revoked by the colony's operator and cannot join again");
+  }
 
   Peer::Kind kind = Peer::Kind::agent;  // PEER_KIND_UNSPECIFIED: an agent, as the proto says
   switch (request.kind()) {

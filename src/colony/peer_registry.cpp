@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <utility>
@@ -21,6 +22,12 @@ int severity(std::string_view status) {
 
 std::unexpected<rpc::Error> store_failure(std::string_view what, const std::string& error) {
   return rpc::fail(rpc::Code::internal, std::string(what) + ": " + error);
+}
+
+// What a revoked key is told. "revoked" comes first: members stop trying on it.
+std::unexpected<rpc::Error> revoked_failure() {
+  return rpc::fail(rpc::Code::permission_denied,
+                   "revoked: this WireGuard key was revoked by the colony's operator and cannot join again");
 }
 
 }  // namespace
@@ -84,8 +91,50 @@ std::expected<std::unique_ptr<PeerRegistry>, std::string> PeerRegistry::open(Pee
                              " / " + config.wireguard.mesh_network_ipv6.to_string());
     }
   }
-  return std::unique_ptr<PeerRegistry>(
+  auto revoked = store.revoked();
+  if (!revoked) return std::unexpected(revoked.error());
+  std::unordered_set<crypto::KeyBytes, KeyHash> revoked_keys;
+  for (const RevokedKey& key : *revoked) {
+    auto parsed = crypto::PublicKey::from_base64(key.wireguard_pubkey);
+    if (!parsed) {
+      return std::unexpected(store.path().string() + ": revoked key of " + key.peer_id +
+                             " is no WireGuard public key (" + parsed.error() + "); refusing to serve it");
+    }
+    revoked_keys.insert(parsed->bytes());
+  }
+  auto registry = std::unique_ptr<PeerRegistry>(
       new PeerRegistry(store, std::move(config), clock, options, std::move(*allocator)));
+  registry->revoked_ = std::move(revoked_keys);
+  return registry;
+}
+
+std::size_t PeerRegistry::KeyHash::operator()(const crypto::KeyBytes& key) const noexcept {
+  // Public keys are uniformly random: their first bytes are a good hash.
+  std::size_t hash = 0;
+  std::memcpy(&hash, key.data(), sizeof hash);
+  return hash;
+}
+
+bool PeerRegistry::is_revoked(const crypto::PublicKey& key) const {
+  std::shared_lock lock(revoked_mutex_);
+  return revoked_.contains(key.bytes());
+}
+
+rpc::Result<std::vector<RevokedKey>> PeerRegistry::revoked_keys() const {
+  auto keys = store_.revoked();
+  if (!keys) return store_failure("reading the revoked keys", keys.error());
+  return std::move(*keys);
+}
+
+std::string PeerRegistry::colony_secret() const {
+  std::lock_guard lock(secret_mutex_);
+  return colony_secret_;
+}
+
+void PeerRegistry::set_colony_secret(std::string secret) {
+  std::lock_guard lock(secret_mutex_);
+  crypto::wipe(colony_secret_);
+  colony_secret_ = std::move(secret);
 }
 
 PeerRegistry::PeerRegistry(PeerStore& store, config::ColonyConfig config, const base::Clock& clock,
@@ -95,10 +144,12 @@ PeerRegistry::PeerRegistry(PeerStore& store, config::ColonyConfig config, const 
       clock_(clock),
       options_(options),
       started_at_(clock.now()),
-      allocator_(std::move(allocator)) {}
+      allocator_(std::move(allocator)),
+      colony_secret_(config_.colony_secret) {}
 
 rpc::Result<PeerRegistry::Registered> PeerRegistry::register_peer(std::string_view wireguard_pubkey, Peer::Kind kind,
                                                                   std::string_view component_name) {
+  if (auto key = crypto::PublicKey::from_base64(wireguard_pubkey); key && is_revoked(*key)) return revoked_failure();
   std::unique_lock lock(mutex_);
   const auto now = clock_.now();
 
@@ -166,6 +217,7 @@ rpc::Result<Peer> PeerRegistry::add_device(std::string_view name, std::string_vi
   if (*key == config_.wireguard.public_key) {
     return rpc::fail(rpc::Code::invalid_argument, "public key: that is the colony's own key");
   }
+  if (is_revoked(*key)) return revoked_failure();
   const std::string pubkey = key->to_base64();
 
   std::unique_lock lock(mutex_);
@@ -228,13 +280,27 @@ rpc::Result<Peer> PeerRegistry::revoke(std::string_view selector) {
     return rpc::fail(rpc::Code::not_found,
                      "no peer of this colony has the name, peer id or WireGuard key " + base::quote(selector));
   }
+  auto key = crypto::PublicKey::from_base64(target->wireguard_pubkey);
+  if (!key) {
+    return rpc::fail(rpc::Code::internal, "peer " + target->peer_id + " has no valid WireGuard key: " + key.error());
+  }
   peers_cache_.reset();  // the next peers() reads the store again
-  auto removed = store_.remove(target->peer_id);
-  if (!removed) return store_failure("removing the peer", removed.error());
+  auto removed = store_.revoke(RevokedKey{
+      .wireguard_pubkey = target->wireguard_pubkey,
+      .peer_id = target->peer_id,
+      .name = target->component_name,
+      .kind = target->kind,
+      .revoked_at = clock_.now(),
+  });
+  if (!removed) return store_failure("revoking the peer", removed.error());
   if (!removed->has_value()) {
     return rpc::fail(rpc::Code::not_found, "peer " + target->peer_id + " is not registered with this colony");
   }
   allocator_.release(**removed);
+  {
+    std::unique_lock revoked_lock(revoked_mutex_);
+    revoked_.insert(key->bytes());
+  }
   lock.unlock();
   changed();
   return std::move(*target);

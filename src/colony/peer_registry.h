@@ -25,8 +25,13 @@
 // or Unregister (permission_denied: their key and peer id are no secret).
 //
 // revoke() removes any peer at once, by component name, peer id or pubkey,
-// and frees its addresses. An agent or proxy that holds the colony secret
-// can register again; a device cannot come back without the operator.
+// frees its addresses and remembers its key as revoked (in the store, with
+// its name and the time): that key can never register again, nor be added
+// as a device (permission_denied "revoked: ..."). is_revoked() answers from
+// memory (the set is loaded at open and grows with revoke()), for the
+// WireGuard handshake path. Since the colony secret is shared, a member
+// with a fresh key can still join: rotating the secret (set_colony_secret)
+// is the lockout; it keeps the peers already registered.
 //
 // Change hook: on_change callbacks run after every mutation that changed
 // the set of peers or their addresses (a new registration, unregister, an
@@ -45,11 +50,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "base/clock.h"
+#include "crypto/keys.h"
 #include "config/colony_file.h"
 #include "colony/peer_store.h"
 #include "mesh/ip_allocator.h"
@@ -87,7 +95,8 @@ class PeerRegistry {
     bool is_new = false;  // false: the pubkey was registered already
   };
   // Registers (or refreshes) a peer whose request was already validated.
-  // resource_exhausted when the subnet is full; internal when the store fails.
+  // permission_denied ("revoked: ...") for a revoked key; resource_exhausted
+  // when the subnet is full; internal when the store fails.
   rpc::Result<Registered> register_peer(std::string_view wireguard_pubkey, Peer::Kind kind,
                                         std::string_view component_name);
   // not_found for an unknown peer; permission_denied when the pubkey differs
@@ -104,15 +113,31 @@ class PeerRegistry {
   // addresses like Register. invalid_argument for a name that is not 1-63
   // characters of a-z, 0-9, '-', '_', '.' (or looks like a peer id) or a key
   // that is no WireGuard public key (or is the colony's own);
-  // already_exists when the key is registered (as anything) or another
-  // device has that name; resource_exhausted when the subnet is full.
+  // permission_denied ("revoked: ...") for a revoked key; already_exists
+  // when the key is registered (as anything) or another device has that
+  // name; resource_exhausted when the subnet is full.
   rpc::Result<Peer> add_device(std::string_view name, std::string_view wireguard_pubkey);
 
   // Removes the peer `selector` names: a peer id, else a WireGuard public
   // key, else a component name (a device's name). not_found when nothing
   // matches; failed_precondition when a name matches several peers (the
   // message lists their ids, to revoke one by id). Returns the peer removed.
+  // Its key is remembered as revoked (see the header comment).
   rpc::Result<Peer> revoke(std::string_view selector);
+
+  // Whether `key` was revoked. No store read and no wait for the registry's
+  // mutex (a shared lock on a set of its own): cheap enough for every
+  // handshake from an unknown key. Thread-safe.
+  bool is_revoked(const crypto::PublicKey& key) const;
+  // The revoked keys as the store records them, oldest first.
+  rpc::Result<std::vector<RevokedKey>> revoked_keys() const;
+
+  // The colony secret Register checks (a copy; thread-safe), and its
+  // replacement (`coral colony rotate-secret`): from then on Register with
+  // the old secret is refused; registered peers stay. The caller has
+  // validated it and written it to the colony file.
+  std::string colony_secret() const;
+  void set_colony_secret(std::string secret);
 
   // Adds a callback run after each change of the set of peers or their
   // addresses (see the header comment). Callbacks are never removed: they
@@ -127,6 +152,9 @@ class PeerRegistry {
   rpc::Result<std::uint64_t> storage_bytes() const;
   std::string_view health(const Peer& peer) const;
 
+  // The colony's config as opened. Its colony_secret is the one at open:
+  // Register compares against colony_secret(), which set_colony_secret
+  // changes.
   const config::ColonyConfig& config() const { return config_; }
   const base::Clock& clock() const { return clock_; }
   std::chrono::seconds heartbeat_interval() const { return options_.heartbeat_interval; }
@@ -159,6 +187,16 @@ class PeerRegistry {
   // What peers() read last, until the next write to the store (every write
   // goes through this class): GetStatus and ListAgents read every peer.
   mutable std::optional<std::vector<Peer>> peers_cache_;
+  // The colony secret in force (config_.colony_secret until rotated).
+  mutable std::mutex secret_mutex_;
+  std::string colony_secret_;  // guarded by secret_mutex_
+  struct KeyHash {
+    std::size_t operator()(const crypto::KeyBytes& key) const noexcept;
+  };
+  // Revoked keys: written by revoke() (under mutex_, then this lock),
+  // read by is_revoked() without mutex_.
+  mutable std::shared_mutex revoked_mutex_;
+  std::unordered_set<crypto::KeyBytes, KeyHash> revoked_;  // guarded by revoked_mutex_
   mutable std::mutex callbacks_mutex_;
   std::vector<std::function<void()>> callbacks_;  // guarded by callbacks_mutex_
 };

@@ -68,6 +68,16 @@ INSERT INTO peers_v2 SELECT * FROM peers;
 DROP TABLE peers;
 ALTER TABLE peers_v2 RENAME TO peers;
 )sql",
+    // 2 -> 3: keys the operator revoked, so that they cannot join again.
+    R"sql(
+CREATE TABLE revoked_keys (
+  wireguard_pubkey TEXT    NOT NULL PRIMARY KEY,
+  peer_id          TEXT    NOT NULL,
+  name             TEXT    NOT NULL,
+  kind             TEXT    NOT NULL CHECK (kind IN ('agent', 'proxy', 'device')),
+  revoked_at_ns    INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql",
 };
 
 constexpr std::string_view kColumns =
@@ -165,7 +175,8 @@ struct PeerStore::Impl {
   mutable std::mutex mutex;
   Database db;  // declared before the statements: closed after them
   mutable Statement select_by_pubkey, select_by_id, select_by_index, select_all, select_stale;
-  Statement upsert, touch, remove;
+  Statement upsert, touch, remove, insert_revoked;
+  mutable Statement select_revoked;
   mutable Statement count, count_kind, page_count, page_size;
 
   std::unexpected<std::string> error(std::string_view what, std::string_view why) const {
@@ -189,6 +200,10 @@ struct PeerStore::Impl {
                       "last_seen_ns = excluded.last_seen_ns, status = excluded.status"},
         {&touch, "UPDATE peers SET last_seen_ns = ?2, status = ?3 WHERE peer_id = ?1"},
         {&remove, "DELETE FROM peers WHERE peer_id = ?1 RETURNING mesh_index"},
+        {&insert_revoked, "INSERT OR REPLACE INTO revoked_keys (wireguard_pubkey, peer_id, name, kind, revoked_at_ns) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5)"},
+        {&select_revoked, "SELECT wireguard_pubkey, peer_id, name, kind, revoked_at_ns FROM revoked_keys "
+                          "ORDER BY revoked_at_ns, wireguard_pubkey"},
         {&count, "SELECT count(*) FROM peers"},
         {&count_kind, "SELECT count(*) FROM peers WHERE kind = ?1"},
         {&page_count, "PRAGMA page_count"},
@@ -421,6 +436,61 @@ Result<std::optional<std::uint32_t>> PeerStore::remove(std::string_view peer_id)
   const auto index = static_cast<std::uint32_t>(s.column_int64(0));
   if (auto done = s.run(); !done) return impl_->error(what, done.error());
   return std::optional<std::uint32_t>(index);
+}
+
+Result<std::optional<std::uint32_t>> PeerStore::revoke(const RevokedKey& key) {
+  const auto what = "revoke " + key.peer_id;
+  std::lock_guard lock(impl_->mutex);
+  auto transaction = impl_->db.begin();
+  if (!transaction) return impl_->error(what, transaction.error());
+  auto peer = impl_->find_one(impl_->select_by_id, key.peer_id);
+  if (!peer) return impl_->error(what, peer.error());
+  if (!*peer) return std::optional<std::uint32_t>();  // the transaction rolls back: nothing was written
+  if ((*peer)->wireguard_pubkey != key.wireguard_pubkey) {
+    return impl_->error(what, "the peer is recorded with another wireguard_pubkey");
+  }
+  {
+    auto& s = impl_->remove;
+    ScopedReset reset(s);
+    if (auto bound = s.bind(1, std::string_view(key.peer_id)); !bound) return impl_->error(what, bound.error());
+    auto row = s.step();
+    if (!row) return impl_->error(what, row.error());
+    if (auto done = s.run(); !done) return impl_->error(what, done.error());
+  }
+  {
+    auto& s = impl_->insert_revoked;
+    ScopedReset reset(s);
+    auto result = s.bind_all(key.wireguard_pubkey, key.peer_id, key.name, to_string(key.kind),
+                             to_unix_nanos(key.revoked_at));
+    if (result) result = s.run();
+    if (result) result = transaction->commit();
+    if (!result) return impl_->error(what, result.error());
+  }
+  return std::optional<std::uint32_t>((*peer)->mesh_index);
+}
+
+Result<std::vector<RevokedKey>> PeerStore::revoked() const {
+  std::lock_guard lock(impl_->mutex);
+  auto& s = impl_->select_revoked;
+  ScopedReset reset(s);
+  std::vector<RevokedKey> keys;
+  for (;;) {
+    auto row = s.step();
+    if (!row) return impl_->error("revoked", row.error());
+    if (!*row) break;
+    auto kind = parse_peer_kind(s.column_text(3));
+    if (!kind) {
+      return impl_->error("revoked", "a revoked key has an unknown kind '" + std::string(s.column_text(3)) + "'");
+    }
+    keys.push_back(RevokedKey{
+        .wireguard_pubkey = std::string(s.column_text(0)),
+        .peer_id = std::string(s.column_text(1)),
+        .name = std::string(s.column_text(2)),
+        .kind = *kind,
+        .revoked_at = from_unix_nanos(s.column_int64(4)),
+    });
+  }
+  return keys;
 }
 
 Result<std::vector<Peer>> PeerStore::all() const {

@@ -51,6 +51,19 @@ struct Peer {
   bool operator==(const Peer&) const = default;
 };
 
+// A WireGuard key the colony's operator revoked (`coral colony revoke`):
+// remembered so that it never joins again (not by Register, not as a
+// device added by hand).
+struct RevokedKey {
+  std::string wireguard_pubkey;  // base64; the key of the record
+  std::string peer_id;           // the peer it was
+  std::string name;              // its component or device name
+  Peer::Kind kind = Peer::Kind::agent;
+  Peer::TimePoint revoked_at;
+
+  bool operator==(const RevokedKey&) const = default;
+};
+
 // "agent", "proxy" or "device".
 std::string_view to_string(Peer::Kind kind);
 // The inverse of to_string; nullopt for anything else.
@@ -62,7 +75,7 @@ class PeerStore {
   using Result = std::expected<T, std::string>;
 
   // The schema version this build writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   // PRAGMA application_id of a coral state database: "corl".
   static constexpr std::int32_t kApplicationId = 0x636f726c;
 
@@ -93,6 +106,16 @@ class PeerStore {
   // Forgets a peer; returns the mesh_index it held (now free), or nullopt
   // when no such peer is recorded.
   Result<std::optional<std::uint32_t>> remove(std::string_view peer_id);
+
+  // Revokes a peer in one transaction: forgets it (as remove) and records
+  // `key` (whose wireguard_pubkey and peer_id must be the peer's) among the
+  // revoked keys, replacing an older record of the same key. Returns the
+  // mesh_index freed, or nullopt (and records nothing) when no such peer is
+  // recorded.
+  Result<std::optional<std::uint32_t>> revoke(const RevokedKey& key);
+
+  // Every revoked key, oldest first.
+  Result<std::vector<RevokedKey>> revoked() const;
 
   // Every peer, sorted by mesh_index (the order the allocator replays them).
   Result<std::vector<Peer>> all() const;

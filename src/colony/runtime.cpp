@@ -264,7 +264,8 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
 
   // The local admin socket (coral colony peers, revoke): a colony without it still runs.
   AdminServiceOptions admin_options{.public_endpoints = options.public_endpoints,
-                                    .wireguard_info = options.wireguard_info};
+                                    .wireguard_info = options.wireguard_info,
+                                    .colony_file = dir.colony_file(config.colony_id)};
   if (impl->hub != nullptr && !admin_options.wireguard_info) {
     admin_options.wireguard_info = [hub = impl->hub] {
       std::map<std::string, PeerWireGuardInfo> facts;

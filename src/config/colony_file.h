@@ -149,6 +149,17 @@ std::string to_yaml(const ColonyConfig& config);
 std::expected<void, std::string> save(const std::filesystem::path& path, const ColonyConfig& config,
                                       base::Overwrite overwrite = base::Overwrite::yes);
 
+// Gives the colony file at `path` a fresh colony secret
+// (crypto::generate_colony_secret, as new_colony), keeping every other field
+// as the file has it, and writes it back atomically (mode 0600). With
+// `expected_key`, the file must still hold the colony of that WireGuard
+// public key (a running colony rotating its own secret), else nothing is
+// written. Returns the config as written: the caller prints the secret once
+// and wipes it (crypto::wipe). Errors name the file; on any error the file is
+// as it was.
+std::expected<ColonyConfig, std::string> rotate_secret(const std::filesystem::path& path,
+                                                       const std::optional<crypto::PublicKey>& expected_key = {});
+
 // A warning for a colony file that others can read ("<path> holds secrets but
 // is accessible to group and others (mode 0644): run chmod 600 <path>"),
 // nullopt when the mode is 0600 or stricter or the file cannot be stat-ed.

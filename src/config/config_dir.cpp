@@ -15,6 +15,7 @@
 
 #include "base/file.h"
 #include "base/text.h"
+#include "crypto/keys.h"
 
 namespace coral::config {
 namespace {
@@ -120,6 +121,16 @@ std::filesystem::path ConfigDir::admin_socket(std::string_view id) const {
   return colonies_dir() / (std::string(id) + ".sock");
 }
 
+std::filesystem::path ConfigDir::member_file(std::string_view id) const {
+  return members_dir() / (std::string(id) + std::string(kColonySuffix));
+}
+
+bool ConfigDir::known(std::string_view id) const {
+  std::error_code error;
+  if (std::filesystem::exists(colony_file(id), error) || error) return true;
+  return std::filesystem::exists(member_file(id), error) || error;
+}
+
 std::expected<void, std::string> ConfigDir::create() const {
   for (const std::filesystem::path& dir : {root_, colonies_dir(), proxies_dir()}) {
     if (auto made = make_directory(dir); !made) return made;
@@ -129,7 +140,7 @@ std::expected<void, std::string> ConfigDir::create() const {
 
 std::vector<std::string> ConfigDir::permission_warnings() const {
   std::vector<std::string> warnings;
-  for (const std::filesystem::path& dir : {root_, colonies_dir(), proxies_dir()}) {
+  for (const std::filesystem::path& dir : {root_, colonies_dir(), proxies_dir(), members_dir()}) {
     struct stat info {};
     if (::stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) continue;
     const mode_t writable = info.st_mode & 022;
@@ -159,13 +170,17 @@ std::string storage_hint(std::error_code error, const std::filesystem::path& whe
   return "";
 }
 
-std::expected<std::vector<std::string>, std::string> ConfigDir::list_colonies() const {
+namespace {
+
+// Ids of <dir>/*.yaml that are valid colony ids (hidden and temporary files
+// skipped), sorted.
+std::expected<std::vector<std::string>, std::string> list_ids(const std::filesystem::path& dir) {
   std::vector<std::string> ids;
   std::error_code error;
-  std::filesystem::directory_iterator it(colonies_dir(), error);
+  std::filesystem::directory_iterator it(dir, error);
   if (error) {
     if (error == std::errc::no_such_file_or_directory) return ids;
-    return Error("cannot list " + colonies_dir().string() + ": " + error.message());
+    return Error("cannot list " + dir.string() + ": " + error.message());
   }
   for (const std::filesystem::directory_entry& entry : it) {
     const std::string name = entry.path().filename().string();
@@ -179,9 +194,25 @@ std::expected<std::vector<std::string>, std::string> ConfigDir::list_colonies() 
   return ids;
 }
 
+}  // namespace
+
+std::expected<std::vector<std::string>, std::string> ConfigDir::list_colonies() const {
+  return list_ids(colonies_dir());
+}
+
+std::expected<std::vector<std::string>, std::string> ConfigDir::list_members() const {
+  return list_ids(members_dir());
+}
+
 std::string ConfigDir::known_colonies() const {
   auto ids = list_colonies();
   if (!ids) return ids.error();
+  auto members = list_members();
+  if (!members) return members.error();
+  for (std::string& id : *members) {
+    if (std::find(ids->begin(), ids->end(), id) == ids->end()) ids->push_back(std::move(id));
+  }
+  std::sort(ids->begin(), ids->end());
   if (ids->empty()) return "there are none in " + colonies_dir().string() + " yet: create one with coral init";
   return "known: " + join(*ids);
 }
@@ -207,6 +238,75 @@ std::expected<ColonyConfig, std::string> ConfigDir::load_colony(std::string_view
                  quote(std::string(id)) + " (rename the file or fix colony_id)");
   }
   return config;
+}
+
+std::expected<MemberConfig, std::string> ConfigDir::load_member(std::string_view id) const {
+  if (auto valid = check_id(id); !valid) return Error(valid.error());
+  const std::filesystem::path file = member_file(id);
+  std::error_code error;
+  if (!std::filesystem::exists(file, error) && !error) {
+    return Error("no member entry for " + std::string(id) + " (" + file.string() +
+                 "); import a member file with coral colony import FILE");
+  }
+  auto member = load_member_file(file);
+  if (!member) return member;
+  if (member->colony_id != id) {
+    const std::string found = member->colony_id;
+    crypto::wipe(member->colony_secret);
+    return Error(file.string() + ": colony_id: is " + quote(found) + ", but the file is named after " +
+                 quote(std::string(id)) + " (rename the file or fix colony_id)");
+  }
+  return member;
+}
+
+std::expected<std::filesystem::path, std::string> ConfigDir::save_member(const MemberConfig& member, bool force) const {
+  if (auto valid = check_id(member.colony_id); !valid) return Error(valid.error());
+  const std::filesystem::path file = member_file(member.colony_id);
+  std::error_code error;
+  if (!force && std::filesystem::exists(file, error)) {
+    auto existing = load_member_file(file);
+    if (!existing) {
+      return Error(file.string() + " already exists and does not load (" + existing.error() +
+                   "); use --force to replace it");
+    }
+    crypto::wipe(existing->colony_secret);
+    if (existing->colony_public_key != member.colony_public_key) {
+      return Error(file.string() + " already holds another colony of id " + member.colony_id + " (WireGuard key " +
+                   existing->colony_public_key.to_base64() + ", not " + member.colony_public_key.to_base64() +
+                   "); use --force to replace it");
+    }
+  }
+  if (!force && std::filesystem::exists(colony_file(member.colony_id), error)) {
+    auto colony = load(colony_file(member.colony_id));
+    if (colony && colony->wireguard.public_key != member.colony_public_key) {
+      return Error("colony " + member.colony_id + " lives here (" + colony_file(member.colony_id).string() +
+                   ") with another WireGuard key (" + colony->wireguard.public_key.to_base64() +
+                   "); this member file is for another colony of the same id; use --force to add it anyway");
+    }
+  }
+  if (auto made = create(); !made) return Error(made.error());
+  if (auto made = make_directory(members_dir()); !made) return Error(made.error());
+  if (auto saved = save(file, member, base::Overwrite::yes); !saved) return Error(saved.error());
+  return file;
+}
+
+std::expected<std::optional<MemberConfig>, std::string> ConfigDir::load_membership(std::string_view id) const {
+  if (auto valid = check_id(id); !valid) return Error(valid.error());
+  std::error_code error;
+  if (std::filesystem::exists(member_file(id), error) || error) {
+    auto member = load_member(id);
+    if (!member) return Error(member.error());
+    return std::optional<MemberConfig>(std::move(*member));
+  }
+  if (std::filesystem::exists(colony_file(id), error) || error) {
+    auto colony = load_colony(id);
+    if (!colony) return Error(colony.error());
+    std::vector<std::string> endpoints = colony->wireguard.public_endpoints;
+    MemberConfig member = member_view(*colony, std::move(endpoints));
+    crypto::wipe(colony->colony_secret);
+    return std::optional<MemberConfig>(std::move(member));
+  }
+  return std::optional<MemberConfig>();
 }
 
 std::expected<std::filesystem::path, std::string> ConfigDir::save_colony(const ColonyConfig& config, bool force) const {
@@ -249,8 +349,7 @@ std::expected<std::string, std::string> ConfigDir::require_current() const {
     if (ids->empty()) return Error("no colony yet: create one with coral init");
     return Error("no current colony: pick one with coral colony use <id>; known: " + join(*ids));
   }
-  std::error_code error;
-  if (!std::filesystem::exists(colony_file(**id), error) && !error) {
+  if (!known(**id)) {
     return Error("the current colony, " + **id + " (" + config_file().string() + "), has no file " +
                  colony_file(**id).string() + "; " + known_colonies() + "; pick another with coral colony use <id>");
   }
@@ -259,8 +358,7 @@ std::expected<std::string, std::string> ConfigDir::require_current() const {
 
 std::expected<void, std::string> ConfigDir::use(std::string_view id) const {
   if (auto valid = check_id(id); !valid) return valid;
-  std::error_code error;
-  if (!std::filesystem::exists(colony_file(id), error) && !error) return Error(unknown_colony(id));
+  if (!known(id)) return Error(unknown_colony(id));
   auto settings = read_settings(config_file());
   if (!settings) return Error(settings.error());  // never replace a file we cannot read
   std::string text;

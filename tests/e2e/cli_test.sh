@@ -189,4 +189,133 @@ elif [[ $err != *"carries its mesh in a userspace stack"* ]]; then why="stderr: 
 fi
 e2e_result "proxy start for a userspace colony: exit 1, says why (no mesh address dialled from the host)" "$why"
 
+# ------------------------------------------------------------ rotate-secret, revocation remembered
+# A colony on the host transport (127.46.0.0/16); Register through curl
+# (Connect JSON) with the secrets before and after.
+T=10
+RID=cli-rotate
+RFILE=$CORAL_CONFIG_DIR/colonies/$RID.yaml
+RPORT=$(free_port 127.46.0.1)
+coral init --app rotate --env cli --colony-id "$RID" --mesh-ipv4-net 127.46.0.0/16 --discovery http://127.0.0.1:9 \
+  --connect-port "$RPORT"
+((rc == 0)) || e2e_fail "init $RID" "exit $rc: $err"
+secret_of() { sed -n 's/^colony_secret: *//p' "$1"; }
+register() { # register SECRET PUBKEY
+  call "http://127.46.0.1:$RPORT/coral.mesh.v1.MeshService/Register" \
+    "{\"colony_id\":\"$RID\",\"colony_secret\":\"$1\",\"wireguard_pubkey\":\"$2\",\"component_name\":\"api\"}"
+}
+S0=$(secret_of "$RFILE")
+coral colony rotate-secret "$RID"
+S1=$(secret_of "$RFILE")
+why=""
+if ((rc != 0)); then why="exit $rc: $out $err"
+elif [[ $S1 == "$S0" || ${#S1} != 43 ]]; then why="the file's secret did not change: '$S0' -> '$S1'"
+elif [[ $out != *"$S1"* || $out != *"not running"* ]]; then why="stdout: $out"
+elif [[ $(stat -c %a "$RFILE") != 600 ]]; then why="mode $(stat -c %a "$RFILE")"
+fi
+e2e_result "colony rotate-secret (stopped): a new secret in the file (0600), printed once" "$why"
+
+coral colony start "$RID" --daemon
+((rc == 0)) || e2e_fail "colony start $RID" "exit $rc: $err"
+K1=$(key member-one)
+register "$S1" "$K1"
+why=$(why_success)
+coral colony rotate-secret "$RID" --json
+body=$out
+S2=$(secret_of "$RFILE")
+if [[ -z $why ]]; then
+  if ((rc != 0)); then why="exit $rc: $out $err"
+  elif [[ $(j .colony_secret) != "$S2" || $S2 == "$S1" ]]; then why="json secret '$(j .colony_secret)', file '$S2': $out"
+  elif [[ $(j .running) != true || $(j .peers_kept) != 1 ]]; then why="json: $out"
+  elif [[ $(stat -c %a "$RFILE") != 600 ]]; then why="mode $(stat -c %a "$RFILE")"
+  fi
+fi
+register "$S1" "$(key member-two)"
+[[ -z $why ]] && why=$(why_error unauthenticated 401)
+register "$S2" "$(key member-two)"
+[[ -z $why ]] && why=$(why_success)
+coral colony peers "$RID" --json
+body=$out
+[[ -z $why && $(j '[.peers[].wireguard_pubkey] | join(",")') != "$K1,$(key member-two)" ]] && why="peers: $out"
+grep -q -- "$S2" "$CORAL_CONFIG_DIR/colonies/$RID.log" && why="the log holds the secret"
+e2e_result "colony rotate-secret (running): in force at once, the old secret refused (unauthenticated), peers kept" "$why"
+
+coral colony revoke "$K1" --colony "$RID"
+why=""
+((rc == 0)) || why="revoke: exit $rc: $err"
+register "$S2" "$K1"
+[[ -z $why ]] && why=$(why_error permission_denied 403)
+[[ -z $why && $(j .message) != revoked* ]] && why="message: $body"
+coral colony stop "$RID"
+coral colony start "$RID" --daemon
+register "$S2" "$K1"
+[[ -z $why ]] && why=$(why_error permission_denied 403)
+coral colony peers "$RID" --revoked
+[[ -z $why && $out != *"$K1"* ]] && why="peers --revoked: $out $err"
+coral colony stop "$RID"
+e2e_result "a revoked key is refused (permission_denied: revoked...), also after a restart; peers --revoked lists it" "$why"
+
+# ------------------------------------------------------------ member files: invite, import
+# Two machines as two config directories: A has the colony, B imports the
+# member file (and never sees the colony's private key); C is another
+# colony that happens to have the same id.
+IID=cli-invite
+coral init --app invite --env cli --colony-id "$IID" --mesh-ipv4-net 127.47.0.0/16 --discovery http://127.0.0.1:9
+((rc == 0)) || e2e_fail "init $IID" "exit $rc: $err"
+PRIVATE=$(sed -n 's/^ *private_key: *//p' "$CORAL_CONFIG_DIR/colonies/$IID.yaml")
+SECRET=$(secret_of "$CORAL_CONFIG_DIR/colonies/$IID.yaml")
+MFILE=$E2E_WORK/member.yaml
+coral colony invite "$IID" --out "$MFILE" --public-endpoint 203.0.113.7:41820
+why=""
+if ((rc != 0)); then why="exit $rc: $out $err"
+elif [[ $(stat -c %a "$MFILE") != 600 ]]; then why="mode $(stat -c %a "$MFILE")"
+elif [[ -z $PRIVATE ]] || grep -qF -- "$PRIVATE" "$MFILE" || grep -q private_key "$MFILE"; then why="the member file holds the private key"
+elif ! grep -qF -- "colony_secret: $SECRET" "$MFILE" || ! grep -q '203.0.113.7:41820' "$MFILE"; then why="file: $(cat "$MFILE")"
+elif [[ $out != *"coral colony import $MFILE"* ]]; then why="stdout: $out"
+fi
+e2e_result "colony invite --out: a member file (0600) with the secret and endpoints, without the private key" "$why"
+coral colony invite "$IID"
+why=""
+if ((rc != 0)); then why="exit $rc: $err"
+elif [[ $out != *"kind: member"* || $out == *"$PRIVATE"* ]]; then why="stdout: $out"
+elif [[ $err != *"warning: this member file holds colony $IID's secret"* ]]; then why="stderr: $err"
+fi
+coral colony invite "$IID" --out "$MFILE"
+[[ -z $why ]] && { ((rc == 1)) && [[ $err == *"already exists"*"--force"* ]] || why="--out over a file: exit $rc: $err"; }
+e2e_result "colony invite to stdout warns on stderr; an existing --out file needs --force" "$why"
+
+B=$E2E_WORK/config-b
+CORAL_CONFIG_DIR=$B coral colony import "$MFILE"
+why=""
+if ((rc != 0)); then why="exit $rc: $out $err"
+elif [[ $(stat -c %a "$B/members/$IID.yaml") != 600 ]]; then why="mode $(stat -c %a "$B/members/$IID.yaml")"
+elif grep -rqF -- "$PRIVATE" "$B"; then why="B holds the colony's private key"
+fi
+CORAL_CONFIG_DIR=$B coral colony list
+[[ -z $why && ($rc != 0 || $out != *"* $IID"*member*) ]] && why="list: exit $rc: $out $err"
+CORAL_CONFIG_DIR=$B coral colony list --json
+body=$out
+[[ -z $why && ($(j '.[0].kind') != member || $(j '.[0].current') != true) ]] && why="list --json: $out"
+CORAL_CONFIG_DIR=$B coral colony current
+[[ -z $why && $out != "$IID" ]] && why="current: $out $err"
+e2e_result "colony import in another config dir: stored 0600, current, listed as a member (--json kind), no private key" "$why"
+
+CORAL_CONFIG_DIR=$B coral colony start "$IID"
+e2e_result "colony start of a member entry: refused, says why" \
+  "$( ((rc == 1)) && [[ $err == *"$IID is a member entry (imported from a member file): run the colony on its own machine"* ]] || echo "exit $rc: $out $err")"
+
+C=$E2E_WORK/config-c
+CORAL_CONFIG_DIR=$C coral init --app other --env cli --colony-id "$IID" --mesh-ipv4-net 127.48.0.0/16 --discovery http://127.0.0.1:9
+CORAL_CONFIG_DIR=$C coral colony invite --out "$E2E_WORK/other.yaml"
+CORAL_CONFIG_DIR=$B coral colony import "$E2E_WORK/other.yaml"
+why=""
+if ((rc != 1)) || [[ $err != *"already holds another colony"*"--force"* ]]; then why="exit $rc: $out $err"
+elif ! cmp -s <(grep -v '^#' "$MFILE") <(grep -v '^#' "$B/members/$IID.yaml"); then why="the entry changed"
+fi
+CORAL_CONFIG_DIR=$B coral colony import "$E2E_WORK/other.yaml" --force
+[[ -z $why ]] && { ((rc == 0)) && grep -q 'app_name: other' "$B/members/$IID.yaml" || why="--force: exit $rc: $err"; }
+CORAL_CONFIG_DIR=$B coral colony import "$CORAL_CONFIG_DIR/colonies/$IID.yaml"
+[[ -z $why ]] && { ((rc == 1)) && [[ $err == *"this is a colony file"* && $err != *"$PRIVATE"* ]] || why="a colony file: exit $rc: $err"; }
+e2e_result "colony import of another colony with the same id: refused without --force; a colony file is refused as such" "$why"
+
 e2e_summary

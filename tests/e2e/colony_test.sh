@@ -165,8 +165,9 @@ e2e_result "colony current: the last colony created" "$( ((rc == 0)) && [[ $out 
 coral colony list
 why=""
 if ((rc != 0)); then why="exit $rc: $err"
-elif ! grep -Eq "^\* +$ID2 +my-app +prod +127\.42\.0\.1 / fd" <<<"$out"; then why="no '* $ID2 my-app prod 127.42.0.1 / fd..' row: $out"
-elif ! grep -Eq "^  +$ID1 +my-app .*stopped" <<<"$out"; then why="no unmarked row for $ID1: $out"
+elif ! grep -Eq "^\* +$ID2 +colony +my-app +prod +127\.42\.0\.1 / fd" <<<"$out"; then
+  why="no '* $ID2 colony my-app prod 127.42.0.1 / fd..' row: $out"
+elif ! grep -Eq "^  +$ID1 +colony +my-app .*stopped" <<<"$out"; then why="no unmarked row for $ID1: $out"
 fi
 e2e_result "colony list: both colonies, * on the current one" "$why"
 
@@ -178,7 +179,8 @@ why=""
 [[ -z $why && $(j "map(select(.current)) | map(.colony_id) | join(\",\")") != "$ID2" ]] && why="current: $out"
 [[ -z $why && $(j ".[] | select(.colony_id == \"$ID1\") | .app_name + \" \" + .environment + \" \" + .process") != "my-app prod stopped" ]] &&
   why="entry of $ID1: $out"
-e2e_result "colony list --json: array of both, current flagged" "$why"
+[[ -z $why && $(j 'map(.kind) | join(",")') != colony,colony ]] && why="kinds: $out"
+e2e_result "colony list --json: array of both, current flagged, kind colony" "$why"
 
 coral colony use "$ID1"
 r1=$rc

@@ -22,6 +22,7 @@
 #include "config/colony_file.h"
 #include "crypto/keys.h"
 #include "memfd_file.h"
+#include "secret_values.h"
 
 namespace {
 
@@ -29,43 +30,6 @@ void require(bool ok, const char* what) {
   if (ok) return;
   std::fprintf(stderr, "colony_config_fuzz: oracle failed: %s\n", what);
   __builtin_trap();
-}
-
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-
-std::string_view trim(std::string_view text, std::string_view drop) {
-  while (!text.empty() && drop.find(text.front()) != std::string_view::npos) text.remove_prefix(1);
-  while (!text.empty() && drop.find(text.back()) != std::string_view::npos) text.remove_suffix(1);
-  return text;
-}
-
-// The values of the lines that name a secret field, as an operator reads
-// them: "<name>" then anything up to a ':', the rest without blanks, quotes
-// and a trailing comment.
-std::vector<std::string_view> secret_values(std::string_view text) {
-  std::vector<std::string_view> values;
-  while (!text.empty()) {
-    const std::size_t newline = text.find('\n');
-    std::string_view line = text.substr(0, newline);
-    text = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
-    while (!line.empty() && is_blank(line.front())) line.remove_prefix(1);
-    if (!line.starts_with("colony_secret") && !line.starts_with("private_key")) continue;
-    const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string_view value = line.substr(colon + 1);
-    value = value.substr(0, value.find(" #"));
-    value = trim(value, " \t\r\"'");
-    const bool upper = std::any_of(value.begin(), value.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
-    const bool blank = value.find_first_of(" \t") != std::string_view::npos;
-    if (value.size() >= 16 && upper && !blank) values.push_back(value);
-  }
-  return values;
-}
-
-std::size_t occurrences(std::string_view text, std::string_view needle) {
-  std::size_t count = 0;
-  for (std::size_t at = text.find(needle); at != std::string_view::npos; at = text.find(needle, at + 1)) ++count;
-  return count;
 }
 
 }  // namespace
@@ -78,8 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!config) {
     const std::string& error = config.error();
     require(error.starts_with(path + ": "), "an error does not name the file");
-    for (const std::string_view secret : secret_values(text)) {
-      if (occurrences(text, secret) != 1) continue;
+    for (const std::string_view secret : coral::fuzz::secret_values(text)) {
+      if (coral::fuzz::occurrences(text, secret) != 1) continue;
       if (error.find(secret) != std::string::npos) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
         require(false, "an error repeats the value of a secret field");

@@ -389,6 +389,49 @@ colony_config = {
     "bad_yaml": "wireguard:\n  - [\n",
 }
 
+MEMBER = """\
+# coral member file
+kind: member
+colony_id: my-shop-production-a3f2e1
+app_name: my-shop
+environment: production
+
+wireguard:
+    public_key: 8rhmHSFo4QXcfXRO2PfDYqrqf73D99jeY0mB99nyQxE=
+    mesh_ipv4: 127.42.0.1
+    mesh_ipv6: "fdc0:42::1"
+    mesh_network_ipv4: 127.42.0.0/16
+    mesh_network_ipv6: "fdc0:42::/64"
+    public_endpoints:
+        - 203.0.113.7:41820
+        - "[2001:db8::7]:41820"
+
+services:
+    connect_port: 9000
+
+discovery:
+    endpoint: http://localhost:8080
+    mesh_id: my-shop-production-a3f2e1
+
+colony_secret: MrsbG3Ihsb82sNf6jzRIJtKw1jWXZh6m8F8rSuzOKCs
+"""
+
+member_config = {
+    "example": MEMBER,
+    "no_endpoints": MEMBER.replace('        - 203.0.113.7:41820\n        - "[2001:db8::7]:41820"\n', "").replace(
+        "public_endpoints:", "public_endpoints: []"),
+    "secret_no_space": MEMBER.replace(SECRET_LINE, SECRET_LINE.replace(": ", ":")),
+    "secret_indented": MEMBER.replace(SECRET_LINE, "  " + SECRET_LINE),
+    "secret_short": MEMBER.replace(SECRET_LINE, "colony_secret: short"),
+    "wrong_kind": MEMBER.replace("kind: member", "kind: colony"),
+    "zero_key": MEMBER.replace("8rhmHSFo4QXcfXRO2PfDYqrqf73D99jeY0mB99nyQxE=", "A" * 43 + "="),
+    "bad_endpoint": MEMBER.replace("203.0.113.7:41820", "203.0.113.7"),
+    "ip_outside": MEMBER.replace("mesh_ipv4: 127.42.0.1", "mesh_ipv4: 10.43.0.1"),
+    "colony_file": COLONY,
+    "flow": "{kind: member, colony_id: a, wireguard: {}, services: {}, discovery: {}}\n",
+    "empty": "",
+}
+
 # proto_json: [selector][body]; selector % 16 = message type (see
 # proto_json_fuzz.cpp), & 0x80 = binary.
 proto_json = {
@@ -430,6 +473,8 @@ for name, data in proxy_state.items():
     write("proxy_state", name, data)
 for name, data in colony_config.items():
     write("colony_config", name, data)
+for name, data in member_config.items():
+    write("member_config", name, data)
 for name, (selector, body) in proto_json.items():
     write("proto_json", name, bytes([selector]) + (body if isinstance(body, bytes) else body.encode()))
 

@@ -146,5 +146,20 @@ TEST(PeerTable, SaysWhyThereAreNoWireGuardFactsOnTheHostTransport) {
   EXPECT_NE(table.find("no WireGuard device"), std::string::npos) << table;
 }
 
+TEST(RevokedTable, ListsTheRevokedKeysOldestFirst) {
+  cv1::ListPeersResponse peers;
+  EXPECT_EQ(format_revoked_table(peers), "\nNo revoked keys.\n");
+  cv1::RevokedKey& key = *peers.add_revoked();
+  key.set_wireguard_pubkey("8rhmHSFo4QXcfXRO2PfDYqrqf73D99jeY0mB99nyQxE=");
+  key.set_peer_id("peer-3f2a1b0c9d8e");
+  key.set_name("laptop");
+  key.set_kind("device");
+  *key.mutable_revoked_at() = TimeUtil::SecondsToTimestamp(1'800'000'000);
+  EXPECT_EQ(format_revoked_table(peers),
+            "\n"
+            "REVOKED               NAME    PEER ID            KIND    WIREGUARD KEY\n"
+            "2027-01-15T08:00:00Z  laptop  peer-3f2a1b0c9d8e  device  8rhmHSFo4QXcfXRO2PfDYqrqf73D99jeY0mB99nyQxE=\n");
+}
+
 }  // namespace
 }  // namespace coral::cli

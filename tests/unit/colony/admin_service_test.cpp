@@ -90,6 +90,12 @@ class AdminServiceTest : public ::testing::Test {
       co_return co_await client_->ListPeers(request);
     }());
   }
+  rpc::Result<v1::RotateSecretResponse> rotate() {
+    return call([&]() -> rpc::Awaitable<rpc::Result<v1::RotateSecretResponse>> {
+      const v1::RotateSecretRequest request;
+      co_return co_await client_->RotateSecret(request);
+    }());
+  }
   rpc::Result<v1::RevokePeerResponse> revoke(const std::string& selector) {
     v1::RevokePeerRequest request;
     request.set_selector(selector);
@@ -124,7 +130,7 @@ TEST_F(AdminServiceTest, ServesOnAnOwnerOnlySocketAndRemovesItOnShutdown) {
 }
 
 TEST_F(AdminServiceTest, AddPeerAnswersWhatTheWgQuickFileNeeds) {
-  start({.public_endpoints = {"203.0.113.7:41820", "[2001:db8::7]:41820"}, .wireguard_info = {}});
+  start({.public_endpoints = {"203.0.113.7:41820", "[2001:db8::7]:41820"}, .wireguard_info = {}, .colony_file = {}});
   const std::string key = new_pubkey();
   auto added = add_peer("laptop", key);
   ASSERT_TRUE(added) << added.error().message;
@@ -190,7 +196,8 @@ TEST_F(AdminServiceTest, ListsWireGuardFactsFromTheProvider) {
                                        .latest_handshake = handshake,
                                        .rx_bytes = 1234,
                                        .tx_bytes = 5678}}};
-         }});
+         },
+         .colony_file = {}});
   ASSERT_TRUE(add_peer("laptop", key));
   ASSERT_TRUE(add_peer("phone", new_pubkey()));  // not on the device (yet)
   auto peers = list();
@@ -222,6 +229,75 @@ TEST_F(AdminServiceTest, RevokePeerRemovesItAndFreesItsAddresses) {
   auto again = add_peer("laptop", new_pubkey());
   ASSERT_TRUE(again);
   EXPECT_EQ(again->peer().mesh_ipv4(), added->peer().mesh_ipv4());
+}
+
+TEST_F(AdminServiceTest, ListPeersCanListTheRevokedKeysAndTheColonysEndpoints) {
+  start(AdminServiceOptions{.public_endpoints = {"203.0.113.7:41820"}, .wireguard_info = {}, .colony_file = {}});
+  const std::string key = new_pubkey();
+  ASSERT_TRUE(add_peer("laptop", key));
+  ASSERT_TRUE(revoke("laptop"));
+  auto plain = list();
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_EQ(plain->revoked_size(), 0);
+  ASSERT_EQ(plain->colony_endpoints_size(), 1);
+  EXPECT_EQ(plain->colony_endpoints(0), "203.0.113.7:41820");
+  auto with_revoked = call([&]() -> rpc::Awaitable<rpc::Result<v1::ListPeersResponse>> {
+    v1::ListPeersRequest request;
+    request.set_include_revoked(true);
+    co_return co_await client_->ListPeers(request);
+  }());
+  ASSERT_TRUE(with_revoked) << with_revoked.error().message;
+  ASSERT_EQ(with_revoked->revoked_size(), 1);
+  EXPECT_EQ(with_revoked->revoked(0).wireguard_pubkey(), key);
+  EXPECT_EQ(with_revoked->revoked(0).name(), "laptop");
+  EXPECT_EQ(with_revoked->revoked(0).kind(), "device");
+}
+
+TEST_F(AdminServiceTest, RotateSecretWritesTheFileSwitchesTheRegistryAndKeepsThePeers) {
+  config::ColonyConfig config = registry_->config();
+  config.discovery.mesh_id = config.colony_id;
+  const fs::path file = dir_ / "colony.yaml";
+  ASSERT_TRUE(config::save(file, config));
+  start(AdminServiceOptions{.public_endpoints = {}, .wireguard_info = {}, .colony_file = file});
+  ASSERT_TRUE(add_peer("laptop", new_pubkey()));
+  ASSERT_TRUE(registry_->register_peer(new_pubkey(), Peer::Kind::agent, "api"));
+
+  auto rotated = rotate();
+  ASSERT_TRUE(rotated) << rotated.error().message;
+  EXPECT_EQ(rotated->colony_id(), config.colony_id);
+  EXPECT_EQ(rotated->colony_file(), file.string());
+  EXPECT_EQ(rotated->peers_kept(), 2u);
+  EXPECT_NE(rotated->colony_secret(), config.colony_secret);
+  EXPECT_TRUE(config::validate_colony_secret(rotated->colony_secret()));
+  EXPECT_EQ(registry_->colony_secret(), rotated->colony_secret());
+  auto written = config::load(file);
+  ASSERT_TRUE(written) << written.error();
+  EXPECT_EQ(written->colony_secret, rotated->colony_secret());
+  written->colony_secret = config.colony_secret;
+  EXPECT_EQ(*written, config);  // nothing else changed
+  EXPECT_EQ(fs::status(file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(list()->peers_size(), 2);
+
+  // A file that holds another colony now is left alone, and so is the secret.
+  config::ColonyConfig other = config;
+  other.wireguard.private_key = crypto::SecretKey::generate();
+  other.wireguard.public_key = other.wireguard.private_key.public_key();
+  ASSERT_TRUE(config::save(file, other));
+  auto refused = rotate();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, rpc::Code::failed_precondition);
+  EXPECT_NE(refused.error().message.find("another colony"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(registry_->colony_secret(), rotated->colony_secret());
+  EXPECT_EQ(config::load(file)->colony_secret, other.colony_secret);
+}
+
+TEST_F(AdminServiceTest, RotateSecretWithoutAColonyFileIsFailedPrecondition) {
+  start();
+  const std::string before = registry_->colony_secret();
+  auto refused = rotate();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, rpc::Code::failed_precondition);
+  EXPECT_EQ(registry_->colony_secret(), before);
 }
 
 TEST_F(AdminServiceTest, AStaleSocketIsReplacedAndALiveOneRefused) {

@@ -202,6 +202,46 @@ TEST_F(MeshServiceTest, WrongSecretIsUnauthenticatedAndTheLogLeavesTheSecretOut)
   EXPECT_EQ(empty.error().code, rpc::Code::unauthenticated);
 }
 
+TEST_F(MeshServiceTest, ARevokedKeyIsPermissionDeniedRevokedEvenAfterARestart) {
+  const std::string key = new_pubkey();
+  auto first = register_peer(request(key, mv1::PEER_KIND_PROXY, "proxy"));
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(registry_->revoke(first->peer_id()));
+  for (int round = 0; round < 2; ++round) {
+    auto again = register_peer(request(key, mv1::PEER_KIND_PROXY, "proxy"));
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, rpc::Code::permission_denied);
+    EXPECT_TRUE(again.error().message.starts_with("revoked: ")) << again.error().message;
+    EXPECT_EQ(store_->count().value(), 0U);
+    stop();
+    start(config_);
+  }
+  // A fresh key with the secret still joins: rotating the secret is the lockout.
+  EXPECT_TRUE(register_peer(request(new_pubkey(), mv1::PEER_KIND_PROXY, "proxy")));
+}
+
+TEST_F(MeshServiceTest, AfterARotationTheOldSecretIsRefusedTheNewOneAcceptedAndPeersKept) {
+  const std::string member = new_pubkey();
+  auto registered = register_peer(request(member));
+  ASSERT_TRUE(registered) << registered.error().message;
+  const std::string new_secret = crypto::generate_colony_secret();
+  registry_->set_colony_secret(new_secret);
+
+  auto old = register_peer(request(new_pubkey()));
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code, rpc::Code::unauthenticated);
+  EXPECT_EQ(old.error().message, "wrong colony secret");
+
+  auto r = request(new_pubkey());
+  r.set_colony_secret(new_secret);
+  auto fresh = register_peer(r);
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  // The peer registered before keeps its addresses and heartbeats on.
+  EXPECT_EQ(store_->count().value(), 2U);
+  EXPECT_TRUE(heartbeat(registered->peer_id(), member));
+  EXPECT_EQ(store_->find_by_id(registered->peer_id()).value()->mesh_ipv4, registered->mesh_ipv4());
+}
+
 // issue 16: 10,000 wrong secrets wrote 10,000 warnings in 0.7 s, and
 // nothing slowed the guessing down.
 TEST_F(MeshServiceTest, WrongSecretsAreRateLimitedPerSourceAndTheirWarningsAggregated) {

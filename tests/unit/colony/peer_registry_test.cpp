@@ -270,18 +270,78 @@ TEST_F(PeerRegistryTest, RevokesByNamePeerIdOrKeyAndFreesTheAddresses) {
   EXPECT_EQ(by_name->peer_id, laptop.peer_id);
   EXPECT_EQ(holder(laptop.mesh_ipv4), "");
   EXPECT_EQ(holder(laptop.mesh_ipv6), "");
-  // Its addresses are the next peer's.
-  auto again = registry_->add_device("laptop", key);
+  // Its addresses are the next peer's (its key is revoked: another one).
+  auto again = registry_->add_device("laptop", new_pubkey());
   ASSERT_TRUE(again);
   EXPECT_EQ(again->mesh_ipv4, laptop.mesh_ipv4);
   EXPECT_EQ(again->mesh_ipv6, laptop.mesh_ipv6);
 
   EXPECT_EQ(registry_->revoke(agent.peer_id).value().peer_id, agent.peer_id);
   EXPECT_EQ(registry_->revoke(proxy.wireguard_pubkey).value().peer_id, proxy.peer_id);
-  // A revoked agent or proxy heartbeats into not_found (and registers again).
+  // A revoked agent or proxy heartbeats into not_found.
   EXPECT_EQ(registry_->heartbeat(agent.peer_id, agent.wireguard_pubkey, "healthy").error().code,
             rpc::Code::not_found);
   ASSERT_EQ(registry_->peers().value().size(), 1U);
+}
+
+TEST_F(PeerRegistryTest, ARevokedKeyIsRememberedAcrossARestartAndNeverAdmittedAgain) {
+  using namespace std::chrono_literals;
+  const Peer agent = add(Peer::Kind::agent, "api");
+  const Peer proxy = add(Peer::Kind::proxy, "proxy");
+  const std::string device_key = new_pubkey();
+  ASSERT_TRUE(registry_->add_device("laptop", device_key));
+  const auto key_of = [](const std::string& text) { return crypto::PublicKey::from_base64(text).value(); };
+  EXPECT_FALSE(registry_->is_revoked(key_of(agent.wireguard_pubkey)));
+
+  clock_.advance(5s);
+  const auto revoked_at = clock_.now();
+  ASSERT_TRUE(registry_->revoke(agent.peer_id));
+  clock_.advance(1s);  // the listing is oldest first
+  ASSERT_TRUE(registry_->revoke("laptop"));
+  EXPECT_TRUE(registry_->is_revoked(key_of(agent.wireguard_pubkey)));
+  EXPECT_TRUE(registry_->is_revoked(key_of(device_key)));
+  EXPECT_FALSE(registry_->is_revoked(key_of(proxy.wireguard_pubkey)));
+  EXPECT_FALSE(registry_->is_revoked(key_of(new_pubkey())));
+
+  open();  // the colony restarts
+  EXPECT_TRUE(registry_->is_revoked(key_of(agent.wireguard_pubkey)));
+  EXPECT_TRUE(registry_->is_revoked(key_of(device_key)));
+  EXPECT_FALSE(registry_->is_revoked(key_of(proxy.wireguard_pubkey)));
+  const auto keys = registry_->revoked_keys().value();
+  ASSERT_EQ(keys.size(), 2U);
+  EXPECT_EQ(keys[0].wireguard_pubkey, agent.wireguard_pubkey);
+  EXPECT_EQ(keys[0].peer_id, agent.peer_id);
+  EXPECT_EQ(keys[0].name, "api");
+  EXPECT_EQ(keys[0].kind, Peer::Kind::agent);
+  EXPECT_EQ(keys[0].revoked_at, revoked_at);
+  EXPECT_EQ(keys[1].name, "laptop");
+  EXPECT_EQ(keys[1].kind, Peer::Kind::device);
+
+  // Neither Register nor the operator brings them back.
+  auto registered = registry_->register_peer(agent.wireguard_pubkey, Peer::Kind::agent, "api");
+  ASSERT_FALSE(registered);
+  EXPECT_EQ(registered.error().code, rpc::Code::permission_denied);
+  EXPECT_TRUE(registered.error().message.starts_with("revoked")) << registered.error().message;
+  auto as_proxy = registry_->register_peer(device_key, Peer::Kind::proxy, "proxy");
+  ASSERT_FALSE(as_proxy);
+  EXPECT_EQ(as_proxy.error().code, rpc::Code::permission_denied);
+  auto device = registry_->add_device("laptop", device_key);
+  ASSERT_FALSE(device);
+  EXPECT_EQ(device.error().code, rpc::Code::permission_denied);
+  EXPECT_TRUE(device.error().message.starts_with("revoked")) << device.error().message;
+  // The others are untouched.
+  EXPECT_EQ(registry_->peers().value().size(), 1U);
+  EXPECT_TRUE(registry_->register_peer(proxy.wireguard_pubkey, Peer::Kind::proxy, "proxy"));
+}
+
+TEST_F(PeerRegistryTest, ASecretRotationKeepsThePeersAndChangesWhatRegisterChecks) {
+  const Peer agent = add(Peer::Kind::agent, "api");
+  const std::string old_secret = registry_->colony_secret();
+  EXPECT_EQ(old_secret, registry_->config().colony_secret);
+  const std::string new_secret = crypto::generate_colony_secret();
+  registry_->set_colony_secret(new_secret);
+  EXPECT_EQ(registry_->colony_secret(), new_secret);
+  EXPECT_EQ(registry_->peers().value(), std::vector<Peer>{agent});
 }
 
 TEST_F(PeerRegistryTest, RevokeOfNothingIsNotFoundAndOfAnAmbiguousNameListsTheIds) {

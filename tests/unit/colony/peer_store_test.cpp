@@ -375,8 +375,41 @@ PRAGMA application_id = 1668248172; PRAGMA user_version = 1;
   {
     auto db = sqlite::Database::open(file_, sqlite::Database::Mode::read_only);
     ASSERT_TRUE(db);
-    EXPECT_EQ(db->query_int64("PRAGMA user_version").value(), 2);
+    EXPECT_EQ(db->query_int64("PRAGMA user_version").value(), PeerStore::kSchemaVersion);
   }
+}
+
+// Schema 3 added revoked_keys: revoke() removes the peer and records its
+// key in one transaction; the record survives a reopen.
+TEST_F(PeerStoreTest, RevokeForgetsThePeerAndRemembersItsKey) {
+  const Peer agent = make_peer(2);
+  const Peer proxy = make_peer(3, Peer::Kind::proxy);
+  {
+    auto store = open_store();
+    ASSERT_TRUE(store.upsert(agent));
+    ASSERT_TRUE(store.upsert(proxy));
+    const RevokedKey key{.wireguard_pubkey = agent.wireguard_pubkey, .peer_id = agent.peer_id, .name = "api",
+                         .kind = Peer::Kind::agent, .revoked_at = agent.last_seen + 1s};
+    EXPECT_EQ(store.revoke(key).value(), std::optional<std::uint32_t>(2));
+    EXPECT_EQ(store.all().value(), std::vector<Peer>{proxy});
+    // Nobody of that id any more: nothing changes.
+    RevokedKey nobody = key;
+    nobody.peer_id = "peer-000000000000";
+    EXPECT_EQ(store.revoke(nobody).value(), std::nullopt);
+    // A key that is not the peer's: refused, nothing changes.
+    RevokedKey wrong{.wireguard_pubkey = agent.wireguard_pubkey, .peer_id = proxy.peer_id, .name = "proxy",
+                     .kind = Peer::Kind::proxy, .revoked_at = agent.last_seen};
+    EXPECT_FALSE(store.revoke(wrong));
+    EXPECT_EQ(store.all().value(), std::vector<Peer>{proxy});
+  }
+  auto store = open_store();
+  const auto keys = store.revoked().value();
+  ASSERT_EQ(keys.size(), 1U);
+  EXPECT_EQ(keys[0].wireguard_pubkey, agent.wireguard_pubkey);
+  EXPECT_EQ(keys[0].peer_id, agent.peer_id);
+  EXPECT_EQ(keys[0].name, "api");
+  EXPECT_EQ(keys[0].kind, Peer::Kind::agent);
+  EXPECT_EQ(keys[0].revoked_at, agent.last_seen + 1s);
 }
 
 TEST_F(PeerStoreTest, RefusesGarbageAndLeavesItAlone) {
@@ -419,7 +452,7 @@ TEST_F(PeerStoreTest, RefusesANewerSchema) {
     ASSERT_TRUE(db);
     ASSERT_TRUE(db->exec("PRAGMA user_version = 99"));
   }
-  expect_refused("written by a newer coral (schema version 99; this coral knows up to 2)");
+  expect_refused("written by a newer coral (schema version 99; this coral knows up to 3)");
 }
 
 // issue 16: `: > colonies/ID.db` made the colony start silently with no

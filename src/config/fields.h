@@ -1,0 +1,77 @@
+#pragma once
+// The field rules and YAML reading the colony file (colony_file.h) and the
+// member file (member_file.h) share: strict mappings (known keys, each
+// once, scalar where one value is expected), errors that name the field
+// ("wireguard.mesh_ipv4: ...", "missing field services.connect_port") and
+// never show a value that may hold a secret. Internal to config/.
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+#include "base/address.h"
+#include "base/cidr.h"
+
+namespace coral::config::fields {
+
+using Error = std::unexpected<std::string>;
+
+// Largest config file read: a real one is under 1 KiB.
+inline constexpr std::size_t kMaxFileBytes = 64 * 1024;
+
+// Whether a value ran on through the lines after it (a stray quote, a
+// broken indentation), and so may hold a secret field's line.
+bool runs_on(std::string_view text);
+// A value as errors show it: quoted, or described when it runs on.
+std::string quote(std::string_view text);
+// "<field>: <why>".
+std::expected<void, std::string> field_error(std::string_view field, std::string_view why);
+
+std::expected<void, std::string> check_port(std::string_view field, std::uint16_t port);
+// The mesh subnets (wireguard.mesh_network_ipv4/6): the right family, room
+// for the colony and a peer.
+std::expected<void, std::string> check_networks(const base::Cidr& net4, const base::Cidr& net6);
+// The colony's own addresses (wireguard.mesh_ipv4/6) inside the subnets,
+// neither network nor (IPv4) broadcast address.
+std::expected<void, std::string> check_mesh_ips(const base::Cidr& net4, const base::Ipv4Bytes& mesh_ipv4,
+                                                const base::Cidr& net6, const base::Ipv6Bytes& mesh_ipv6);
+
+// " (line N)", or "" when the node has no position.
+std::string line_of(const YAML::Node& node);
+// "a, b, c".
+std::string join(std::initializer_list<std::string_view> names);
+// "section.key", or "key" at the top level.
+std::string dotted(std::string_view section, std::string_view key);
+
+// The keys of a mapping must be known, scalar, and each there once.
+std::expected<void, std::string> check_keys(const YAML::Node& map, std::string_view section,
+                                            std::initializer_list<std::string_view> known);
+// map[key] as a mapping with only the `known` keys.
+std::expected<YAML::Node, std::string> section(const YAML::Node& map, std::string_view key,
+                                               std::initializer_list<std::string_view> known);
+// map[key] as a non-null scalar; its text.
+std::expected<std::string, std::string> scalar(const YAML::Node& map, std::string_view section, std::string_view key);
+
+std::expected<std::uint16_t, std::string> parse_port(std::string_view field, std::string_view text);
+std::expected<bool, std::string> parse_bool(std::string_view field, std::string_view text);
+std::expected<base::Cidr, std::string> parse_cidr(std::string_view field, std::string_view text);
+
+// The whole file (at most kMaxFileBytes; larger: "... not a <what>"), or an
+// error without the path ("no such file", ...). The caller wipes it.
+std::expected<std::string, std::string> read_file(const std::filesystem::path& path, std::string_view what);
+// `content` as YAML; wiped either way. Errors start with `name`; an empty
+// document is "<name>: the file is empty (expected a <what>)".
+std::expected<YAML::Node, std::string> parse(std::string& content, const std::string& name, std::string_view what);
+
+// Whether a plain YAML scalar with this text would read back as something
+// other than a string (a number, a bool, null).
+bool looks_typed(std::string_view text);
+// `text` as a YAML scalar that reads back as this string.
+std::string yaml_string(std::string_view text);
+
+}  // namespace coral::config::fields
