@@ -28,6 +28,7 @@ struct InitFlags {
   std::uint16_t listen_port = 41820;
   std::uint16_t dashboard_port = 3000;
   std::string register_interval = "60s";
+  std::string mesh;  // --mesh; "": userspace, or host for loopback mesh networks
   bool force = false;
 };
 
@@ -69,6 +70,17 @@ std::expected<config::NewColonyOptions, std::string> new_colony_options(const In
     }
     options.mesh_ipv6_net = *ipv6;
   }
+  if (!flags.mesh.empty()) {
+    auto mesh = config::parse_mesh_transport(flags.mesh);
+    if (!mesh) return std::unexpected("--mesh " + flags.mesh + ": unknown mesh transport (host, userspace or tun)");
+    options.mesh = *mesh;
+  } else {
+    // A loopback mesh network (127.42.0.0/16: tests and demos on one
+    // host) is one this host already reaches: the host transport.
+    const auto network = options.mesh_ipv4_net.ipv4_at(0);
+    const bool loopback = network && (*network)[0] == 127 && options.mesh_ipv4_net.prefix_length() >= 8;
+    options.mesh = loopback ? config::MeshTransport::host : config::MeshTransport::userspace;
+  }
   options.connect_port = flags.connect_port;
   options.listen_port = flags.listen_port;
   options.dashboard_port = flags.dashboard_port;
@@ -76,6 +88,15 @@ std::expected<config::NewColonyOptions, std::string> new_colony_options(const In
   if (!interval) return std::unexpected("--register-interval: " + interval.error());
   options.register_interval = *interval;
   return options;
+}
+
+std::string mesh_note(config::MeshTransport mesh) {
+  switch (mesh) {
+    case config::MeshTransport::userspace: return " (coral's own WireGuard on UDP, no privileges)";
+    case config::MeshTransport::host: return " (this host reaches the mesh IPs)";
+    case config::MeshTransport::tun: return " (a TUN device: needs CAP_NET_ADMIN)";
+  }
+  return "";
 }
 
 void run_init(const InitFlags& given, Context& context) {
@@ -137,6 +158,7 @@ void run_init(const InitFlags& given, Context& context) {
             << "  ├─ Mesh IPs: " << base::format_ipv4(wg.mesh_ipv4) << " / " << base::format_ipv6(wg.mesh_ipv6)
             << " (networks " << wg.mesh_network_ipv4.to_string() << ", " << wg.mesh_network_ipv6.to_string() << ")\n"
             << "  ├─ Connect port: " << config->services.connect_port << "\n"
+            << "  ├─ Mesh transport: " << config::to_string(wg.mesh) << mesh_note(wg.mesh) << "\n"
             << "  ├─ Discovery: " << config->discovery.endpoint << " (as " << config->discovery.mesh_id << ")\n"
             << "  └─ Current colony: " << config->colony_id << "\n";
   if (state_removed) std::cout << "The replaced colony's state (peers and their addresses) was removed.\n";
@@ -164,6 +186,10 @@ void add_init_command(CLI::App& app, Context& context) {
       ->check(CLI::Range(1, 65535));
   init->add_option("--register-interval", flags->register_interval, "how often the colony renews its discovery lease")
       ->capture_default_str();
+  init->add_option("--mesh", flags->mesh,
+                   "how the colony carries its mesh (wireguard.mesh): userspace (coral's own WireGuard and TCP/IP, "
+                   "no privileges), tun (a TUN device, CAP_NET_ADMIN) or host (the host reaches the mesh IPs); "
+                   "default: userspace, host for a loopback --mesh-ipv4-net");
   init->add_flag("--force", flags->force, "replace an existing colony of the same id (its keys, secret and state are lost)");
   init->callback([flags, &context] { run_init(*flags, context); });
 }

@@ -6,6 +6,8 @@
 #include <iostream>
 #include <set>
 
+#include <google/protobuf/util/time_util.h>
+
 #include "base/address.h"
 #include "base/duration.h"
 #include "base/json_text.h"
@@ -35,7 +37,13 @@ void add_proxy_start_options(CLI::App& command, ProxyStartFlags& flags) {
   command.add_option("--discovery", flags.discovery, "discovery service URL (default: the colony config's, else "
                                                      "http://localhost:8080)");
   command.add_flag("--daemon", flags.daemon, "run in the background (log: <config dir>/proxies/<colony-id>.log)");
-  command.add_flag("--verbose", flags.verbose, "print every step");
+  command.add_flag("--verbose", flags.verbose,
+                   "print every step with its time (key, endpoints, handshake, registration); with --daemon, the "
+                   "steps too");
+  command.add_option("--mesh", flags.mesh,
+                     "how to reach the colony's mesh: userspace (coral's own WireGuard tunnel and TCP/IP, no "
+                     "privileges) or host (this host already reaches the mesh IPs); default: userspace when the "
+                     "colony announces WireGuard endpoints, else host");
   command.add_flag("--ipv6", flags.ipv6, "forward to the colony's IPv6 mesh address");
   command.add_flag("--allow-remote", flags.allow_remote, "allow a non-loopback --listen address");
   command.add_option("--log-level", flags.log_level, "debug, info, warn or error")->capture_default_str();
@@ -66,6 +74,13 @@ void run_proxy_start(const ProxyStartFlags& flags, Context& context) {
   options.discovery = flags.discovery;
   options.prefer_ipv6 = flags.ipv6;
   options.allow_remote = flags.allow_remote;
+  if (!flags.mesh.empty()) {
+    options.mesh = config::parse_mesh_transport(flags.mesh);
+    if (!options.mesh || *options.mesh == config::MeshTransport::tun) {
+      return context.usage("--mesh " + flags.mesh + ": a proxy joins over userspace or host",
+                           "userspace needs no privilege");
+    }
+  }
   if (!flags.listen.empty() && flags.port >= 0) return context.usage("give --listen or --port, not both");
   if (!flags.listen.empty()) {
     auto listen = base::parse_host_port(flags.listen, {.allow_port_zero = true});
@@ -100,14 +115,20 @@ void run_proxy_start(const ProxyStartFlags& flags, Context& context) {
   log::setup(*level, log::Format::text);
   asio::io_context io(1);
   std::string progress_text;
-  auto progress = [&](const std::string& line) {
-    if (!flags.verbose) return;
+  // The steps (RFD 005's `coral proxy start` output) always in the
+  // foreground, with --verbose in the background; appendix E's timed
+  // lines with --verbose.
+  auto print = [&](const std::string& line) {
     if (ready.is_daemon()) {
       progress_text += line + "\n";
     } else {
       std::cout << line << "\n" << std::flush;
     }
   };
+  auto progress = [&](const std::string& line) {
+    if (flags.verbose || !ready.is_daemon()) print(line);
+  };
+  if (flags.verbose) options.detail = [&](const std::string& line) { print("[" + local_time_now() + "] " + line); };
   auto started = run_to_completion(io, proxy::ProxyRuntime::start(io, *dir, options, progress));
   if (!started) {
     ready.failed(progress_text + "error: " + started.error() + "\n");
@@ -148,6 +169,7 @@ void report_unregistering(const std::filesystem::path& proxies_dir, const std::v
                           const std::filesystem::path& log_file) {
   std::vector<std::string> unregistered, not_registered, unknown;
   std::vector<std::string> warnings;
+  bool tunnel = false;
   for (const auto& id : ids) {
     const auto file = proxy::stop_report_file(proxies_dir, id);
     auto report = proxy::load_stop_report(file);
@@ -157,6 +179,7 @@ void report_unregistering(const std::filesystem::path& proxies_dir, const std::v
       unknown.push_back(id);
       continue;
     }
+    tunnel = tunnel || report->closed_tunnel;
     switch (report->unregister) {
       case proxy::StopReport::Unregister::unregistered:
         unregistered.push_back(id);
@@ -172,6 +195,9 @@ void report_unregistering(const std::filesystem::path& proxies_dir, const std::v
   }
   const bool one = ids.size() == 1;
   const std::string pid_text = "(pid " + std::to_string(pid) + ")";
+  // RFD 005's lines, for a proxy that had a WireGuard tunnel.
+  if (tunnel) std::cout << " ↳ Closing WireGuard tunnel...\n";
+  if (tunnel && !unregistered.empty()) std::cout << " ↳ Unregistering from colony...\n";
   if (one && unregistered.size() == 1) {
     std::cout << " ↳ Unregistered from colony, listener closed " << pid_text << "\n";
   } else {
@@ -291,6 +317,16 @@ std::string proxy_status_word(const ShownProxy& proxy) {
   return status == "connected" ? "connected" : "unreachable";
 }
 
+// "12s ago", "never" for an empty RFC 3339 time.
+std::string handshake_age(const std::string& rfc3339) {
+  if (rfc3339.empty()) return "never";
+  google::protobuf::Timestamp then;
+  if (!google::protobuf::util::TimeUtil::FromString(rfc3339, &then)) return rfc3339;
+  const auto now = google::protobuf::util::TimeUtil::GetCurrentTime();
+  const auto seconds = std::max<std::int64_t>(0, (now - then).seconds());
+  return format_uptime(seconds) + " ago";
+}
+
 void run_proxy_status(Context& context) {
   const auto proxies = gather_proxies(context);
   if (context.exit_code != 0) return;
@@ -322,7 +358,21 @@ void run_proxy_status(Context& context) {
       continue;
     }
     const auto colony_status = proxy.health->colony_status(state.colony_id);
-    std::cout << "    ├─ Status: " << (colony_status == "connected" ? "Connected" : "Colony " + colony_status) << "\n"
+    if (const auto* colony = proxy.health->find(state.colony_id); colony && colony->document.transport() == "userspace") {
+      const auto& doc = colony->document;
+      std::cout << "    ├─ Tunnel: WireGuard (userspace, UDP port " << doc.tunnel_listen_port() << ") to "
+                << (doc.tunnel_endpoint().empty() ? std::string("no endpoint yet") : doc.tunnel_endpoint())
+                << ", latest handshake " << handshake_age(doc.latest_handshake()) << ", "
+                << format_bytes(static_cast<unsigned long long>(doc.tunnel_rx_bytes())) << " received, "
+                << format_bytes(static_cast<unsigned long long>(doc.tunnel_tx_bytes())) << " sent\n";
+    }
+    std::string shown_status = "Connected";
+    if (colony_status.starts_with("revoked")) {
+      shown_status = "Revoked — " + colony_status.substr(colony_status.find(':') + 2);
+    } else if (colony_status != "connected") {
+      shown_status = "Colony " + colony_status;
+    }
+    std::cout << "    ├─ Status: " << shown_status << "\n"
               << "    ├─ Requests: " << proxy.health->requests << " (" << proxy.health->failed << " failed)\n"
               << "    └─ Uptime: " << format_uptime(proxy.health->uptime_seconds) << " (pid " << state.pid << ")\n";
   }

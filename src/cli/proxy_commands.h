@@ -21,6 +21,7 @@ struct ProxyStartFlags {
   bool verbose = false;
   bool ipv6 = false;
   bool allow_remote = false;
+  std::string mesh;  // --mesh: "", userspace or host
   std::string log_level = "info";
   std::string grace = "10s";
 };

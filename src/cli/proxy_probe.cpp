@@ -20,6 +20,13 @@ std::string ProxyHealth::colony_status(const std::string& colony_id) const {
   return "not served";
 }
 
+const ProxyHealth::Colony* ProxyHealth::find(const std::string& colony_id) const {
+  for (const auto& colony : colonies) {
+    if (colony.colony_id == colony_id) return &colony;
+  }
+  return nullptr;
+}
+
 bool ProxyHealth::serves(const std::string& colony_id) const { return colony_status(colony_id) != "not served"; }
 
 namespace {
@@ -56,7 +63,7 @@ std::expected<ProxyHealth, std::string> parse_health(const std::string& body) {
   health.requests = static_cast<long long>(document->requests());
   health.failed = static_cast<long long>(document->failed());
   for (const auto& colony : document->colonies()) {
-    health.colonies.push_back({colony.colony_id(), colony.forwarding_to(), colony.status()});
+    health.colonies.push_back({colony.colony_id(), colony.forwarding_to(), colony.status(), colony});
   }
   return health;
 }

@@ -10,13 +10,16 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "coral/proxy/v1/health.pb.h"
+
 namespace coral::cli {
 
 struct ProxyHealth {
   struct Colony {
     std::string colony_id;
     std::string forwarding_to;
-    std::string status;  // "connected" or "unreachable: <why>"
+    std::string status;  // "connected", "unreachable: <why>" or "revoked: <why>"
+    proxy::v1::ColonyHealth document;  // everything the proxy said about it
   };
   long long pid = 0;
   long long uptime_seconds = 0;
@@ -26,6 +29,7 @@ struct ProxyHealth {
 
   // The status of `colony_id`, "not served" when the proxy does not serve it.
   std::string colony_status(const std::string& colony_id) const;
+  const Colony* find(const std::string& colony_id) const;
   bool serves(const std::string& colony_id) const;
 };
 

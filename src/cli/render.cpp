@@ -1,5 +1,6 @@
 #include "cli/render.h"
 
+#include <ctime>
 #include <iostream>
 
 #include <google/protobuf/util/json_util.h>
@@ -29,6 +30,15 @@ void print_agents(const coral::colony::v1::ListAgentsResponse& agents) {
               << agent.mesh_ipv6() << "  " << agent.status() << "  (seen "
               << format_uptime(google::protobuf::util::TimeUtil::DurationToSeconds(age)) << " ago)\n";
   }
+}
+
+std::string local_time_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char text[32];
+  const std::size_t size = std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &local);
+  return std::string(text, size);
 }
 
 }  // namespace coral::cli

@@ -31,6 +31,9 @@ std::string proto_json_array(const google::protobuf::RepeatedPtrField<M>& messag
 
 // "Agents:" and one line per agent (id, component, mesh IPs, health, when
 // last seen), or "No agents connected."
+// The local time now as --verbose lines start with it: "2025-10-29 10:23:15".
+std::string local_time_now();
+
 void print_agents(const coral::colony::v1::ListAgentsResponse& agents);
 
 }  // namespace coral::cli

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "crypto/keys.h"
+#include "mesh/refusal.h"
 
 namespace coral::colony {
 namespace {
@@ -44,6 +45,11 @@ std::string source_address(const rpc::Context& context) {
   if (context.peer.empty()) return "unknown";
   if (auto parsed = base::parse_host_port(context.peer)) return parsed->host;
   return clipped(context.peer);
+}
+
+// A refused registration, with the reason members decide on (mesh/refusal.h).
+std::unexpected<rpc::Error> refusal(rpc::Code code, std::string message, std::string_view reason) {
+  return std::unexpected(rpc::Error{code, std::move(message), {{std::string(mesh::kRefusalField), std::string(reason)}}});
 }
 
 bool is_reported_status(std::string_view status) {
@@ -94,7 +100,7 @@ rpc::Awaitable<rpc::Result<v1::RegisterResponse>> MeshService::Register(rpc::Con
                                                           {"component", clipped(request.component_name())},
                                                           {"remote", std::string(remote(context))}});
     }
-    co_return rpc::fail(rpc::Code::unauthenticated, "wrong colony secret");
+    co_return refusal(rpc::Code::unauthenticated, "wrong colony secret", mesh::kRefusalWrongSecret);
   }
 
   auto pubkey = crypto::PublicKey::from_base64(request.wireguard_pubkey());
@@ -103,8 +109,9 @@ rpc::Awaitable<rpc::Result<v1::RegisterResponse>> MeshService::Register(rpc::Con
   if (registry_.is_revoked(*pubkey)) {
     log::warn("register refused: revoked key", {{"peer_pubkey", pubkey->to_base64()},
                                                 {"remote", std::string(remote(context))}});
-    co_return rpc::fail(rpc::Code::permission_denied,
-                        "revoked: this WireGuard key was revoked by the colony's operator and cannot join again");
+    co_return refusal(rpc::Code::permission_denied,
+                      "revoked: this WireGuard key was revoked by the colony's operator and cannot join again",
+                      mesh::kRefusalRevoked);
   }
 
   Peer::Kind kind = Peer::Kind::agent;  // PEER_KIND_UNSPECIFIED: an agent, as the proto says

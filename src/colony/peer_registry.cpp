@@ -10,6 +10,7 @@
 #include "base/address.h"
 #include "base/text.h"
 #include "crypto/keys.h"
+#include "mesh/refusal.h"
 
 namespace coral::colony {
 namespace {
@@ -26,8 +27,10 @@ std::unexpected<rpc::Error> store_failure(std::string_view what, const std::stri
 
 // What a revoked key is told. "revoked" comes first: members stop trying on it.
 std::unexpected<rpc::Error> revoked_failure() {
-  return rpc::fail(rpc::Code::permission_denied,
-                   "revoked: this WireGuard key was revoked by the colony's operator and cannot join again");
+  return std::unexpected(
+      rpc::Error{rpc::Code::permission_denied,
+                 "revoked: this WireGuard key was revoked by the colony's operator and cannot join again",
+                 {{std::string(mesh::kRefusalField), std::string(mesh::kRefusalRevoked)}}});
 }
 
 }  // namespace

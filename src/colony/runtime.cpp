@@ -21,9 +21,11 @@
 #include "colony/mesh_service.h"
 #include "colony/peer_registry.h"
 #include "colony/peer_store.h"
+#include "colony/provisional_peers.h"
 #include "colony/registration.h"
 #include "discovery/client.h"
 #include "http/server.h"
+#include "mesh/registration_address.h"
 #include "mesh/wireguard_transport.h"
 #include "net/stream.h"
 #include "rpc/server.h"
@@ -54,6 +56,48 @@ struct ColonyRuntime::Impl {
   // peers are exactly the registry's, each with AllowedIPs of its two mesh
   // addresses. No other key gets an answer.
   mesh::WireGuardTransport* hub = nullptr;
+  // On the userspace transport, keys the registry does not know may
+  // handshake as provisional peers and call Register over the tunnel
+  // (colony/provisional_peers.h). Empty otherwise.
+  std::optional<ProvisionalPeers> provisional;
+  // Peers the registry let go (unregistered, expired) stay on the device
+  // for kDepartureGrace, so that the answer to their Unregister still
+  // reaches them; revoked ones go at once. By key: the settings, and when
+  // the registry let go of them.
+  static constexpr std::chrono::seconds kDepartureGrace{2};
+  std::map<crypto::KeyBytes, wireguard::PeerSettings> on_device;
+  std::map<crypto::KeyBytes, std::pair<wireguard::PeerSettings, std::chrono::steady_clock::time_point>> departing;
+
+  // Forgets departures past their grace; true when the device must be set again.
+  bool sweep_departures(std::chrono::steady_clock::time_point now) {
+    return std::erase_if(departing, [now](const auto& entry) { return now - entry.second.second >= kDepartureGrace; }) > 0;
+  }
+
+  // Admits an unknown key as a provisional peer, or not (the WireGuard
+  // device's unknown-peer handler; runs on the io thread, must not call the
+  // device). A revoked key is admitted like any other (capped, limited,
+  // forgotten): Register then tells it it was revoked, so that it stops
+  // trying and says so, rather than meeting a silence it cannot tell from
+  // an outage. It can reach nothing else, and Register never takes it back.
+  std::optional<wireguard::PeerSettings> admit_provisional(const crypto::PublicKey& key,
+                                                           const wireguard::Endpoint& from) {
+    const bool revoked = registry->is_revoked(key);
+    if (const auto refused = provisional->admit(key, std::chrono::steady_clock::now())) {
+      log::debug("provisional peer refused",
+                 {{"peer_pubkey", key.to_base64()},
+                  {"remote", from.to_string()},
+                  {"reason", *refused == ProvisionalRefusal::full ? "too many provisional peers" : "rate limited"}});
+      return std::nullopt;
+    }
+    const ProvisionalPeers::Entry* entry = provisional->find(key);
+    log::info(revoked ? "provisional peer admitted (a revoked key: Register will tell it)" : "provisional peer admitted",
+              {{"peer_pubkey", key.to_base64()},
+               {"remote", from.to_string()},
+               {"registration_address", entry->registration_address}});
+    auto settings = mesh::hub_peer(key.to_base64(), "", entry->registration_address);
+    if (!settings) return std::nullopt;
+    return std::move(*settings);
+  }
 
   void sync_hub_peers() {
     if (hub == nullptr) return;
@@ -62,16 +106,47 @@ struct ColonyRuntime::Impl {
       log::error("cannot read the peers for the WireGuard device", {{"error", peers.error().message}});
       return;
     }
+    const auto now = std::chrono::steady_clock::now();
     std::vector<wireguard::PeerSettings> settings;
-    settings.reserve(peers->size());
+    settings.reserve(peers->size() + (provisional ? provisional->size() : 0));
     for (const Peer& peer : *peers) {
       auto wg_peer = mesh::hub_peer(peer.wireguard_pubkey, peer.mesh_ipv4, peer.mesh_ipv6);
       if (!wg_peer) {
         log::warn("peer left out of the WireGuard device", {{"peer_id", peer.peer_id}, {"error", wg_peer.error()}});
         continue;
       }
+      if (provisional) {
+        // Registered: no longer provisional. Its registration address
+        // stays routed for the grace period (the Register answer is on its way).
+        provisional->promote(wg_peer->public_key, now);
+        if (const auto* entry = provisional->find(wg_peer->public_key)) {
+          if (auto grace = base::Cidr::parse(entry->registration_address + "/128")) {
+            wg_peer->allowed_ips.push_back(*grace);
+          }
+        }
+      }
       settings.push_back(std::move(*wg_peer));
     }
+    if (provisional) {
+      for (const ProvisionalPeers::Entry* entry : provisional->waiting()) {
+        if (auto wg_peer = mesh::hub_peer(entry->key.to_base64(), "", entry->registration_address)) {
+          settings.push_back(std::move(*wg_peer));
+        }
+      }
+    }
+    std::map<crypto::KeyBytes, wireguard::PeerSettings> now_on_device;
+    for (const auto& peer : settings) now_on_device.emplace(peer.public_key.bytes(), peer);
+    for (auto& [key, peer] : on_device) {
+      if (now_on_device.contains(key) || departing.contains(key)) continue;
+      if (registry->is_revoked(peer.public_key)) continue;  // cut off at once
+      departing.emplace(key, std::pair{std::move(peer), now});
+    }
+    for (const auto& [key, entry] : departing) {
+      if (now_on_device.contains(key)) continue;
+      settings.push_back(entry.first);
+    }
+    std::erase_if(departing, [&](const auto& entry) { return now_on_device.contains(entry.first); });
+    on_device = std::move(now_on_device);
     if (auto applied = hub->set_peers(std::move(settings)); !applied) {
       log::error("cannot configure the WireGuard device's peers", {{"error", applied.error()}});
     }
@@ -173,6 +248,17 @@ asio::awaitable<void> run_registration(std::shared_ptr<discovery::DiscoveryClien
   (void)client;
 }
 
+// A caller from a registration address is a provisional peer: Register is
+// all it may call. (On the host and tun transports no such caller reaches
+// the server through the mesh; the check costs a parse per call.)
+rpc::Status provisional_access(std::string_view peer, std::string_view procedure) {
+  if (procedure == mesh::v1::kMeshServiceRegisterPath) return {};
+  const auto source = base::parse_host_port(peer);
+  if (!source || !mesh::is_registration_address(source->host)) return {};
+  return rpc::fail(rpc::Code::permission_denied,
+                   "not registered: a provisional peer may call MeshService/Register only");
+}
+
 }  // namespace
 
 asio::awaitable<void> ColonyRuntime::Impl::housekeeping(Impl* impl, std::shared_ptr<asio::steady_timer> timer,
@@ -188,6 +274,8 @@ asio::awaitable<void> ColonyRuntime::Impl::housekeeping(Impl* impl, std::shared_
     if (*stopped) co_return;
     impl->mesh_service->sweep();
     const auto now = std::chrono::steady_clock::now();
+    const bool provisional_changed = impl->provisional && impl->provisional->sweep(now);
+    if (impl->sweep_departures(now) || provisional_changed) impl->sync_hub_peers();
     if (now >= next_expiry) {
       impl->expire_peers();
       next_expiry = now + expiry_period;
@@ -216,6 +304,16 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
   if (!registry) return std::unexpected(registry.error());
   impl->registry = std::move(*registry);
   impl->hub = dynamic_cast<mesh::WireGuardTransport*>(&transport);
+  if (impl->hub != nullptr && transport.name() == "userspace") {
+    // Registration over the tunnel: the stack takes nothing from link-local
+    // sources but TCP to the Connect port (the transport's options), the
+    // RPC server serves them Register only (below).
+    impl->provisional.emplace(options.provisional);
+    impl->hub->set_unknown_peer_handler(
+        [raw = impl.get()](const crypto::PublicKey& key, const wireguard::Endpoint& from, wireguard::Time) {
+          return raw->admit_provisional(key, from);
+        });
+  }
   impl->sync_hub_peers();
   // The device's peers follow the registry: registrations, unregistrations,
   // expiries, devices added and revocations (the admin socket) alike.
@@ -228,6 +326,7 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
   impl->rpc = std::make_unique<rpc::Server>(io.get_executor());
   impl->rpc->add(*impl->colony_service);
   impl->rpc->add(*impl->mesh_service);
+  impl->rpc->check_access(provisional_access);
   impl->rpc->on_call([raw = impl.get()](const rpc::CallRecord& call) {
     log::debug("call", {{"procedure", std::string(call.procedure)},
                         {"code", std::string(rpc::to_string(call.code))},

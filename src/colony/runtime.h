@@ -23,6 +23,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "colony/admin_service.h"
+#include "colony/provisional_peers.h"
 #include "config/colony_file.h"
 #include "config/config_dir.h"
 #include "mesh/transport.h"
@@ -40,6 +41,8 @@ struct RuntimeOptions {
   // What the transport's WireGuard device knows of each peer, for the admin
   // socket's ListPeers; empty when there is no device (host transport).
   WireGuardInfoProvider wireguard_info;
+  // Provisional peers (userspace transport): how many, how fast, how long.
+  ProvisionalLimits provisional;
 };
 
 class ColonyRuntime {

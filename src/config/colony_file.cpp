@@ -480,6 +480,7 @@ std::expected<ColonyConfig, std::string> new_colony(std::string_view app_name, s
   wg.private_key = crypto::SecretKey::generate();
   wg.public_key = wg.private_key.public_key();
   wg.listen_port = options.listen_port;
+  wg.mesh = options.mesh;
   wg.mesh_network_ipv4 = options.mesh_ipv4_net;
   wg.mesh_network_ipv6 = options.mesh_ipv6_net ? *options.mesh_ipv6_net : random_ula_prefix();
   // A network of the wrong family or size keeps the default address;

@@ -179,6 +179,7 @@ struct NewColonyOptions {
   std::uint16_t dashboard_port = 3000;
   std::chrono::milliseconds register_interval = std::chrono::seconds(60);
   bool auto_register = true;
+  MeshTransport mesh = MeshTransport::userspace;  // wireguard.mesh
 };
 
 // A new colony: fresh WireGuard keys and colony secret, the colony's mesh

@@ -6,21 +6,30 @@
 //      only (crypto::SecretKey wipes it), the same key for every
 //      registration of this member, so the colony gives back the same mesh
 //      addresses when it registers again;
-//   2. look the colony up in discovery; where this machine has the colony's
-//      config, pin its WireGuard key and mesh addresses from it (discovery
-//      is untrusted, RFD 005 "Layer 1"), and send the colony secret only
-//      there;
-//   3. pick the address family: IPv4 first (IPv6 when asked, or when there
-//      is no IPv4), the other when the first cannot be reached and the
-//      other can — but not when the first was refused (the colony's host
-//      answered: the colony is down, and a ULA on no interface here would
-//      leave by the default route);
+//   2. read this machine's entry for the colony (a member file from `coral
+//      colony import`, or the colony's own file: config::ConfigDir::
+//      load_membership) and look the colony up in discovery; the entry pins
+//      the colony's WireGuard key and mesh addresses (discovery is
+//      untrusted, RFD 005 "Layer 1"), and the colony secret goes only there.
+//      When discovery cannot be reached, the entry's public endpoints serve;
+//   3. the mesh transport:
+//      userspace (the default when the colony announces public endpoints):
+//        a WireGuard tunnel to the colony (member/tunnel.h), trying each
+//        endpoint until one answers the handshake; Register goes over the
+//        tunnel from the member's registration address (the colony admits
+//        it as a provisional peer), and the stack then holds the assigned
+//        mesh addresses;
+//      host: this host reaches the colony's mesh addresses (IPv4 first, the
+//        other family when the first cannot be reached and the other can,
+//        but not after a refusal: see address_choice.h);
 //   4. MeshService.Register with the colony secret; while the colony is
 //      unreachable, again with this member's own backoff (1 s doubling to
-//      30 s); a refusal (wrong secret, ...) is final;
-//   5. Heartbeat at the interval the colony asks for; when the colony no
-//      longer knows the peer (it restarted on fresh state, or expired us),
-//      Register again;
+//      30 s); a refusal (wrong secret, revoked) is final;
+//   5. Heartbeat at the interval the colony asks for. When the colony no
+//      longer knows the peer, Register again; when heartbeats fail twice
+//      (userspace), heal: look the colony up again (keeping what we had if
+//      discovery is down), redo the handshake, and heartbeat or Register
+//      again — the same key keeps the same addresses;
 //   6. Unregister on leave().
 //
 // Every timer belongs to one membership: memberships of different colonies
@@ -31,6 +40,7 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +49,7 @@
 #include "config/config_dir.h"
 #include "coral/mesh/v1/mesh.pb.h"
 #include "http/client.h"
+#include "member/tunnel.h"
 #include "mesh/transport.h"
 #include "net/dialer.h"
 #include "rpc/error.h"
@@ -60,6 +71,9 @@ struct Backoff {
 
 struct JoinOptions {
   std::string colony_id;
+  // How to reach the colony's mesh; nullopt: userspace when the colony
+  // announces public endpoints (it runs a WireGuard device), else host.
+  std::optional<config::MeshTransport> mesh;
   std::string discovery;  // overrides the colony config's endpoint; empty: the config's, else the default
   std::string default_discovery = "http://localhost:8080";
   bool prefer_ipv6 = false;
@@ -67,6 +81,10 @@ struct JoinOptions {
   std::string component_name = "proxy";
   Backoff retry;
   std::chrono::milliseconds call_timeout = kColonyCallTimeout;
+  // Per public endpoint, for the WireGuard handshake to complete.
+  std::chrono::milliseconds handshake_timeout{2500};
+  // RFD 005 appendix E's lines (--verbose); may be empty.
+  std::function<void(const std::string& line)> detail;
 };
 
 // The colony as this member reaches it.
@@ -77,13 +95,15 @@ struct ColonyEndpoint {
   std::uint16_t connect_port = 0;
   std::string discovery;  // the endpoint used
   net::Target target;    // the address chosen (step 3)
+  std::vector<std::string> public_endpoints;  // the colony's WireGuard endpoints (userspace)
 };
 
 enum class Standing : std::uint8_t {
   no_secret,    // this machine has no config with the colony secret: not registered
   retrying,     // the colony was not reachable: registering with backoff
   registered,
-  refused,      // the colony refused the registration (final)
+  refused,      // the colony refused the registration: wrong secret, ... (final)
+  revoked,      // the colony's operator revoked this member (final)
   left,         // leave() was called
 };
 std::string_view to_string(Standing standing);
@@ -129,6 +149,12 @@ class Membership {
   const std::string& public_key() const;
   // Non-fatal problems met while joining (not registered, colony not reachable yet).
   const std::vector<std::string>& warnings() const;
+  // Why the member is not registered now, naming the step (discovery
+  // lookup, handshake, registration refused, revoked, colony unreachable
+  // over the mesh); "" when registered.
+  const std::string& problem() const;
+  // The WireGuard tunnel (userspace transport); nullopt on the host transport.
+  std::optional<TunnelFacts> tunnel() const;
   // Register attempts made so far (for status output and tests).
   std::uint64_t register_attempts() const;
   // Called after each successful registration made by the loops (not the

@@ -384,6 +384,17 @@ std::unique_ptr<http::RequestHandler> Forwarder::on_request(http::RequestHead he
   forwarded.fields = std::move(head.fields);
   remove_hop_by_hop(forwarded.fields);
   std::erase_if(forwarded.fields, [](const http::Field& field) { return field.name == kColonyIdHeader; });
+  // The proxy may not reach this colony at all (revoked, refused): it
+  // answers itself, and nothing is dialled.
+  if (upstream.refusal) {
+    if (auto refused = upstream.refusal()) {
+      exchange->starting = false;
+      exchange->upstream_finished = true;
+      impl_->upstream_errors[route->colony] = refused->message;
+      exchange->fail(refused->code, refused->message);
+      return std::make_unique<DownstreamSide>(std::move(exchange));
+    }
+  }
   // A colony connection that can take the request now: no coroutine needed.
   std::shared_ptr<http::ResponseHandler> upstream_side = std::make_shared<UpstreamSide>(exchange);
   if (http::RequestWriter* writer =

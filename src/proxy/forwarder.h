@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,7 @@
 #include "http/client.h"
 #include "http/codec.h"
 #include "net/dialer.h"
+#include "rpc/error.h"
 #include "proxy/router.h"
 
 namespace coral::proxy {
@@ -53,6 +55,9 @@ struct Upstream {
   std::string colony_id;
   net::Target target;  // the colony's mesh address and connect_port
   net::Dialer dialer;  // its mesh transport's
+  // Asked before each request: an error is the answer, and the colony is
+  // not dialled (the proxy was revoked, its registration refused). May be empty.
+  std::function<std::optional<rpc::Error>()> refusal;
 };
 
 // Upstream bytes queued per request above which the client's body is paused.

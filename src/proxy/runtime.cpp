@@ -92,6 +92,8 @@ asio::awaitable<std::expected<std::unique_ptr<Link>, std::string>> ProxyRuntime:
   join_options.prefer_ipv6 = options.prefer_ipv6;
   join_options.kind = mesh::v1::PEER_KIND_PROXY;
   join_options.component_name = "proxy";
+  join_options.mesh = options.mesh;
+  join_options.detail = options.detail;
   auto joined = co_await member::Membership::join(io, dir, std::move(join_options), progress);
   if (!joined) co_return std::unexpected(joined.error());
   auto link = std::make_unique<Link>();
@@ -146,7 +148,31 @@ std::string ProxyRuntime::Impl::health() const {
     colony.set_mesh_ipv6(served.proxy_mesh_ipv6);
     colony.set_discovery(served.discovery);
     colony.set_colony_connect_port(served.connect_port);
-    colony.set_status(error.empty() ? "connected" : "unreachable: " + error);
+    const member::Membership& membership = *links[i]->membership;
+    colony.set_transport(std::string(links[i]->membership->transport().name()));
+    colony.set_registration(std::string(member::to_string(membership.standing())));
+    colony.set_problem(membership.problem());
+    if (membership.standing() == member::Standing::revoked) {
+      colony.set_status("revoked: " + membership.problem());
+    } else if (!error.empty()) {
+      colony.set_status("unreachable: " + error);
+    } else if (!membership.problem().empty() && membership.standing() == member::Standing::retrying) {
+      colony.set_status("unreachable: " + membership.problem());
+    } else {
+      colony.set_status("connected");
+    }
+    if (const auto tunnel = membership.tunnel()) {
+      colony.set_tunnel_endpoint(tunnel->endpoint);
+      if (tunnel->last_handshake) {
+        colony.set_latest_handshake(google::protobuf::util::TimeUtil::ToString(
+            google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(tunnel->last_handshake->time_since_epoch())
+                    .count())));
+      }
+      colony.set_tunnel_rx_bytes(static_cast<double>(tunnel->rx_bytes));
+      colony.set_tunnel_tx_bytes(static_cast<double>(tunnel->tx_bytes));
+      colony.set_tunnel_listen_port(tunnel->listen_port);
+    }
   }
   return write_health_json(out);
 }
@@ -203,8 +229,26 @@ asio::awaitable<std::expected<std::unique_ptr<ProxyRuntime>, std::string>> Proxy
 
   std::vector<Upstream> upstreams;
   for (const auto& link : impl->links) {
-    upstreams.push_back(Upstream{link->membership->colony().colony_id, link->membership->colony().target,
-                                 link->membership->transport().dialer()});
+    member::Membership* membership = link->membership.get();
+    upstreams.push_back(Upstream{
+        .colony_id = membership->colony().colony_id,
+        .target = membership->colony().target,
+        .dialer = membership->transport().dialer(),
+        .refusal = [membership]() -> std::optional<rpc::Error> {
+          const std::string id = membership->colony().colony_id;
+          switch (membership->standing()) {
+            case member::Standing::revoked:
+              return rpc::Error{rpc::Code::permission_denied,
+                                "this proxy was revoked by colony " + id + ": " + membership->problem(), {}};
+            case member::Standing::refused:
+              if (membership->tunnel()) {
+                return rpc::Error{rpc::Code::permission_denied,
+                                  "this proxy is not a member of colony " + id + ": " + membership->problem(), {}};
+              }
+              return std::nullopt;
+            default: return std::nullopt;
+          }
+        }});
   }
   Impl* raw = impl.get();
   impl->forwarder = std::make_unique<Forwarder>(io.get_executor(), std::move(upstreams), [raw] { return raw->health(); });
@@ -259,7 +303,10 @@ asio::awaitable<void> ProxyRuntime::shutdown(std::chrono::milliseconds grace) {
     std::error_code ec;
     std::filesystem::remove(link->state_file, ec);
     const member::LeaveResult left = co_await link->membership->leave();
-    StopReport report{.pid = getpid(), .unregister = StopReport::Unregister::not_registered, .error = {}};
+    StopReport report{.pid = getpid(),
+                      .unregister = StopReport::Unregister::not_registered,
+                      .error = {},
+                      .closed_tunnel = link->membership->tunnel().has_value()};
     switch (left.outcome) {
       case member::LeaveOutcome::unregistered: report.unregister = StopReport::Unregister::unregistered; break;
       case member::LeaveOutcome::not_registered: break;

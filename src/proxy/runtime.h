@@ -14,6 +14,7 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,11 @@ struct ProxyOptions {
   bool allow_remote = false;  // a non-loopback listen address
   bool prefer_ipv6 = false;   // forward to the colony's IPv6 mesh address
   std::string discovery;      // overrides the colony config's endpoint
+  // How to reach the colonies' meshes (--mesh); nullopt: as each colony
+  // announces (member::JoinOptions::mesh).
+  std::optional<config::MeshTransport> mesh;
+  // Appendix E's lines (--verbose); may be empty.
+  std::function<void(const std::string& line)> detail;
 };
 
 // One colony as the proxy reaches it.

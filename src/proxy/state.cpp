@@ -133,6 +133,7 @@ std::string to_yaml(const StopReport& report) {
   out << YAML::Key << "pid" << YAML::Value << report.pid;
   out << YAML::Key << "unregister" << YAML::Value << std::string(to_string(report.unregister));
   if (!report.error.empty()) out << YAML::Key << "error" << YAML::Value << report.error;
+  if (report.closed_tunnel) out << YAML::Key << "closed_tunnel" << YAML::Value << true;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
@@ -153,6 +154,7 @@ std::expected<StopReport, std::string> load_stop_report(const std::filesystem::p
     }
     if (!known) return std::unexpected(file.string() + ": unregister: unknown value");
     if (root["error"]) report.error = root["error"].as<std::string>();
+    if (root["closed_tunnel"]) report.closed_tunnel = root["closed_tunnel"].as<bool>();
     if (!printable(report.error)) return std::unexpected(file.string() + ": error: not printable");
     return report;
   } catch (const std::exception& error) {

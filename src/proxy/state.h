@@ -70,6 +70,7 @@ struct StopReport {
   pid_t pid = 0;
   Unregister unregister = Unregister::not_registered;
   std::string error;
+  bool closed_tunnel = false;  // it had a WireGuard tunnel (userspace transport) and closed it
 };
 std::string_view to_string(StopReport::Unregister unregister);
 std::filesystem::path stop_report_file(const std::filesystem::path& proxies_dir, const std::string& colony_id);

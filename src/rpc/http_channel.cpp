@@ -182,7 +182,12 @@ Awaitable<Status> HttpChannel::unary(std::string_view path, const Message& reque
     co_return std::unexpected(transport_error(describe(), unreachable_name(), exchange->timed_out, exchange->too_large, exchange->failure));
   }
   std::string payload = std::move(exchange->body);
-  if (exchange->head.status != 200) co_return std::unexpected(parse_connect_error(exchange->head.status, payload));
+  if (exchange->head.status != 200) {
+    // A Connect unary error's metadata are the response's headers.
+    Error error = parse_connect_error(exchange->head.status, payload);
+    error.metadata = std::move(exchange->head.fields);
+    co_return std::unexpected(std::move(error));
+  }
   if (const auto encoding = http::find_field(exchange->head.fields, "content-encoding");
       encoding && *encoding != "identity") {
     if (!is_gzip(*encoding)) co_return rpc::fail(Code::internal, "unknown content-encoding " + std::string(*encoding));

@@ -154,40 +154,46 @@ coral colony status "$ID"
 e2e_result "colony status of a stopped colony -> exit 3 (as systemctl status)" \
   "$( ((rc == 3)) && [[ $out == *"[STOPPED]"* ]] || echo "exit $rc: $out $err")"
 
-# ------------------------------------------------------------ init's defaults, --mesh userspace
-# init's defaults (10.42.0.0/16, a random ULA) on the host transport cannot
-# serve; with --mesh userspace they can: the mesh addresses exist only in
-# the colony's own TCP/IP stack (nothing is sent: no peer is registered).
+# ------------------------------------------------------------ init's defaults: the userspace mesh
+# init's defaults (10.42.0.0/16, a random ULA, wireguard.mesh: userspace)
+# start as they are: the mesh addresses exist only in the colony's own
+# TCP/IP stack (nothing is sent: no peer is registered); on the host
+# transport they cannot be served.
 UDP_PORT=$(e2e_free_port)
 coral init --app mesh --env cli --colony-id mesh-cli --listen-port "$UDP_PORT" --discovery "http://127.0.0.1:$(e2e_free_port)"
-coral colony start mesh-cli --daemon
 why=""
-if ((rc != 1)); then why="host transport: exit $rc, want 1: $out $err"
-elif [[ $err != *"cannot serve on the colony's mesh addresses"* ]]; then why="host transport: $err"
+if ((rc != 0)); then why="init: exit $rc: $out $err"
+elif [[ $out != *"Mesh transport: userspace"* ]]; then why="init: $out"
+elif ! grep -q '^    mesh: userspace$' "$CORAL_CONFIG_DIR/colonies/mesh-cli.yaml"; then why="colony file: no mesh: userspace"
 fi
-coral colony start mesh-cli --daemon --mesh userspace
+coral colony start mesh-cli --daemon
 if [[ -z $why ]]; then
-  if ((rc != 0)); then why="--mesh userspace: exit $rc: $out $err"
+  if ((rc != 0)); then why="defaults: exit $rc: $out $err"
   elif [[ $out != *"Serving: 10.42.0.1:9000, ["*"]:9000 (userspace transport, WireGuard on UDP $UDP_PORT)"* ]]; then
-    why="--mesh userspace: $out"
-  elif [[ $err == *warning* ]]; then why="--mesh userspace warned: $err"
+    why="defaults: $out"
+  elif [[ $err == *warning* ]]; then why="defaults warned: $err"
+  fi
+fi
+coral colony stop mesh-cli
+[[ -z $why && $rc != 0 ]] && why="colony stop: exit $rc: $out $err"
+coral colony start mesh-cli --daemon --mesh host
+if [[ -z $why ]]; then
+  if ((rc != 1)); then why="host transport: exit $rc, want 1: $out $err"
+  elif [[ $err != *"cannot serve on the colony's mesh addresses"* ]]; then why="host transport: $err"
   fi
 fi
 coral colony start mesh-cli --mesh wireguard
 [[ -z $why ]] && why=$(why_usage "--mesh wireguard: unknown mesh transport")
-coral colony stop mesh-cli
-[[ -z $why && $rc != 0 ]] && why="colony stop: exit $rc: $out $err"
-e2e_result "init's defaults: colony start fails on the host transport, serves with --mesh userspace (both families); --mesh wireguard -> exit 2" "$why"
+e2e_result "init's defaults: colony start serves on the userspace mesh (both families), fails with --mesh host; --mesh wireguard -> exit 2" "$why"
 
-# A proxy for a colony whose file says wireguard.mesh: userspace refuses
-# (it would dial 10.42.0.1 through the host's default route).
-sed -i 's/^    mesh: host$/    mesh: userspace/' "$CORAL_CONFIG_DIR/colonies/mesh-cli.yaml"
-coral proxy start mesh-cli --listen "127.0.0.1:$(e2e_free_port)"
+# A loopback mesh network gets the host transport unless told otherwise.
+coral init --app mesh --env loop --colony-id mesh-loop --mesh-ipv4-net 127.47.0.0/16 --discovery http://127.0.0.1:9
 why=""
-if ((rc != 1)); then why="exit $rc, want 1: $out $err"
-elif [[ $err != *"carries its mesh in a userspace stack"* ]]; then why="stderr: $err"
+if ((rc != 0)); then why="exit $rc: $out $err"
+elif [[ $out != *"Mesh transport: host"* ]]; then why="$out"
+elif ! grep -q '^    mesh: host$' "$CORAL_CONFIG_DIR/colonies/mesh-loop.yaml"; then why="colony file: no mesh: host"
 fi
-e2e_result "proxy start for a userspace colony: exit 1, says why (no mesh address dialled from the host)" "$why"
+e2e_result "init --mesh-ipv4-net 127.47.0.0/16: the host transport (a loopback network this host reaches)" "$why"
 
 # ------------------------------------------------------------ rotate-secret, revocation remembered
 # A colony on the host transport (127.46.0.0/16); Register through curl

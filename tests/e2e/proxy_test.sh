@@ -614,11 +614,14 @@ e2e_start fgproxy "$CORAL" proxy start "$B" --port "$P5"
 e2e_wait 10 answers "http://127.0.0.1:$P5" "$B"
 why=$(why_colony "$B")
 want="✓ Proxy running on http://localhost:$P5"$'\n'"  Forwarding to colony at 127.43.0.1:$CPORT_B (over mesh)"
-[[ -z $why && $(grep -v 'level=' "$E2E_WORK/fgproxy.log") != "$want"* ]] && why="output: $(cat "$E2E_WORK/fgproxy.log")"
+fg_out=$(grep -v 'level=' "$E2E_WORK/fgproxy.log")
+# RFD 005's steps first (always, in the foreground), then the result.
+[[ -z $why && ( $fg_out != "Resolving colony: $B"$'\n'* || $fg_out != *" ↳ Assigned mesh IPs: "*$'\n'"$want"* ) ]] &&
+  why="output: $(cat "$E2E_WORK/fgproxy.log")"
 e2e_stop fgproxy
 [[ -z $why && $E2E_STATUS != 0 ]] && why="exit status on SIGTERM: $E2E_STATUS"
 [[ -z $why && -e $CORAL_CONFIG_DIR/proxies/$B.pid ]] && why="PID file left after SIGTERM"
-e2e_result "coral proxy start (foreground): ✓ Proxy running on .. / Forwarding to colony at ..; SIGTERM -> exit 0, files removed" "$why"
+e2e_result "coral proxy start (foreground): the steps, ✓ Proxy running on .. / Forwarding to colony at ..; SIGTERM -> exit 0, files removed" "$why"
 
 coral proxy stop "$A"
 e2e_start standalone "$PROXY" "$A" "$B" --port "$P5"

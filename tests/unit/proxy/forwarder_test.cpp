@@ -199,7 +199,8 @@ class ForwarderTest : public ::testing::Test {
   Upstream upstream(std::string colony_id, std::uint16_t port) {
     return Upstream{.colony_id = std::move(colony_id),
                     .target = net::Target{"127.0.0.1", port},
-                    .dialer = net::tcp_dialer(io_.get_executor(), 2s)};
+                    .dialer = net::tcp_dialer(io_.get_executor(), 2s),
+                    .refusal = {}};
   }
 
   // The proxy, serving the colonies added so far (the first is the default).

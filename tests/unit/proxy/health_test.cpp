@@ -30,15 +30,18 @@ v1::ProxyHealth sample() {
 }
 
 // The document as the hand-built writer before it produced it, byte for
-// byte: scripts and docs/proxy.md read these names, in this order, with
-// zeros and empty strings present and integers as JSON numbers.
+// byte, and the tunnel fields appended after it: scripts and docs/proxy.md
+// read these names, in this order, with zeros and empty strings present and
+// integers as JSON numbers.
 TEST(HealthJson, WritesTheDocumentAsBefore) {
   EXPECT_EQ(write_health_json(sample()),
             R"({"status":"ok","pid":4242,"listen":"127.0.0.1:8000","started_at":"2026-12-07T18:00:00Z",)"
             R"("uptime_seconds":65,"requests":12,"failed":0,"active":1,"canceled":2,"colonies":[)"
             R"({"colony_id":"alpha","forwarding_to":"127.42.0.1:9000","colony_mesh_ipv4":"127.42.0.1",)"
             R"("colony_mesh_ipv6":"fdc0:42::1","mesh_ipv4":"","mesh_ipv6":"","discovery":"http://127.0.0.1:8080",)"
-            R"("colony_connect_port":9000,"status":"connected"}]})");
+            R"("colony_connect_port":9000,"status":"connected","transport":"","registration":"","problem":"",)"
+            R"("tunnel_endpoint":"","latest_handshake":"","tunnel_rx_bytes":0,"tunnel_tx_bytes":0,)"
+            R"("tunnel_listen_port":0}]})");
 }
 
 TEST(HealthJson, WritesZerosAndAnEmptyColonyList) {
