@@ -20,7 +20,9 @@
 # proxy is cut off and says so) and rotate-secret; kill -9 and restart of
 # the colony under a `coral status` loop, 10 s without the link, and a new
 # colony UDP port re-registered in discovery — each healed within a stated
-# bound with no command from the user.
+# bound with no command from the user; two colonies with the same subnets
+# behind one proxy and behind two; a proxy behind a masquerading NAT
+# (nftables) idle past the NAT's UDP timeout.
 #
 # Usage: tests/e2e/tunnel_test.sh CORAL CORAL-DISCOVERY. Prints "ok NAME" /
 # "FAIL NAME: WHY", then "N passed, M failed". Exits 77 (skipped) when not
@@ -57,9 +59,11 @@ declare -A BGPID=()
 tunnel_cleanup() {
   local status=$? name
   for name in "${!BGPID[@]}"; do stop_pid "${BGPID[$name]}" TERM 5; done
-  # A daemonized proxy left by a check that failed half-way.
-  [[ -n $NOBODY_DIR && -s $NOBODY_DIR/homeB/.coral/proxies/tunnel-e2e.pid ]] &&
-    stop_pid "$(head -n 1 "$NOBODY_DIR/homeB/.coral/proxies/tunnel-e2e.pid")" TERM 5
+  # Daemonized proxies left by a check that failed half-way.
+  local pid_file
+  for pid_file in "$NOBODY_DIR"/home*/.coral/proxies/*.pid; do
+    [[ -n $NOBODY_DIR && -s $pid_file ]] && stop_pid "$(head -n 1 "$pid_file")" TERM 5
+  done
   wg_cleanup
   [[ -n $NOBODY_DIR ]] && rm -rf "$NOBODY_DIR"
   (exit "$status")
@@ -298,9 +302,9 @@ coral_on B proxy status
 e2e_result "the colony moved to UDP $UDP: the proxy re-looks it up and heals within 40 s ($((SECONDS - t0)) s)" "$why"
 
 # ================================================ revocation and the secret
-coral_on A colony peers --json
+coral_on A colony peers "$ID" --json
 PEER_ID=$(jq -r '[.peers[] | select(.kind == "proxy")][0].peer_id // empty' <<<"$out" 2>/dev/null)
-coral_on A colony revoke "$PEER_ID"
+coral_on A colony revoke "$PEER_ID" --colony "$ID"
 why=""
 ((rc == 0)) || w "revoke '$PEER_ID': exit $rc: $out $err"
 coral_on B status
@@ -335,6 +339,105 @@ coral_on B proxy start "$ID" --port "$PPORT" --daemon
 [[ -z $why ]] && { status_ok || w "coral status with the new secret: $out $err"; }
 e2e_result "rotate-secret: the old member file is refused (wrong secret), a new invite joins" "$why"
 coral_on B proxy stop "$ID"
+
+# ================================================ two colonies with the same subnets
+# A second colony on A with the first one's subnets (10.42.0.0/16 and the
+# same ULA): one proxy serving both (path prefix / Colony-ID header), each
+# colony with its own tunnel and stack, both proxies' mesh IPs 10.42.0.2;
+# then a proxy for each.
+ID2=tunnel-e2e-2
+UDP2=51840
+coral_on A init --app shop --env two --colony-id "$ID2" --listen-port "$UDP2" --discovery "http://$HOST_A:$DPORT" \
+  --mesh-ipv6-net "${V6_PREFIX}::/64"
+((rc == 0)) || e2e_fatal "init of a second colony with the same subnets" "exit $rc: $out $err"
+: >"$E2E_WORK/colony2.log"
+bg colony2 A "$NOBODY_DIR/coral" colony start "$ID2" --heartbeat-interval 1s --public-endpoint "$HOST_A:$UDP2"
+e2e_wait 10 grep -q '^✓' "$E2E_WORK/colony2.log" || e2e_fatal "start of $ID2" "$(cat "$E2E_WORK/colony2.log")"
+coral_on A colony invite "$ID2" --out "$NOBODY_DIR/homeA/member3.yaml"
+cp "$NOBODY_DIR/homeA/member3.yaml" "$NOBODY_DIR/homeB/in/member3.yaml" &&
+  chown 65534:65534 "$NOBODY_DIR/homeB/in/member3.yaml"
+coral_on B colony import "$NOBODY_DIR/homeB/in/member3.yaml"
+((rc == 0)) || e2e_fatal "import of $ID2's member file" "exit $rc: $out $err"
+status_of() { # status_of ID: coral status --colony ID through a proxy names ID
+  coral_on B status --colony "$1"
+  ((rc == 0)) && [[ $out == *"Colony: $1 [ONLINE via proxy]"* ]]
+}
+coral_on B proxy start "$ID" "$ID2" --port "$PPORT" --daemon --verbose
+why=""
+((rc == 0)) || w "one proxy for both: exit $rc: $out $err"
+[[ -z $why && $(grep -c " ↳ Assigned mesh IPs: 10.42.0.[0-9]* / ${V6_PREFIX}::" <<<"$out") != 2 ]] &&
+  w "not assigned addresses of 10.42.0.0/16 in both meshes: $out"
+[[ -z $why ]] && { status_of "$ID" || w "status of $ID: $out $err"; }
+[[ -z $why ]] && { status_of "$ID2" || w "status of $ID2: $out $err"; }
+e2e_result "two colonies with the same subnets behind one proxy: a tunnel and mesh IPs in each, both answer" "$why"
+coral_on B proxy stop "$ID" "$ID2"
+
+coral_on B proxy start "$ID" --port "$PPORT" --daemon
+why=""
+((rc == 0)) || w "proxy for $ID: exit $rc: $out $err"
+coral_on B proxy start "$ID2" --port $((PPORT + 1)) --daemon
+[[ -z $why && $rc != 0 ]] && w "proxy for $ID2: exit $rc: $out $err"
+[[ -z $why ]] && { status_of "$ID" || w "status of $ID: $out $err"; }
+[[ -z $why ]] && { status_of "$ID2" || w "status of $ID2: $out $err"; }
+e2e_result "two colonies with the same subnets behind two proxies: both answer" "$why"
+coral_on B proxy stop "$ID2"
+coral_on B proxy stop "$ID"
+bg_stop colony2
+
+# ================================================ NAT: the proxy behind a masquerading router
+# A third machine N behind B, which masquerades N's traffic to A
+# (nftables); A has no route to N. B's conntrack forgets idle UDP after
+# 10 s, under the proxy's 25 s keepalive: after 15 s idle the proxy still
+# answers (the colony follows it to whatever mapping it has: roaming).
+if command -v nft >/dev/null 2>&1; then
+  NS_N=ctnN$$
+  WG_NS[N]=$NS_N
+  why=""
+  if ip netns add "$NS_N" 2>>"$E2E_WORK/nat.log"; then
+    WG_NETNS_MADE+=("$NS_N")
+    {
+      ip link add "ctnvN$$" netns "$NS_N" type veth peer name "ctnvR$$" netns "$NS_B" &&
+        ip -n "$NS_N" link set lo up && ip -n "$NS_N" addr add 192.168.252.2/24 dev "ctnvN$$" &&
+        ip -n "$NS_N" link set "ctnvN$$" up && ip -n "$NS_B" addr add 192.168.252.1/24 dev "ctnvR$$" &&
+        ip -n "$NS_B" link set "ctnvR$$" up && ip -n "$NS_N" route add 192.168.251.0/24 via 192.168.252.1 &&
+        ip netns exec "$NS_B" sysctl -qw net.ipv4.ip_forward=1 &&
+        ip netns exec "$NS_B" nft -f - <<NFT
+table ip ctnat {
+  chain post { type nat hook postrouting priority 100; oifname "${WG_VETH[B]}" masquerade; }
+}
+NFT
+    } 2>>"$E2E_WORK/nat.log" || w "NAT setup: $(cat "$E2E_WORK/nat.log")"
+    ip netns exec "$NS_B" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=10 \
+      net.netfilter.nf_conntrack_udp_timeout_stream=10 2>>"$E2E_WORK/nat.log" || true
+  else
+    w "ip netns add $NS_N: $(cat "$E2E_WORK/nat.log")"
+  fi
+  if [[ -z $why ]]; then
+    mkdir -p "$NOBODY_DIR/homeN/in" && cp "$NOBODY_DIR/homeA/member2.yaml" "$NOBODY_DIR/homeN/in/member.yaml" &&
+      chown -R 65534:65534 "$NOBODY_DIR/homeN"
+    coral_on N colony import "$NOBODY_DIR/homeN/in/member.yaml"
+    ((rc == 0)) || w "import on N: exit $rc: $out $err"
+  fi
+  if [[ -z $why ]]; then
+    coral_on N proxy start "$ID" --port "$PPORT" --daemon
+    ((rc == 0)) || w "proxy start behind the NAT: exit $rc: $out $err"
+  fi
+  nat_status() { coral_on N status; ((rc == 0)) && [[ $out == *"Colony: $ID [ONLINE via proxy]"* ]]; }
+  [[ -z $why ]] && { nat_status || w "coral status behind the NAT: $out $err"; }
+  if [[ -z $why ]]; then
+    coral_on A colony peers "$ID" --json
+    seen=$(jq -r '[.peers[] | select(.kind == "proxy") | .wireguard.endpoint // empty] | join(" ")' <<<"$out" 2>/dev/null)
+    [[ $seen == "${WG_VIP[B]}:"* ]] || w "the colony sees the proxy at '$seen', not at the NAT's ${WG_VIP[B]}: $out"
+  fi
+  if [[ -z $why ]]; then
+    sleep 15
+    nat_status || w "coral status after 15 s idle (NAT timeout 10 s): $out $err"
+  fi
+  e2e_result "proxy behind a masquerading NAT: joins, the colony sees the NAT's address, still answers after idling past the NAT's UDP timeout" "$why"
+  coral_on N proxy stop "$ID"
+else
+  e2e_skip "proxy behind a NAT" "nft is not installed"
+fi
 
 bg_stop colony
 bg_stop disc
