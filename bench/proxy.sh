@@ -25,10 +25,22 @@ three proxies in front of the colony, all on 127.0.0.1:
            (httputil.ReverseProxy behind h2c.NewHandler, GOMAXPROCS = 2)
   nghttpx  nghttpx --single-process --workers=1, frontend no-tls (h2c),
            backend proto=h2 (h2c)
+and, with MESH=1 (the default), two more paths over a userspace WireGuard
+mesh, whose addresses exist only inside userspace stacks:
+  mesh     coral proxy start bench-mesh: coral's proxy joined over its own
+           WireGuard tunnel (ephemeral key, Register over the tunnel) to a
+           second colony `bench-mesh` started with init's defaults
+           (--mesh userspace, WireGuard on 127.0.0.1:<free UDP port>)
+  anchor   ../shared/anchors/wg-netstack: the wgns proxy (ReverseProxy over
+           wireguard-go + gVisor netstack) to the wgns colony in its own
+           netstack (a fixed GetStatus reply): the RFD's flow done the Go way
 and drives POST /coral.colony.v1.ColonyService/GetStatus (Connect unary,
 JSON body {}, h2c prior knowledge) with h2load, one target at a time,
 interleaved within each repetition: direct (the colony itself), coral, go,
-nghttpx.
+nghttpx, mesh, anchor. Then cold starts (MESH=1): `coral proxy start
+bench-mesh --daemon` to the first successful `coral status`, beside the
+anchor's launch to first GetStatus (wgns coldstart), and `coral status`'s
+wall time, medians of COLD_REPS.
 
 Cases: -c16 -m16 (throughput: req/s) and -c1 -m1 (latency: p50/p99 added
 over direct); PROTO=1 adds Connect binary proto (empty body) at -c16 -m16.
@@ -41,6 +53,9 @@ Environment knobs (defaults in brackets):
   REPS         repetitions per case and target; tables show the median [3]
   PREWARM      unrecorded h2load -c16 -m16 run per target first, s [3]
   PROTO        1: add the Connect proto -c16 -m16 case [0]
+  MESH         1: add the userspace-mesh paths (coral, anchor) and cold starts [1]
+  COLD_REPS    cold starts and `coral status` timings, each [5]
+  ANCHOR_BIN   the wg-netstack anchor's binaries (wgns) [build/anchors]
   SKIP_BUILD   1: do not build or install anything, use what is there [0]
   BUILD_DIR    where coral and coral-discovery are (apps/) [build/release]
   SHARED_DIR   where anchors/ lives [$(git rev-parse --show-toplevel)/../shared]
@@ -68,14 +83,16 @@ EOF
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_setup "$@"
 h2load_knobs
-defaults SHARED_DIR="$ROOT/../shared" MAX_STARTS=8
+defaults SHARED_DIR="$ROOT/../shared" MAX_STARTS=8 MESH=1 COLD_REPS=5 ANCHOR_BIN="$ROOT/build/anchors"
 HOST=127.0.0.1      # discovery, the proxies and h2load's side
 MESH_HOST=127.42.0.1 # the colony's mesh IPv4 address (host transport)
 COLONY=bench-proxy
 RPC_PATH=/coral.colony.v1.ColonyService/GetStatus
 
-uint_knobs MAX_STARTS
+uint_knobs MAX_STARTS COLD_REPS
 [[ $PROTO == 0 || $PROTO == 1 ]] || die "PROTO must be 0 or 1"
+[[ $MESH == 0 || $MESH == 1 ]] || die "MESH must be 0 or 1"
+MESH_COLONY=bench-mesh
 
 [[ -d $SHARED_DIR/anchors/go-reference ]] ||
   die "anchors not found under SHARED_DIR=$SHARED_DIR (expected anchors/go-reference); set SHARED_DIR"
@@ -85,6 +102,9 @@ GO_PROXY=$ROOT/build/anchors/proxy
 BUILD_DIR=$(cd "$BUILD_DIR" 2>/dev/null && pwd || echo "$BUILD_DIR")
 CORAL=$BUILD_DIR/apps/coral
 DISCOVERY=$BUILD_DIR/apps/coral-discovery
+ANCHOR_DIR=$SHARED_DIR/anchors/wg-netstack
+ANCHOR_BIN=$(mkdir -p "$ANCHOR_BIN" && cd "$ANCHOR_BIN" && pwd)
+WGNS=$ANCHOR_BIN/wgns
 
 bench_run_dir proxy
 export CORAL_CONFIG_DIR=$RUN/config
@@ -94,12 +114,12 @@ export CORAL_CONFIG_DIR=$RUN/config
 # and stopped by PID on exit. The colony and coral's proxy daemonize
 # (DAEMON): their PIDs come from their PID files; stop_pid works on them too
 # (kill -0 / TERM / KILL by PID).
-DAEMON=([colony]=1 [coral]=1)
+DAEMON=([colony]=1 [coral]=1 [meshcolony]=1 [mesh]=1)
 H2LOAD_PID=
 cleanup() {
   [[ -n $H2LOAD_PID ]] && stop_pid "$H2LOAD_PID"
   # The proxies first (coral's unregisters from the colony), discovery last.
-  stop_named coral go nghttpx colony discovery
+  stop_named coral go nghttpx mesh anchor colony meshcolony wgcolony discovery
 }
 bench_traps cleanup
 
@@ -113,7 +133,13 @@ install_needed
 if [[ $SKIP_BUILD != 1 ]]; then
   build_targets "$RUN/build-coral.log" coral coral-discovery
   build_go_anchor "$GO_PROXY" "reference proxy"
+  if [[ $MESH == 1 ]] && [[ ! -x $WGNS || -n $(find "$ANCHOR_DIR/src/wgns" -newer "$WGNS" -name '*.go' 2>/dev/null) ]]; then
+    log "build the wg-netstack anchor ($ANCHOR_DIR/build.sh $ANCHOR_BIN)"
+    GO_BUILD_CACHE=$ANCHOR_BIN/go-cache "$ANCHOR_DIR/build.sh" "$ANCHOR_BIN" >"$RUN/build-anchor.log" 2>&1 ||
+      die "the anchor's build failed (log: $RUN/build-anchor.log)"
+  fi
 fi
+[[ $MESH == 0 || -x $WGNS ]] || die "$WGNS missing (build: $ANCHOR_DIR/build.sh $ANCHOR_BIN, or MESH=0)"
 [[ -x $CORAL && -x $DISCOVERY ]] || die "$CORAL or $DISCOVERY missing (build: scripts/build release coral coral-discovery, or set BUILD_DIR)"
 [[ -x $GO_PROXY ]] || die "$GO_PROXY missing (build: $GO_SRC/build.sh build/anchors)"
 
@@ -135,9 +161,14 @@ cat "$RUN/env.txt" >&2
 NOTES=$RUN/notes.txt
 : >"$NOTES"
 TARGETS=(direct coral go nghttpx)
+[[ $MESH == 1 ]] && TARGETS+=(mesh anchor)
 declare -A LABEL=([direct]="direct (colony)" [coral]="coral proxy" [go]="Go ReverseProxy (h2c)" [nghttpx]="nghttpx"
-  [colony]="coral colony" [discovery]="coral-discovery")
-declare -A PORT=() STARTS=([colony]=0 [coral]=0 [go]=0 [nghttpx]=0 [discovery]=0)
+  [mesh]="coral proxy, userspace mesh" [anchor]="anchor: wgns proxy (wireguard-go + gVisor)"
+  [colony]="coral colony" [meshcolony]="coral colony (userspace mesh)" [wgcolony]="anchor: wgns colony"
+  [discovery]="coral-discovery")
+declare -A PORT=() STARTS=([colony]=0 [coral]=0 [go]=0 [nghttpx]=0 [discovery]=0 [meshcolony]=0 [mesh]=0 [wgcolony]=0
+  [anchor]=0)
+declare -A COLONY_OF=([direct]=colony [coral]=colony [go]=colony [nghttpx]=colony [mesh]=meshcolony [anchor]=wgcolony)
 COLONY_LOG=$CORAL_CONFIG_DIR/colonies/$COLONY.log
 PROXY_LOG=$CORAL_CONFIG_DIR/proxies/$COLONY.log
 
@@ -162,7 +193,8 @@ wait_200() { # wait_200 TARGET: until GetStatus through it answers 200 (at most 
     sleep 0.1
   done
   [[ $code == 200 ]] || { note "${LABEL[$t]}: GetStatus never answered 200 (last status $code: $(head -c 300 "$RUN/preflight-$t.body" 2>/dev/null))"; return 1; }
-  grep -q "\"colonyId\":\"$COLONY\"" "$RUN/preflight-$t.body" ||
+  [[ $t == mesh || $t == anchor ]] ||
+    grep -q "\"colonyId\":\"$COLONY\"" "$RUN/preflight-$t.body" ||
     { note "${LABEL[$t]}: GetStatus answered 200 but not for $COLONY: $(head -c 300 "$RUN/preflight-$t.body")"; return 1; }
   log "${LABEL[$t]} answers: $(wc -c <"$RUN/preflight-$t.body") B reply: $(head -c 160 "$RUN/preflight-$t.body")"
 }
@@ -248,6 +280,84 @@ start_nghttpx() { # one process, one worker thread, h2c in and out
   PID[nghttpx]=$!
 }
 
+# The userspace-mesh colony: init's defaults (10.42.0.0/16, a random ULA,
+# --mesh userspace), WireGuard on 127.0.0.1:<free UDP port> (announced as
+# its public endpoint); its services exist only inside its stack.
+udp_busy() { grep -qi ":$(printf '%04X' "$1") " /proc/net/udp /proc/net/udp6; }
+free_udp() {
+  local p
+  for p in $(shuf -i 30000-39999 -n 50); do udp_busy "$p" || { echo "$p"; return 0; }; done
+  return 1
+}
+init_mesh_colony() {
+  PORT[meshcolony]=$(free_udp) || die "no free UDP port"
+  "$CORAL" init --app bench --env mesh --colony-id "$MESH_COLONY" --listen-port "${PORT[meshcolony]}" \
+    --discovery "http://$HOST:${PORT[discovery]}" >"$RUN/init-mesh.txt" 2>&1 ||
+    { cat "$RUN/init-mesh.txt" >&2; die "coral init (userspace mesh) failed"; }
+}
+start_mesh_colony() {
+  local out
+  ((STARTS[meshcolony] < MAX_STARTS)) || { note "mesh colony: not restarting again"; return 1; }
+  STARTS[meshcolony]=$((STARTS[meshcolony] + 1))
+  LOGF[meshcolony]=$CORAL_CONFIG_DIR/colonies/$MESH_COLONY.log
+  out=$RUN/start-meshcolony.${STARTS[meshcolony]}.txt
+  "$CORAL" colony start "$MESH_COLONY" --daemon --log-level warn --public-endpoint "$HOST:${PORT[meshcolony]}" \
+    >"$out" 2>&1 || { note "coral colony start (userspace) failed: $(tr '\n' ' ' <"$out")"; return 1; }
+  PID[meshcolony]=$(tr -dc 0-9 <"$CORAL_CONFIG_DIR/colonies/$MESH_COLONY.pid")
+  [[ -n ${PID[meshcolony]} ]] || { unset "PID[meshcolony]"; note "mesh colony: no PID file"; return 1; }
+  log "mesh colony up, pid ${PID[meshcolony]}, WireGuard on UDP ${PORT[meshcolony]}"
+}
+start_mesh_proxy() {
+  local out
+  STARTS[mesh]=$((STARTS[mesh] + 1))
+  LOGF[mesh]=$CORAL_CONFIG_DIR/proxies/$MESH_COLONY.log
+  out=$RUN/start-mesh.${STARTS[mesh]}.txt
+  "$CORAL" proxy start "$MESH_COLONY" --listen "$HOST:0" --daemon --log-level warn >"$out" 2>&1 ||
+    { note "coral proxy start (userspace mesh) failed: $(tr '\n' ' ' <"$out")"; return 1; }
+  PID[mesh]=$(tr -dc 0-9 <"$CORAL_CONFIG_DIR/proxies/$MESH_COLONY.pid")
+  PORT[mesh]=$(sed -n "s|.*Listening on http://$HOST:\([0-9]*\).*|\1|p" "$out" | head -1)
+  [[ -n ${PID[mesh]} && -n ${PORT[mesh]} ]] || { note "mesh proxy: no PID or port ($(tr '\n' ' ' <"$out"))"; return 1; }
+}
+# The anchor: keys from wg genkey (this run's), the wgns colony on a free
+# UDP port, the wgns proxy on a free TCP port.
+KEYS=$RUN/keys
+anchor_keys() {
+  local k
+  mkdir -p "$KEYS"
+  for k in wgcolony anchor; do
+    (umask 077 && wg genkey >"$KEYS/$k.key" && wg pubkey <"$KEYS/$k.key" >"$KEYS/$k.pub") || die "wg genkey failed"
+  done
+}
+start_wgns() { # start_wgns NAME WAIT CMD...: in the background, until WAIT is in its log (10 s)
+  local s=$1 wait=$2 i
+  shift 2
+  STARTS[$s]=$((STARTS[$s] + 1))
+  LOGF[$s]=$RUN/server-$s.${STARTS[$s]}.log
+  "$@" >"${LOGF[$s]}" 2>&1 &
+  PID[$s]=$!
+  for ((i = 0; i < 100; i++)); do
+    grep -q "$wait" "${LOGF[$s]}" && return 0
+    alive "$s" || { reap_dead "$s"; return 1; }
+    sleep 0.1
+  done
+  note "$s: '$wait' not in its log after 10 s"
+  return 1
+}
+start_wgcolony() {
+  PORT[wgcolony]=$(free_udp) || return 1
+  start_wgns wgcolony 'colony: ' "$WGNS" colony -private-key "$(cat "$KEYS/wgcolony.key")" \
+    -peer-public-key "$(cat "$KEYS/anchor.pub")" -listen-port "${PORT[wgcolony]}"
+}
+anchor_proxy_cmd() { # the wgns proxy's command line, listening on $1
+  echo "$WGNS" proxy -private-key "$(cat "$KEYS/anchor.key")" -peer-public-key "$(cat "$KEYS/wgcolony.pub")" \
+    -endpoint "$HOST:${PORT[wgcolony]}" -listen "$HOST:$1"
+}
+start_anchor() {
+  PORT[anchor]=$(free_port "$HOST") || return 1
+  # shellcheck disable=SC2046 # the command line, word-split on purpose (no spaces in its words)
+  start_wgns anchor 'proxy: h2c on' $(anchor_proxy_cmd "${PORT[anchor]}")
+}
+
 start_target() { # start_target TARGET: starts the proxy and waits until GetStatus answers through it
   local t=$1
   case $t in
@@ -255,17 +365,24 @@ start_target() { # start_target TARGET: starts the proxy and waits until GetStat
     coral) start_coral_proxy ;;
     go) start_go_proxy ;;
     nghttpx) start_nghttpx ;;
+    mesh) start_mesh_proxy ;;
+    anchor) start_anchor ;;
   esac || return 1
   wait_200 "$t" || return 1
   log "${LABEL[$t]} up, pid ${PID[$t]}, $HOST:${PORT[$t]}"
 }
 
 ensure_up() { # ensure_up TARGET: restarts a process that died (its exit is noted); at most MAX_STARTS starts each
-  local t=$1 p
+  local t=$1 p c
   p=$(proc_of "$t")
-  if ! alive colony; then
-    reap_dead colony
-    start_colony || return 1
+  c=${COLONY_OF[$t]}
+  if ! alive "$c"; then
+    reap_dead "$c"
+    case $c in
+      colony) start_colony ;;
+      meshcolony) start_mesh_colony ;;
+      wgcolony) start_wgcolony ;;
+    esac || return 1
   fi
   [[ $t == direct ]] && return 0
   alive "$p" && return 0
@@ -281,7 +398,13 @@ init_colony
 start_colony || die "the colony did not start (log: $COLONY_LOG)"
 grep -q '^warning' "$RUN/start-colony.1.txt" && log "colony start: $(grep '^warning' "$RUN/start-colony.1.txt")"
 wait_registered || die "the colony did not register with discovery"
-for t in coral go nghttpx; do start_target "$t" || die "${LABEL[$t]} did not start"; done
+if [[ $MESH == 1 ]]; then
+  init_mesh_colony
+  start_mesh_colony || die "the userspace-mesh colony did not start"
+  anchor_keys
+  start_wgcolony || die "the anchor's wgns colony did not start"
+fi
+for t in "${TARGETS[@]:1}"; do start_target "$t" || die "${LABEL[$t]} did not start"; done
 
 # ------------------------------------------------------------------ 4. runs
 # shellcheck disable=SC2034 # J and P are used through namerefs
@@ -311,11 +434,12 @@ run_one() {
     return
   fi
   # SAMPLE: the colony, then the proxy (direct: the colony alone)
-  SAMPLE=("${PID[colony]}") IDLE=()
+  local col=${COLONY_OF[$t]}
+  SAMPLE=("${PID[$col]}") IDLE=()
   [[ $t != direct ]] && SAMPLE+=("${PID[$t]}")
-  for o in coral go nghttpx; do [[ $o != "$t" ]] && alive "$o" && IDLE+=("${PID[$o]}"); done
+  for o in coral go nghttpx mesh anchor; do [[ $o != "$t" ]] && alive "$o" && IDLE+=("${PID[$o]}"); done
   h2load_run "$out" "$(url "$t")" "$c ${LABEL[$t]} rep $rep" "${ARGS[@]}"
-  alive colony || { WHY+="the colony died during the run; "; reap_dead colony; }
+  alive "$col" || { WHY+="the colony died during the run; "; reap_dead "$col"; }
   if [[ $t != direct ]]; then alive "$t" || { WHY+="the proxy died during the run; "; reap_dead "$t"; }; fi
   h2load_results "$out"
   local pticks="" pcpu=""
@@ -349,7 +473,46 @@ if alive coral; then
   curl -s --max-time 5 "http://$HOST:${PORT[coral]}/-/coral/proxy/health" >"$RUN/coral-proxy-health.json"
   log "coral proxy health: $(head -c 400 "$RUN/coral-proxy-health.json")"
 fi
-stop_all coral go nghttpx colony discovery
+# Cold starts (MESH=1): `coral proxy start` (userspace mesh: key, lookup,
+# handshake, Register over the tunnel) to the first `coral status` that
+# answers through it; the anchor's wgns proxy from launch to its first
+# GetStatus 200 (wgns coldstart); `coral status` through a running proxy.
+COLD=$RUN/cold.tsv
+printf 'what\trep\tms\n' >"$COLD"
+now_us() { echo $(($(date +%s%N) / 1000)); }
+if [[ $MESH == 1 ]]; then
+  log "cold starts: $COLD_REPS reps each"
+  stop_all anchor # stopped on purpose: not a crash
+  for ((rep = 1; rep <= COLD_REPS; rep++)); do
+    stop_all mesh
+    t0=$(now_us)
+    if "$CORAL" proxy start "$MESH_COLONY" --listen "$HOST:0" --daemon --log-level warn >"$RUN/cold-$rep.txt" 2>&1; then
+      ok=0
+      for ((i = 0; i < 500; i++)); do
+        "$CORAL" status --colony "$MESH_COLONY" >"$RUN/cold-status-$rep.txt" 2>&1 && { ok=1; break; }
+      done
+      t1=$(now_us)
+      PID[mesh]=$(tr -dc 0-9 <"$CORAL_CONFIG_DIR/proxies/$MESH_COLONY.pid")
+      ((ok)) && printf 'coral-cold\t%d\t%s\n' "$rep" "$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.1f", d / 1000 }')" >>"$COLD"
+      ((ok)) || note "cold start $rep: coral status never answered: $(head -c 300 "$RUN/cold-status-$rep.txt")"
+      for ((i = 0; i < 3; i++)); do
+        t0=$(now_us)
+        "$CORAL" status --colony "$MESH_COLONY" >/dev/null 2>&1 &&
+          printf 'coral-status\t%d\t%s\n' "$rep" "$(awk -v d=$(($(now_us) - t0)) 'BEGIN { printf "%.1f", d / 1000 }')" >>"$COLD"
+      done
+    else
+      note "cold start $rep: coral proxy start failed: $(tr '\n' ' ' <"$RUN/cold-$rep.txt" | head -c 300)"
+    fi
+    port=$(free_port "$HOST") || continue
+    # shellcheck disable=SC2046 # the anchor's command line, word-split on purpose
+    "$WGNS" coldstart -log "$RUN/anchor-cold-$rep.log" -url "http://$HOST:$port$RPC_PATH" -- \
+      $(anchor_proxy_cmd "$port") >"$RUN/anchor-cold-$rep.out" 2>&1
+    ms=$(sed -n 's/.*first_ok_ms=\([0-9.]*\).*/\1/p' "$RUN/anchor-cold-$rep.out" | head -1)
+    [[ -n $ms ]] && printf 'anchor-cold\t%d\t%s\n' "$rep" "$ms" >>"$COLD"
+  done
+fi
+
+stop_all coral go nghttpx mesh anchor colony meshcolony wgcolony discovery
 log "processes stopped"
 PROXY_COUNTS=
 if [[ -s $RUN/coral-proxy-health.json ]]; then
@@ -392,7 +555,8 @@ summarize() {
     END {
       title["json-c16m16"] = title_j16; title["json-c1m1"] = title_j1; title["proto-c16m16"] = title_p16
       label["direct"] = "direct (colony)"; label["coral"] = "coral proxy"; label["go"] = "Go ReverseProxy (h2c)"; label["nghttpx"] = "nghttpx (1 worker)"
-      nc = split(cases, cl, " "); ns = split("direct coral go nghttpx", sl, " ")
+      label["mesh"] = "coral proxy, userspace mesh ²"; label["anchor"] = "anchor: wgns proxy, wireguard-go + gVisor ²"
+      nc = split(cases, cl, " "); ns = split("direct coral go nghttpx mesh anchor", sl, " ")
       for (i = 1; i <= nc; i++) {
         c = cl[i]
         for (j = 1; j <= ns; j++) {
@@ -426,6 +590,26 @@ summarize() {
       d = diff(M[c, "coral", "p50"], M[c, "direct", "p50"])
       printf "- coral proxy p50 − direct p50 = %s (goal < 50 µs, -c1 -m1; %s vs %s µs): %s\n", sfmt(d, 0, " µs"),
         fmt(M[c, "coral", "p50"], 0), fmt(M[c, "direct", "p50"], 0), verdict(d < 50, d != "")
+      c = "json-c16m16"
+      r = ratio(M[c, "nghttpx", "pcpu"], M[c, "coral", "pcpu"])
+      printf "- host transport: coral proxy CPU %s µs/req vs nghttpx %s (goal ≤ nghttpx, -c16 -m16): %s\n",
+        fmt(M[c, "coral", "pcpu"], 1), fmt(M[c, "nghttpx", "pcpu"], 1), verdict(r >= 1, r != "")
+      if (M[c, "mesh", "rps"] != "") {
+        r = ratio(M[c, "mesh", "rps"], M[c, "anchor", "rps"])
+        printf "- userspace mesh: coral / anchor req/s = %s (goal ≥ 3×, -c16 -m16): %s\n", fmt(r, 2, "×"), verdict(r >= 3, r != "")
+        r = ratio(M[c, "mesh", "rps"], M[c, "coral", "rps"])
+        printf "- userspace mesh / host-transport coral proxy req/s = %s (goal ≥ 80%%, -c16 -m16): %s\n",
+          fmt(r == "" ? "" : r * 100, 0, "%"), verdict(r >= 0.8, r != "")
+        tm = (M[c, "mesh", "pcpu"] == "" || M[c, "mesh", "kcpu"] == "") ? "" : M[c, "mesh", "pcpu"] + M[c, "mesh", "kcpu"]
+        ta = (M[c, "anchor", "pcpu"] == "" || M[c, "anchor", "kcpu"] == "") ? "" : M[c, "anchor", "pcpu"] + M[c, "anchor", "kcpu"]
+        r = ratio(tm, ta)
+        printf "- userspace mesh: proxy + colony CPU %s µs/req vs the anchor %s = %s (goal ≤ 0.20, -c16 -m16): %s\n",
+          fmt(tm, 1), fmt(ta, 1), fmt(r, 2), verdict(r <= 0.2, r != "")
+        c = "json-c1m1"
+        r = ratio(M[c, "mesh", "p50"], M[c, "anchor", "p50"])
+        printf "- userspace mesh: p50 %s µs vs the anchor %s = %s (goal ≤ 0.50, -c1 -m1): %s\n",
+          fmt(M[c, "mesh", "p50"], 0), fmt(M[c, "anchor", "p50"], 0), fmt(r, 2), verdict(r <= 0.5, r != "")
+      }
       print ""
       for (i = 1; i <= nc; i++) {
         c = cl[i]
@@ -457,6 +641,29 @@ summarize() {
   summarize
   echo
   echo "$PROXY_COUNTS."
+  if [[ $MESH == 1 ]]; then
+    echo
+    echo "² Over a userspace WireGuard mesh on loopback UDP: coral's proxy (its own WireGuard + lwIP stack, joined with"
+    echo "an ephemeral key and Register over the tunnel) to a second coral colony on \`--mesh userspace\`; the anchor's"
+    echo "wgns proxy (httputil.ReverseProxy, wireguard-go, gVisor netstack) to the wgns colony in its own netstack (a"
+    echo "fixed 209-byte GetStatus reply). Their colony CPU column is that colony's."
+    echo
+    echo "### Cold starts (medians of $COLD_REPS)"
+    echo
+    awk -F'\t' 'NR > 1 { v[$1] = v[$1] " " $3 }
+      function median(list,   n, a, i, j, t) {
+        n = split(list, a, " "); if (n == 0) return ""
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+      }
+      function verdict(ok, have) { return have ? (ok ? "MET" : "NOT MET") : "NO DATA" }
+      END {
+        c = median(v["coral-cold"]); a = median(v["anchor-cold"]); s = median(v["coral-status"])
+        printf "- `coral proxy start` (userspace mesh: key, lookup, handshake, Register) to the first `coral status` through it: %s ms (all:%s); goal ≤ 100 ms: %s\n", c, v["coral-cold"], verdict(c <= 100, c != "")
+        printf "- the anchor, wgns proxy launch to its first GetStatus 200: %s ms (all:%s)\n", a, v["anchor-cold"]
+        printf "- `coral status` through a running proxy, wall: %s ms (all:%s); goal ≤ 20 ms: %s\n", s, v["coral-status"], verdict(s <= 20, s != "")
+      }' "$COLD"
+  fi
   ((CRASHES)) && { echo; echo "**A process exited unexpectedly $CRASHES time(s)**; see the notes and the logs."; }
   notes_section
 } >"$SUMMARY"

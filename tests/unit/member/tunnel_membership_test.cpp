@@ -7,7 +7,9 @@
 // fd42::/64) exist only inside the two userspace stacks.
 //
 // Also: what a provisional peer can reach (Register, nothing else); a wrong
-// secret; revocation (the member stops and says so); a colony restart (the
+// secret; revocation (the member stops and says so); a handshake flood from
+// 2,000 unknown keys (cookies engage, admissions stay within the
+// provisional limits, the member is served throughout); a colony restart (the
 // member heals by itself and keeps its addresses); a member file on a
 // "machine" that does not hold the colony's file.
 
@@ -19,6 +21,7 @@
 #include <string>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 
 #include "base/address.h"
 #include "base/cidr.h"
@@ -39,6 +42,8 @@
 #include "net/unix.h"
 #include "rpc/http_channel.h"
 #include "rpc/server.h"
+#include "wireguard/engine.h"
+#include "wireguard/messages.h"
 
 namespace coral::member {
 namespace {
@@ -377,6 +382,90 @@ TEST_F(TunnelMembershipTest, AColonyRestartHealsByItselfWithTheSameAddresses) {
   EXPECT_EQ(member_->standing(), Standing::registered) << member_->problem();
   EXPECT_EQ(member_->mesh_ipv4(), ipv4);
   EXPECT_EQ(run(io_, member_->leave())->outcome, LeaveOutcome::unregistered);
+}
+
+
+// Handshake initiations from `count` fresh keys to the colony, made by
+// coral's own engine (one per key, the colony as its one peer).
+struct InitiationCapture final : wireguard::EngineOutput {
+  void send(const wireguard::Endpoint&, std::span<const std::uint8_t> message) override {
+    messages.emplace_back(message.begin(), message.end());
+  }
+  void deliver(std::span<const std::uint8_t>) override {}
+  std::vector<std::vector<std::uint8_t>> messages;
+};
+
+std::vector<std::vector<std::uint8_t>> initiations_from_fresh_keys(const crypto::PublicKey& colony, std::uint16_t port,
+                                                                   int count) {
+  InitiationCapture capture;
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::uint8_t> packet(40, 0);
+  packet[0] = 0x45;  // an IPv4 header to 10.42.0.1: something to send, which starts a handshake
+  packet[3] = 40;
+  packet[8] = 64;
+  packet[9] = 17;
+  const std::uint8_t destination[4] = {10, 42, 0, 1};
+  std::copy(std::begin(destination), std::end(destination), packet.begin() + 16);
+  for (int i = 0; i < count; ++i) {
+    wireguard::Engine engine;
+    wireguard::DeviceSettings settings;
+    settings.interface.private_key = crypto::SecretKey::generate();
+    wireguard::PeerSettings peer;
+    peer.public_key = colony;
+    peer.endpoint = wireguard::Endpoint::parse("127.0.0.1:" + std::to_string(port)).value();
+    peer.allowed_ips.push_back(base::Cidr::parse("10.42.0.0/16").value());
+    settings.peers.push_back(peer);
+    engine.configure(settings, now, capture);
+    engine.send_packet(packet, now, capture);
+  }
+  return std::move(capture.messages);
+}
+
+TEST_F(TunnelMembershipTest, AHandshakeFloodFromUnknownKeysMeetsCookiesAndLeavesMembersServed) {
+  start_colony();
+  member_ = join(colony_dir_, options());
+  ASSERT_TRUE(member_);
+  ASSERT_EQ(member_->standing(), Standing::registered) << member_->problem();
+  const auto flood = initiations_from_fresh_keys(config_.wireguard.public_key, udp_port_, 2000);
+  ASSERT_GE(flood.size(), 2000u);
+
+  asio::ip::udp::socket socket(io_, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const asio::ip::udp::endpoint colony(asio::ip::make_address("127.0.0.1"), udp_port_);
+  int cookie_replies = 0;
+  int handshake_responses = 0;
+  std::array<std::uint8_t, 256> reply{};
+  asio::ip::udp::endpoint from;
+  std::function<void()> receive = [&] {
+    socket.async_receive_from(asio::buffer(reply), from, [&](boost::system::error_code ec, std::size_t size) {
+      if (ec) return;
+      const auto type = wireguard::message_type(std::span<const std::uint8_t>(reply.data(), size));
+      if (type == wireguard::MessageType::cookie_reply) ++cookie_replies;
+      if (type == wireguard::MessageType::handshake_response) ++handshake_responses;
+      receive();
+    });
+  };
+  receive();
+  // The flood, in bursts of 100 every 10 ms, while the member calls the colony.
+  int served = 0;
+  for (std::size_t sent = 0; sent < flood.size();) {
+    for (int i = 0; i < 100 && sent < flood.size(); ++i, ++sent) {
+      boost::system::error_code ignored;
+      socket.send_to(asio::buffer(flood[sent]), colony, 0, ignored);
+    }
+    run_until(io_, [] { return false; }, 10ms);
+    if (sent % 500 == 0 && get_status(member_->transport().dialer(), "10.42.0.1")) ++served;
+  }
+  run_until(io_, [] { return false; }, 200ms);
+  // Cookies engaged: most of the flood got a cookie reply, not a handshake.
+  EXPECT_GT(cookie_replies, 1000) << cookie_replies << " cookie replies, " << handshake_responses << " responses";
+  // A handshake response means a provisional admission: within the table's
+  // burst (40) and rate (20 a second over ~0.2 s), never its cap (64).
+  EXPECT_GT(handshake_responses, 0);
+  EXPECT_LE(handshake_responses, 48);
+  // The member was served throughout, and still is.
+  EXPECT_EQ(served, 4);
+  EXPECT_TRUE(get_status(member_->transport().dialer(), "10.42.0.1"));
+  EXPECT_EQ(member_->standing(), Standing::registered);
 }
 
 }  // namespace
