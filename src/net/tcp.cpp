@@ -1,12 +1,13 @@
 #include "net/tcp.h"
 
+#include <optional>
+#include <vector>
+
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <optional>
 
 #include "net/error.h"
 
@@ -114,10 +115,24 @@ Dialer tcp_dialer(asio::any_io_executor executor, std::chrono::milliseconds conn
   return [executor, connect_timeout, source](const Target& target)
              -> Awaitable<std::expected<std::unique_ptr<ByteStream>, std::error_code>> {
     boost::system::error_code ec;
-    tcp::resolver resolver(executor);
-    const auto endpoints = co_await resolver.async_resolve(target.host, std::to_string(target.port),
-                                                           asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return std::unexpected(std::error_code(ec));
+    // An IP literal, or localhost (RFC 6761: always loopback), needs no
+    // resolver: asio's runs getaddrinfo on a thread of its own, which a
+    // short-lived CLI pays for at every start.
+    std::vector<tcp::endpoint> endpoints;
+    if (const auto literal = asio::ip::make_address(target.host, ec); !ec) {
+      endpoints.emplace_back(literal, target.port);
+    } else if (target.host == "localhost") {
+      endpoints.emplace_back(asio::ip::address_v4::loopback(), target.port);
+      endpoints.emplace_back(asio::ip::address_v6::loopback(), target.port);
+    } else {
+      ec.clear();
+      tcp::resolver resolver(executor);
+      const auto resolved = co_await resolver.async_resolve(target.host, std::to_string(target.port),
+                                                            asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return std::unexpected(std::error_code(ec));
+      for (const auto& entry : resolved) endpoints.push_back(entry.endpoint());
+    }
+    ec.clear();
     tcp::socket socket(executor);
     asio::steady_timer timer(executor);
     timer.expires_after(connect_timeout);
@@ -128,8 +143,7 @@ Dialer tcp_dialer(asio::any_io_executor executor, std::chrono::milliseconds conn
         socket.close();
       }
     });
-    for (const auto& entry : endpoints) {
-      const tcp::endpoint endpoint = entry.endpoint();
+    for (const tcp::endpoint& endpoint : endpoints) {
       socket.close(ec);
       socket.open(endpoint.protocol(), ec);
       if (ec) continue;
