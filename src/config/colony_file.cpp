@@ -262,29 +262,13 @@ std::expected<void, std::string> validate(const ColonyConfig& config) {
                            base::format_duration(discovery.register_interval));
   }
 
-  if (auto valid = validate_colony_secret(config.colony_secret); !valid) {
-    return field_error("colony_secret", valid.error());
-  }
-  return {};
+  return check_secret(config.colony_secret);
 }
 
 // ---- Files -------------------------------------------------------------------
 
 std::expected<ColonyConfig, std::string> load(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  auto parsed = load_yaml(path, "colony config");
-  if (!parsed) return Error(parsed.error());
-  const YAML::Node root = std::move(*parsed);
-
-  ColonyConfig config;
-  try {
-    if (auto read = read_document(root, config); !read) return Error(name + ": " + read.error());
-  } catch (const YAML::Exception& e) {
-    // yaml-cpp throws only on misuse of its API; report it rather than crash.
-    return Error(name + ": invalid YAML: " + e.what());
-  }
-  if (auto valid = validate(config); !valid) return Error(name + ": " + valid.error());
-  return config;
+  return load_config<ColonyConfig>(path, "colony config", read_document);
 }
 
 std::string to_yaml(const ColonyConfig& config) {
@@ -324,13 +308,7 @@ std::string to_yaml(const ColonyConfig& config) {
 
 std::expected<void, std::string> save(const std::filesystem::path& path, const ColonyConfig& config,
                                       base::Overwrite overwrite) {
-  if (auto valid = validate(config); !valid) {
-    return Error("refusing to write an invalid colony config to " + path.string() + ": " + valid.error());
-  }
-  std::string text = to_yaml(config);
-  auto written = base::write_file_atomically(path, text, 0600, overwrite);
-  crypto::wipe(text);
-  return written;
+  return save_config(path, config, overwrite, "colony config");
 }
 
 std::expected<ColonyConfig, std::string> rotate_secret(const std::filesystem::path& path,

@@ -342,6 +342,11 @@ std::expected<void, std::string> check_discovery_target(std::string_view endpoin
   return {};
 }
 
+std::expected<void, std::string> check_secret(std::string_view secret) {
+  if (auto valid = validate_colony_secret(secret); !valid) return field_error("colony_secret", valid.error());
+  return {};
+}
+
 std::expected<void, std::string> check_mesh(const base::Cidr& net4, const base::Ipv4Bytes& mesh_ipv4,
                                             const base::Cidr& net6, const base::Ipv6Bytes& mesh_ipv6) {
   // The networks first: the addresses are checked against them.

@@ -13,10 +13,12 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/address.h"
 #include "base/cidr.h"
+#include "base/file.h"
 #include "crypto/keys.h"
 
 namespace coral::config::fields {
@@ -75,6 +77,45 @@ std::expected<YAML::Node, std::string> parse(std::string& content, const std::st
 // the path ("<path>: cannot read: no such file").
 std::expected<YAML::Node, std::string> load_yaml(const std::filesystem::path& path, std::string_view what);
 
+// The load and save of both files (the config types' validate and to_yaml,
+// found by ADL). load_config reads `path` as YAML (load_yaml), fills a
+// Config with read(root, config), then validates it; errors start with the
+// path, and the colony secret of a config that fails is wiped.
+template <class Config, class Read>
+std::expected<Config, std::string> load_config(const std::filesystem::path& path, std::string_view what, Read read) {
+  const std::string name = path.string();
+  auto parsed = load_yaml(path, what);
+  if (!parsed) return Error(parsed.error());
+  const YAML::Node root = std::move(*parsed);
+
+  Config config;
+  const auto fail = [&](const std::string& why) {
+    crypto::wipe(config.colony_secret);
+    return Error(name + ": " + why);
+  };
+  try {
+    if (auto done = read(root, config); !done) return fail(done.error());
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp throws only on misuse of its API; report it rather than crash.
+    return fail(std::string("invalid YAML: ") + e.what());
+  }
+  if (auto valid = validate(config); !valid) return fail(valid.error());
+  return config;
+}
+// Validates ("refusing to write an invalid <what> to <path>: ..."), then
+// writes to_yaml(config) atomically with mode 0600 and wipes the text.
+template <class Config>
+std::expected<void, std::string> save_config(const std::filesystem::path& path, const Config& config,
+                                             base::Overwrite overwrite, std::string_view what) {
+  if (auto valid = validate(config); !valid) {
+    return Error("refusing to write an invalid " + std::string(what) + " to " + path.string() + ": " + valid.error());
+  }
+  std::string text = to_yaml(config);
+  auto written = base::write_file_atomically(path, text, 0600, overwrite);
+  crypto::wipe(text);
+  return written;
+}
+
 // The top-level colony_id, app_name and environment, each checked
 // (validate_colony_id, validate_name) as it is read.
 std::expected<void, std::string> read_identity(const YAML::Node& root, std::string& colony_id, std::string& app_name,
@@ -103,6 +144,8 @@ std::expected<void, std::string> read_public_endpoints(const YAML::Node& wg, std
 std::expected<void, std::string> check_identity(std::string_view colony_id, std::string_view app_name,
                                                 std::string_view environment);
 std::expected<void, std::string> check_discovery_target(std::string_view endpoint, std::string_view mesh_id);
+// colony_secret (validate_colony_secret).
+std::expected<void, std::string> check_secret(std::string_view secret);
 std::expected<void, std::string> check_mesh(const base::Cidr& net4, const base::Ipv4Bytes& mesh_ipv4,
                                             const base::Cidr& net6, const base::Ipv6Bytes& mesh_ipv6);
 std::expected<void, std::string> check_public_endpoints(const std::vector<std::string>& endpoints);

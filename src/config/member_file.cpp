@@ -101,34 +101,11 @@ std::expected<void, std::string> validate(const MemberConfig& member) {
   if (auto valid = check_public_endpoints(member.public_endpoints); !valid) return valid;
   if (auto valid = check_port("services.connect_port", member.connect_port); !valid) return valid;
   if (auto valid = check_discovery_target(member.discovery_endpoint, member.mesh_id); !valid) return valid;
-  if (auto valid = validate_colony_secret(member.colony_secret); !valid) {
-    return field_error("colony_secret", valid.error());
-  }
-  return {};
+  return check_secret(member.colony_secret);
 }
 
 std::expected<MemberConfig, std::string> load_member_file(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  auto parsed = load_yaml(path, "member file");
-  if (!parsed) return Error(parsed.error());
-  const YAML::Node root = std::move(*parsed);
-
-  MemberConfig member;
-  try {
-    if (auto read = read_document(root, member); !read) {
-      crypto::wipe(member.colony_secret);
-      return Error(name + ": " + read.error());
-    }
-  } catch (const YAML::Exception& e) {
-    // yaml-cpp throws only on misuse of its API; report it rather than crash.
-    crypto::wipe(member.colony_secret);
-    return Error(name + ": invalid YAML: " + e.what());
-  }
-  if (auto valid = validate(member); !valid) {
-    crypto::wipe(member.colony_secret);
-    return Error(name + ": " + valid.error());
-  }
-  return member;
+  return load_config<MemberConfig>(path, "member file", read_document);
 }
 
 std::string to_yaml(const MemberConfig& member) {
@@ -163,13 +140,7 @@ std::string to_yaml(const MemberConfig& member) {
 
 std::expected<void, std::string> save(const std::filesystem::path& path, const MemberConfig& member,
                                       base::Overwrite overwrite) {
-  if (auto valid = validate(member); !valid) {
-    return Error("refusing to write an invalid member file to " + path.string() + ": " + valid.error());
-  }
-  std::string text = to_yaml(member);
-  auto written = base::write_file_atomically(path, text, 0600, overwrite);
-  crypto::wipe(text);
-  return written;
+  return save_config(path, member, overwrite, "member file");
 }
 
 }  // namespace coral::config
