@@ -276,9 +276,7 @@ std::string to_yaml(const ColonyConfig& config) {
   std::string out;
   out += "# coral colony config (RFD 005). Holds secrets (wireguard.private_key,\n";
   out += "# colony_secret): keep it mode 0600. See docs/configuration.md.\n";
-  out += "colony_id: " + yaml_string(config.colony_id) + "\n";
-  out += "app_name: " + yaml_string(config.app_name) + "\n";
-  out += "environment: " + yaml_string(config.environment) + "\n";
+  out += identity_lines(config.colony_id, config.app_name, config.environment);
   out += "\n";
   out += "wireguard:\n";
   std::string private_key = wg.private_key.to_base64();
@@ -297,8 +295,7 @@ std::string to_yaml(const ColonyConfig& config) {
   out += "    dashboard_port: " + std::to_string(config.services.dashboard_port) + "\n";
   out += "\n";
   out += "discovery:\n";
-  out += "    endpoint: " + yaml_string(config.discovery.endpoint) + "\n";
-  out += "    mesh_id: " + yaml_string(config.discovery.mesh_id) + "\n";
+  out += discovery_target_lines(config.discovery.endpoint, config.discovery.mesh_id);
   out += "    register_interval: " + format_interval(config.discovery.register_interval) + "\n";
   out += std::string("    auto_register: ") + (config.discovery.auto_register ? "true" : "false") + "\n";
   out += "\n";

@@ -362,6 +362,12 @@ std::expected<void, std::string> check_public_endpoints(const std::vector<std::s
   return {};
 }
 
+std::string identity_lines(std::string_view colony_id, std::string_view app_name, std::string_view environment) {
+  return "colony_id: " + yaml_string(colony_id) + "\n" +  //
+         "app_name: " + yaml_string(app_name) + "\n" +    //
+         "environment: " + yaml_string(environment) + "\n";
+}
+
 std::string key_and_ip_lines(const crypto::PublicKey& key, const base::Ipv4Bytes& ipv4, const base::Ipv6Bytes& ipv6) {
   return "    public_key: " + yaml_string(key.to_base64()) + "\n" +  //
          "    mesh_ipv4: " + base::format_ipv4(ipv4) + "\n" +        //
@@ -377,6 +383,11 @@ std::string public_endpoint_items(const std::vector<std::string>& endpoints) {
   std::string out;
   for (const std::string& endpoint : endpoints) out += "        - " + yaml_string(endpoint) + "\n";
   return out;
+}
+
+std::string discovery_target_lines(std::string_view endpoint, std::string_view mesh_id) {
+  return "    endpoint: " + yaml_string(endpoint) + "\n" +  //
+         "    mesh_id: " + yaml_string(mesh_id) + "\n";
 }
 
 // Whether a plain YAML scalar with this text would read back as something

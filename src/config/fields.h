@@ -150,12 +150,16 @@ std::expected<void, std::string> check_mesh(const base::Cidr& net4, const base::
                                             const base::Cidr& net6, const base::Ipv6Bytes& mesh_ipv6);
 std::expected<void, std::string> check_public_endpoints(const std::vector<std::string>& endpoints);
 
-// The lines of to_yaml the two files share (4-space indentation under
-// `wireguard:`): public_key, mesh_ipv4, mesh_ipv6; mesh_network_ipv4,
-// mesh_network_ipv6; the items of a non-empty public_endpoints list.
+// The lines of to_yaml the two files share: colony_id, app_name and
+// environment at the top level; under `wireguard:` (4-space indentation)
+// public_key, mesh_ipv4, mesh_ipv6; mesh_network_ipv4, mesh_network_ipv6;
+// the items of a non-empty public_endpoints list; under `discovery:`
+// endpoint and mesh_id.
+std::string identity_lines(std::string_view colony_id, std::string_view app_name, std::string_view environment);
 std::string key_and_ip_lines(const crypto::PublicKey& key, const base::Ipv4Bytes& ipv4, const base::Ipv6Bytes& ipv6);
 std::string mesh_network_lines(const base::Cidr& net4, const base::Cidr& net6);
 std::string public_endpoint_items(const std::vector<std::string>& endpoints);
+std::string discovery_target_lines(std::string_view endpoint, std::string_view mesh_id);
 
 // Whether a plain YAML scalar with this text would read back as something
 // other than a string (a number, a bool, null).

@@ -114,9 +114,7 @@ std::string to_yaml(const MemberConfig& member) {
   out += "# (coral colony import FILE). Holds the colony secret: keep it mode 0600.\n";
   out += "# It never holds the colony's private key. See docs/configuration.md.\n";
   out += "kind: " + std::string(kKind) + "\n";
-  out += "colony_id: " + yaml_string(member.colony_id) + "\n";
-  out += "app_name: " + yaml_string(member.app_name) + "\n";
-  out += "environment: " + yaml_string(member.environment) + "\n";
+  out += identity_lines(member.colony_id, member.app_name, member.environment);
   out += "\n";
   out += "wireguard:\n";
   out += key_and_ip_lines(member.colony_public_key, member.mesh_ipv4, member.mesh_ipv6);
@@ -131,8 +129,7 @@ std::string to_yaml(const MemberConfig& member) {
   out += "    connect_port: " + std::to_string(member.connect_port) + "\n";
   out += "\n";
   out += "discovery:\n";
-  out += "    endpoint: " + yaml_string(member.discovery_endpoint) + "\n";
-  out += "    mesh_id: " + yaml_string(member.mesh_id) + "\n";
+  out += discovery_target_lines(member.discovery_endpoint, member.mesh_id);
   out += "\n";
   out += "colony_secret: " + yaml_string(member.colony_secret) + "\n";
   return out;
