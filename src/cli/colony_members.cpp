@@ -156,13 +156,7 @@ void add_colony_member_commands(CLI::App& colony, Context& context) {
                      "file's wireguard.public_endpoints, else what the running colony announces, else this host's "
                      "addresses at the listen port)");
   invite->add_flag("--force", invite_flags->force, "replace an existing --out file");
-  invite->callback([&context, invite_flags] {
-    asio::io_context io(1);
-    run_to_completion(io, [&]() -> asio::awaitable<bool> {
-      co_await run_invite(context, *invite_flags);
-      co_return true;
-    }());
-  });
+  invite->callback([&context, invite_flags] { run_command(context, *invite_flags, &run_invite); });
 
   auto import_flags = std::make_shared<ImportFlags>();
   CLI::App* import = colony.add_subcommand(

@@ -203,15 +203,6 @@ asio::awaitable<void> run_revoke(Context& context, const RevokeFlags& flags) {
   }
 }
 
-template <class Flags>
-void run_command(Context& context, const Flags& flags, asio::awaitable<void> (*command)(Context&, const Flags&)) {
-  asio::io_context io(1);
-  run_to_completion(io, [&]() -> asio::awaitable<bool> {
-    co_await command(context, flags);
-    co_return true;
-  }());
-}
-
 std::string pad(std::string text, std::size_t width) {
   // Columns hold ASCII (names are a-z0-9-_., keys and addresses are ASCII);
   // a multi-byte name of an agent only shifts its own line.

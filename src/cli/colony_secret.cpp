@@ -103,13 +103,7 @@ void add_colony_secret_command(CLI::App& colony, Context& context) {
       "at once if it runs; registered peers stay, Register with the old secret is refused");
   rotate->add_option("colony-id", flags->colony_id, "the colony (default: the current one)");
   rotate->add_flag("--json", flags->json, "print {colony_id, colony_secret, colony_file, running, peers_kept}");
-  rotate->callback([&context, flags] {
-    asio::io_context io(1);
-    run_to_completion(io, [&]() -> asio::awaitable<bool> {
-      co_await run_rotate(context, *flags);
-      co_return true;
-    }());
-  });
+  rotate->callback([&context, flags] { run_command(context, *flags, &run_rotate); });
 }
 
 }  // namespace coral::cli

@@ -84,6 +84,18 @@ T run_to_completion(boost::asio::io_context& io, boost::asio::awaitable<T> task)
   return std::move(*result);
 }
 
+// A command's callback: runs `command(context, flags)` to its end on an
+// io_context of its own.
+template <class Flags>
+void run_command(Context& context, const Flags& flags,
+                 boost::asio::awaitable<void> (*command)(Context&, const Flags&)) {
+  boost::asio::io_context io(1);
+  run_to_completion(io, [&]() -> boost::asio::awaitable<bool> {
+    co_await command(context, flags);
+    co_return true;
+  }());
+}
+
 // "4d 2h 15m", "2h 15m", "5m 3s", "12s": the two or three largest units.
 std::string format_uptime(long long seconds);
 

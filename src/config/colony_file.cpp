@@ -67,20 +67,7 @@ std::expected<void, std::string> read_document(const YAML::Node& root, ColonyCon
     return keys;
   }
 
-  auto colony_id = scalar(root, "", "colony_id");
-  if (!colony_id) return Error(colony_id.error());
-  if (auto valid = validate_colony_id(*colony_id); !valid) return field_error("colony_id", valid.error());
-  config.colony_id = *colony_id;
-
-  auto app_name = scalar(root, "", "app_name");
-  if (!app_name) return Error(app_name.error());
-  if (auto valid = validate_name(*app_name); !valid) return field_error("app_name", valid.error());
-  config.app_name = *app_name;
-
-  auto environment = scalar(root, "", "environment");
-  if (!environment) return Error(environment.error());
-  if (auto valid = validate_name(*environment); !valid) return field_error("environment", valid.error());
-  config.environment = *environment;
+  if (auto read = read_identity(root, config.colony_id, config.app_name, config.environment); !read) return read;
 
   {
     auto wg = section(root, "wireguard",
@@ -96,41 +83,16 @@ std::expected<void, std::string> read_document(const YAML::Node& root, ColonyCon
     if (!private_key) return field_error("wireguard.private_key", private_key.error());
     out.private_key = std::move(*private_key);
 
-    auto public_text = scalar(*wg, "wireguard", "public_key");
-    if (!public_text) return Error(public_text.error());
-    auto public_key = crypto::PublicKey::from_base64(*public_text);
-    if (!public_key) return field_error("wireguard.public_key", public_key.error() + "; got " + quote(*public_text));
+    auto public_key = read_public_key(*wg);
+    if (!public_key) return Error(public_key.error());
     out.public_key = *public_key;
+    if (auto read = read_mesh_ips(*wg, out.mesh_ipv4, out.mesh_ipv6); !read) return read;
 
-    auto ipv4_text = scalar(*wg, "wireguard", "mesh_ipv4");
-    if (!ipv4_text) return Error(ipv4_text.error());
-    auto ipv4 = base::parse_ipv4(*ipv4_text);
-    if (!ipv4) return field_error("wireguard.mesh_ipv4", quote(*ipv4_text) + " is not an IPv4 address");
-    out.mesh_ipv4 = *ipv4;
-
-    auto ipv6_text = scalar(*wg, "wireguard", "mesh_ipv6");
-    if (!ipv6_text) return Error(ipv6_text.error());
-    auto ipv6 = base::parse_ipv6(*ipv6_text);
-    if (!ipv6) return field_error("wireguard.mesh_ipv6", quote(*ipv6_text) + " is not an IPv6 address");
-    out.mesh_ipv6 = *ipv6;
-
-    auto listen_text = scalar(*wg, "wireguard", "listen_port");
-    if (!listen_text) return Error(listen_text.error());
-    auto listen_port = parse_port("wireguard.listen_port", *listen_text);
+    auto listen_port = port(*wg, "wireguard", "listen_port");
     if (!listen_port) return Error(listen_port.error());
     out.listen_port = *listen_port;
 
-    auto net4_text = scalar(*wg, "wireguard", "mesh_network_ipv4");
-    if (!net4_text) return Error(net4_text.error());
-    auto net4 = parse_cidr("wireguard.mesh_network_ipv4", *net4_text);
-    if (!net4) return Error(net4.error());
-    out.mesh_network_ipv4 = *net4;
-
-    auto net6_text = scalar(*wg, "wireguard", "mesh_network_ipv6");
-    if (!net6_text) return Error(net6_text.error());
-    auto net6 = parse_cidr("wireguard.mesh_network_ipv6", *net6_text);
-    if (!net6) return Error(net6.error());
-    out.mesh_network_ipv6 = *net6;
+    if (auto read = read_mesh_networks(*wg, out.mesh_network_ipv4, out.mesh_network_ipv6); !read) return read;
 
     if ((*wg)["mesh"].IsDefined()) {
       auto mesh_text = scalar(*wg, "wireguard", "mesh");
@@ -139,29 +101,17 @@ std::expected<void, std::string> read_document(const YAML::Node& root, ColonyCon
       if (!mesh) return field_error("wireguard.mesh", quote(*mesh_text) + " is not a mesh transport (host, userspace, tun)");
       out.mesh = *mesh;
     }
-    if (const YAML::Node endpoints = (*wg)["public_endpoints"]; endpoints.IsDefined() && !endpoints.IsNull()) {
-      if (!endpoints.IsSequence())
-        return field_error("wireguard.public_endpoints", "expected a list of \"host:port\"" + line_of(endpoints));
-      for (const YAML::Node& endpoint : endpoints) {
-        if (!endpoint.IsScalar())
-          return field_error("wireguard.public_endpoints", "expected a list of \"host:port\"" + line_of(endpoint));
-        out.public_endpoints.push_back(endpoint.Scalar());
-      }
-    }
+    if (auto read = read_public_endpoints(*wg, out.public_endpoints); !read) return read;
   }
 
   {
     auto services = section(root, "services", {"connect_port", "dashboard_port"});
     if (!services) return Error(services.error());
-    auto connect_text = scalar(*services, "services", "connect_port");
-    if (!connect_text) return Error(connect_text.error());
-    auto connect_port = parse_port("services.connect_port", *connect_text);
+    auto connect_port = port(*services, "services", "connect_port");
     if (!connect_port) return Error(connect_port.error());
     config.services.connect_port = *connect_port;
 
-    auto dashboard_text = scalar(*services, "services", "dashboard_port");
-    if (!dashboard_text) return Error(dashboard_text.error());
-    auto dashboard_port = parse_port("services.dashboard_port", *dashboard_text);
+    auto dashboard_port = port(*services, "services", "dashboard_port");
     if (!dashboard_port) return Error(dashboard_port.error());
     config.services.dashboard_port = *dashboard_port;
   }
@@ -170,18 +120,7 @@ std::expected<void, std::string> read_document(const YAML::Node& root, ColonyCon
     auto discovery = section(root, "discovery", {"endpoint", "mesh_id", "register_interval", "auto_register"});
     if (!discovery) return Error(discovery.error());
     DiscoveryConfig& out = config.discovery;
-
-    auto endpoint = scalar(*discovery, "discovery", "endpoint");
-    if (!endpoint) return Error(endpoint.error());
-    if (auto valid = validate_discovery_endpoint(*endpoint); !valid) {
-      return field_error("discovery.endpoint", valid.error());
-    }
-    out.endpoint = *endpoint;
-
-    auto mesh_id = scalar(*discovery, "discovery", "mesh_id");
-    if (!mesh_id) return Error(mesh_id.error());
-    if (auto valid = validate_colony_id(*mesh_id); !valid) return field_error("discovery.mesh_id", valid.error());
-    out.mesh_id = *mesh_id;
+    if (auto read = read_discovery_target(*discovery, out.endpoint, out.mesh_id); !read) return read;
 
     auto interval_text = scalar(*discovery, "discovery", "register_interval");
     if (!interval_text) return Error(interval_text.error());
@@ -298,9 +237,7 @@ std::expected<void, std::string> validate_colony_secret(std::string_view secret)
 }
 
 std::expected<void, std::string> validate(const ColonyConfig& config) {
-  if (auto valid = validate_colony_id(config.colony_id); !valid) return field_error("colony_id", valid.error());
-  if (auto valid = validate_name(config.app_name); !valid) return field_error("app_name", valid.error());
-  if (auto valid = validate_name(config.environment); !valid) return field_error("environment", valid.error());
+  if (auto valid = check_identity(config.colony_id, config.app_name, config.environment); !valid) return valid;
 
   const WireGuardConfig& wg = config.wireguard;
   if (wg.private_key.is_zero()) return field_error("wireguard.private_key", "is not set (all zeros)");
@@ -309,57 +246,29 @@ std::expected<void, std::string> validate(const ColonyConfig& config) {
     return field_error("wireguard.public_key", "does not match wireguard.private_key (whose public key is " +
                                                    expected_public.to_base64() + ")");
   }
-  // The networks first: the addresses are checked against them.
-  if (auto valid = check_networks(wg.mesh_network_ipv4, wg.mesh_network_ipv6); !valid) return valid;
-  if (auto valid = check_mesh_ips(wg.mesh_network_ipv4, wg.mesh_ipv4, wg.mesh_network_ipv6, wg.mesh_ipv6); !valid)
+  if (auto valid = check_mesh(wg.mesh_network_ipv4, wg.mesh_ipv4, wg.mesh_network_ipv6, wg.mesh_ipv6); !valid)
     return valid;
   if (auto valid = check_port("wireguard.listen_port", wg.listen_port); !valid) return valid;
-  for (const std::string& endpoint : wg.public_endpoints) {
-    if (auto parsed = base::parse_host_port(endpoint); !parsed)
-      return field_error("wireguard.public_endpoints", quote(endpoint) + ": " + parsed.error());
-  }
+  if (auto valid = check_public_endpoints(wg.public_endpoints); !valid) return valid;
 
   if (auto valid = check_port("services.connect_port", config.services.connect_port); !valid) return valid;
   if (auto valid = check_port("services.dashboard_port", config.services.dashboard_port); !valid) return valid;
 
   const DiscoveryConfig& discovery = config.discovery;
-  if (auto valid = validate_discovery_endpoint(discovery.endpoint); !valid) {
-    return field_error("discovery.endpoint", valid.error());
-  }
-  if (auto valid = validate_colony_id(discovery.mesh_id); !valid)
-    return field_error("discovery.mesh_id", valid.error());
+  if (auto valid = check_discovery_target(discovery.endpoint, discovery.mesh_id); !valid) return valid;
   if (discovery.register_interval < kMinRegisterInterval || discovery.register_interval > kMaxRegisterInterval) {
     return field_error("discovery.register_interval",
                        "must be between 1s and 24h (and well under discovery's TTL, 300s by default), got " +
                            base::format_duration(discovery.register_interval));
   }
 
-  if (auto valid = validate_colony_secret(config.colony_secret); !valid) {
-    return field_error("colony_secret", valid.error());
-  }
-  return {};
+  return check_secret(config.colony_secret);
 }
 
 // ---- Files -------------------------------------------------------------------
 
 std::expected<ColonyConfig, std::string> load(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  auto content = read_file(path, "colony config");
-  if (!content) return Error(name + ": cannot read: " + content.error());
-
-  auto parsed = parse(*content, name, "colony config");
-  if (!parsed) return Error(parsed.error());
-  const YAML::Node root = std::move(*parsed);
-
-  ColonyConfig config;
-  try {
-    if (auto read = read_document(root, config); !read) return Error(name + ": " + read.error());
-  } catch (const YAML::Exception& e) {
-    // yaml-cpp throws only on misuse of its API; report it rather than crash.
-    return Error(name + ": invalid YAML: " + e.what());
-  }
-  if (auto valid = validate(config); !valid) return Error(name + ": " + valid.error());
-  return config;
+  return load_config<ColonyConfig>(path, "colony config", read_document);
 }
 
 std::string to_yaml(const ColonyConfig& config) {
@@ -367,9 +276,7 @@ std::string to_yaml(const ColonyConfig& config) {
   std::string out;
   out += "# coral colony config (RFD 005). Holds secrets (wireguard.private_key,\n";
   out += "# colony_secret): keep it mode 0600. See docs/configuration.md.\n";
-  out += "colony_id: " + yaml_string(config.colony_id) + "\n";
-  out += "app_name: " + yaml_string(config.app_name) + "\n";
-  out += "environment: " + yaml_string(config.environment) + "\n";
+  out += identity_lines(config.colony_id, config.app_name, config.environment);
   out += "\n";
   out += "wireguard:\n";
   std::string private_key = wg.private_key.to_base64();
@@ -377,25 +284,18 @@ std::string to_yaml(const ColonyConfig& config) {
   out += private_line;
   crypto::wipe(private_line);
   crypto::wipe(private_key);
-  out += "    public_key: " + yaml_string(wg.public_key.to_base64()) + "\n";
-  out += "    mesh_ipv4: " + base::format_ipv4(wg.mesh_ipv4) + "\n";
-  out += "    mesh_ipv6: " + yaml_string(base::format_ipv6(wg.mesh_ipv6)) + "\n";
+  out += key_and_ip_lines(wg.public_key, wg.mesh_ipv4, wg.mesh_ipv6);
   out += "    listen_port: " + std::to_string(wg.listen_port) + "\n";
-  out += "    mesh_network_ipv4: " + wg.mesh_network_ipv4.to_string() + "\n";
-  out += "    mesh_network_ipv6: " + yaml_string(wg.mesh_network_ipv6.to_string()) + "\n";
+  out += mesh_network_lines(wg.mesh_network_ipv4, wg.mesh_network_ipv6);
   out += "    mesh: " + std::string(to_string(wg.mesh)) + "\n";
-  if (!wg.public_endpoints.empty()) {
-    out += "    public_endpoints:\n";
-    for (const std::string& endpoint : wg.public_endpoints) out += "        - " + yaml_string(endpoint) + "\n";
-  }
+  if (!wg.public_endpoints.empty()) out += "    public_endpoints:\n" + public_endpoint_items(wg.public_endpoints);
   out += "\n";
   out += "services:\n";
   out += "    connect_port: " + std::to_string(config.services.connect_port) + "\n";
   out += "    dashboard_port: " + std::to_string(config.services.dashboard_port) + "\n";
   out += "\n";
   out += "discovery:\n";
-  out += "    endpoint: " + yaml_string(config.discovery.endpoint) + "\n";
-  out += "    mesh_id: " + yaml_string(config.discovery.mesh_id) + "\n";
+  out += discovery_target_lines(config.discovery.endpoint, config.discovery.mesh_id);
   out += "    register_interval: " + format_interval(config.discovery.register_interval) + "\n";
   out += std::string("    auto_register: ") + (config.discovery.auto_register ? "true" : "false") + "\n";
   out += "\n";
@@ -405,13 +305,7 @@ std::string to_yaml(const ColonyConfig& config) {
 
 std::expected<void, std::string> save(const std::filesystem::path& path, const ColonyConfig& config,
                                       base::Overwrite overwrite) {
-  if (auto valid = validate(config); !valid) {
-    return Error("refusing to write an invalid colony config to " + path.string() + ": " + valid.error());
-  }
-  std::string text = to_yaml(config);
-  auto written = base::write_file_atomically(path, text, 0600, overwrite);
-  crypto::wipe(text);
-  return written;
+  return save_config(path, config, overwrite, "colony config");
 }
 
 std::expected<ColonyConfig, std::string> rotate_secret(const std::filesystem::path& path,

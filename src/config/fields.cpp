@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/text.h"
+#include "config/colony_file.h"
 #include "crypto/keys.h"
 
 namespace coral::config::fields {
@@ -186,6 +187,12 @@ std::expected<std::uint16_t, std::string> parse_port(std::string_view field, std
   return static_cast<std::uint16_t>(value);
 }
 
+std::expected<std::uint16_t, std::string> port(const YAML::Node& map, std::string_view section, std::string_view key) {
+  auto text = scalar(map, section, key);
+  if (!text) return Error(text.error());
+  return parse_port(dotted(section, key), *text);
+}
+
 std::expected<bool, std::string> parse_bool(std::string_view field, std::string_view text) {
   // YAML 1.2's core schema; not 1.1's yes/no/on/off.
   if (text == "true" || text == "True" || text == "TRUE") return true;
@@ -237,6 +244,152 @@ std::expected<std::string, std::string> read_file(const std::filesystem::path& p
   return content;
 }
 
+std::expected<void, std::string> read_identity(const YAML::Node& root, std::string& colony_id, std::string& app_name,
+                                               std::string& environment) {
+  auto id = scalar(root, "", "colony_id");
+  if (!id) return Error(id.error());
+  if (auto valid = validate_colony_id(*id); !valid) return field_error("colony_id", valid.error());
+  colony_id = *id;
+
+  auto app = scalar(root, "", "app_name");
+  if (!app) return Error(app.error());
+  if (auto valid = validate_name(*app); !valid) return field_error("app_name", valid.error());
+  app_name = *app;
+
+  auto env = scalar(root, "", "environment");
+  if (!env) return Error(env.error());
+  if (auto valid = validate_name(*env); !valid) return field_error("environment", valid.error());
+  environment = *env;
+  return {};
+}
+
+std::expected<void, std::string> read_discovery_target(const YAML::Node& discovery, std::string& endpoint,
+                                                       std::string& mesh_id) {
+  auto url = scalar(discovery, "discovery", "endpoint");
+  if (!url) return Error(url.error());
+  if (auto valid = validate_discovery_endpoint(*url); !valid) return field_error("discovery.endpoint", valid.error());
+  endpoint = *url;
+
+  auto id = scalar(discovery, "discovery", "mesh_id");
+  if (!id) return Error(id.error());
+  if (auto valid = validate_colony_id(*id); !valid) return field_error("discovery.mesh_id", valid.error());
+  mesh_id = *id;
+  return {};
+}
+
+std::expected<crypto::PublicKey, std::string> read_public_key(const YAML::Node& wg) {
+  auto text = scalar(wg, "wireguard", "public_key");
+  if (!text) return Error(text.error());
+  auto key = crypto::PublicKey::from_base64(*text);
+  if (!key) return Error("wireguard.public_key: " + key.error() + "; got " + quote(*text));
+  return *key;
+}
+
+std::expected<void, std::string> read_mesh_ips(const YAML::Node& wg, base::Ipv4Bytes& ipv4, base::Ipv6Bytes& ipv6) {
+  auto ipv4_text = scalar(wg, "wireguard", "mesh_ipv4");
+  if (!ipv4_text) return Error(ipv4_text.error());
+  auto parsed4 = base::parse_ipv4(*ipv4_text);
+  if (!parsed4) return field_error("wireguard.mesh_ipv4", quote(*ipv4_text) + " is not an IPv4 address");
+  ipv4 = *parsed4;
+
+  auto ipv6_text = scalar(wg, "wireguard", "mesh_ipv6");
+  if (!ipv6_text) return Error(ipv6_text.error());
+  auto parsed6 = base::parse_ipv6(*ipv6_text);
+  if (!parsed6) return field_error("wireguard.mesh_ipv6", quote(*ipv6_text) + " is not an IPv6 address");
+  ipv6 = *parsed6;
+  return {};
+}
+
+std::expected<void, std::string> read_mesh_networks(const YAML::Node& wg, base::Cidr& net4, base::Cidr& net6) {
+  auto net4_text = scalar(wg, "wireguard", "mesh_network_ipv4");
+  if (!net4_text) return Error(net4_text.error());
+  auto parsed4 = parse_cidr("wireguard.mesh_network_ipv4", *net4_text);
+  if (!parsed4) return Error(parsed4.error());
+  net4 = *parsed4;
+
+  auto net6_text = scalar(wg, "wireguard", "mesh_network_ipv6");
+  if (!net6_text) return Error(net6_text.error());
+  auto parsed6 = parse_cidr("wireguard.mesh_network_ipv6", *net6_text);
+  if (!parsed6) return Error(parsed6.error());
+  net6 = *parsed6;
+  return {};
+}
+
+std::expected<void, std::string> read_public_endpoints(const YAML::Node& wg, std::vector<std::string>& endpoints) {
+  const YAML::Node list = wg["public_endpoints"];
+  if (!list.IsDefined() || list.IsNull()) return {};
+  if (!list.IsSequence())
+    return field_error("wireguard.public_endpoints", "expected a list of \"host:port\"" + line_of(list));
+  for (const YAML::Node& endpoint : list) {
+    if (!endpoint.IsScalar())
+      return field_error("wireguard.public_endpoints", "expected a list of \"host:port\"" + line_of(endpoint));
+    endpoints.push_back(endpoint.Scalar());
+  }
+  return {};
+}
+
+std::expected<void, std::string> check_identity(std::string_view colony_id, std::string_view app_name,
+                                                std::string_view environment) {
+  if (auto valid = validate_colony_id(colony_id); !valid) return field_error("colony_id", valid.error());
+  if (auto valid = validate_name(app_name); !valid) return field_error("app_name", valid.error());
+  if (auto valid = validate_name(environment); !valid) return field_error("environment", valid.error());
+  return {};
+}
+
+std::expected<void, std::string> check_discovery_target(std::string_view endpoint, std::string_view mesh_id) {
+  if (auto valid = validate_discovery_endpoint(endpoint); !valid) return field_error("discovery.endpoint", valid.error());
+  if (auto valid = validate_colony_id(mesh_id); !valid) return field_error("discovery.mesh_id", valid.error());
+  return {};
+}
+
+std::expected<void, std::string> check_secret(std::string_view secret) {
+  if (auto valid = validate_colony_secret(secret); !valid) return field_error("colony_secret", valid.error());
+  return {};
+}
+
+std::expected<void, std::string> check_mesh(const base::Cidr& net4, const base::Ipv4Bytes& mesh_ipv4,
+                                            const base::Cidr& net6, const base::Ipv6Bytes& mesh_ipv6) {
+  // The networks first: the addresses are checked against them.
+  if (auto valid = check_networks(net4, net6); !valid) return valid;
+  return check_mesh_ips(net4, mesh_ipv4, net6, mesh_ipv6);
+}
+
+std::expected<void, std::string> check_public_endpoints(const std::vector<std::string>& endpoints) {
+  for (const std::string& endpoint : endpoints) {
+    if (auto parsed = base::parse_host_port(endpoint); !parsed)
+      return field_error("wireguard.public_endpoints", quote(endpoint) + ": " + parsed.error());
+  }
+  return {};
+}
+
+std::string identity_lines(std::string_view colony_id, std::string_view app_name, std::string_view environment) {
+  return "colony_id: " + yaml_string(colony_id) + "\n" +  //
+         "app_name: " + yaml_string(app_name) + "\n" +    //
+         "environment: " + yaml_string(environment) + "\n";
+}
+
+std::string key_and_ip_lines(const crypto::PublicKey& key, const base::Ipv4Bytes& ipv4, const base::Ipv6Bytes& ipv6) {
+  return "    public_key: " + yaml_string(key.to_base64()) + "\n" +  //
+         "    mesh_ipv4: " + base::format_ipv4(ipv4) + "\n" +        //
+         "    mesh_ipv6: " + yaml_string(base::format_ipv6(ipv6)) + "\n";
+}
+
+std::string mesh_network_lines(const base::Cidr& net4, const base::Cidr& net6) {
+  return "    mesh_network_ipv4: " + net4.to_string() + "\n" +  //
+         "    mesh_network_ipv6: " + yaml_string(net6.to_string()) + "\n";
+}
+
+std::string public_endpoint_items(const std::vector<std::string>& endpoints) {
+  std::string out;
+  for (const std::string& endpoint : endpoints) out += "        - " + yaml_string(endpoint) + "\n";
+  return out;
+}
+
+std::string discovery_target_lines(std::string_view endpoint, std::string_view mesh_id) {
+  return "    endpoint: " + yaml_string(endpoint) + "\n" +  //
+         "    mesh_id: " + yaml_string(mesh_id) + "\n";
+}
+
 // Whether a plain YAML scalar with this text would read back as something
 // other than a string under YAML 1.1 or 1.2 (a number, a bool, null).
 bool looks_typed(std::string_view text) {
@@ -272,6 +425,13 @@ std::expected<YAML::Node, std::string> parse(std::string& content, const std::st
   crypto::wipe(content);
   if (root.IsNull()) return Error(name + ": the file is empty (expected a " + std::string(what) + ")");
   return root;
+}
+
+std::expected<YAML::Node, std::string> load_yaml(const std::filesystem::path& path, std::string_view what) {
+  const std::string name = path.string();
+  auto content = read_file(path, what);
+  if (!content) return Error(name + ": cannot read: " + content.error());
+  return parse(*content, name, what);
 }
 
 }  // namespace coral::config::fields
