@@ -100,7 +100,7 @@ rpc::Awaitable<rpc::Result<v1::RegisterResponse>> MeshService::Register(rpc::Con
                                                           {"component", clipped(request.component_name())},
                                                           {"remote", std::string(remote(context))}});
     }
-    co_return refusal(rpc::Code::unauthenticated, "wrong colony secret", mesh::kRefusalWrongSecret);
+    co_return refusal(rpc::Code::permission_denied, "wrong colony secret", mesh::kRefusalWrongSecret);
   }
 
   auto pubkey = crypto::PublicKey::from_base64(request.wireguard_pubkey());

@@ -237,14 +237,14 @@ if [[ -z $why ]]; then
   fi
 fi
 register "$S1" "$(key member-two)"
-[[ -z $why ]] && why=$(why_error unauthenticated 401)
+[[ -z $why ]] && why=$(why_error permission_denied 403)
 register "$S2" "$(key member-two)"
 [[ -z $why ]] && why=$(why_success)
 coral colony peers "$RID" --json
 body=$out
 [[ -z $why && $(j '[.peers[].wireguard_pubkey] | join(",")') != "$K1,$(key member-two)" ]] && why="peers: $out"
 grep -q -- "$S2" "$CORAL_CONFIG_DIR/colonies/$RID.log" && why="the log holds the secret"
-e2e_result "colony rotate-secret (running): in force at once, the old secret refused (unauthenticated), peers kept" "$why"
+e2e_result "colony rotate-secret (running): in force at once, the old secret refused (permission_denied), peers kept" "$why"
 
 coral colony revoke "$K1" --colony "$RID"
 why=""

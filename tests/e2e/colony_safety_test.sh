@@ -182,7 +182,7 @@ for i in range(5000):
     response = conn.getresponse()
     code = json.loads(response.read() or b"{}").get("code", "ok")
     codes[code] = codes.get(code, 0) + 1
-print(codes.get("unauthenticated", 0), codes.get("resource_exhausted", 0))
+print(codes.get("permission_denied", 0), codes.get("resource_exhausted", 0))
 EOF
 read -r unauth limited <"$E2E_WORK/flood"
 register "$SECRET" "$(key agent-three)" PEER_KIND_AGENT
@@ -193,7 +193,7 @@ e2e_wait 15 grep -q 'register refused [0-9]* more times from 127.0.0.1' "$LOG"
 lines=$(($(grep -ac 'register refused' "$LOG") - before))
 why=""
 if [[ -z ${unauth:-} || -z ${limited:-} ]]; then why="the flood did not run: $(cat "$E2E_WORK/flood")"
-elif ((unauth != 10 || limited != 4990)); then why="$unauth unauthenticated, $limited resource_exhausted of 5000, want 10 and 4990"
+elif ((unauth != 10 || limited != 4990)); then why="$unauth permission_denied, $limited resource_exhausted of 5000, want 10 and 4990"
 elif [[ $later != resource_exhausted ]]; then why="the right secret from the flooding address right after: '$later'"
 elif [[ $other != 200 ]]; then why="another address was refused too: HTTP $other"
 elif ((lines > 5)); then why="$lines log lines about wrong secrets for 5000 attempts"

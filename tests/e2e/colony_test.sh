@@ -384,7 +384,7 @@ e2e_result "ListAgents: both agents with id, component, IP, healthy" "$why"
 WRONG=WrongSecretWrongSecretWrongSecret0123456789
 lines=$(wc -l <"$LOG")
 register "$WRONG" "$KC" api PEER_KIND_AGENT
-e2e_result "Register with a wrong secret -> unauthenticated (HTTP 401)" "$(why_error unauthenticated 401)"
+e2e_result "Register with a wrong secret -> permission_denied (HTTP 403)" "$(why_error permission_denied 403)"
 e2e_wait 3 grep -q 'register refused: wrong colony secret' "$LOG"
 line=$(tail -n +$((lines + 1)) "$LOG" | grep 'register refused: wrong colony secret')
 why=""

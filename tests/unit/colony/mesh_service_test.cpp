@@ -187,7 +187,7 @@ TEST_F(MeshServiceTest, WrongSecretIsUnauthenticatedAndTheLogLeavesTheSecretOut)
   auto reply = register_peer(r);
   const std::string logged = ::testing::internal::GetCapturedStderr();
   ASSERT_FALSE(reply);
-  EXPECT_EQ(reply.error().code, rpc::Code::unauthenticated);
+  EXPECT_EQ(reply.error().code, rpc::Code::permission_denied);
   EXPECT_EQ(reply.error().message, "wrong colony secret");
   EXPECT_EQ(store_->count().value(), 0U);
 
@@ -199,7 +199,7 @@ TEST_F(MeshServiceTest, WrongSecretIsUnauthenticatedAndTheLogLeavesTheSecretOut)
   r.set_colony_secret("");
   auto empty = register_peer(r);
   ASSERT_FALSE(empty);
-  EXPECT_EQ(empty.error().code, rpc::Code::unauthenticated);
+  EXPECT_EQ(empty.error().code, rpc::Code::permission_denied);
 }
 
 TEST_F(MeshServiceTest, ARevokedKeyIsPermissionDeniedRevokedEvenAfterARestart) {
@@ -229,7 +229,7 @@ TEST_F(MeshServiceTest, AfterARotationTheOldSecretIsRefusedTheNewOneAcceptedAndP
 
   auto old = register_peer(request(new_pubkey()));
   ASSERT_FALSE(old);
-  EXPECT_EQ(old.error().code, rpc::Code::unauthenticated);
+  EXPECT_EQ(old.error().code, rpc::Code::permission_denied);
   EXPECT_EQ(old.error().message, "wrong colony secret");
 
   auto r = request(new_pubkey());
@@ -248,12 +248,12 @@ TEST_F(MeshServiceTest, WrongSecretsAreRateLimitedPerSourceAndTheirWarningsAggre
   auto r = request(new_pubkey());
   r.set_colony_secret("a-guessed-secret-that-is-long-enough-to-be-valid");
   ::testing::internal::CaptureStderr();
-  int unauthenticated = 0;
+  int refused = 0;
   int limited = 0;
   for (int i = 0; i < 5000; ++i) {
     auto reply = register_peer(r);
     ASSERT_FALSE(reply);
-    if (reply.error().code == rpc::Code::unauthenticated) ++unauthenticated;
+    if (reply.error().code == rpc::Code::permission_denied) ++refused;
     if (reply.error().code == rpc::Code::resource_exhausted) {
       ++limited;
       EXPECT_TRUE(reply.error().message.starts_with("too many wrong colony secrets from 127.0.0.1; try again in "))
@@ -272,7 +272,7 @@ TEST_F(MeshServiceTest, WrongSecretsAreRateLimitedPerSourceAndTheirWarningsAggre
   clock_.advance(11s);
   service_->sweep();
   const std::string logged = ::testing::internal::GetCapturedStderr();
-  EXPECT_EQ(unauthenticated, static_cast<int>(SecretGuard::kBurst));
+  EXPECT_EQ(refused, static_cast<int>(SecretGuard::kBurst));
   EXPECT_EQ(limited, 5000 - static_cast<int>(SecretGuard::kBurst));
   std::size_t lines = 0;
   for (char c : logged) lines += c == '\n';

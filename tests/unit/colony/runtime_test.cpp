@@ -258,7 +258,7 @@ TEST_F(RuntimeTest, WrongSecretIsRefusedOverTheWire) {
   ::testing::internal::GetCapturedStderr();
   ASSERT_TRUE(registered);
   ASSERT_FALSE(*registered);
-  EXPECT_EQ((*registered).error().code, rpc::Code::unauthenticated);
+  EXPECT_EQ((*registered).error().code, rpc::Code::permission_denied);
 }
 
 TEST_F(RuntimeTest, ShutdownCompletesAndStopsServing) {
