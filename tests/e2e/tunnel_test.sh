@@ -16,12 +16,14 @@
 # Checks: the proxy's steps as the RFD prints them; `coral status`,
 # `coral proxy status` (mesh IPs, tunnel); buf curl (Connect, gRPC,
 # gRPC-Web) through the proxy to http://10.42.0.1:9000 and, with --ipv6, to
-# the ULA; `coral proxy stop`'s lines; a wrong secret; revocation (the live
+# the ULA; `coral proxy stop`'s lines; `coral status` with the proxy stopped
+# (RFD 005's full-stack steps: the fallback); a wrong secret; revocation (the live
 # proxy is cut off and says so) and rotate-secret; kill -9 and restart of
 # the colony under a `coral status` loop, 10 s without the link, and a new
 # colony UDP port re-registered in discovery — each healed within a stated
 # bound with no command from the user; two colonies with the same subnets
-# behind one proxy and behind two; a proxy behind a masquerading NAT
+# behind one proxy and behind two, `coral colony use` switching between
+# them (the RFD's multi-colony steps); a proxy behind a masquerading NAT
 # (nftables) idle past the NAT's UDP timeout.
 #
 # Usage: tests/e2e/tunnel_test.sh CORAL CORAL-DISCOVERY. Prints "ok NAME" /
@@ -249,6 +251,18 @@ for want in "Stopping proxy for: $ID" " ↳ Closing WireGuard tunnel..." " ↳ U
 done
 e2e_result "proxy stop: Closing WireGuard tunnel..., Unregistering from colony..." "$why"
 
+# RFD 005's full-stack steps 4-5: with the proxy stopped, `coral status`
+# on B falls back to what the member entry says, and says how to connect.
+coral_on B status
+why=""
+if ((rc == 0)); then w "exit 0 with no proxy: $out"
+else
+  for want in "Mesh IPs: 10.42.0.1 / $V6 (from the member file" "coral proxy start $ID"; do
+    [[ "$out $err" == *"$want"* ]] || { w "no '$want' in: $out $err"; break; }
+  done
+fi
+e2e_result "proxy stopped: coral status falls back to the member entry and says to start a proxy" "$why"
+
 # IPv6 mesh target.
 coral_on B proxy start "$ID" --port "$PPORT" --daemon --ipv6
 why=""
@@ -379,7 +393,15 @@ coral_on B proxy start "$ID2" --port $((PPORT + 1)) --daemon
 [[ -z $why && $rc != 0 ]] && w "proxy for $ID2: exit $rc: $out $err"
 [[ -z $why ]] && { status_of "$ID" || w "status of $ID: $out $err"; }
 [[ -z $why ]] && { status_of "$ID2" || w "status of $ID2: $out $err"; }
-e2e_result "two colonies with the same subnets behind two proxies: both answer" "$why"
+# Switching colonies with the CLI: the current colony's proxy answers.
+coral_on B colony use "$ID2"
+[[ -z $why && $rc != 0 ]] && w "colony use $ID2: exit $rc: $err"
+coral_on B status
+[[ -z $why && $out != *"Colony: $ID2 [ONLINE via proxy]"* ]] && w "after colony use $ID2: $out $err"
+coral_on B colony use "$ID"
+coral_on B status
+[[ -z $why && $out != *"Colony: $ID [ONLINE via proxy]"* ]] && w "after colony use $ID: $out $err"
+e2e_result "two colonies with the same subnets behind two proxies: both answer; coral colony use switches coral status between them" "$why"
 coral_on B proxy stop "$ID2"
 coral_on B proxy stop "$ID"
 bg_stop colony2
