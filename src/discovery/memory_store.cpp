@@ -1,12 +1,12 @@
 #include "discovery/memory_store.h"
 
-#include <malloc.h>
-
 #include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "base/memory.h"
 
 namespace coral::discovery {
 namespace {
@@ -161,11 +161,11 @@ class MemoryStore final : public Store {
   }
 
   // Gives back what a flood left: the hash table's buckets (which never
-  // shrink on erase), the heap's capacity, and glibc's free pages.
+  // shrink on erase), the heap's capacity, and the allocator's free pages.
   void release_memory() {
     leases_.rehash(0);
     heap_.shrink_to_fit();
-    malloc_trim(0);
+    base::release_free_memory();
   }
 
   // The expired entries form a subtree at the top of the heap (a child never
