@@ -35,6 +35,7 @@
 #   start_port_file NAME CMD...  a server that writes its port (--port-file)
 #   free_port HOST         a port nothing listens on now
 #   port_busy PORT [HOST]  something listens on HOST (default $HOST):PORT
+#   free_udp / udp_busy PORT  a UDP port nothing has bound now / bound
 # Runs (they read NOTES, LOCK, LOCK_WAIT, QUIET_PCT, QUIET_WAIT, CLK_TCK,
 # DURATION, WARMUP, PREWARM)
 #   log MSG / note MSG     "=== MSG" on stderr / MSG on stderr and in NOTES
@@ -232,6 +233,12 @@ free_port() {
   for p in $(shuf -i 20000-29999 -n 30); do
     port_busy "$p" "$1" || { echo "$p"; return 0; }
   done
+  return 1
+}
+udp_busy() { grep -qi ":$(printf '%04X' "$1") " /proc/net/udp /proc/net/udp6; }
+free_udp() {
+  local p
+  for p in $(shuf -i 30000-39999 -n 50); do udp_busy "$p" || { echo "$p"; return 0; }; done
   return 1
 }
 

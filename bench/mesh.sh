@@ -93,12 +93,6 @@ if [[ $SKIP_BUILD != 1 ]]; then
 fi
 for b in "$CORAL" "$MESHB" "$RPCB" "$WGNS"; do [[ -x $b ]] || die "$b missing (run without SKIP_BUILD=1)"; done
 
-udp_busy() { grep -qi ":$(printf '%04X' "$1") " /proc/net/udp /proc/net/udp6; }
-free_udp() {
-  local p
-  for p in $(shuf -i 30000-39999 -n 50); do udp_busy "$p" || { echo "$p"; return 0; }; done
-  return 1
-}
 udp_rcvbuf_errors() { # IPv4 + IPv6 RcvbufErrors of the host (all sockets)
   awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) k[$i] = i; h = 1 } else s += $k["RcvbufErrors"] }
        /^Udp6RcvbufErrors/ { s += $2 } END { print s + 0 }' /proc/net/snmp /proc/net/snmp6

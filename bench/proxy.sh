@@ -283,12 +283,6 @@ start_nghttpx() { # one process, one worker thread, h2c in and out
 # The userspace-mesh colony: init's defaults (10.42.0.0/16, a random ULA,
 # --mesh userspace), WireGuard on 127.0.0.1:<free UDP port> (announced as
 # its public endpoint); its services exist only inside its stack.
-udp_busy() { grep -qi ":$(printf '%04X' "$1") " /proc/net/udp /proc/net/udp6; }
-free_udp() {
-  local p
-  for p in $(shuf -i 30000-39999 -n 50); do udp_busy "$p" || { echo "$p"; return 0; }; done
-  return 1
-}
 init_mesh_colony() {
   PORT[meshcolony]=$(free_udp) || die "no free UDP port"
   "$CORAL" init --app bench --env mesh --colony-id "$MESH_COLONY" --listen-port "${PORT[meshcolony]}" \
