@@ -105,9 +105,10 @@ asio::awaitable<void> run_invite(Context& context, const InviteFlags& flags) {
                                              flags.force ? base::Overwrite::yes : base::Overwrite::no);
   crypto::wipe(text);
   if (!written) {
-    co_return context.fail(written.error(),
-                           written.error().find("already exists") != std::string::npos ? "use --force to replace it"
-                                                                                        : "");
+    // Refused because the file is there (Overwrite::no), as save_colony tells it.
+    std::error_code ignored;
+    const bool exists = !flags.force && std::filesystem::exists(flags.out, ignored);
+    co_return context.fail(written.error(), exists ? "use --force to replace it" : "");
   }
   std::cout << "✓ Member file for colony " << target->id << ": " << flags.out << " (mode 0600)\n"
             << "  ├─ Public endpoints: " << shown << "\n"

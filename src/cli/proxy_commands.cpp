@@ -19,6 +19,7 @@
 #include "cli/proxy_probe.h"
 #include "cli/render.h"
 #include "coral/cli/v1/documents.pb.h"
+#include "member/membership.h"
 #include "proxy/runtime.h"
 #include "proxy/state.h"
 
@@ -358,8 +359,9 @@ void run_proxy_status(Context& context) {
       continue;
     }
     const auto colony_status = proxy.health->colony_status(state.colony_id);
-    if (const auto* colony = proxy.health->find(state.colony_id); colony && colony->document.transport() == "userspace") {
-      const auto& doc = colony->document;
+    const auto* colony = proxy.health->find(state.colony_id);
+    if (colony != nullptr && colony->transport() == "userspace") {
+      const auto& doc = *colony;
       std::cout << "    ├─ Tunnel: WireGuard (userspace, UDP port " << doc.tunnel_listen_port() << ") to "
                 << (doc.tunnel_endpoint().empty() ? std::string("no endpoint yet") : doc.tunnel_endpoint())
                 << ", latest handshake " << handshake_age(doc.latest_handshake()) << ", "
@@ -367,8 +369,8 @@ void run_proxy_status(Context& context) {
                 << format_bytes(static_cast<unsigned long long>(doc.tunnel_tx_bytes())) << " sent\n";
     }
     std::string shown_status = "Connected";
-    if (colony_status.starts_with("revoked")) {
-      shown_status = "Revoked — " + colony_status.substr(colony_status.find(':') + 2);
+    if (colony != nullptr && colony->registration() == member::to_string(member::Standing::revoked)) {
+      shown_status = "Revoked — " + colony->problem();
     } else if (colony_status != "connected") {
       shown_status = "Colony " + colony_status;
     }

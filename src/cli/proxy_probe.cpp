@@ -13,18 +13,16 @@ namespace coral::cli {
 
 namespace asio = boost::asio;
 
-std::string ProxyHealth::colony_status(const std::string& colony_id) const {
+const proxy::v1::ColonyHealth* ProxyHealth::find(const std::string& colony_id) const {
   for (const auto& colony : colonies) {
-    if (colony.colony_id == colony_id) return colony.status;
-  }
-  return "not served";
-}
-
-const ProxyHealth::Colony* ProxyHealth::find(const std::string& colony_id) const {
-  for (const auto& colony : colonies) {
-    if (colony.colony_id == colony_id) return &colony;
+    if (colony.colony_id() == colony_id) return &colony;
   }
   return nullptr;
+}
+
+std::string ProxyHealth::colony_status(const std::string& colony_id) const {
+  const auto* colony = find(colony_id);
+  return colony ? colony->status() : "not served";
 }
 
 bool ProxyHealth::serves(const std::string& colony_id) const { return colony_status(colony_id) != "not served"; }
@@ -62,9 +60,7 @@ std::expected<ProxyHealth, std::string> parse_health(const std::string& body) {
   health.uptime_seconds = document->uptime_seconds();
   health.requests = static_cast<long long>(document->requests());
   health.failed = static_cast<long long>(document->failed());
-  for (const auto& colony : document->colonies()) {
-    health.colonies.push_back({colony.colony_id(), colony.forwarding_to(), colony.status(), colony});
-  }
+  health.colonies.assign(document->colonies().begin(), document->colonies().end());
   return health;
 }
 

@@ -15,21 +15,17 @@
 namespace coral::cli {
 
 struct ProxyHealth {
-  struct Colony {
-    std::string colony_id;
-    std::string forwarding_to;
-    std::string status;  // "connected", "unreachable: <why>" or "revoked: <why>"
-    proxy::v1::ColonyHealth document;  // everything the proxy said about it
-  };
   long long pid = 0;
   long long uptime_seconds = 0;
   long long requests = 0;
   long long failed = 0;
-  std::vector<Colony> colonies;
+  // What the proxy said of each colony (status: "connected",
+  // "unreachable: <why>" or "revoked: <why>").
+  std::vector<proxy::v1::ColonyHealth> colonies;
 
   // The status of `colony_id`, "not served" when the proxy does not serve it.
   std::string colony_status(const std::string& colony_id) const;
-  const Colony* find(const std::string& colony_id) const;
+  const proxy::v1::ColonyHealth* find(const std::string& colony_id) const;
   bool serves(const std::string& colony_id) const;
 };
 

@@ -249,8 +249,9 @@ asio::awaitable<void> run_registration(std::shared_ptr<discovery::DiscoveryClien
 }
 
 // A caller from a registration address is a provisional peer: Register is
-// all it may call. (On the host and tun transports no such caller reaches
-// the server through the mesh; the check costs a parse per call.)
+// all it may call. Installed only where provisional peers exist (the
+// userspace transport): elsewhere no such caller reaches the server, and
+// the check would cost a parse per call for nothing.
 rpc::Status provisional_access(std::string_view peer, std::string_view procedure) {
   if (procedure == mesh::v1::kMeshServiceRegisterPath) return {};
   const auto source = base::parse_host_port(peer);
@@ -326,7 +327,7 @@ std::expected<std::unique_ptr<ColonyRuntime>, std::string> ColonyRuntime::start(
   impl->rpc = std::make_unique<rpc::Server>(io.get_executor());
   impl->rpc->add(*impl->colony_service);
   impl->rpc->add(*impl->mesh_service);
-  impl->rpc->check_access(provisional_access);
+  if (impl->provisional) impl->rpc->check_access(provisional_access);
   impl->rpc->on_call([raw = impl.get()](const rpc::CallRecord& call) {
     log::debug("call", {{"procedure", std::string(call.procedure)},
                         {"code", std::string(rpc::to_string(call.code))},

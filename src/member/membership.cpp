@@ -121,7 +121,7 @@ std::expected<void, std::string> check_pinned(const config::MemberConfig& entry,
 bool retryable(rpc::Code code) { return code == rpc::Code::unavailable || code == rpc::Code::deadline_exceeded; }
 
 // The colony says why it refused a registration in this metadata field
-// (colony/mesh_service.h): "revoked" or "wrong-secret".
+// (mesh/refusal.h): "revoked" or "wrong-secret".
 bool is_revocation(const rpc::Error& error) {
   return http::find_field(error.metadata, mesh::kRefusalField).value_or("") == mesh::kRefusalRevoked;
 }
@@ -218,9 +218,10 @@ asio::awaitable<bool> Membership::State::establish_tunnel(bool look_up_again) {
       }
     }
   }
-  auto established = co_await tunnel->establish(colony.public_endpoints, [this](const std::string& line) {
-    detail(line);
-    log::debug("tunnel", {{"colony_id", colony.colony_id}, {"step", line}});
+  // Appendix E's lines are join's (--verbose); healing later only logs them.
+  auto established = co_await tunnel->establish(colony.public_endpoints, [this, look_up_again](const std::string& l) {
+    if (!look_up_again) detail(l);
+    log::debug("tunnel", {{"colony_id", colony.colony_id}, {"step", l}});
   });
   if (stopping) co_return false;
   if (!established) {
@@ -473,7 +474,6 @@ asio::awaitable<std::expected<std::unique_ptr<Membership>, std::string>> Members
   }
   state->registration.set_colony_id(entry->colony_id);
   state->registration.set_colony_secret(entry->colony_secret);
-  state->entry->colony_secret.clear();
   crypto::wipe(state->entry->colony_secret);
   state->registration.set_wireguard_pubkey(state->pubkey);
   state->registration.set_component_name(state->options.component_name);

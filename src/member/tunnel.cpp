@@ -86,12 +86,6 @@ asio::awaitable<std::expected<std::string, std::string>> Tunnel::establish(std::
                             " ms with " + joined(tried));
 }
 
-bool Tunnel::handshake_within(std::chrono::seconds within) const {
-  const auto snapshot = transport_->snapshot();
-  if (snapshot.peers.empty() || !snapshot.peers.front().last_handshake) return false;
-  return std::chrono::system_clock::now() - *snapshot.peers.front().last_handshake <= within;
-}
-
 net::Dialer Tunnel::registration_dialer() { return transport_->dialer_from(registration_address_); }
 
 TunnelFacts Tunnel::facts() const {

@@ -73,8 +73,6 @@ class Tunnel {
   // with 192.0.2.1:41820, [2001:db8::1]:41820"). `detail` gets the steps.
   boost::asio::awaitable<std::expected<std::string, std::string>> establish(std::vector<std::string> endpoints,
                                                                            Detail detail);
-  // Whether a handshake completed within `within` (the tunnel is up).
-  bool handshake_within(std::chrono::seconds within) const;
 
   mesh::WireGuardTransport& transport() { return *transport_; }
   const std::string& registration_address() const { return registration_address_; }
