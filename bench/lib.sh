@@ -32,6 +32,7 @@
 #   reap_dead NAME         if it has exited: notes how, with its log's tail
 #   stop_named NAME...     stop_pid each that has a PID (cleanup traps)
 #   stop_all NAME...       at the end: reap_dead or stop each, forget it
+#   stop_everything        exit trap: a running h2load (H2LOAD_PID), then every PID
 #   start_port_file NAME CMD...  a server that writes its port (--port-file)
 #   free_port HOST         a port nothing listens on now
 #   port_busy PORT [HOST]  something listens on HOST (default $HOST):PORT
@@ -198,6 +199,12 @@ stop_named() {
   local s
   for s in "$@"; do [[ -n ${PID[$s]:-} ]] && stop_pid "${PID[$s]}"; done
   return 0
+}
+# stop_everything: a running h2load (H2LOAD_PID), then every process in PID
+# (the exit trap of scripts whose processes all stop alike).
+stop_everything() {
+  [[ -n ${H2LOAD_PID:-} ]] && stop_pid "$H2LOAD_PID"
+  stop_named "${!PID[@]}"
 }
 stop_all() {
   local s

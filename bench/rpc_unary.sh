@@ -70,11 +70,7 @@ bench_run_dir
 # Every process this script starts is recorded in PID (server name -> pid)
 # and stopped by PID on exit.
 H2LOAD_PID=
-cleanup() {
-  [[ -n $H2LOAD_PID ]] && stop_pid "$H2LOAD_PID"
-  stop_named "${!PID[@]}"
-}
-bench_traps cleanup
+bench_traps stop_everything
 
 # ---------------------------------------------------------------- 1. prepare
 log "prepare (results: $RUN)"

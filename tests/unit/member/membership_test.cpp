@@ -26,17 +26,13 @@
 
 #include "base/address.h"
 #include "base/cidr.h"
-#include "base/clock.h"
 #include "bounded_io.h"
 #include "config/config_dir.h"
 #include "colony/runtime.h"
 #include "config/colony_file.h"
 #include "crypto/keys.h"
-#include "discovery/memory_store.h"
-#include "discovery/service.h"
-#include "http/server.h"
+#include "in_process_discovery.h"
 #include "mesh/host_transport.h"
-#include "rpc/server.h"
 
 namespace coral::member {
 namespace {
@@ -107,17 +103,9 @@ class MembershipTest : public ::testing::Test {
       : root_(fs::temp_directory_path() / ("coral-member-" + std::to_string(::getpid()) + "-" +
                                            ::testing::UnitTest::GetInstance()->current_test_info()->name())),
         dir_(root_),
-        store_(discovery::make_memory_store(clock_)),
-        service_(*store_, clock_, discovery::ServiceOptions{}),
-        rpc_(io_.get_executor()),
-        http_(io_, rpc_) {
+        discovery_(io_) {
     fs::remove_all(root_);
     EXPECT_TRUE(dir_.create());
-    rpc_.add(service_);
-    auto listening = http_.listen("127.0.0.1", 0);
-    EXPECT_TRUE(listening) << listening.error().message();
-    http_.start();
-    discovery_ = "http://127.0.0.1:" + std::to_string(http_.port());
   }
   ~MembershipTest() override { fs::remove_all(root_); }
 
@@ -125,7 +113,7 @@ class MembershipTest : public ::testing::Test {
   // (for now) by a dead end.
   config::ColonyConfig add_colony(const std::string& id, int n, DeadEnd& dead_end) {
     auto config = colony_config(id, n, dead_end.port());
-    config.discovery.endpoint = discovery_;
+    config.discovery.endpoint = discovery_.url();
     EXPECT_TRUE(dir_.save_colony(config));
     discovery::ColonyRecord record;
     record.mesh_id = id;
@@ -133,11 +121,7 @@ class MembershipTest : public ::testing::Test {
     record.mesh_ipv4 = base::format_ipv4(config.wireguard.mesh_ipv4);
     record.mesh_ipv6 = base::format_ipv6(config.wireguard.mesh_ipv6);
     record.connect_port = dead_end.port();
-    record.last_seen = clock_.now();
-    record.expires_at = clock_.now() + std::chrono::hours(1);
-    record.proven = true;
-    auto stored = run(io_, store_->put(record));
-    EXPECT_TRUE(stored && *stored && (*stored)->stored);
+    discovery_.put(std::move(record));
     return config;
   }
 
@@ -161,15 +145,10 @@ class MembershipTest : public ::testing::Test {
     return std::move(**joined);
   }
 
-  base::SystemClock clock_;
   asio::io_context io_{1};
   fs::path root_;
   config::ConfigDir dir_;
-  std::unique_ptr<discovery::Store> store_;
-  discovery::DiscoveryService service_;
-  rpc::Server rpc_;
-  http::Server http_;
-  std::string discovery_;
+  testing::InProcessDiscovery discovery_;
   std::unique_ptr<mesh::Transport> transport_ = mesh::make_host_transport(io_.get_executor());
 };
 

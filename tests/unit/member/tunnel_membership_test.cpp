@@ -25,7 +25,6 @@
 
 #include "base/address.h"
 #include "base/cidr.h"
-#include "base/clock.h"
 #include "bounded_io.h"
 #include "colony/runtime.h"
 #include "config/colony_file.h"
@@ -33,15 +32,12 @@
 #include "coral/colony/v1/admin.coral.h"
 #include "coral/colony/v1/colony.coral.h"
 #include "crypto/keys.h"
-#include "discovery/memory_store.h"
-#include "discovery/service.h"
-#include "http/server.h"
+#include "in_process_discovery.h"
 #include "member/membership.h"
 #include "member/tunnel.h"
 #include "mesh/wireguard_transport.h"
 #include "net/unix.h"
 #include "rpc/http_channel.h"
-#include "rpc/server.h"
 #include "wireguard/engine.h"
 #include "wireguard/messages.h"
 
@@ -87,25 +83,33 @@ class TunnelMembershipTest : public ::testing::Test {
   TunnelMembershipTest()
       : colony_root_(temp_root("colony")),
         colony_dir_(colony_root_),
-        store_(discovery::make_memory_store(clock_)),
-        service_(*store_, clock_, discovery::ServiceOptions{}),
-        rpc_(io_.get_executor()),
-        http_(io_, rpc_) {
+        discovery_(io_) {
     fs::remove_all(colony_root_);
     EXPECT_TRUE(colony_dir_.create());
-    rpc_.add(service_);
-    auto listening = http_.listen("127.0.0.1", 0);
-    EXPECT_TRUE(listening) << listening.error().message();
-    http_.start();
-    discovery_ = "http://127.0.0.1:" + std::to_string(http_.port());
     config_ = colony_config("tunnel-colony");
-    config_.discovery.endpoint = discovery_;
+    config_.discovery.endpoint = discovery_.url();
     EXPECT_TRUE(colony_dir_.save_colony(config_));
   }
   ~TunnelMembershipTest() override {
     member_.reset();
     stop_colony();
     fs::remove_all(colony_root_);
+    if (!operator_root_.empty()) fs::remove_all(operator_root_);
+  }
+
+  // Another machine's config directory holding only `member` (what `coral
+  // colony import` stores): no colony file, no colony private key.
+  config::ConfigDir operator_machine(const config::MemberConfig& member) {
+    operator_root_ = temp_root("operator");
+    fs::remove_all(operator_root_);
+    config::ConfigDir dir(operator_root_);
+    EXPECT_TRUE(dir.create());
+    EXPECT_TRUE(dir.save_member(member));
+    EXPECT_FALSE(fs::exists(dir.colony_file(config_.colony_id)));
+    return dir;
+  }
+  config::MemberConfig member_view() const {
+    return config::member_view(config_, {"127.0.0.1:" + std::to_string(udp_port_)});
   }
 
   // The colony's WireGuard device and services; `port` 0: any free UDP port.
@@ -152,11 +156,7 @@ class TunnelMembershipTest : public ::testing::Test {
     record.mesh_ipv4 = "10.42.0.1";
     record.mesh_ipv6 = "fd42::1";
     record.connect_port = kConnectPort;
-    record.last_seen = clock_.now();
-    record.expires_at = clock_.now() + std::chrono::hours(1);
-    record.proven = true;
-    auto stored = run(io_, store_->put(record));
-    ASSERT_TRUE(stored && *stored && (*stored)->stored);
+    discovery_.put(std::move(record));
   }
 
   JoinOptions options() {
@@ -209,15 +209,11 @@ class TunnelMembershipTest : public ::testing::Test {
     return std::move(*result);
   }
 
-  base::SystemClock clock_;
   asio::io_context io_{1};
   fs::path colony_root_;
+  fs::path operator_root_;
   config::ConfigDir colony_dir_;
-  std::unique_ptr<discovery::Store> store_;
-  discovery::DiscoveryService service_;
-  rpc::Server rpc_;
-  http::Server http_;
-  std::string discovery_;
+  testing::InProcessDiscovery discovery_;
   config::ColonyConfig config_;
   std::unique_ptr<mesh::WireGuardTransport> colony_transport_;
   std::unique_ptr<colony::ColonyRuntime> colony_;
@@ -265,36 +261,31 @@ TEST_F(TunnelMembershipTest, JoinsOverTheTunnelRegistersAndReachesTheColonyOnBot
 
 TEST_F(TunnelMembershipTest, AMemberFileIsAllAnotherMachineNeeds) {
   start_colony();
-  const fs::path operator_root = temp_root("operator");
-  fs::remove_all(operator_root);
-  config::ConfigDir operator_dir(operator_root);
-  ASSERT_TRUE(operator_dir.create());
-  ASSERT_TRUE(operator_dir.save_member(config::member_view(config_, {"127.0.0.1:" + std::to_string(udp_port_)})));
-  ASSERT_FALSE(fs::exists(operator_dir.colony_file(config_.colony_id)));
+  const config::ConfigDir operator_dir = operator_machine(member_view());
   member_ = join(operator_dir, options());
   ASSERT_TRUE(member_);
   EXPECT_EQ(member_->standing(), Standing::registered) << member_->problem();
   auto status = get_status(member_->transport().dialer(), "10.42.0.1");
   EXPECT_TRUE(status) << status.error().message;
   EXPECT_EQ(run(io_, member_->leave())->outcome, LeaveOutcome::unregistered);
-  fs::remove_all(operator_root);
 }
 
 TEST_F(TunnelMembershipTest, DiscoveryDownTheMemberFilesEndpointsServe) {
   start_colony();
-  const fs::path operator_root = temp_root("operator");
-  fs::remove_all(operator_root);
-  config::ConfigDir operator_dir(operator_root);
-  ASSERT_TRUE(operator_dir.create());
-  auto view = config::member_view(config_, {"127.0.0.1:" + std::to_string(udp_port_)});
+  auto view = member_view();
   view.discovery_endpoint = "http://127.0.0.1:9";  // nothing listens there
-  ASSERT_TRUE(operator_dir.save_member(view));
+  const config::ConfigDir operator_dir = operator_machine(view);
   member_ = join(operator_dir, options());
   ASSERT_TRUE(member_);
   EXPECT_EQ(member_->standing(), Standing::registered) << member_->problem();
-  EXPECT_FALSE(member_->warnings().empty());
+  ASSERT_EQ(member_->warnings().size(), 1u);
+  const std::string& warning = member_->warnings().front();
+  EXPECT_NE(warning.find("discovery at http://127.0.0.1:9 is not reachable"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("using the public endpoints of " + operator_dir.member_file(config_.colony_id).string()),
+            std::string::npos)
+      << warning;
+  EXPECT_EQ(member_->tunnel()->endpoint, "127.0.0.1:" + std::to_string(udp_port_));
   EXPECT_EQ(run(io_, member_->leave())->outcome, LeaveOutcome::unregistered);
-  fs::remove_all(operator_root);
 }
 
 TEST_F(TunnelMembershipTest, AProvisionalPeerReachesRegisterAndNothingElse) {
@@ -327,13 +318,9 @@ TEST_F(TunnelMembershipTest, AProvisionalPeerReachesRegisterAndNothingElse) {
 // join fails, naming the step and what to do.
 TEST_F(TunnelMembershipTest, AWrongSecretIsRefusedAndFinal) {
   start_colony();
-  const fs::path operator_root = temp_root("operator");
-  fs::remove_all(operator_root);
-  config::ConfigDir operator_dir(operator_root);
-  ASSERT_TRUE(operator_dir.create());
-  auto view = config::member_view(config_, {"127.0.0.1:" + std::to_string(udp_port_)});
+  auto view = member_view();
   view.colony_secret = crypto::generate_colony_secret();
-  ASSERT_TRUE(operator_dir.save_member(view));
+  const config::ConfigDir operator_dir = operator_machine(view);
   ::testing::internal::CaptureStderr();
   auto joined = run(io_, Membership::join(io_, operator_dir, options(), [](const std::string&) {}));
   ::testing::internal::GetCapturedStderr();
@@ -341,7 +328,6 @@ TEST_F(TunnelMembershipTest, AWrongSecretIsRefusedAndFinal) {
   ASSERT_FALSE(*joined);
   EXPECT_NE(joined->error().find("registration refused: wrong colony secret"), std::string::npos) << joined->error();
   EXPECT_NE(joined->error().find("coral colony invite"), std::string::npos) << joined->error();
-  fs::remove_all(operator_root);
 }
 
 TEST_F(TunnelMembershipTest, ARevokedMemberIsCutOffStopsTryingAndSaysSo) {

@@ -62,8 +62,10 @@ wireguard::PeerSettings hub_as_seen_by_peer(const Node& hub) {
   return peer;
 }
 
-net::Awaitable<std::string> echo_once(net::Dialer dialer, std::string host, std::string message) {
-  const net::Target target{host, 9000};
+// Sends `message` on a new stream to host:port and reads as many bytes back:
+// the answer, or what failed ("dial: ...", "write: ...", "read: ...").
+net::Awaitable<std::string> echo_at(net::Dialer dialer, std::string host, std::uint16_t port, std::string message) {
+  const net::Target target{host, port};
   auto stream = co_await dialer(target);
   if (!stream) co_return "dial: " + stream.error().message();
   if (auto error = co_await (*stream)->write(std::as_bytes(std::span(message)))) co_return "write: " + error.message();
@@ -74,6 +76,11 @@ net::Awaitable<std::string> echo_once(net::Dialer dialer, std::string host, std:
     if (!n) co_return "read: " + n.error().message();
     answer.append(reinterpret_cast<const char*>(buffer.data()), *n);
   }
+  co_return answer;
+}
+
+net::Awaitable<std::string> echo_once(net::Dialer dialer, std::string host, std::string message) {
+  auto answer = co_await echo_at(std::move(dialer), std::move(host), 9000, std::move(message));
   co_return answer;
 }
 
@@ -173,21 +180,6 @@ TEST(UserspaceTransport, OpenErrorsNameWhatFailed) {
   auto bad = make_userspace_transport(io, options);
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().find("10.42.0.300"), std::string::npos) << bad.error();
-}
-
-net::Awaitable<std::string> echo_at(net::Dialer dialer, std::string host, std::uint16_t port, std::string message) {
-  const net::Target target{host, port};
-  auto stream = co_await dialer(target);
-  if (!stream) co_return "dial: " + stream.error().message();
-  if (auto error = co_await (*stream)->write(std::as_bytes(std::span(message)))) co_return "write: " + error.message();
-  std::string answer;
-  std::array<std::byte, 4096> buffer{};
-  while (answer.size() < message.size()) {
-    auto n = co_await (*stream)->read_some(buffer);
-    if (!n) co_return "read: " + n.error().message();
-    answer.append(reinterpret_cast<const char*>(buffer.data()), *n);
-  }
-  co_return answer;
 }
 
 // A hub that knows no peer and admits any key as a provisional peer whose
